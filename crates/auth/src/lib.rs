@@ -1,0 +1,1 @@
+//! podiam-auth (placeholder until implemented).

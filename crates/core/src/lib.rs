@@ -1,0 +1,1 @@
+//! podiam-core (placeholder until implemented).

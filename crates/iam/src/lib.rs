@@ -1,0 +1,1 @@
+//! podiam-iam (placeholder until implemented).

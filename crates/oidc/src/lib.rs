@@ -1,0 +1,1 @@
+//! podiam-oidc (placeholder until implemented).

@@ -1,0 +1,1 @@
+//! podiam-policy (placeholder until implemented).

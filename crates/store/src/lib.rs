@@ -1,0 +1,1 @@
+//! podiam-store (placeholder until implemented).

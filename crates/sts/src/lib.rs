@@ -1,0 +1,1 @@
+//! podiam-sts (placeholder until implemented).

@@ -1,0 +1,2 @@
+//! The `podiam` binary.
+fn main() {}
