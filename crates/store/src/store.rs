@@ -1,0 +1,371 @@
+//! The cached, typed store over a backend.
+
+use crate::backend::{Backend, BackendKind, Row};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::any::Any;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, OnceLock, RwLock};
+
+/// A stored entity type.
+pub trait Entity: Serialize + DeserializeOwned + Send + Sync + 'static {
+    /// The document kind, e.g. `role`.
+    const KIND: &'static str;
+}
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A create found the key already present.
+    #[error("{kind} {key} already exists")]
+    AlreadyExists {
+        /// Entity kind.
+        kind: String,
+        /// Key.
+        key: String,
+    },
+    /// An update or delete found another version (or nothing): a concurrent
+    /// writer won; re-read and retry.
+    #[error("{kind} {key} was modified concurrently")]
+    Conflict {
+        /// Entity kind.
+        kind: String,
+        /// Key.
+        key: String,
+    },
+    /// The database could not be reached or failed.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// A stored document could not be decoded.
+    #[error("corrupt {kind} document {key}: {detail}")]
+    Corrupt {
+        /// Entity kind.
+        kind: String,
+        /// Key.
+        key: String,
+        /// Decoder message.
+        detail: String,
+    },
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError::Unavailable(e.to_string())
+    }
+}
+
+/// What a write expects to find.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// No live document with this key (a create).
+    Absent,
+    /// A live document at exactly this version.
+    Version(i64),
+}
+
+/// One write in an atomic batch.
+#[derive(Debug, Clone)]
+pub enum Op {
+    /// Create or replace a document.
+    Put {
+        /// Kind.
+        kind: &'static str,
+        /// Account (empty for global documents).
+        account: String,
+        /// Key.
+        key: String,
+        /// JSON body.
+        body: String,
+        /// Precondition.
+        expect: Expect,
+    },
+    /// Delete a document.
+    Delete {
+        /// Kind.
+        kind: &'static str,
+        /// Account.
+        account: String,
+        /// Key.
+        key: String,
+        /// The version being deleted.
+        version: i64,
+    },
+}
+
+impl Op {
+    /// Creates `value` under `key`; fails with `AlreadyExists` if present.
+    pub fn create<T: Entity>(account: &str, key: &str, value: &T) -> Op {
+        Op::put(account, key, value, Expect::Absent)
+    }
+
+    /// Replaces `value` at `version`; fails with `Conflict` otherwise.
+    pub fn update<T: Entity>(account: &str, key: &str, value: &T, version: i64) -> Op {
+        Op::put(account, key, value, Expect::Version(version))
+    }
+
+    fn put<T: Entity>(account: &str, key: &str, value: &T, expect: Expect) -> Op {
+        Op::Put {
+            kind: T::KIND,
+            account: account.to_string(),
+            key: key.to_string(),
+            // Entities are plain data; serialisation cannot fail.
+            body: serde_json::to_string(value).unwrap_or_default(),
+            expect,
+        }
+    }
+
+    /// Deletes the document of type `T` at `version`.
+    pub fn delete<T: Entity>(account: &str, key: &str, version: i64) -> Op {
+        Op::Delete {
+            kind: T::KIND,
+            account: account.to_string(),
+            key: key.to_string(),
+            version,
+        }
+    }
+
+    pub(crate) fn ident(&self) -> (&'static str, &str, &str) {
+        match self {
+            Op::Put {
+                kind, account, key, ..
+            }
+            | Op::Delete {
+                kind, account, key, ..
+            } => (kind, account, key),
+        }
+    }
+}
+
+/// A cached document and what has been derived from it.
+struct Doc {
+    version: i64,
+    body: String,
+    typed: OnceLock<Arc<dyn Any + Send + Sync>>,
+    derived: OnceLock<Arc<dyn Any + Send + Sync>>,
+}
+
+/// An entity with its version.
+pub struct Versioned<T> {
+    /// The version, for a later `Op::update`/`Op::delete`.
+    pub version: i64,
+    /// The entity.
+    pub value: Arc<T>,
+    doc: Arc<Doc>,
+}
+
+impl<T> Clone for Versioned<T> {
+    fn clone(&self) -> Self {
+        Self {
+            version: self.version,
+            value: self.value.clone(),
+            doc: self.doc.clone(),
+        }
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for Versioned<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Versioned")
+            .field("version", &self.version)
+            .field("value", &self.value)
+            .finish()
+    }
+}
+
+impl<T> std::ops::Deref for Versioned<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+impl<T: Entity> Versioned<T> {
+    /// A value derived from this version of the entity, computed once and
+    /// cached with it (e.g. compiled policies). Each entity type must use a
+    /// single derived type `D`; a mismatch recomputes without caching.
+    pub fn derived<D: Send + Sync + 'static>(&self, f: impl FnOnce(&T) -> D) -> Arc<D> {
+        if let Some(any) = self.doc.derived.get() {
+            return match any.clone().downcast::<D>() {
+                Ok(d) => d,
+                Err(_) => Arc::new(f(&self.value)),
+            };
+        }
+        let d = Arc::new(f(&self.value));
+        // A racing thread may have set it first; both values are equal.
+        let _ = self.doc.derived.set(d.clone());
+        d
+    }
+}
+
+/// kind → account → key → document; nested so lookups borrow `&str` keys.
+#[derive(Default)]
+struct Cache {
+    docs: HashMap<String, HashMap<String, BTreeMap<String, Arc<Doc>>>>,
+    seq: i64,
+}
+
+/// The store: a backend plus a write-through cache of every document.
+pub struct Store {
+    backend: Backend,
+    cache: RwLock<Cache>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend.kind())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) an SQLite database at `path`, applies
+    /// migrations and loads the cache.
+    pub async fn open_sqlite(path: &std::path::Path) -> Result<Store, StoreError> {
+        Self::with_backend(Backend::open_sqlite(Some(path)).await?).await
+    }
+
+    /// A private in-memory SQLite store (tests, `policy simulate`).
+    pub async fn open_memory() -> Result<Store, StoreError> {
+        Self::with_backend(Backend::open_sqlite(None).await?).await
+    }
+
+    async fn with_backend(backend: Backend) -> Result<Store, StoreError> {
+        let store = Store {
+            backend,
+            cache: RwLock::new(Cache::default()),
+        };
+        store.refresh().await?;
+        Ok(store)
+    }
+
+    /// Which backend this store uses.
+    pub fn backend_kind(&self) -> BackendKind {
+        self.backend.kind()
+    }
+
+    /// Pulls documents written since the last refresh (by this or another
+    /// replica). Returns how many changed.
+    pub async fn refresh(&self) -> Result<usize, StoreError> {
+        let since = self.read_cache().seq;
+        let rows = self.backend.changes_since(since).await?;
+        let n = rows.len();
+        let mut c = self.write_cache();
+        for r in rows {
+            c.seq = c.seq.max(r.seq);
+            apply_row(&mut c, r);
+        }
+        Ok(n)
+    }
+
+    /// The highest sequence number this replica has seen.
+    pub fn seq(&self) -> i64 {
+        self.read_cache().seq
+    }
+
+    /// The entity of type `T` at (`account`, `key`), from the cache.
+    pub fn get<T: Entity>(
+        &self,
+        account: &str,
+        key: &str,
+    ) -> Result<Option<Versioned<T>>, StoreError> {
+        let doc = {
+            let c = self.read_cache();
+            c.docs
+                .get(T::KIND)
+                .and_then(|a| a.get(account))
+                .and_then(|k| k.get(key))
+                .cloned()
+        };
+        doc.map(|d| typed::<T>(d, key)).transpose()
+    }
+
+    /// Every entity of type `T` in `account`, ordered by key.
+    pub fn list<T: Entity>(&self, account: &str) -> Result<Vec<Versioned<T>>, StoreError> {
+        let docs: Vec<(String, Arc<Doc>)> = {
+            let c = self.read_cache();
+            c.docs
+                .get(T::KIND)
+                .and_then(|a| a.get(account))
+                .map(|keys| keys.iter().map(|(k, d)| (k.clone(), d.clone())).collect())
+                .unwrap_or_default()
+        };
+        docs.into_iter().map(|(k, d)| typed::<T>(d, &k)).collect()
+    }
+
+    /// Applies `ops` atomically. On success the cache reflects them
+    /// immediately.
+    pub async fn write(&self, ops: Vec<Op>) -> Result<(), StoreError> {
+        if ops.is_empty() {
+            return Ok(());
+        }
+        let rows = self.backend.write(&ops).await?;
+        let mut c = self.write_cache();
+        for r in rows {
+            c.seq = c.seq.max(r.seq);
+            apply_row(&mut c, r);
+        }
+        Ok(())
+    }
+
+    fn read_cache(&self) -> std::sync::RwLockReadGuard<'_, Cache> {
+        self.cache.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write_cache(&self) -> std::sync::RwLockWriteGuard<'_, Cache> {
+        self.cache.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn apply_row(c: &mut Cache, r: Row) {
+    let keys = c
+        .docs
+        .entry(r.kind)
+        .or_default()
+        .entry(r.account)
+        .or_default();
+    if let Some(existing) = keys.get(&r.key)
+        && existing.version > r.version
+    {
+        return;
+    }
+    if r.deleted {
+        keys.remove(&r.key);
+    } else {
+        keys.insert(
+            r.key,
+            Arc::new(Doc {
+                version: r.version,
+                body: r.body,
+                typed: OnceLock::new(),
+                derived: OnceLock::new(),
+            }),
+        );
+    }
+}
+
+fn typed<T: Entity>(doc: Arc<Doc>, key: &str) -> Result<Versioned<T>, StoreError> {
+    let any = match doc.typed.get() {
+        Some(a) => a.clone(),
+        None => {
+            let v: T = serde_json::from_str(&doc.body).map_err(|e| StoreError::Corrupt {
+                kind: T::KIND.into(),
+                key: key.into(),
+                detail: e.to_string(),
+            })?;
+            doc.typed
+                .get_or_init(|| Arc::new(v) as Arc<dyn Any + Send + Sync>)
+                .clone()
+        }
+    };
+    let value = any.downcast::<T>().map_err(|_| StoreError::Corrupt {
+        kind: T::KIND.into(),
+        key: key.into(),
+        detail: "type mismatch".into(),
+    })?;
+    Ok(Versioned {
+        version: doc.version,
+        value,
+        doc,
+    })
+}
