@@ -104,14 +104,13 @@ pub fn oidc_provider_arn(account: &str, host_and_path: &str) -> String {
     format!("arn:aws:iam::{account}:oidc-provider/{host_and_path}")
 }
 
-/// Strips `https://` or `http://` and a trailing `/` from an issuer URL, as IAM
-/// does when it names the provider.
+/// Strips `https://` or `http://` from an issuer URL, as IAM does when it
+/// names the provider and its condition keys. A trailing `/` is kept: an
+/// issuer with one is a different issuer.
 pub fn issuer_host_path(url: &str) -> &str {
-    let s = url
-        .strip_prefix("https://")
+    url.strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"))
-        .unwrap_or(url);
-    s.strip_suffix('/').unwrap_or(s)
+        .unwrap_or(url)
 }
 
 #[cfg(test)]

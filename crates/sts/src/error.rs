@@ -1,0 +1,83 @@
+//! STS's errors and their one mapping to the wire.
+
+use podiam_core::AwsError;
+
+/// Everything an STS call can fail with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StsError {
+    /// A parameter violates its constraints.
+    #[error("{0}")]
+    Validation(String),
+    /// The session policy is not valid.
+    #[error("{0}")]
+    MalformedPolicyDocument(String),
+    /// Session policies and tags exceed the packed size.
+    #[error("{0}")]
+    PackedPolicyTooLarge(String),
+    /// The web identity token could not be validated.
+    #[error("{0}")]
+    InvalidIdentityToken(String),
+    /// The web identity token has expired.
+    #[error("{0}")]
+    ExpiredToken(String),
+    /// The identity provider's keys could not be fetched.
+    #[error("{0}")]
+    IdpCommunication(String),
+    /// The trust policy (or the caller's policies) do not allow it.
+    #[error("{0}")]
+    AccessDenied(String),
+    /// Unknown action.
+    #[error("Could not find operation {0} for version 2011-06-15")]
+    InvalidAction(String),
+    /// The store failed.
+    #[error("{0}")]
+    ServiceUnavailable(String),
+}
+
+impl StsError {
+    /// The wire form: AWS code and HTTP status.
+    pub fn to_aws(&self) -> AwsError {
+        let (status, code) = match self {
+            StsError::Validation(_) => (400, "ValidationError"),
+            StsError::MalformedPolicyDocument(_) => (400, "MalformedPolicyDocument"),
+            StsError::PackedPolicyTooLarge(_) => (400, "PackedPolicyTooLarge"),
+            StsError::InvalidIdentityToken(_) => (400, "InvalidIdentityToken"),
+            StsError::ExpiredToken(_) => (400, "ExpiredTokenException"),
+            StsError::IdpCommunication(_) => (400, "IDPCommunicationError"),
+            StsError::AccessDenied(_) => (403, "AccessDenied"),
+            StsError::InvalidAction(_) => (400, "InvalidAction"),
+            StsError::ServiceUnavailable(_) => (503, "ServiceUnavailable"),
+        };
+        AwsError::new(status, code, self.to_string())
+    }
+}
+
+impl From<podiam_store::StoreError> for StsError {
+    fn from(e: podiam_store::StoreError) -> Self {
+        StsError::ServiceUnavailable(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_mapping() {
+        let cases = [
+            (StsError::Validation("x".into()), 400, "ValidationError"),
+            (StsError::MalformedPolicyDocument("x".into()), 400, "MalformedPolicyDocument"),
+            (StsError::PackedPolicyTooLarge("x".into()), 400, "PackedPolicyTooLarge"),
+            (StsError::InvalidIdentityToken("x".into()), 400, "InvalidIdentityToken"),
+            (StsError::ExpiredToken("x".into()), 400, "ExpiredTokenException"),
+            (StsError::IdpCommunication("x".into()), 400, "IDPCommunicationError"),
+            (StsError::AccessDenied("x".into()), 403, "AccessDenied"),
+            (StsError::InvalidAction("X".into()), 400, "InvalidAction"),
+            (StsError::ServiceUnavailable("x".into()), 503, "ServiceUnavailable"),
+        ];
+        for (e, status, code) in cases {
+            let w = e.to_aws();
+            assert_eq!((w.status.as_u16(), w.code.as_ref()), (status, code));
+        }
+    }
+}
