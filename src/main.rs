@@ -1,2 +1,272 @@
-//! The `podiam` binary.
-fn main() {}
+//! `podiam`: self-hosted, AWS-wire-compatible workload identity.
+
+mod client;
+mod policy_cmd;
+mod server;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use client::{Client, ClientArgs};
+use http::Method;
+use serde_json::json;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "podiam",
+    version,
+    about = "Workload identity for Kubernetes pods, self-hosted and AWS-wire-compatible"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run every service (IAM, STS, EKS, issuers) on one port.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "PODIAM_LISTEN", default_value = "127.0.0.1:4599")]
+        listen: SocketAddr,
+        /// Data directory (SQLite, admin credentials).
+        #[arg(long, env = "PODIAM_DATA_DIR", default_value = "./podiam-data")]
+        data_dir: PathBuf,
+        /// Account id.
+        #[arg(long, env = "PODIAM_ACCOUNT", default_value = "000000000000")]
+        account: String,
+        /// Region reported in ARNs.
+        #[arg(long, env = "PODIAM_REGION", default_value = "us-east-1")]
+        region: String,
+        /// The URL clients and issuers use to reach this server (default http://LISTEN).
+        #[arg(long, env = "PODIAM_PUBLIC_URL")]
+        public_url: Option<String>,
+    },
+    /// Manage clusters and their OIDC issuers.
+    Cluster {
+        #[command(subcommand)]
+        command: ClusterCommand,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Print a projected service-account token (a JWT) for a cluster.
+    Token {
+        /// Cluster name.
+        #[arg(long)]
+        cluster: String,
+        /// Namespace.
+        #[arg(long, short = 'n', default_value = "default")]
+        namespace: String,
+        /// Service account name.
+        #[arg(long)]
+        service_account: String,
+        /// Audience (repeatable).
+        #[arg(long = "audience", default_value = "sts.amazonaws.com")]
+        audiences: Vec<String>,
+        /// Lifetime in seconds (600..=4294967296).
+        #[arg(long, default_value_t = 3600)]
+        expiration: i64,
+        /// Bind the token to a pod of this name.
+        #[arg(long)]
+        pod: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Validate and simulate IAM policies offline.
+    Policy {
+        #[command(subcommand)]
+        command: policy_cmd::PolicyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClusterCommand {
+    /// Create a cluster with a built-in issuer at <endpoint>/clusters/NAME.
+    Create {
+        /// Cluster name.
+        name: String,
+        /// Signing algorithm.
+        #[arg(long, default_value = "RS256", value_parser = ["RS256", "ES256"])]
+        algorithm: String,
+        /// Override the issuer URL.
+        #[arg(long)]
+        issuer: Option<String>,
+    },
+    /// Register a cluster whose issuer is external (a real kube-apiserver).
+    Register {
+        /// Cluster name.
+        name: String,
+        /// The cluster's --service-account-issuer URL.
+        #[arg(long)]
+        issuer: String,
+        /// The cluster's JWKS (kubectl get --raw /openid/v1/jwks).
+        #[arg(long)]
+        jwks_file: PathBuf,
+    },
+    /// Describe a cluster.
+    Describe {
+        /// Cluster name.
+        name: String,
+    },
+    /// List clusters.
+    List,
+    /// Delete a cluster.
+    Delete {
+        /// Cluster name.
+        name: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let default_filter = if matches!(cli.command, Command::Serve { .. }) {
+        "info"
+    } else {
+        "warn"
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PODIAM_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("podiam: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("podiam: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve {
+            listen,
+            data_dir,
+            account,
+            region,
+            public_url,
+        } => {
+            let server = server::Server::bind(server::ServeConfig {
+                listen,
+                data_dir,
+                account,
+                region,
+                public_url,
+            })
+            .await?;
+            eprintln!("podiam: listening on http://{}", server.addr);
+            server.run(shutdown_signal()).await?;
+        }
+        Command::Cluster { command, client } => {
+            let c = Client::new(&client)?;
+            let out = match command {
+                ClusterCommand::Create {
+                    name,
+                    algorithm,
+                    issuer,
+                } => {
+                    let issuer = issuer.unwrap_or_else(|| {
+                        format!("{}/clusters/{name}", client.endpoint.trim_end_matches('/'))
+                    });
+                    c.json(
+                        Method::POST,
+                        "/clusters",
+                        Some(json!({"name": name, "podiam": {"issuer": issuer, "signingAlgorithm": algorithm}})),
+                    )
+                    .await?
+                }
+                ClusterCommand::Register {
+                    name,
+                    issuer,
+                    jwks_file,
+                } => {
+                    let jwks = std::fs::read_to_string(&jwks_file)
+                        .with_context(|| format!("reading {}", jwks_file.display()))?;
+                    c.json(
+                        Method::POST,
+                        "/clusters",
+                        Some(json!({"name": name, "podiam": {"issuer": issuer, "jwks": jwks}})),
+                    )
+                    .await?
+                }
+                ClusterCommand::Describe { name } => {
+                    c.json(Method::GET, &format!("/clusters/{name}"), None)
+                        .await?
+                }
+                ClusterCommand::List => c.json(Method::GET, "/clusters", None).await?,
+                ClusterCommand::Delete { name } => {
+                    c.json(Method::DELETE, &format!("/clusters/{name}"), None)
+                        .await?
+                }
+            };
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        }
+        Command::Token {
+            cluster,
+            namespace,
+            service_account,
+            audiences,
+            expiration,
+            pod,
+            client,
+        } => {
+            let c = Client::new(&client)?;
+            let out = c
+                .json(
+                    Method::POST,
+                    &format!("/_podiam/clusters/{cluster}/token"),
+                    Some(json!({
+                        "namespace": namespace,
+                        "serviceAccount": service_account,
+                        "audiences": audiences,
+                        "expirationSeconds": expiration,
+                        "pod": pod,
+                    })),
+                )
+                .await?;
+            let token = out
+                .get("token")
+                .and_then(|t| t.as_str())
+                .context("the server returned no token")?;
+            println!("{token}");
+        }
+        Command::Policy { command } => return policy_cmd::run(command),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -45,22 +45,30 @@ impl AuthError {
     /// The wire form for IAM, STS and the other non-S3 services.
     pub fn to_aws(&self) -> AwsError {
         match self {
-            AuthError::Missing => AwsError::new(403, "MissingAuthenticationToken", "Request is missing Authentication Token"),
+            AuthError::Missing => AwsError::new(
+                403,
+                "MissingAuthenticationToken",
+                "Request is missing Authentication Token",
+            ),
             AuthError::Malformed(m) => AwsError::new(400, "IncompleteSignature", m.clone()),
             AuthError::UnknownAccessKey | AuthError::InvalidSessionToken(_) => AwsError::new(
                 403,
                 "InvalidClientTokenId",
                 "The security token included in the request is invalid.",
             ),
-            AuthError::ExpiredSession => {
-                AwsError::new(403, "ExpiredToken", "The security token included in the request is expired")
-            }
+            AuthError::ExpiredSession => AwsError::new(
+                403,
+                "ExpiredToken",
+                "The security token included in the request is expired",
+            ),
             AuthError::SignatureMismatch => AwsError::new(
                 403,
                 "SignatureDoesNotMatch",
                 "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
             ),
-            AuthError::Skewed(m) | AuthError::WrongScope(m) => AwsError::new(403, "SignatureDoesNotMatch", m.clone()),
+            AuthError::Skewed(m) | AuthError::WrongScope(m) => {
+                AwsError::new(403, "SignatureDoesNotMatch", m.clone())
+            }
         }
     }
 }
@@ -69,7 +77,11 @@ fn from_sigv4(e: SigV4Error) -> AuthError {
     use podiam_sigv4::ScopePart;
     match e {
         SigV4Error::SignatureMismatch { .. } => AuthError::SignatureMismatch,
-        SigV4Error::RequestTimeTooSkewed { request_time, server_time, max_skew } => {
+        SigV4Error::RequestTimeTooSkewed {
+            request_time,
+            server_time,
+            max_skew,
+        } => {
             let fmt = podiam_sigv4::format_amz_date;
             let mins = max_skew.as_secs() / 60;
             if request_time < server_time {
@@ -91,12 +103,17 @@ fn from_sigv4(e: SigV4Error) -> AuthError {
         SigV4Error::PresignExpired { .. } | SigV4Error::PresignNotYetValid { .. } => {
             AuthError::Skewed("Request has expired".into())
         }
-        SigV4Error::ScopeMismatch { part: ScopePart::Service, expected, .. } => {
-            AuthError::WrongScope(format!("Credential should be scoped to correct service: '{expected}'. "))
-        }
-        SigV4Error::ScopeMismatch { part: ScopePart::Region, .. } => {
-            AuthError::WrongScope("Credential should be scoped to a valid region. ".into())
-        }
+        SigV4Error::ScopeMismatch {
+            part: ScopePart::Service,
+            expected,
+            ..
+        } => AuthError::WrongScope(format!(
+            "Credential should be scoped to correct service: '{expected}'. "
+        )),
+        SigV4Error::ScopeMismatch {
+            part: ScopePart::Region,
+            ..
+        } => AuthError::WrongScope("Credential should be scoped to a valid region. ".into()),
         SigV4Error::ScopeMismatch { .. } => AuthError::WrongScope(e.to_string()),
         other => AuthError::Malformed(other.to_string()),
     }
@@ -106,7 +123,10 @@ fn from_sigv4(e: SigV4Error) -> AuthError {
 /// `Authorization` header or the `X-Amz-Credential` query parameter, without
 /// verifying anything. Used to route requests on the shared port.
 pub fn signing_service(headers: &http::HeaderMap, query: Option<&str>) -> Option<String> {
-    let credential = if let Some(a) = headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+    let credential = if let Some(a) = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
         let i = a.find("Credential=")?;
         a[i + 11..].split([',', ' ']).next()?.to_string()
     } else {
@@ -150,7 +170,12 @@ impl Verifiers {
 
 impl Services {
     /// Authenticates a SigV4-signed request for `service` with its full body.
-    pub fn authenticate(&self, req: &RequestView<'_>, body: &[u8], service: &str) -> Result<Caller, AuthError> {
+    pub fn authenticate(
+        &self,
+        req: &RequestView<'_>,
+        body: &[u8],
+        service: &str,
+    ) -> Result<Caller, AuthError> {
         let verifier = self.verifiers.get(service);
         let signed = match verifier.parse(req).map_err(from_sigv4)? {
             Auth::Anonymous => return Err(AuthError::Missing),
@@ -158,16 +183,18 @@ impl Services {
         };
         let akid = signed.access_key_id();
         let (caller, secret) = if akid.starts_with("ASIA") {
-            let token = signed
-                .security_token()
-                .ok_or_else(|| AuthError::InvalidSessionToken("temporary key without a session token".into()))?;
+            let token = signed.security_token().ok_or_else(|| {
+                AuthError::InvalidSessionToken("temporary key without a session token".into())
+            })?;
             let claims = self.sealer().open(token).map_err(|e| match e {
                 SealError::Malformed | SealError::Tampered | SealError::UnknownKey(_) => {
                     AuthError::InvalidSessionToken(e.to_string())
                 }
             })?;
             if claims.access_key_id != akid {
-                return Err(AuthError::InvalidSessionToken("session token belongs to another access key".into()));
+                return Err(AuthError::InvalidSessionToken(
+                    "session token belongs to another access key".into(),
+                ));
             }
             if claims.is_expired(self.now()) {
                 return Err(AuthError::ExpiredSession);
@@ -183,7 +210,9 @@ impl Services {
                 .filter(|k| k.active)
                 .ok_or(AuthError::UnknownAccessKey)?;
             if signed.security_token().is_some() {
-                return Err(AuthError::InvalidSessionToken("a long-term key does not take a session token".into()));
+                return Err(AuthError::InvalidSessionToken(
+                    "a long-term key does not take a session token".into(),
+                ));
             }
             (
                 Caller::Root {

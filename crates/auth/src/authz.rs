@@ -102,16 +102,24 @@ impl Denied {
     pub fn reason_suffix(&self, action: &str) -> String {
         let t = self.explanation.deciding_policy_type;
         match (self.decision, t) {
-            (Decision::ExplicitDeny, Some(PolicyType::Session)) => " with an explicit deny in a session policy".into(),
+            (Decision::ExplicitDeny, Some(PolicyType::Session)) => {
+                " with an explicit deny in a session policy".into()
+            }
             (Decision::ExplicitDeny, Some(PolicyType::Boundary)) => {
                 " with an explicit deny in a permissions boundary".into()
             }
             (Decision::ExplicitDeny, Some(PolicyType::Resource | PolicyType::Trust)) => {
                 " with an explicit deny in a resource-based policy".into()
             }
-            (Decision::ExplicitDeny, _) => " with an explicit deny in an identity-based policy".into(),
-            (_, Some(PolicyType::Session)) => format!(" because no session policy allows the {action} action"),
-            (_, Some(PolicyType::Boundary)) => format!(" because no permissions boundary allows the {action} action"),
+            (Decision::ExplicitDeny, _) => {
+                " with an explicit deny in an identity-based policy".into()
+            }
+            (_, Some(PolicyType::Session)) => {
+                format!(" because no session policy allows the {action} action")
+            }
+            (_, Some(PolicyType::Boundary)) => {
+                format!(" because no permissions boundary allows the {action} action")
+            }
             (_, Some(PolicyType::Resource | PolicyType::Trust)) => {
                 format!(" because no resource-based policy allows the {action} action")
             }
@@ -124,7 +132,9 @@ impl Services {
     /// A managed policy (customer or AWS) by ARN, compiled.
     pub fn managed_policy(&self, arn: &str) -> Result<Option<Policy>, StoreError> {
         if let Some(name) = arn.strip_prefix("arn:aws:iam::aws:policy/") {
-            return Ok(aws_managed::compiled(name.rsplit('/').next().unwrap_or(name)));
+            return Ok(aws_managed::compiled(
+                name.rsplit('/').next().unwrap_or(name),
+            ));
         }
         let Some(parsed) = podiam_core::arn::parse_iam_path_arn(arn, "policy") else {
             return Ok(None);
@@ -136,11 +146,19 @@ impl Services {
         else {
             return Ok(None);
         };
-        Ok((*p.derived(|p| p.default_document().and_then(|d| compile_policy(d, PolicyKind::Identity)))).clone())
+        Ok((*p.derived(|p| {
+            p.default_document()
+                .and_then(|d| compile_policy(d, PolicyKind::Identity))
+        }))
+        .clone())
     }
 
     /// The role named `name` in `account`, with its compiled policies.
-    pub fn role_by_name(&self, account: &str, name: &str) -> Result<Option<podiam_store::Versioned<Role>>, StoreError> {
+    pub fn role_by_name(
+        &self,
+        account: &str,
+        name: &str,
+    ) -> Result<Option<podiam_store::Versioned<Role>>, StoreError> {
         self.store.get::<Role>(account, &name.to_ascii_lowercase())
     }
 
@@ -150,11 +168,15 @@ impl Services {
     }
 
     /// The identity policies, boundary and tags of `role`.
-    pub fn role_policies(&self, role: &podiam_store::Versioned<Role>) -> Result<PolicySet, StoreError> {
+    pub fn role_policies(
+        &self,
+        role: &podiam_store::Versioned<Role>,
+    ) -> Result<PolicySet, StoreError> {
         let compiled = compiled_role(role);
         let mut set = PolicySet::default();
         for (n, p) in &compiled.inline {
-            set.identity.push((format!("{} (inline in role {})", n, role.name), p.clone()));
+            set.identity
+                .push((format!("{} (inline in role {})", n, role.name), p.clone()));
         }
         for arn in &role.attached_policies {
             if let Some(p) = self.managed_policy(arn)? {
@@ -164,12 +186,19 @@ impl Services {
         if let Some(b) = &role.permissions_boundary {
             // A boundary that no longer exists allows nothing.
             let p = self.managed_policy(b)?.unwrap_or_else(|| {
-                Policy::parse(r#"{"Version":"2012-10-17","Statement":[]}"#, PolicyKind::Boundary)
-                    .unwrap_or_else(|_| root_policy().clone())
+                Policy::parse(
+                    r#"{"Version":"2012-10-17","Statement":[]}"#,
+                    PolicyKind::Boundary,
+                )
+                .unwrap_or_else(|_| root_policy().clone())
             });
             set.boundary = Some((b.clone(), p));
         }
-        set.principal_tags = role.tags.iter().map(|t| (t.key.clone(), t.value.clone())).collect();
+        set.principal_tags = role
+            .tags
+            .iter()
+            .map(|t| (t.key.clone(), t.value.clone()))
+            .collect();
         Ok(set)
     }
 
@@ -208,7 +237,8 @@ impl Services {
             set.session = Some(session);
         }
         for (k, v) in &s.tags {
-            set.principal_tags.retain(|(ek, _)| !ek.eq_ignore_ascii_case(k));
+            set.principal_tags
+                .retain(|(ek, _)| !ek.eq_ignore_ascii_case(k));
             set.principal_tags.push((k.clone(), v.clone()));
         }
         Ok(set)
@@ -216,10 +246,19 @@ impl Services {
 
     /// The request context every service starts from: principal keys,
     /// principal tags, time, region and session keys.
-    pub fn base_context(&self, caller: &Caller, set: &PolicySet, action: &str, resource: &str) -> RequestContextBuilder {
+    pub fn base_context(
+        &self,
+        caller: &Caller,
+        set: &PolicySet,
+        action: &str,
+        resource: &str,
+    ) -> RequestContextBuilder {
         let now = self.clock.now();
         let mut b = RequestContext::builder(caller.principal(), action, resource)
-            .key("aws:CurrentTime", podiam_core::timefmt::iso8601(now.unix_timestamp()))
+            .key(
+                "aws:CurrentTime",
+                podiam_core::timefmt::iso8601(now.unix_timestamp()),
+            )
             .key("aws:EpochTime", now.unix_timestamp().to_string())
             .key("aws:RequestedRegion", self.config.region.clone())
             .key("aws:ViaAWSService", "false");
@@ -228,12 +267,16 @@ impl Services {
         }
         if let Caller::Session(s) = caller {
             b = b
-                .key("aws:TokenIssueTime", podiam_core::timefmt::iso8601(s.issued_at))
+                .key(
+                    "aws:TokenIssueTime",
+                    podiam_core::timefmt::iso8601(s.issued_at),
+                )
                 .key("aws:MultiFactorAuthPresent", "false");
             if let Some(si) = &s.source_identity {
                 b = b.key("aws:SourceIdentity", si.clone());
             }
-            if let podiam_core::session::SessionOrigin::WebIdentity { provider_arn, .. } = &s.origin {
+            if let podiam_core::session::SessionOrigin::WebIdentity { provider_arn, .. } = &s.origin
+            {
                 b = b.key("aws:FederatedProvider", provider_arn.clone());
             }
         }
@@ -242,7 +285,13 @@ impl Services {
 
     /// Decides `action` on `resource` (in the caller's account) with only the
     /// caller's own policies; `extra` adds request-specific condition keys.
-    pub fn authorize(&self, caller: &Caller, action: &str, resource: &str, extra: &[(&str, &str)]) -> Result<(), Denied> {
+    pub fn authorize(
+        &self,
+        caller: &Caller,
+        action: &str,
+        resource: &str,
+        extra: &[(&str, &str)],
+    ) -> Result<(), Denied> {
         let set = self.policy_set(caller).map_err(|e| {
             tracing::error!(error = %e, "policy lookup failed; denying");
             Denied {
@@ -260,7 +309,9 @@ impl Services {
             b = b.key(*k, *v);
         }
         let ctx = b.build();
-        let eval = set.evaluation().with_resource_account(caller.account().to_string());
+        let eval = set
+            .evaluation()
+            .with_resource_account(caller.account().to_string());
         let outcome = evaluate(&eval, &ctx);
         self.audit(caller, action, resource, &outcome);
         match outcome.decision {

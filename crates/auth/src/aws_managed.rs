@@ -33,12 +33,18 @@ const POLICIES: &[(&str, &str, &str)] = &[
 
 /// The AWS managed policy named `name`, if podiam ships it.
 pub fn get(name: &str) -> Option<ManagedPolicy> {
-    POLICIES.iter().find(|(n, _, _)| *n == name).map(|(n, id, doc)| build(n, id, doc))
+    POLICIES
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map(|(n, id, doc)| build(n, id, doc))
 }
 
 /// Every AWS managed policy podiam ships.
 pub fn all() -> Vec<ManagedPolicy> {
-    POLICIES.iter().map(|(n, id, doc)| build(n, id, doc)).collect()
+    POLICIES
+        .iter()
+        .map(|(n, id, doc)| build(n, id, doc))
+        .collect()
 }
 
 fn build(name: &str, id: &str, doc: &str) -> ManagedPolicy {
@@ -64,7 +70,8 @@ fn build(name: &str, id: &str, doc: &str) -> ManagedPolicy {
 
 /// The compiled default version of an AWS managed policy.
 pub fn compiled(name: &str) -> Option<podiam_policy::Policy> {
-    static CACHE: std::sync::OnceLock<Vec<(&'static str, podiam_policy::Policy)>> = std::sync::OnceLock::new();
+    static CACHE: std::sync::OnceLock<Vec<(&'static str, podiam_policy::Policy)>> =
+        std::sync::OnceLock::new();
     CACHE
         .get_or_init(|| {
             POLICIES

@@ -61,7 +61,9 @@ impl Caller {
     /// The caller as the policy engine sees it.
     pub fn principal(&self) -> Principal {
         match self {
-            Caller::Root { account, .. } => Principal::account_root(account.clone()).with_userid(account.clone()),
+            Caller::Root { account, .. } => {
+                Principal::account_root(account.clone()).with_userid(account.clone())
+            }
             Caller::Session(s) => Principal::assumed_role(s.assumed_role_arn(), s.role_arn.clone())
                 .with_userid(s.assumed_role_id()),
         }

@@ -5,9 +5,9 @@
 //! against a stored long-term key or a sealed session), authorize the
 //! action with [`Services::authorize`] (through `podiam-policy`), then act.
 
-pub mod aws_managed;
 mod authn;
 mod authz;
+pub mod aws_managed;
 mod caller;
 mod services;
 
@@ -29,7 +29,10 @@ pub struct RequestMeta {
 
 impl RequestMeta {
     /// Adds `aws:SourceIp`, `aws:SecureTransport` and `aws:UserAgent` to a context.
-    pub fn apply(&self, mut b: podiam_policy::RequestContextBuilder) -> podiam_policy::RequestContextBuilder {
+    pub fn apply(
+        &self,
+        mut b: podiam_policy::RequestContextBuilder,
+    ) -> podiam_policy::RequestContextBuilder {
         if let Some(ip) = &self.source_ip {
             b = b.key("aws:SourceIp", ip.clone());
         }

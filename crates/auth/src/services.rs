@@ -1,6 +1,6 @@
 //! The shared service context.
 
-use podiam_core::session::{SealingKey, Sealer};
+use podiam_core::session::{Sealer, SealingKey};
 use podiam_core::{Clock, Random};
 use podiam_store::{Op, SealingKeyRecord, Store, StoreError};
 use std::sync::{Arc, RwLock};
@@ -33,7 +33,9 @@ pub struct Services {
 
 impl std::fmt::Debug for Services {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Services").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("Services")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -63,7 +65,10 @@ impl Services {
 
     /// The current sealer.
     pub fn sealer(&self) -> Arc<Sealer> {
-        self.sealer.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.sealer
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Re-reads sealing keys from the store (after a rotation elsewhere).
@@ -74,7 +79,11 @@ impl Services {
     }
 }
 
-async fn load_sealer(store: &Store, clock: &dyn Clock, rng: &dyn Random) -> Result<Sealer, StoreError> {
+async fn load_sealer(
+    store: &Store,
+    clock: &dyn Clock,
+    rng: &dyn Random,
+) -> Result<Sealer, StoreError> {
     for _ in 0..3 {
         let keys: Vec<SealingKey> = store
             .list::<SealingKeyRecord>("")?
@@ -94,11 +103,16 @@ async fn load_sealer(store: &Store, clock: &dyn Clock, rng: &dyn Random) -> Resu
             secret: k.secret,
             created_at: k.created_at,
         };
-        match store.write(vec![Op::create("", &rec.id.to_string(), &rec)]).await {
+        match store
+            .write(vec![Op::create("", &rec.id.to_string(), &rec)])
+            .await
+        {
             Ok(()) | Err(StoreError::AlreadyExists { .. }) => {}
             Err(e) => return Err(e),
         }
         store.refresh().await?;
     }
-    Err(StoreError::Unavailable("no usable session sealing key".into()))
+    Err(StoreError::Unavailable(
+        "no usable session sealing key".into(),
+    ))
 }

@@ -3,7 +3,9 @@
 //! resource for authorization ([`IamRequest::authz`]).
 
 use crate::error::IamError;
-use podiam_core::query::{QueryParams, Validator, is_name_char, is_policy_char, parse_bool, parse_int};
+use podiam_core::query::{
+    QueryParams, Validator, is_name_char, is_policy_char, parse_bool, parse_int,
+};
 use podiam_store::Tag;
 
 /// Paging parameters (`Marker`, `MaxItems`).
@@ -32,49 +34,183 @@ pub enum Tagged {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[allow(missing_docs)]
 pub enum IamRequest {
-    CreateOpenIdConnectProvider { url: String, client_ids: Vec<String>, thumbprints: Vec<String>, tags: Vec<Tag> },
-    GetOpenIdConnectProvider { arn: String },
+    CreateOpenIdConnectProvider {
+        url: String,
+        client_ids: Vec<String>,
+        thumbprints: Vec<String>,
+        tags: Vec<Tag>,
+    },
+    GetOpenIdConnectProvider {
+        arn: String,
+    },
     ListOpenIdConnectProviders,
-    DeleteOpenIdConnectProvider { arn: String },
-    AddClientIdToOpenIdConnectProvider { arn: String, client_id: String },
-    RemoveClientIdFromOpenIdConnectProvider { arn: String, client_id: String },
-    UpdateOpenIdConnectProviderThumbprint { arn: String, thumbprints: Vec<String> },
-    CreateRole { name: String, path: String, trust_policy: String, description: Option<String>, max_session_duration: Option<i64>, permissions_boundary: Option<String>, tags: Vec<Tag> },
-    GetRole { name: String },
-    ListRoles { path_prefix: String, page: Page },
-    DeleteRole { name: String },
-    UpdateAssumeRolePolicy { name: String, document: String },
-    UpdateRole { name: String, description: Option<String>, max_session_duration: Option<i64> },
-    UpdateRoleDescription { name: String, description: String },
-    PutRolePermissionsBoundary { name: String, policy_arn: String },
-    DeleteRolePermissionsBoundary { name: String },
-    PutRolePolicy { role: String, name: String, document: String },
-    GetRolePolicy { role: String, name: String },
-    ListRolePolicies { role: String, page: Page },
-    DeleteRolePolicy { role: String, name: String },
-    CreatePolicy { name: String, path: String, document: String, description: Option<String>, tags: Vec<Tag> },
-    GetPolicy { arn: String },
-    ListPolicies { scope: String, only_attached: bool, path_prefix: String, page: Page },
-    DeletePolicy { arn: String },
-    CreatePolicyVersion { arn: String, document: String, set_as_default: bool },
-    GetPolicyVersion { arn: String, version: String },
-    ListPolicyVersions { arn: String, page: Page },
-    DeletePolicyVersion { arn: String, version: String },
-    SetDefaultPolicyVersion { arn: String, version: String },
-    AttachRolePolicy { role: String, policy_arn: String },
-    DetachRolePolicy { role: String, policy_arn: String },
-    ListAttachedRolePolicies { role: String, path_prefix: String, page: Page },
-    ListEntitiesForPolicy { arn: String, page: Page },
-    CreateInstanceProfile { name: String, path: String, tags: Vec<Tag> },
-    GetInstanceProfile { name: String },
-    ListInstanceProfiles { path_prefix: String, page: Page },
-    ListInstanceProfilesForRole { role: String, page: Page },
-    DeleteInstanceProfile { name: String },
-    AddRoleToInstanceProfile { profile: String, role: String },
-    RemoveRoleFromInstanceProfile { profile: String, role: String },
-    TagResource { target: Tagged, tags: Vec<Tag> },
-    UntagResource { target: Tagged, keys: Vec<String> },
-    ListResourceTags { target: Tagged, page: Page },
+    DeleteOpenIdConnectProvider {
+        arn: String,
+    },
+    AddClientIdToOpenIdConnectProvider {
+        arn: String,
+        client_id: String,
+    },
+    RemoveClientIdFromOpenIdConnectProvider {
+        arn: String,
+        client_id: String,
+    },
+    UpdateOpenIdConnectProviderThumbprint {
+        arn: String,
+        thumbprints: Vec<String>,
+    },
+    CreateRole {
+        name: String,
+        path: String,
+        trust_policy: String,
+        description: Option<String>,
+        max_session_duration: Option<i64>,
+        permissions_boundary: Option<String>,
+        tags: Vec<Tag>,
+    },
+    GetRole {
+        name: String,
+    },
+    ListRoles {
+        path_prefix: String,
+        page: Page,
+    },
+    DeleteRole {
+        name: String,
+    },
+    UpdateAssumeRolePolicy {
+        name: String,
+        document: String,
+    },
+    UpdateRole {
+        name: String,
+        description: Option<String>,
+        max_session_duration: Option<i64>,
+    },
+    UpdateRoleDescription {
+        name: String,
+        description: String,
+    },
+    PutRolePermissionsBoundary {
+        name: String,
+        policy_arn: String,
+    },
+    DeleteRolePermissionsBoundary {
+        name: String,
+    },
+    PutRolePolicy {
+        role: String,
+        name: String,
+        document: String,
+    },
+    GetRolePolicy {
+        role: String,
+        name: String,
+    },
+    ListRolePolicies {
+        role: String,
+        page: Page,
+    },
+    DeleteRolePolicy {
+        role: String,
+        name: String,
+    },
+    CreatePolicy {
+        name: String,
+        path: String,
+        document: String,
+        description: Option<String>,
+        tags: Vec<Tag>,
+    },
+    GetPolicy {
+        arn: String,
+    },
+    ListPolicies {
+        scope: String,
+        only_attached: bool,
+        path_prefix: String,
+        page: Page,
+    },
+    DeletePolicy {
+        arn: String,
+    },
+    CreatePolicyVersion {
+        arn: String,
+        document: String,
+        set_as_default: bool,
+    },
+    GetPolicyVersion {
+        arn: String,
+        version: String,
+    },
+    ListPolicyVersions {
+        arn: String,
+        page: Page,
+    },
+    DeletePolicyVersion {
+        arn: String,
+        version: String,
+    },
+    SetDefaultPolicyVersion {
+        arn: String,
+        version: String,
+    },
+    AttachRolePolicy {
+        role: String,
+        policy_arn: String,
+    },
+    DetachRolePolicy {
+        role: String,
+        policy_arn: String,
+    },
+    ListAttachedRolePolicies {
+        role: String,
+        path_prefix: String,
+        page: Page,
+    },
+    ListEntitiesForPolicy {
+        arn: String,
+        page: Page,
+    },
+    CreateInstanceProfile {
+        name: String,
+        path: String,
+        tags: Vec<Tag>,
+    },
+    GetInstanceProfile {
+        name: String,
+    },
+    ListInstanceProfiles {
+        path_prefix: String,
+        page: Page,
+    },
+    ListInstanceProfilesForRole {
+        role: String,
+        page: Page,
+    },
+    DeleteInstanceProfile {
+        name: String,
+    },
+    AddRoleToInstanceProfile {
+        profile: String,
+        role: String,
+    },
+    RemoveRoleFromInstanceProfile {
+        profile: String,
+        role: String,
+    },
+    TagResource {
+        target: Tagged,
+        tags: Vec<Tag>,
+    },
+    UntagResource {
+        target: Tagged,
+        keys: Vec<String>,
+    },
+    ListResourceTags {
+        target: Tagged,
+        page: Page,
+    },
     SimulateCustomPolicy(crate::simulate::SimulateRequest),
     SimulatePrincipalPolicy(crate::simulate::SimulateRequest),
 }
@@ -89,32 +225,47 @@ impl IamRequest {
         match self {
             CreateOpenIdConnectProvider { url, .. } => (
                 "iam:CreateOpenIDConnectProvider",
-                podiam_core::arn::oidc_provider_arn(account, podiam_core::arn::issuer_host_path(url)),
+                podiam_core::arn::oidc_provider_arn(
+                    account,
+                    podiam_core::arn::issuer_host_path(url),
+                ),
             ),
             GetOpenIdConnectProvider { arn } => ("iam:GetOpenIDConnectProvider", arn.clone()),
             ListOpenIdConnectProviders => ("iam:ListOpenIDConnectProviders", any()),
             DeleteOpenIdConnectProvider { arn } => ("iam:DeleteOpenIDConnectProvider", arn.clone()),
-            AddClientIdToOpenIdConnectProvider { arn, .. } => ("iam:AddClientIDToOpenIDConnectProvider", arn.clone()),
+            AddClientIdToOpenIdConnectProvider { arn, .. } => {
+                ("iam:AddClientIDToOpenIDConnectProvider", arn.clone())
+            }
             RemoveClientIdFromOpenIdConnectProvider { arn, .. } => {
                 ("iam:RemoveClientIDFromOpenIDConnectProvider", arn.clone())
             }
             UpdateOpenIdConnectProviderThumbprint { arn, .. } => {
                 ("iam:UpdateOpenIDConnectProviderThumbprint", arn.clone())
             }
-            CreateRole { name, path, .. } => ("iam:CreateRole", format!("arn:aws:iam::{account}:role{path}{name}")),
+            CreateRole { name, path, .. } => (
+                "iam:CreateRole",
+                format!("arn:aws:iam::{account}:role{path}{name}"),
+            ),
             GetRole { name } => ("iam:GetRole", role(name)),
             ListRoles { .. } => ("iam:ListRoles", any()),
             DeleteRole { name } => ("iam:DeleteRole", role(name)),
             UpdateAssumeRolePolicy { name, .. } => ("iam:UpdateAssumeRolePolicy", role(name)),
             UpdateRole { name, .. } => ("iam:UpdateRole", role(name)),
             UpdateRoleDescription { name, .. } => ("iam:UpdateRoleDescription", role(name)),
-            PutRolePermissionsBoundary { name, .. } => ("iam:PutRolePermissionsBoundary", role(name)),
-            DeleteRolePermissionsBoundary { name } => ("iam:DeleteRolePermissionsBoundary", role(name)),
+            PutRolePermissionsBoundary { name, .. } => {
+                ("iam:PutRolePermissionsBoundary", role(name))
+            }
+            DeleteRolePermissionsBoundary { name } => {
+                ("iam:DeleteRolePermissionsBoundary", role(name))
+            }
             PutRolePolicy { role: r, .. } => ("iam:PutRolePolicy", role(r)),
             GetRolePolicy { role: r, .. } => ("iam:GetRolePolicy", role(r)),
             ListRolePolicies { role: r, .. } => ("iam:ListRolePolicies", role(r)),
             DeleteRolePolicy { role: r, .. } => ("iam:DeleteRolePolicy", role(r)),
-            CreatePolicy { name, path, .. } => ("iam:CreatePolicy", format!("arn:aws:iam::{account}:policy{path}{name}")),
+            CreatePolicy { name, path, .. } => (
+                "iam:CreatePolicy",
+                format!("arn:aws:iam::{account}:policy{path}{name}"),
+            ),
             GetPolicy { arn } => ("iam:GetPolicy", arn.clone()),
             ListPolicies { .. } => ("iam:ListPolicies", any()),
             DeletePolicy { arn } => ("iam:DeletePolicy", arn.clone()),
@@ -133,13 +284,23 @@ impl IamRequest {
             ),
             GetInstanceProfile { name } => ("iam:GetInstanceProfile", profile(name)),
             ListInstanceProfiles { .. } => ("iam:ListInstanceProfiles", any()),
-            ListInstanceProfilesForRole { role: r, .. } => ("iam:ListInstanceProfilesForRole", role(r)),
+            ListInstanceProfilesForRole { role: r, .. } => {
+                ("iam:ListInstanceProfilesForRole", role(r))
+            }
             DeleteInstanceProfile { name } => ("iam:DeleteInstanceProfile", profile(name)),
-            AddRoleToInstanceProfile { profile: p, .. } => ("iam:AddRoleToInstanceProfile", profile(p)),
-            RemoveRoleFromInstanceProfile { profile: p, .. } => ("iam:RemoveRoleFromInstanceProfile", profile(p)),
+            AddRoleToInstanceProfile { profile: p, .. } => {
+                ("iam:AddRoleToInstanceProfile", profile(p))
+            }
+            RemoveRoleFromInstanceProfile { profile: p, .. } => {
+                ("iam:RemoveRoleFromInstanceProfile", profile(p))
+            }
             TagResource { target, .. } => (tag_action(target, "Tag"), target_arn(target, account)),
-            UntagResource { target, .. } => (tag_action(target, "Untag"), target_arn(target, account)),
-            ListResourceTags { target, .. } => (tag_action(target, "List"), target_arn(target, account)),
+            UntagResource { target, .. } => {
+                (tag_action(target, "Untag"), target_arn(target, account))
+            }
+            ListResourceTags { target, .. } => {
+                (tag_action(target, "List"), target_arn(target, account))
+            }
             SimulateCustomPolicy(_) => ("iam:SimulateCustomPolicy", any()),
             SimulatePrincipalPolicy(r) => (
                 "iam:SimulatePrincipalPolicy",
@@ -152,7 +313,9 @@ impl IamRequest {
     pub fn is_read_only(&self) -> bool {
         let (action, _) = self.authz("");
         let name = action.trim_start_matches("iam:");
-        ["Get", "List", "Simulate"].iter().any(|p| name.starts_with(p))
+        ["Get", "List", "Simulate"]
+            .iter()
+            .any(|p| name.starts_with(p))
     }
 }
 
@@ -336,9 +499,13 @@ pub fn decode(params: &QueryParams) -> Result<IamRequest, IamError> {
             thumbprints: r.list("ThumbprintList", "thumbprintList.member", 40, 40),
             tags: r.tags(),
         },
-        "GetOpenIDConnectProvider" => GetOpenIdConnectProvider { arn: oidc_arn(&mut r) },
+        "GetOpenIDConnectProvider" => GetOpenIdConnectProvider {
+            arn: oidc_arn(&mut r),
+        },
         "ListOpenIDConnectProviders" => ListOpenIdConnectProviders,
-        "DeleteOpenIDConnectProvider" => DeleteOpenIdConnectProvider { arn: oidc_arn(&mut r) },
+        "DeleteOpenIDConnectProvider" => DeleteOpenIdConnectProvider {
+            arn: oidc_arn(&mut r),
+        },
         "AddClientIDToOpenIDConnectProvider" => AddClientIdToOpenIdConnectProvider {
             arn: oidc_arn(&mut r),
             client_id: r.req("ClientID", "clientID", 1, 255),
@@ -357,7 +524,10 @@ pub fn decode(params: &QueryParams) -> Result<IamRequest, IamError> {
                 thumbprints: r.list("ThumbprintList", "thumbprintList.member", 40, 40),
             }
         }
-        "TagOpenIDConnectProvider" => TagResource { target: Tagged::OidcProvider(oidc_arn(&mut r)), tags: r.tags() },
+        "TagOpenIDConnectProvider" => TagResource {
+            target: Tagged::OidcProvider(oidc_arn(&mut r)),
+            tags: r.tags(),
+        },
         "UntagOpenIDConnectProvider" => UntagResource {
             target: Tagged::OidcProvider(oidc_arn(&mut r)),
             keys: r.list("TagKeys", "tagKeys.member", 1, 128),
@@ -373,7 +543,8 @@ pub fn decode(params: &QueryParams) -> Result<IamRequest, IamError> {
             let description = r.opt("Description", "description", 0, 1000);
             let max_session_duration = r.int("MaxSessionDuration", "maxSessionDuration");
             r.v.range("maxSessionDuration", max_session_duration, 3600, 43200);
-            let permissions_boundary = r.opt("PermissionsBoundary", "permissionsBoundary", 20, 2048);
+            let permissions_boundary =
+                r.opt("PermissionsBoundary", "permissionsBoundary", 20, 2048);
             CreateRole {
                 name,
                 path,
@@ -384,9 +555,16 @@ pub fn decode(params: &QueryParams) -> Result<IamRequest, IamError> {
                 tags: r.tags(),
             }
         }
-        "GetRole" => GetRole { name: r.name("RoleName", "roleName", 64) },
-        "ListRoles" => ListRoles { path_prefix: r.path_prefix(), page: r.page() },
-        "DeleteRole" => DeleteRole { name: r.name("RoleName", "roleName", 64) },
+        "GetRole" => GetRole {
+            name: r.name("RoleName", "roleName", 64),
+        },
+        "ListRoles" => ListRoles {
+            path_prefix: r.path_prefix(),
+            page: r.page(),
+        },
+        "DeleteRole" => DeleteRole {
+            name: r.name("RoleName", "roleName", 64),
+        },
         "UpdateAssumeRolePolicy" => UpdateAssumeRolePolicy {
             name: r.name("RoleName", "roleName", 64),
             document: r.document("PolicyDocument", "policyDocument"),
@@ -396,7 +574,11 @@ pub fn decode(params: &QueryParams) -> Result<IamRequest, IamError> {
             let description = r.opt("Description", "description", 0, 1000);
             let max_session_duration = r.int("MaxSessionDuration", "maxSessionDuration");
             r.v.range("maxSessionDuration", max_session_duration, 3600, 43200);
-            UpdateRole { name, description, max_session_duration }
+            UpdateRole {
+                name,
+                description,
+                max_session_duration,
+            }
         }
         "UpdateRoleDescription" => UpdateRoleDescription {
             name: r.name("RoleName", "roleName", 64),
@@ -406,13 +588,21 @@ pub fn decode(params: &QueryParams) -> Result<IamRequest, IamError> {
             name: r.name("RoleName", "roleName", 64),
             policy_arn: r.arn("PermissionsBoundary", "permissionsBoundary"),
         },
-        "DeleteRolePermissionsBoundary" => DeleteRolePermissionsBoundary { name: r.name("RoleName", "roleName", 64) },
-        "TagRole" => TagResource { target: Tagged::Role(r.name("RoleName", "roleName", 64)), tags: r.tags() },
+        "DeleteRolePermissionsBoundary" => DeleteRolePermissionsBoundary {
+            name: r.name("RoleName", "roleName", 64),
+        },
+        "TagRole" => TagResource {
+            target: Tagged::Role(r.name("RoleName", "roleName", 64)),
+            tags: r.tags(),
+        },
         "UntagRole" => UntagResource {
             target: Tagged::Role(r.name("RoleName", "roleName", 64)),
             keys: r.list("TagKeys", "tagKeys.member", 1, 128),
         },
-        "ListRoleTags" => ListResourceTags { target: Tagged::Role(r.name("RoleName", "roleName", 64)), page: r.page() },
+        "ListRoleTags" => ListResourceTags {
+            target: Tagged::Role(r.name("RoleName", "roleName", 64)),
+            page: r.page(),
+        },
         "PutRolePolicy" => PutRolePolicy {
             role: r.name("RoleName", "roleName", 64),
             name: r.name("PolicyName", "policyName", 128),
@@ -422,7 +612,10 @@ pub fn decode(params: &QueryParams) -> Result<IamRequest, IamError> {
             role: r.name("RoleName", "roleName", 64),
             name: r.name("PolicyName", "policyName", 128),
         },
-        "ListRolePolicies" => ListRolePolicies { role: r.name("RoleName", "roleName", 64), page: r.page() },
+        "ListRolePolicies" => ListRolePolicies {
+            role: r.name("RoleName", "roleName", 64),
+            page: r.page(),
+        },
         "DeleteRolePolicy" => DeleteRolePolicy {
             role: r.name("RoleName", "roleName", 64),
             name: r.name("PolicyName", "policyName", 128),
@@ -434,11 +627,17 @@ pub fn decode(params: &QueryParams) -> Result<IamRequest, IamError> {
             description: r.opt("Description", "description", 0, 1000),
             tags: r.tags(),
         },
-        "GetPolicy" => GetPolicy { arn: r.arn("PolicyArn", "policyArn") },
+        "GetPolicy" => GetPolicy {
+            arn: r.arn("PolicyArn", "policyArn"),
+        },
         "ListPolicies" => {
             let scope = r.p.get("Scope").unwrap_or("All").to_string();
             if !["All", "AWS", "Local"].contains(&scope.as_str()) {
-                r.v.violation("scope", Some(&scope), "Member must satisfy enum value set: [All, AWS, Local]");
+                r.v.violation(
+                    "scope",
+                    Some(&scope),
+                    "Member must satisfy enum value set: [All, AWS, Local]",
+                );
             }
             ListPolicies {
                 scope,
@@ -447,7 +646,9 @@ pub fn decode(params: &QueryParams) -> Result<IamRequest, IamError> {
                 page: r.page(),
             }
         }
-        "DeletePolicy" => DeletePolicy { arn: r.arn("PolicyArn", "policyArn") },
+        "DeletePolicy" => DeletePolicy {
+            arn: r.arn("PolicyArn", "policyArn"),
+        },
         "CreatePolicyVersion" => CreatePolicyVersion {
             arn: r.arn("PolicyArn", "policyArn"),
             document: r.document("PolicyDocument", "policyDocument"),
@@ -457,7 +658,10 @@ pub fn decode(params: &QueryParams) -> Result<IamRequest, IamError> {
             arn: r.arn("PolicyArn", "policyArn"),
             version: r.req("VersionId", "versionId", 1, 128),
         },
-        "ListPolicyVersions" => ListPolicyVersions { arn: r.arn("PolicyArn", "policyArn"), page: r.page() },
+        "ListPolicyVersions" => ListPolicyVersions {
+            arn: r.arn("PolicyArn", "policyArn"),
+            page: r.page(),
+        },
         "DeletePolicyVersion" => DeletePolicyVersion {
             arn: r.arn("PolicyArn", "policyArn"),
             version: r.req("VersionId", "versionId", 1, 128),
@@ -466,12 +670,18 @@ pub fn decode(params: &QueryParams) -> Result<IamRequest, IamError> {
             arn: r.arn("PolicyArn", "policyArn"),
             version: r.req("VersionId", "versionId", 1, 128),
         },
-        "TagPolicy" => TagResource { target: Tagged::Policy(r.arn("PolicyArn", "policyArn")), tags: r.tags() },
+        "TagPolicy" => TagResource {
+            target: Tagged::Policy(r.arn("PolicyArn", "policyArn")),
+            tags: r.tags(),
+        },
         "UntagPolicy" => UntagResource {
             target: Tagged::Policy(r.arn("PolicyArn", "policyArn")),
             keys: r.list("TagKeys", "tagKeys.member", 1, 128),
         },
-        "ListPolicyTags" => ListResourceTags { target: Tagged::Policy(r.arn("PolicyArn", "policyArn")), page: r.page() },
+        "ListPolicyTags" => ListResourceTags {
+            target: Tagged::Policy(r.arn("PolicyArn", "policyArn")),
+            page: r.page(),
+        },
         "AttachRolePolicy" => AttachRolePolicy {
             role: r.name("RoleName", "roleName", 64),
             policy_arn: r.arn("PolicyArn", "policyArn"),
@@ -485,19 +695,29 @@ pub fn decode(params: &QueryParams) -> Result<IamRequest, IamError> {
             path_prefix: r.path_prefix(),
             page: r.page(),
         },
-        "ListEntitiesForPolicy" => ListEntitiesForPolicy { arn: r.arn("PolicyArn", "policyArn"), page: r.page() },
+        "ListEntitiesForPolicy" => ListEntitiesForPolicy {
+            arn: r.arn("PolicyArn", "policyArn"),
+            page: r.page(),
+        },
         "CreateInstanceProfile" => CreateInstanceProfile {
             name: r.name("InstanceProfileName", "instanceProfileName", 128),
             path: r.path("Path", "path"),
             tags: r.tags(),
         },
-        "GetInstanceProfile" => GetInstanceProfile { name: r.name("InstanceProfileName", "instanceProfileName", 128) },
-        "ListInstanceProfiles" => ListInstanceProfiles { path_prefix: r.path_prefix(), page: r.page() },
+        "GetInstanceProfile" => GetInstanceProfile {
+            name: r.name("InstanceProfileName", "instanceProfileName", 128),
+        },
+        "ListInstanceProfiles" => ListInstanceProfiles {
+            path_prefix: r.path_prefix(),
+            page: r.page(),
+        },
         "ListInstanceProfilesForRole" => ListInstanceProfilesForRole {
             role: r.name("RoleName", "roleName", 64),
             page: r.page(),
         },
-        "DeleteInstanceProfile" => DeleteInstanceProfile { name: r.name("InstanceProfileName", "instanceProfileName", 128) },
+        "DeleteInstanceProfile" => DeleteInstanceProfile {
+            name: r.name("InstanceProfileName", "instanceProfileName", 128),
+        },
         "AddRoleToInstanceProfile" => AddRoleToInstanceProfile {
             profile: r.name("InstanceProfileName", "instanceProfileName", 128),
             role: r.name("RoleName", "roleName", 64),
@@ -507,21 +727,35 @@ pub fn decode(params: &QueryParams) -> Result<IamRequest, IamError> {
             role: r.name("RoleName", "roleName", 64),
         },
         "TagInstanceProfile" => TagResource {
-            target: Tagged::InstanceProfile(r.name("InstanceProfileName", "instanceProfileName", 128)),
+            target: Tagged::InstanceProfile(r.name(
+                "InstanceProfileName",
+                "instanceProfileName",
+                128,
+            )),
             tags: r.tags(),
         },
         "UntagInstanceProfile" => UntagResource {
-            target: Tagged::InstanceProfile(r.name("InstanceProfileName", "instanceProfileName", 128)),
+            target: Tagged::InstanceProfile(r.name(
+                "InstanceProfileName",
+                "instanceProfileName",
+                128,
+            )),
             keys: r.list("TagKeys", "tagKeys.member", 1, 128),
         },
         "ListInstanceProfileTags" => ListResourceTags {
-            target: Tagged::InstanceProfile(r.name("InstanceProfileName", "instanceProfileName", 128)),
+            target: Tagged::InstanceProfile(r.name(
+                "InstanceProfileName",
+                "instanceProfileName",
+                128,
+            )),
             page: r.page(),
         },
-        "SimulateCustomPolicy" => SimulateCustomPolicy(crate::simulate::decode(params, false).map_err(IamError::Validation)?),
-        "SimulatePrincipalPolicy" => {
-            SimulatePrincipalPolicy(crate::simulate::decode(params, true).map_err(IamError::Validation)?)
-        }
+        "SimulateCustomPolicy" => SimulateCustomPolicy(
+            crate::simulate::decode(params, false).map_err(IamError::Validation)?,
+        ),
+        "SimulatePrincipalPolicy" => SimulatePrincipalPolicy(
+            crate::simulate::decode(params, true).map_err(IamError::Validation)?,
+        ),
         other => return Err(IamError::InvalidAction(other.to_string())),
     };
     r.finish(req)
@@ -539,15 +773,24 @@ mod tests {
     fn decodes_create_role() {
         let r = decode(&q("Action=CreateRole&RoleName=r1&AssumeRolePolicyDocument=%7B%7D&Tags.member.1.Key=a&Tags.member.1.Value=b")).unwrap();
         match r {
-            IamRequest::CreateRole { name, path, tags, .. } => {
+            IamRequest::CreateRole {
+                name, path, tags, ..
+            } => {
                 assert_eq!((name.as_str(), path.as_str()), ("r1", "/"));
                 assert_eq!(tags.len(), 1);
             }
             other => panic!("{other:?}"),
         }
         assert_eq!(
-            decode(&q("Action=CreateRole&RoleName=r1&AssumeRolePolicyDocument=%7B%7D")).unwrap().authz("000000000000"),
-            ("iam:CreateRole", "arn:aws:iam::000000000000:role/r1".to_string())
+            decode(&q(
+                "Action=CreateRole&RoleName=r1&AssumeRolePolicyDocument=%7B%7D"
+            ))
+            .unwrap()
+            .authz("000000000000"),
+            (
+                "iam:CreateRole",
+                "arn:aws:iam::000000000000:role/r1".to_string()
+            )
         );
     }
 
@@ -558,9 +801,15 @@ mod tests {
             e.to_string(),
             "2 validation errors detected: Value 'bad name' at 'roleName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]+; Value null at 'assumeRolePolicyDocument' failed to satisfy constraint: Member must not be null"
         );
-        let e = decode(&q("Action=CreateRole&RoleName=r&AssumeRolePolicyDocument=x&MaxSessionDuration=100")).unwrap_err();
+        let e = decode(&q(
+            "Action=CreateRole&RoleName=r&AssumeRolePolicyDocument=x&MaxSessionDuration=100",
+        ))
+        .unwrap_err();
         assert!(e.to_string().contains("'maxSessionDuration' failed to satisfy constraint: Member must have value greater than or equal to 3600"));
-        assert!(matches!(decode(&q("Action=Frobnicate")).unwrap_err(), IamError::InvalidAction(_)));
+        assert!(matches!(
+            decode(&q("Action=Frobnicate")).unwrap_err(),
+            IamError::InvalidAction(_)
+        ));
         let e = decode(&q("Action=ListRoles&MaxItems=abc")).unwrap_err();
         assert!(matches!(e, IamError::Validation(_)));
     }

@@ -31,7 +31,9 @@ pub enum IamError {
     #[error("{0}")]
     PolicyNotAttachable(String),
     /// The caller's policies do not allow the call.
-    #[error("User: {caller} is not authorized to perform: {action} on resource: {resource}{reason}")]
+    #[error(
+        "User: {caller} is not authorized to perform: {action} on resource: {resource}{reason}"
+    )]
     AccessDenied {
         /// The caller's ARN.
         caller: String,
@@ -97,14 +99,30 @@ mod tests {
     fn wire_mapping() {
         let cases = [
             (IamError::NoSuchEntity("x".into()), 404, "NoSuchEntity"),
-            (IamError::EntityAlreadyExists("x".into()), 409, "EntityAlreadyExists"),
+            (
+                IamError::EntityAlreadyExists("x".into()),
+                409,
+                "EntityAlreadyExists",
+            ),
             (IamError::DeleteConflict("x".into()), 409, "DeleteConflict"),
             (IamError::LimitExceeded("x".into()), 409, "LimitExceeded"),
-            (IamError::MalformedPolicyDocument("x".into()), 400, "MalformedPolicyDocument"),
+            (
+                IamError::MalformedPolicyDocument("x".into()),
+                400,
+                "MalformedPolicyDocument",
+            ),
             (IamError::InvalidInput("x".into()), 400, "InvalidInput"),
             (IamError::Validation("x".into()), 400, "ValidationError"),
-            (IamError::PolicyNotAttachable("x".into()), 400, "PolicyNotAttachable"),
-            (IamError::ConcurrentModification("x".into()), 409, "ConcurrentModification"),
+            (
+                IamError::PolicyNotAttachable("x".into()),
+                400,
+                "PolicyNotAttachable",
+            ),
+            (
+                IamError::ConcurrentModification("x".into()),
+                409,
+                "ConcurrentModification",
+            ),
             (IamError::InvalidAction("Nope".into()), 400, "InvalidAction"),
             (IamError::ServiceFailure("x".into()), 503, "ServiceFailure"),
         ];
@@ -124,6 +142,9 @@ mod tests {
             w.message,
             "User: arn:aws:sts::000000000000:assumed-role/r/s is not authorized to perform: iam:CreateRole on resource: arn:aws:iam::000000000000:role/x because no identity-based policy allows the iam:CreateRole action"
         );
-        assert_eq!(IamError::InvalidAction("Nope".into()).to_aws().message, "Could not find operation Nope for version 2010-05-08");
+        assert_eq!(
+            IamError::InvalidAction("Nope".into()).to_aws().message,
+            "Could not find operation Nope for version 2010-05-08"
+        );
     }
 }

@@ -3,16 +3,17 @@
 use crate::action::{IamRequest, Page, Tagged};
 use crate::error::IamError;
 use crate::render;
-use podiam_auth::aws_managed;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use podiam_auth::aws_managed;
 use podiam_auth::{Caller, Services};
 use podiam_core::arn::{iam_arn, issuer_host_path, oidc_provider_arn, parse_iam_path_arn};
 use podiam_core::ids::{IdKind, unique_id};
 use podiam_core::xml::XmlWriter;
 use podiam_policy::{Policy, PolicyKind};
 use podiam_store::{
-    InstanceProfile, ManagedPolicy, Op, OidcProvider, PolicyVersion, Role, StoreError, Tag, Versioned,
+    InstanceProfile, ManagedPolicy, OidcProvider, Op, PolicyVersion, Role, StoreError, Tag,
+    Versioned,
 };
 use std::collections::BTreeMap;
 
@@ -44,7 +45,8 @@ fn xml(f: impl FnOnce(&mut XmlWriter)) -> Option<String> {
 
 /// Validates a policy document with AWS's grammar and quota for `kind`.
 fn validate(doc: &str, kind: PolicyKind, limit: Option<usize>) -> Result<Policy, IamError> {
-    Policy::parse_with_limit(doc, kind, limit).map_err(|e| IamError::MalformedPolicyDocument(e.to_string()))
+    Policy::parse_with_limit(doc, kind, limit)
+        .map_err(|e| IamError::MalformedPolicyDocument(e.to_string()))
 }
 
 /// Characters that count toward IAM's size quotas (whitespace excluded).
@@ -82,7 +84,9 @@ fn merge_tags(existing: &[Tag], new: &[Tag], kind: &str) -> Result<Vec<Tag>, Iam
         }
     }
     if out.len() > MAX_TAGS {
-        return Err(IamError::LimitExceeded(format!("Cannot exceed quota for TagsPer{kind}: {MAX_TAGS}")));
+        return Err(IamError::LimitExceeded(format!(
+            "Cannot exceed quota for TagsPer{kind}: {MAX_TAGS}"
+        )));
     }
     Ok(out)
 }
@@ -90,7 +94,9 @@ fn merge_tags(existing: &[Tag], new: &[Tag], kind: &str) -> Result<Vec<Tag>, Iam
 fn check_duplicate_tag_keys(tags: &[Tag]) -> Result<(), IamError> {
     for (i, t) in tags.iter().enumerate() {
         if tags[..i].iter().any(|o| o.key.eq_ignore_ascii_case(&t.key)) {
-            return Err(IamError::InvalidInput("Duplicate tag keys found. Please note that Tag keys are case insensitive.".into()));
+            return Err(IamError::InvalidInput(
+                "Duplicate tag keys found. Please note that Tag keys are case insensitive.".into(),
+            ));
         }
     }
     Ok(())
@@ -101,19 +107,30 @@ fn check_duplicate_tag_keys(tags: &[Tag]) -> Result<(), IamError> {
 fn paginate<T>(items: Vec<(String, T)>, page: &Page) -> (Vec<T>, Option<String>) {
     let start = match &page.marker {
         Some(m) => {
-            let k = URL_SAFE_NO_PAD.decode(m).ok().and_then(|b| String::from_utf8(b).ok()).unwrap_or_default();
-            items.iter().position(|(ik, _)| *ik >= k).unwrap_or(items.len())
+            let k = URL_SAFE_NO_PAD
+                .decode(m)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .unwrap_or_default();
+            items
+                .iter()
+                .position(|(ik, _)| *ik >= k)
+                .unwrap_or(items.len())
         }
         None => 0,
     };
     let mut rest: Vec<(String, T)> = items.into_iter().skip(start).collect();
-    let marker = (rest.len() > page.max_items).then(|| URL_SAFE_NO_PAD.encode(rest[page.max_items].0.as_bytes()));
+    let marker = (rest.len() > page.max_items)
+        .then(|| URL_SAFE_NO_PAD.encode(rest[page.max_items].0.as_bytes()));
     rest.truncate(page.max_items);
     (rest.into_iter().map(|(_, v)| v).collect(), marker)
 }
 
 fn truncation(w: &mut XmlWriter, marker: Option<String>) {
-    w.elem("IsTruncated", if marker.is_some() { "true" } else { "false" });
+    w.elem(
+        "IsTruncated",
+        if marker.is_some() { "true" } else { "false" },
+    );
     w.opt("Marker", marker.as_deref());
 }
 
@@ -135,7 +152,10 @@ impl Iam<'_> {
     }
 
     fn role(&self, name: &str) -> Result<Versioned<Role>, IamError> {
-        self.svc.store.get::<Role>(&self.account, &key(name))?.ok_or_else(|| role_not_found(name))
+        self.svc
+            .store
+            .get::<Role>(&self.account, &key(name))?
+            .ok_or_else(|| role_not_found(name))
     }
 
     fn profile(&self, name: &str) -> Result<Versioned<InstanceProfile>, IamError> {
@@ -156,7 +176,10 @@ impl Iam<'_> {
 
     fn oidc(&self, arn: &str) -> Result<Versioned<OidcProvider>, IamError> {
         let k = self.oidc_key(arn)?;
-        self.svc.store.get::<OidcProvider>(&self.account, k)?.ok_or_else(|| oidc_not_found(arn))
+        self.svc
+            .store
+            .get::<OidcProvider>(&self.account, k)?
+            .ok_or_else(|| oidc_not_found(arn))
     }
 
     /// A managed policy by ARN: a customer policy of this account, or an
@@ -186,8 +209,14 @@ impl Iam<'_> {
 
     fn attachment_counts(&self, arn: &str) -> Result<(usize, usize), IamError> {
         let roles = self.svc.store.list::<Role>(&self.account)?;
-        let attached = roles.iter().filter(|r| r.attached_policies.iter().any(|a| a == arn)).count();
-        let boundary = roles.iter().filter(|r| r.permissions_boundary.as_deref() == Some(arn)).count();
+        let attached = roles
+            .iter()
+            .filter(|r| r.attached_policies.iter().any(|a| a == arn))
+            .count();
+        let boundary = roles
+            .iter()
+            .filter(|r| r.permissions_boundary.as_deref() == Some(arn))
+            .count();
         Ok((attached, boundary))
     }
 
@@ -212,16 +241,27 @@ impl Iam<'_> {
             for a in arns {
                 if let Some(r) = parse_iam_path_arn(a, "role")
                     && r.account == self.account
-                    && self.svc.store.get::<Role>(&self.account, &key(&r.name))?.is_none_or(|role| role.arn != a)
+                    && self
+                        .svc
+                        .store
+                        .get::<Role>(&self.account, &key(&r.name))?
+                        .is_none_or(|role| role.arn != a)
                 {
-                    return Err(IamError::MalformedPolicyDocument(format!("Invalid principal in policy: \"AWS\":\"{a}\"")));
+                    return Err(IamError::MalformedPolicyDocument(format!(
+                        "Invalid principal in policy: \"AWS\":\"{a}\""
+                    )));
                 }
             }
         }
         Ok(())
     }
 
-    pub(crate) async fn run(&self, action: &str, req: IamRequest, request_id: &str) -> Result<String, IamError> {
+    pub(crate) async fn run(
+        &self,
+        action: &str,
+        req: IamRequest,
+        request_id: &str,
+    ) -> Result<String, IamError> {
         let result = self.dispatch(req).await?;
         let mut w = XmlWriter::new();
         let resp = format!("{action}Response");
@@ -743,7 +783,11 @@ impl Iam<'_> {
         Ok(out)
     }
 
-    fn render_profiles(&self, items: Vec<(String, Versioned<InstanceProfile>)>, page: &Page) -> Out {
+    fn render_profiles(
+        &self,
+        items: Vec<(String, Versioned<InstanceProfile>)>,
+        page: &Page,
+    ) -> Out {
         let (page_items, marker) = paginate(items, page);
         let mut rendered = Vec::new();
         for p in &page_items {
@@ -761,7 +805,13 @@ impl Iam<'_> {
         }))
     }
 
-    async fn create_oidc(&self, url: String, client_ids: Vec<String>, thumbprints: Vec<String>, tags: Vec<Tag>) -> Out {
+    async fn create_oidc(
+        &self,
+        url: String,
+        client_ids: Vec<String>,
+        thumbprints: Vec<String>,
+        tags: Vec<Tag>,
+    ) -> Out {
         let parsed = url
             .strip_prefix("https://")
             .or_else(|| url.strip_prefix("http://"))
@@ -770,7 +820,9 @@ impl Iam<'_> {
                 !host.is_empty() && !rest.contains(['?', '#'])
             });
         if parsed.is_none() {
-            return Err(IamError::InvalidInput("Invalid Openid Connect Provider URL".into()));
+            return Err(IamError::InvalidInput(
+                "Invalid Openid Connect Provider URL".into(),
+            ));
         }
         if url.starts_with("http://") {
             // AWS requires https; podiam accepts http so built-in and lab
@@ -778,12 +830,16 @@ impl Iam<'_> {
             tracing::warn!(%url, "registering an OIDC provider over plain http");
         }
         if client_ids.len() > MAX_CLIENT_IDS {
-            return Err(IamError::LimitExceeded(format!("Cannot exceed quota for ClientIdsPerOpenIdConnectProvider: {MAX_CLIENT_IDS}")));
+            return Err(IamError::LimitExceeded(format!(
+                "Cannot exceed quota for ClientIdsPerOpenIdConnectProvider: {MAX_CLIENT_IDS}"
+            )));
         }
         check_thumbprints(&thumbprints)?;
         check_duplicate_tag_keys(&tags)?;
         if self.svc.store.list::<OidcProvider>(&self.account)?.len() >= MAX_OIDC_PROVIDERS {
-            return Err(IamError::LimitExceeded(format!("Cannot exceed quota for OpenIdConnectProvidersPerAccount: {MAX_OIDC_PROVIDERS}")));
+            return Err(IamError::LimitExceeded(format!(
+                "Cannot exceed quota for OpenIdConnectProvidersPerAccount: {MAX_OIDC_PROVIDERS}"
+            )));
         }
         let host_path = issuer_host_path(&url).to_string();
         let mut ids: Vec<String> = Vec::new();
@@ -800,10 +856,16 @@ impl Iam<'_> {
             tags,
             created_at: self.now(),
         };
-        self.svc.store.write(vec![Op::create(&self.account, &host_path, &p)]).await.map_err(|e| match e {
-            StoreError::AlreadyExists { .. } => IamError::EntityAlreadyExists(format!("Provider with url {url} already exists.")),
-            e => e.into(),
-        })?;
+        self.svc
+            .store
+            .write(vec![Op::create(&self.account, &host_path, &p)])
+            .await
+            .map_err(|e| match e {
+                StoreError::AlreadyExists { .. } => IamError::EntityAlreadyExists(format!(
+                    "Provider with url {url} already exists."
+                )),
+                e => e.into(),
+            })?;
         Ok(xml(|w| {
             w.elem("OpenIDConnectProviderArn", &p.arn);
             if !p.tags.is_empty() {
@@ -812,14 +874,24 @@ impl Iam<'_> {
         }))
     }
 
-    async fn update_oidc(&self, arn: &str, f: impl Fn(&mut OidcProvider) -> Result<(), IamError>) -> Out {
+    async fn update_oidc(
+        &self,
+        arn: &str,
+        f: impl Fn(&mut OidcProvider) -> Result<(), IamError>,
+    ) -> Out {
         let mut tries = 0;
         loop {
             let cur = self.oidc(arn)?;
             let mut p = (*cur.value).clone();
             f(&mut p)?;
             let k = self.oidc_key(arn)?;
-            if self.commit(vec![Op::update(&self.account, k, &p, cur.version)], &mut tries).await? {
+            if self
+                .commit(
+                    vec![Op::update(&self.account, k, &p, cur.version)],
+                    &mut tries,
+                )
+                .await?
+            {
                 return Ok(None);
             }
         }
@@ -840,8 +912,11 @@ impl Iam<'_> {
         self.check_trust_principals(&trust_policy)?;
         check_duplicate_tag_keys(&tags)?;
         if let Some(b) = &permissions_boundary {
-            self.managed(b)
-                .map_err(|_| IamError::NoSuchEntity(format!("Scope ARN: {b} does not exist or is not attachable.")))?;
+            self.managed(b).map_err(|_| {
+                IamError::NoSuchEntity(format!(
+                    "Scope ARN: {b} does not exist or is not attachable."
+                ))
+            })?;
         }
         let role = Role {
             arn: iam_arn(&self.account, "role", &path, &name),
@@ -857,10 +932,16 @@ impl Iam<'_> {
             attached_policies: vec![],
             created_at: self.now(),
         };
-        self.svc.store.write(vec![Op::create(&self.account, &key(&name), &role)]).await.map_err(|e| match e {
-            StoreError::AlreadyExists { .. } => IamError::EntityAlreadyExists(format!("Role with name {name} already exists.")),
-            e => e.into(),
-        })?;
+        self.svc
+            .store
+            .write(vec![Op::create(&self.account, &key(&name), &role)])
+            .await
+            .map_err(|e| match e {
+                StoreError::AlreadyExists { .. } => {
+                    IamError::EntityAlreadyExists(format!("Role with name {name} already exists."))
+                }
+                e => e.into(),
+            })?;
         Ok(xml(|w| {
             w.start("Role");
             render::role(w, &role, true);
@@ -868,13 +949,23 @@ impl Iam<'_> {
         }))
     }
 
-    async fn update_role(&self, name: &str, f: impl Fn(&mut Role) -> Result<(), IamError>) -> Result<Role, IamError> {
+    async fn update_role(
+        &self,
+        name: &str,
+        f: impl Fn(&mut Role) -> Result<(), IamError>,
+    ) -> Result<Role, IamError> {
         let mut tries = 0;
         loop {
             let cur = self.role(name)?;
             let mut r = (*cur.value).clone();
             f(&mut r)?;
-            if self.commit(vec![Op::update(&self.account, &key(name), &r, cur.version)], &mut tries).await? {
+            if self
+                .commit(
+                    vec![Op::update(&self.account, &key(name), &r, cur.version)],
+                    &mut tries,
+                )
+                .await?
+            {
                 return Ok(r);
             }
         }
@@ -891,15 +982,27 @@ impl Iam<'_> {
                 .iter()
                 .any(|p| p.roles.iter().any(|n| n.eq_ignore_ascii_case(&r.name)))
             {
-                return Err(IamError::DeleteConflict("Cannot delete entity, must remove roles from instance profile first.".into()));
+                return Err(IamError::DeleteConflict(
+                    "Cannot delete entity, must remove roles from instance profile first.".into(),
+                ));
             }
             if !r.attached_policies.is_empty() {
-                return Err(IamError::DeleteConflict("Cannot delete entity, must detach all policies first.".into()));
+                return Err(IamError::DeleteConflict(
+                    "Cannot delete entity, must detach all policies first.".into(),
+                ));
             }
             if !r.inline_policies.is_empty() {
-                return Err(IamError::DeleteConflict("Cannot delete entity, must delete policies first.".into()));
+                return Err(IamError::DeleteConflict(
+                    "Cannot delete entity, must delete policies first.".into(),
+                ));
             }
-            if self.commit(vec![Op::delete::<Role>(&self.account, &key(name), r.version)], &mut tries).await? {
+            if self
+                .commit(
+                    vec![Op::delete::<Role>(&self.account, &key(name), r.version)],
+                    &mut tries,
+                )
+                .await?
+            {
                 return Ok(None);
             }
         }
@@ -923,18 +1026,26 @@ impl Iam<'_> {
             path,
             description,
             default_version: "v1".into(),
-            versions: vec![PolicyVersion { id: "v1".into(), document, created_at: now }],
+            versions: vec![PolicyVersion {
+                id: "v1".into(),
+                document,
+                created_at: now,
+            }],
             next_version: 2,
             tags,
             created_at: now,
             updated_at: now,
         };
-        self.svc.store.write(vec![Op::create(&self.account, &key(&name), &p)]).await.map_err(|e| match e {
-            StoreError::AlreadyExists { .. } => IamError::EntityAlreadyExists(format!(
-                "A policy called {name} already exists. Duplicate names are not allowed."
-            )),
-            e => e.into(),
-        })?;
+        self.svc
+            .store
+            .write(vec![Op::create(&self.account, &key(&name), &p)])
+            .await
+            .map_err(|e| match e {
+                StoreError::AlreadyExists { .. } => IamError::EntityAlreadyExists(format!(
+                    "A policy called {name} already exists. Duplicate names are not allowed."
+                )),
+                e => e.into(),
+            })?;
         Ok(xml(|w| {
             w.start("Policy");
             render::policy(w, &p, 0, 0, true);
@@ -951,11 +1062,19 @@ impl Iam<'_> {
         loop {
             let (version, cur) = self.managed(arn)?;
             let Some(version) = version else {
-                return Err(IamError::InvalidInput(format!("Policy {arn} is an AWS managed policy and cannot be modified.")));
+                return Err(IamError::InvalidInput(format!(
+                    "Policy {arn} is an AWS managed policy and cannot be modified."
+                )));
             };
             let mut p = (*cur).clone();
             f(&mut p)?;
-            if self.commit(vec![Op::update(&self.account, &key(&p.name), &p, version)], &mut tries).await? {
+            if self
+                .commit(
+                    vec![Op::update(&self.account, &key(&p.name), &p, version)],
+                    &mut tries,
+                )
+                .await?
+            {
                 return Ok((p, version + 1));
             }
         }
@@ -966,34 +1085,62 @@ impl Iam<'_> {
         loop {
             let (version, p) = self.managed(arn)?;
             let Some(version) = version else {
-                return Err(IamError::InvalidInput(format!("Policy {arn} is an AWS managed policy and cannot be deleted.")));
+                return Err(IamError::InvalidInput(format!(
+                    "Policy {arn} is an AWS managed policy and cannot be deleted."
+                )));
             };
             let (a, b) = self.attachment_counts(arn)?;
             if a + b > 0 {
-                return Err(IamError::DeleteConflict("Cannot delete a policy attached to entities.".into()));
+                return Err(IamError::DeleteConflict(
+                    "Cannot delete a policy attached to entities.".into(),
+                ));
             }
             if p.versions.len() > 1 {
                 return Err(IamError::DeleteConflict("This policy has more than one version. Before you delete a policy, you must delete the policy's versions. The default version is deleted with the policy.".into()));
             }
-            if self.commit(vec![Op::delete::<ManagedPolicy>(&self.account, &key(&p.name), version)], &mut tries).await? {
+            if self
+                .commit(
+                    vec![Op::delete::<ManagedPolicy>(
+                        &self.account,
+                        &key(&p.name),
+                        version,
+                    )],
+                    &mut tries,
+                )
+                .await?
+            {
                 return Ok(None);
             }
         }
     }
 
-    async fn update_profile(&self, name: &str, f: impl Fn(&mut InstanceProfile) -> Result<(), IamError>) -> Out {
+    async fn update_profile(
+        &self,
+        name: &str,
+        f: impl Fn(&mut InstanceProfile) -> Result<(), IamError>,
+    ) -> Out {
         let mut tries = 0;
         loop {
             let cur = self.profile(name)?;
             let mut p = (*cur.value).clone();
             f(&mut p)?;
-            if self.commit(vec![Op::update(&self.account, &key(name), &p, cur.version)], &mut tries).await? {
+            if self
+                .commit(
+                    vec![Op::update(&self.account, &key(name), &p, cur.version)],
+                    &mut tries,
+                )
+                .await?
+            {
                 return Ok(None);
             }
         }
     }
 
-    async fn retag(&self, target: &Tagged, f: impl Fn(&[Tag], &str) -> Result<Vec<Tag>, IamError>) -> Out {
+    async fn retag(
+        &self,
+        target: &Tagged,
+        f: impl Fn(&[Tag], &str) -> Result<Vec<Tag>, IamError>,
+    ) -> Out {
         match target {
             Tagged::Role(n) => {
                 self.update_role(n, |r| {
@@ -1031,10 +1178,15 @@ impl Iam<'_> {
 
 fn check_thumbprints(t: &[String]) -> Result<(), IamError> {
     if t.len() > MAX_THUMBPRINTS {
-        return Err(IamError::LimitExceeded(format!("Thumbprint list must contain fewer than {} entries.", MAX_THUMBPRINTS + 1)));
+        return Err(IamError::LimitExceeded(format!(
+            "Thumbprint list must contain fewer than {} entries.",
+            MAX_THUMBPRINTS + 1
+        )));
     }
     if let Some(bad) = t.iter().find(|x| !x.bytes().all(|b| b.is_ascii_hexdigit())) {
-        return Err(IamError::InvalidInput(format!("Thumbprint {bad} is not a valid hex string.")));
+        return Err(IamError::InvalidInput(format!(
+            "Thumbprint {bad} is not a valid hex string."
+        )));
     }
     Ok(())
 }
@@ -1046,20 +1198,35 @@ mod tests {
     #[test]
     fn pagination_markers() {
         let items: Vec<(String, u32)> = (0..5).map(|i| (format!("k{i}"), i)).collect();
-        let page = Page { marker: None, max_items: 2 };
+        let page = Page {
+            marker: None,
+            max_items: 2,
+        };
         let (a, m) = paginate(items.clone(), &page);
         assert_eq!(a, [0, 1]);
-        let page = Page { marker: m, max_items: 2 };
+        let page = Page {
+            marker: m,
+            max_items: 2,
+        };
         let (b, m) = paginate(items.clone(), &page);
         assert_eq!(b, [2, 3]);
-        let (c, m) = paginate(items, &Page { marker: m, max_items: 2 });
+        let (c, m) = paginate(
+            items,
+            &Page {
+                marker: m,
+                max_items: 2,
+            },
+        );
         assert_eq!(c, [4]);
         assert!(m.is_none());
     }
 
     #[test]
     fn tag_merging_is_case_insensitive() {
-        let t = |k: &str, v: &str| Tag { key: k.into(), value: v.into() };
+        let t = |k: &str, v: &str| Tag {
+            key: k.into(),
+            value: v.into(),
+        };
         let merged = merge_tags(&[t("Team", "a")], &[t("team", "b"), t("x", "y")], "Role").unwrap();
         assert_eq!(merged, vec![t("Team", "b"), t("x", "y")]);
         assert!(check_duplicate_tag_keys(&[t("a", "1"), t("A", "2")]).is_err());

@@ -1,13 +1,17 @@
 //! XML rendering of IAM entities.
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use podiam_core::timefmt::iso8601;
 use podiam_core::xml::XmlWriter;
 use podiam_store::{InstanceProfile, ManagedPolicy, OidcProvider, PolicyVersion, Role, Tag};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 /// Everything but unreserved characters; spaces become `%20` (botocore uses
 /// `unquote`, not `unquote_plus`).
-const DOC_ENCODE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+const DOC_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 /// URL-encodes a policy document as IAM returns it.
 pub fn encode_document(doc: &str) -> String {
@@ -17,7 +21,10 @@ pub fn encode_document(doc: &str) -> String {
 pub fn tags(w: &mut XmlWriter, tags: &[Tag]) {
     w.start("Tags");
     for t in tags {
-        w.start("member").elem("Key", &t.key).elem("Value", &t.value).end("member");
+        w.start("member")
+            .elem("Key", &t.key)
+            .elem("Value", &t.value)
+            .end("member");
     }
     w.end("Tags");
 }
@@ -29,7 +36,10 @@ pub fn role(w: &mut XmlWriter, r: &Role, full: bool) {
         .elem("RoleId", &r.id)
         .elem("Arn", &r.arn)
         .elem("CreateDate", &iso8601(r.created_at))
-        .elem("AssumeRolePolicyDocument", &encode_document(&r.trust_policy));
+        .elem(
+            "AssumeRolePolicyDocument",
+            &encode_document(&r.trust_policy),
+        );
     w.opt("Description", r.description.as_deref());
     w.elem("MaxSessionDuration", &r.max_session_duration.to_string());
     if full {
@@ -47,7 +57,13 @@ pub fn role(w: &mut XmlWriter, r: &Role, full: bool) {
 }
 
 /// A `Policy` element's children.
-pub fn policy(w: &mut XmlWriter, p: &ManagedPolicy, attachments: usize, boundary_uses: usize, full: bool) {
+pub fn policy(
+    w: &mut XmlWriter,
+    p: &ManagedPolicy,
+    attachments: usize,
+    boundary_uses: usize,
+    full: bool,
+) {
     w.elem("PolicyName", &p.name)
         .elem("PolicyId", &p.id)
         .elem("Arn", &p.arn)
@@ -72,7 +88,10 @@ pub fn policy_version(w: &mut XmlWriter, v: &PolicyVersion, is_default: bool, wi
         w.elem("Document", &encode_document(&v.document));
     }
     w.elem("VersionId", &v.id)
-        .elem("IsDefaultVersion", if is_default { "true" } else { "false" })
+        .elem(
+            "IsDefaultVersion",
+            if is_default { "true" } else { "false" },
+        )
         .elem("CreateDate", &iso8601(v.created_at));
 }
 

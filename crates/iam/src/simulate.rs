@@ -6,7 +6,8 @@ use podiam_auth::Services;
 use podiam_core::query::QueryParams;
 use podiam_core::xml::XmlWriter;
 use podiam_policy::{
-    Decision, Evaluation, Mismatch, Policy, PolicyKind, PolicyType, Principal, RequestContext, evaluate,
+    Decision, Evaluation, Mismatch, Policy, PolicyKind, PolicyType, Principal, RequestContext,
+    evaluate,
 };
 
 /// One `ContextEntries` member.
@@ -65,9 +66,15 @@ pub(crate) fn decode(p: &QueryParams, principal: bool) -> Result<SimulateRequest
     let mut context = Vec::new();
     for i in 1..=p.struct_list("ContextEntries").len() {
         let base = format!("ContextEntries.member.{i}");
-        let name = p.get(&format!("{base}.ContextKeyName")).unwrap_or_default().to_string();
+        let name = p
+            .get(&format!("{base}.ContextKeyName"))
+            .unwrap_or_default()
+            .to_string();
         let values = p.list(&format!("{base}.ContextKeyValues"));
-        let kind = p.get(&format!("{base}.ContextKeyType")).unwrap_or("string").to_string();
+        let kind = p
+            .get(&format!("{base}.ContextKeyType"))
+            .unwrap_or("string")
+            .to_string();
         context.push(ContextEntry { name, values, kind });
     }
     Ok(SimulateRequest {
@@ -94,7 +101,12 @@ struct Named {
     policy: Policy,
 }
 
-pub(crate) fn run(svc: &Services, account: &str, r: SimulateRequest, principal_mode: bool) -> Result<Option<String>, IamError> {
+pub(crate) fn run(
+    svc: &Services,
+    account: &str,
+    r: SimulateRequest,
+    principal_mode: bool,
+) -> Result<Option<String>, IamError> {
     let mut identity: Vec<Named> = Vec::new();
     let mut boundary: Option<Named> = None;
     let mut principal = match &r.caller_arn {
@@ -108,7 +120,9 @@ pub(crate) fn run(svc: &Services, account: &str, r: SimulateRequest, principal_m
             .filter(|a| a.account == account)
             .and_then(|a| svc.role_by_name(account, &a.name).ok().flatten())
             .filter(|role| role.arn == src)
-            .ok_or_else(|| IamError::NoSuchEntity(format!("The role with arn {src} cannot be found.")))?;
+            .ok_or_else(|| {
+                IamError::NoSuchEntity(format!("The role with arn {src} cannot be found."))
+            })?;
         let set = svc.role_policies(&role)?;
         for (name, p) in set.identity {
             let source_type = if name.starts_with("arn:aws:iam::aws:") {
@@ -119,10 +133,18 @@ pub(crate) fn run(svc: &Services, account: &str, r: SimulateRequest, principal_m
                 "role"
             };
             let id = name.split(" (inline").next().unwrap_or(&name).to_string();
-            identity.push(Named { id, source_type, policy: p });
+            identity.push(Named {
+                id,
+                source_type,
+                policy: p,
+            });
         }
         if let Some((n, p)) = set.boundary {
-            boundary = Some(Named { id: n, source_type: "user-managed", policy: p });
+            boundary = Some(Named {
+                id: n,
+                source_type: "user-managed",
+                policy: p,
+            });
         }
         if r.caller_arn.is_none() {
             principal = Principal::assumed_role(
@@ -156,7 +178,8 @@ pub(crate) fn run(svc: &Services, account: &str, r: SimulateRequest, principal_m
     w.start("EvaluationResults");
     for action in &r.actions {
         for resource in &r.resources {
-            let mut b = RequestContext::builder(principal.clone(), action.clone(), resource.clone());
+            let mut b =
+                RequestContext::builder(principal.clone(), action.clone(), resource.clone());
             for c in &r.context {
                 b = if c.kind.ends_with("List") {
                     b.multi_key(c.name.clone(), c.values.clone())
@@ -219,7 +242,9 @@ pub(crate) fn run(svc: &Services, account: &str, r: SimulateRequest, principal_m
             let mut missing: Vec<String> = Vec::new();
             for p in &outcome.explanation.policies {
                 for s in &p.statements {
-                    if let Some(Mismatch::Condition { key, actual: None, .. }) = &s.mismatch
+                    if let Some(Mismatch::Condition {
+                        key, actual: None, ..
+                    }) = &s.mismatch
                         && !missing.iter().any(|m| m.eq_ignore_ascii_case(key))
                     {
                         missing.push(key.clone());
@@ -231,9 +256,13 @@ pub(crate) fn run(svc: &Services, account: &str, r: SimulateRequest, principal_m
                 .elem("AllowedByOrganizations", "true")
                 .end("OrganizationsDecisionDetail");
             if boundary.is_some() {
-                let allowed = outcome.explanation.deciding_policy_type != Some(PolicyType::Boundary);
+                let allowed =
+                    outcome.explanation.deciding_policy_type != Some(PolicyType::Boundary);
                 w.start("PermissionsBoundaryDecisionDetail")
-                    .elem("AllowedByPermissionsBoundary", if allowed { "true" } else { "false" })
+                    .elem(
+                        "AllowedByPermissionsBoundary",
+                        if allowed { "true" } else { "false" },
+                    )
                     .end("PermissionsBoundaryDecisionDetail");
             }
             w.start("EvalDecisionDetails").end("EvalDecisionDetails");

@@ -1,1 +1,53 @@
-//! podiam-sigv4 (placeholder until implemented).
+//! AWS Signature Version 4 for podiam: server-side verification, client-side signing and
+//! `aws-chunked` payload decoding.
+//!
+//! # Server side
+//!
+//! 1. [`parse`] (or [`Verifier::parse`]) extracts the authentication data of a request —
+//!    header (`Authorization: AWS4-HMAC-SHA256 ...`) or presigned query — without any
+//!    secret, and tells anonymous requests apart from malformed ones.
+//! 2. Look the secret up by [`SignedRequest::access_key_id`].
+//! 3. [`verify`] (or [`Verifier::verify`], which caches derived signing keys) rebuilds the
+//!    canonical request, checks scope, clock skew / presign expiry and the signature in
+//!    constant time.
+//! 4. For S3 bodies: [`VerifiedRequest::content_sha256_checker`] (declared hex hash) or
+//!    [`VerifiedRequest::chunked_decoder`] (`aws-chunked` streaming uploads).
+//!
+//! # Client side
+//!
+//! [`sign`] produces the `Authorization` (and companion) headers, [`presign`] a presigned
+//! URL; [`ChunkSigner`] encodes chunk-signed bodies. Signing and verification share the
+//! same canonicalisation code.
+//!
+//! Errors ([`SigV4Error`]) are fine-grained and not mapped to AWS error codes here.
+
+mod canonical;
+mod checksum;
+mod chunked;
+mod crypto;
+mod datetime;
+pub mod encode;
+mod error;
+mod parse;
+mod sign;
+mod verify;
+
+pub use canonical::ALGORITHM;
+pub use checksum::{ChecksumAlgorithm, Checksummer, checksum_base64};
+pub use chunked::{
+    ChunkSigner, ChunkSigningContext, ChunkedDecoder, ChunkedDecoderConfig, ChunkedSummary,
+    DEFAULT_MAX_CHUNK_SIZE, encode_unsigned_chunk, encode_unsigned_final,
+};
+pub use crypto::{EMPTY_SHA256, SigningKey, SigningKeyCache, sha256, sha256_hex};
+pub use datetime::{format_amz_date, parse_amz_date, parse_http_date};
+pub use error::{ScopePart, SigV4Error};
+pub use parse::{
+    Auth, AuthKind, CredentialScope, MAX_AUTHORIZATION_LEN, MAX_PRESIGN_EXPIRES,
+    MAX_SIGNED_HEADERS, PayloadMode, RequestView, STREAMING_PAYLOAD, STREAMING_PAYLOAD_TRAILER,
+    STREAMING_UNSIGNED_PAYLOAD_TRAILER, SignedRequest, UNSIGNED_PAYLOAD, parse,
+};
+pub use sign::{Credentials, PresignedRequest, SigningOutput, SigningParams, presign, sign};
+pub use verify::{
+    ContentSha256Checker, DEFAULT_MAX_SKEW, Payload, VerifiedRequest, Verifier, VerifyOptions,
+    verify,
+};

@@ -58,17 +58,27 @@ fn is_external_id_char(c: char) -> bool {
     is_name_char(c) || c == ':' || c == '/'
 }
 
-fn session_params(p: &QueryParams, v: &mut Validator, policy_max: usize) -> Result<SessionParams, StsError> {
+fn session_params(
+    p: &QueryParams,
+    v: &mut Validator,
+    policy_max: usize,
+) -> Result<SessionParams, StsError> {
     let role_arn = v.required("roleArn", p.get("RoleArn"));
     v.length("roleArn", role_arn, 20, 2048);
     let name = v.required("roleSessionName", p.get("RoleSessionName"));
     v.length("roleSessionName", name, 2, 64);
     v.pattern("roleSessionName", name, r"[\w+=,.@-]*", is_name_char);
-    let duration = parse_int("durationSeconds", p.get("DurationSeconds")).map_err(StsError::Validation)?;
+    let duration =
+        parse_int("durationSeconds", p.get("DurationSeconds")).map_err(StsError::Validation)?;
     v.range("durationSeconds", duration, 900, 43200);
     let policy = p.get("Policy");
     v.length("policy", policy, 1, policy_max);
-    v.pattern("policy", policy, r"[\u0009\u000A\u000D\u0020-\u00FF]+", is_policy_char);
+    v.pattern(
+        "policy",
+        policy,
+        r"[\u0009\u000A\u000D\u0020-\u00FF]+",
+        is_policy_char,
+    );
     let policy_arns: Vec<String> = p
         .struct_list("PolicyArns")
         .into_iter()
@@ -122,7 +132,12 @@ pub fn decode(p: &QueryParams) -> Result<StsRequest, StsError> {
             let session = session_params(p, &mut v, usize::MAX)?;
             let external_id = p.get("ExternalId");
             v.length("externalId", external_id, 2, 1224);
-            v.pattern("externalId", external_id, r"[\w+=,.@:\/-]*", is_external_id_char);
+            v.pattern(
+                "externalId",
+                external_id,
+                r"[\w+=,.@:\/-]*",
+                is_external_id_char,
+            );
             let mut tags = Vec::new();
             for t in p.struct_list("Tags") {
                 let k = t.get("Key").cloned();
@@ -136,7 +151,12 @@ pub fn decode(p: &QueryParams) -> Result<StsRequest, StsError> {
             let transitive_tag_keys = p.list("TransitiveTagKeys");
             let source_identity = p.get("SourceIdentity");
             v.length("sourceIdentity", source_identity, 2, 64);
-            v.pattern("sourceIdentity", source_identity, r"[\w+=,.@-]*", is_name_char);
+            v.pattern(
+                "sourceIdentity",
+                source_identity,
+                r"[\w+=,.@-]*",
+                is_name_char,
+            );
             StsRequest::AssumeRole {
                 session,
                 external_id: external_id.map(str::to_string),
@@ -177,10 +197,16 @@ mod tests {
             "1 validation error detected: Value 'bad name' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*"
         );
         let e = decode(&q("Action=AssumeRoleWithWebIdentity&RoleArn=arn:aws:iam::000000000000:role/r&RoleSessionName=s&WebIdentityToken=a.b.c&DurationSeconds=60")).unwrap_err();
-        assert!(e.to_string().starts_with("2 validation errors detected"), "{e}");
+        assert!(
+            e.to_string().starts_with("2 validation errors detected"),
+            "{e}"
+        );
         let long = "p".repeat(2049);
         let e = decode(&q(&format!("Action=AssumeRoleWithWebIdentity&RoleArn=arn:aws:iam::000000000000:role/r&RoleSessionName=ss&WebIdentityToken=a.b.c&Policy={long}"))).unwrap_err();
         assert!(e.to_string().contains("'policy' failed to satisfy constraint: Member must have length less than or equal to 2048"));
-        assert!(matches!(decode(&q("Action=Nope")).unwrap_err(), StsError::InvalidAction(_)));
+        assert!(matches!(
+            decode(&q("Action=Nope")).unwrap_err(),
+            StsError::InvalidAction(_)
+        ));
     }
 }

@@ -66,14 +66,38 @@ mod tests {
     fn wire_mapping() {
         let cases = [
             (StsError::Validation("x".into()), 400, "ValidationError"),
-            (StsError::MalformedPolicyDocument("x".into()), 400, "MalformedPolicyDocument"),
-            (StsError::PackedPolicyTooLarge("x".into()), 400, "PackedPolicyTooLarge"),
-            (StsError::InvalidIdentityToken("x".into()), 400, "InvalidIdentityToken"),
-            (StsError::ExpiredToken("x".into()), 400, "ExpiredTokenException"),
-            (StsError::IdpCommunication("x".into()), 400, "IDPCommunicationError"),
+            (
+                StsError::MalformedPolicyDocument("x".into()),
+                400,
+                "MalformedPolicyDocument",
+            ),
+            (
+                StsError::PackedPolicyTooLarge("x".into()),
+                400,
+                "PackedPolicyTooLarge",
+            ),
+            (
+                StsError::InvalidIdentityToken("x".into()),
+                400,
+                "InvalidIdentityToken",
+            ),
+            (
+                StsError::ExpiredToken("x".into()),
+                400,
+                "ExpiredTokenException",
+            ),
+            (
+                StsError::IdpCommunication("x".into()),
+                400,
+                "IDPCommunicationError",
+            ),
             (StsError::AccessDenied("x".into()), 403, "AccessDenied"),
             (StsError::InvalidAction("X".into()), 400, "InvalidAction"),
-            (StsError::ServiceUnavailable("x".into()), 503, "ServiceUnavailable"),
+            (
+                StsError::ServiceUnavailable("x".into()),
+                503,
+                "ServiceUnavailable",
+            ),
         ];
         for (e, status, code) in cases {
             let w = e.to_aws();

@@ -44,7 +44,9 @@ pub struct Sts {
 
 impl std::fmt::Debug for Sts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sts").field("token_leeway", &self.token_leeway).finish_non_exhaustive()
+        f.debug_struct("Sts")
+            .field("token_leeway", &self.token_leeway)
+            .finish_non_exhaustive()
     }
 }
 
@@ -82,7 +84,14 @@ impl Sts {
         let req = decode(params)?;
         let action = params.get("Action").unwrap_or_default();
         let body = match (req, caller) {
-            (StsRequest::AssumeRoleWithWebIdentity { session, token, provider_id }, _) => {
+            (
+                StsRequest::AssumeRoleWithWebIdentity {
+                    session,
+                    token,
+                    provider_id,
+                },
+                _,
+            ) => {
                 if provider_id.is_some() {
                     return Err(StsError::InvalidIdentityToken(
                         "ProviderId is only supported for OAuth 2.0 access tokens, not OpenID Connect ID tokens".into(),
@@ -104,35 +113,78 @@ impl Sts {
                         return Err(e);
                     }
                 };
-                let issued = self.issue(svc, &session, &grant.role, grant.origin.clone(), grant.tags.clone(), grant.transitive.clone(), grant.source_identity.clone(), false)?;
-                render(action, |w| {
-                    w.elem("Audience", &grant.audience);
-                    assumed_role_user(w, &issued.claims);
-                    w.elem("Provider", &grant.provider_arn);
-                    credentials(w, &issued);
-                    w.elem("SubjectFromWebIdentityToken", &grant.subject);
-                    if let Some(n) = issued.packed_policy_size {
-                        w.elem("PackedPolicySize", &n.to_string());
-                    }
-                    w.opt("SourceIdentity", issued.claims.source_identity.as_deref());
-                }, request_id)
+                let issued = self.issue(
+                    svc,
+                    &session,
+                    &grant.role,
+                    grant.origin.clone(),
+                    grant.tags.clone(),
+                    grant.transitive.clone(),
+                    grant.source_identity.clone(),
+                    false,
+                )?;
+                render(
+                    action,
+                    |w| {
+                        w.elem("Audience", &grant.audience);
+                        assumed_role_user(w, &issued.claims);
+                        w.elem("Provider", &grant.provider_arn);
+                        credentials(w, &issued);
+                        w.elem("SubjectFromWebIdentityToken", &grant.subject);
+                        if let Some(n) = issued.packed_policy_size {
+                            w.elem("PackedPolicySize", &n.to_string());
+                        }
+                        w.opt("SourceIdentity", issued.claims.source_identity.as_deref());
+                    },
+                    request_id,
+                )
             }
             (_, None) => {
-                return Err(StsError::AccessDenied("Request is missing Authentication Token".into()));
+                return Err(StsError::AccessDenied(
+                    "Request is missing Authentication Token".into(),
+                ));
             }
-            (StsRequest::GetCallerIdentity, Some(c)) => render(action, |w| {
-                w.elem("Arn", &c.arn()).elem("UserId", &c.user_id()).elem("Account", c.account());
-            }, request_id),
-            (StsRequest::AssumeRole { session, external_id, tags, transitive_tag_keys, source_identity }, Some(c)) => {
-                let issued = self.assume_role(svc, c, &session, external_id, tags, transitive_tag_keys, source_identity, meta)?;
-                render(action, |w| {
-                    credentials(w, &issued);
-                    assumed_role_user(w, &issued.claims);
-                    if let Some(n) = issued.packed_policy_size {
-                        w.elem("PackedPolicySize", &n.to_string());
-                    }
-                    w.opt("SourceIdentity", issued.claims.source_identity.as_deref());
-                }, request_id)
+            (StsRequest::GetCallerIdentity, Some(c)) => render(
+                action,
+                |w| {
+                    w.elem("Arn", &c.arn())
+                        .elem("UserId", &c.user_id())
+                        .elem("Account", c.account());
+                },
+                request_id,
+            ),
+            (
+                StsRequest::AssumeRole {
+                    session,
+                    external_id,
+                    tags,
+                    transitive_tag_keys,
+                    source_identity,
+                },
+                Some(c),
+            ) => {
+                let issued = self.assume_role(
+                    svc,
+                    c,
+                    &session,
+                    external_id,
+                    tags,
+                    transitive_tag_keys,
+                    source_identity,
+                    meta,
+                )?;
+                render(
+                    action,
+                    |w| {
+                        credentials(w, &issued);
+                        assumed_role_user(w, &issued.claims);
+                        if let Some(n) = issued.packed_policy_size {
+                            w.elem("PackedPolicySize", &n.to_string());
+                        }
+                        w.opt("SourceIdentity", issued.claims.source_identity.as_deref());
+                    },
+                    request_id,
+                )
             }
         };
         Ok(body)
@@ -158,11 +210,17 @@ impl Sts {
             ))
         };
         let Caller::Session(parent) = caller else {
-            return Err(StsError::AccessDenied("Roles may not be assumed by root accounts.".into()));
+            return Err(StsError::AccessDenied(
+                "Roles may not be assumed by root accounts.".into(),
+            ));
         };
         // Transitive tags of the parent session carry over and cannot be overridden.
         for k in &parent.transitive_tag_keys {
-            if let Some((_, v)) = parent.tags.iter().find(|(pk, _)| pk.eq_ignore_ascii_case(k)) {
+            if let Some((_, v)) = parent
+                .tags
+                .iter()
+                .find(|(pk, _)| pk.eq_ignore_ascii_case(k))
+            {
                 if tags.iter().any(|(tk, _)| tk.eq_ignore_ascii_case(k)) {
                     return Err(StsError::Validation(format!(
                         "One of the specified transitive tag keys can't be set because it conflicts with a transitive tag key from the calling session: {k}"
@@ -196,7 +254,10 @@ impl Sts {
             }
             b = request_tags(b, &tags, &transitive);
             let ctx = b.build();
-            let eval = set.evaluation().with_resource("trust policy", &trust).with_resource_account(role_account.clone());
+            let eval = set
+                .evaluation()
+                .with_resource("trust policy", &trust)
+                .with_resource_account(role_account.clone());
             let outcome = evaluate(&eval, &ctx);
             svc.audit(caller, action, &role.arn, &outcome);
             if outcome.decision != Decision::Allow {
@@ -209,8 +270,19 @@ impl Sts {
                 "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.".into(),
             ));
         }
-        let origin = SessionOrigin::AssumeRole { source_arn: caller.arn() };
-        self.issue(svc, session, &role, origin, tags, transitive, source_identity, true)
+        let origin = SessionOrigin::AssumeRole {
+            source_arn: caller.arn(),
+        };
+        self.issue(
+            svc,
+            session,
+            &role,
+            origin,
+            tags,
+            transitive,
+            source_identity,
+            true,
+        )
     }
 
     /// Mints credentials for `role`; validates the duration and session policies.
@@ -229,11 +301,13 @@ impl Sts {
         let duration = session.duration.unwrap_or(3600);
         if duration > role.max_session_duration {
             return Err(StsError::Validation(
-                "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.".into(),
+                "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
+                    .into(),
             ));
         }
         if let Some(doc) = &session.policy {
-            Policy::parse(doc, PolicyKind::Session).map_err(|e| StsError::MalformedPolicyDocument(e.to_string()))?;
+            Policy::parse(doc, PolicyKind::Session)
+                .map_err(|e| StsError::MalformedPolicyDocument(e.to_string()))?;
         }
         if session.policy_arns.len() > 10 {
             return Err(StsError::Validation(
@@ -273,11 +347,16 @@ impl Sts {
 /// Looks a role up by ARN; `None` when the ARN is malformed or the role is
 /// missing (callers answer AccessDenied then, as AWS does, without
 /// revealing which).
-pub(crate) fn lookup_role(svc: &Services, arn: &str) -> Result<Option<podiam_store::Versioned<podiam_store::Role>>, StsError> {
+pub(crate) fn lookup_role(
+    svc: &Services,
+    arn: &str,
+) -> Result<Option<podiam_store::Versioned<podiam_store::Role>>, StsError> {
     let Some(parsed) = podiam_core::arn::parse_iam_path_arn(arn, "role") else {
         return Ok(None);
     };
-    Ok(svc.role_by_name(&parsed.account, &parsed.name)?.filter(|r| r.arn == arn))
+    Ok(svc
+        .role_by_name(&parsed.account, &parsed.name)?
+        .filter(|r| r.arn == arn))
 }
 
 /// Session tag limits (IAM User Guide, "Passing session tags in AWS STS").
@@ -289,7 +368,9 @@ pub(crate) fn check_tags(tags: &[(String, String)], transitive: &[String]) -> Re
     }
     for (i, (k, _)) in tags.iter().enumerate() {
         if tags[..i].iter().any(|(o, _)| o.eq_ignore_ascii_case(k)) {
-            return Err(StsError::Validation("Duplicate tag keys found. Please note that Tag keys are case insensitive.".into()));
+            return Err(StsError::Validation(
+                "Duplicate tag keys found. Please note that Tag keys are case insensitive.".into(),
+            ));
         }
     }
     for k in transitive {
@@ -323,7 +404,10 @@ pub(crate) fn request_tags(
 
 /// The packed size AWS reports, as a percentage of the limit; `None` when no
 /// session policy or tag was passed. Over 100% is `PackedPolicyTooLarge`.
-fn packed_size(session: &SessionParams, tags: &[(String, String)]) -> Result<Option<u32>, StsError> {
+fn packed_size(
+    session: &SessionParams,
+    tags: &[(String, String)],
+) -> Result<Option<u32>, StsError> {
     if session.policy.is_none() && session.policy_arns.is_empty() && tags.is_empty() {
         return Ok(None);
     }

@@ -75,19 +75,39 @@ impl WebIdentityCheck {
     }
 
     /// Runs every check.
-    pub async fn run(sts: &Sts, svc: &Services, session: &SessionParams, raw: &str, meta: &RequestMeta) -> Self {
-        let not_authorized = || StsError::AccessDenied("Not authorized to perform sts:AssumeRoleWithWebIdentity".into());
+    pub async fn run(
+        sts: &Sts,
+        svc: &Services,
+        session: &SessionParams,
+        raw: &str,
+        meta: &RequestMeta,
+    ) -> Self {
+        let not_authorized = || {
+            StsError::AccessDenied("Not authorized to perform sts:AssumeRoleWithWebIdentity".into())
+        };
         let Some(role_arn) = podiam_core::arn::parse_iam_path_arn(&session.role_arn, "role") else {
-            return Self::fail(Step::Request, StsError::Validation("Request ARN is invalid".into()), None);
+            return Self::fail(
+                Step::Request,
+                StsError::Validation("Request ARN is invalid".into()),
+                None,
+            );
         };
         let token = match UnverifiedToken::parse(raw) {
             Ok(t) => t,
-            Err(e) => return Self::fail(Step::Token, StsError::InvalidIdentityToken(e.to_string()), None),
+            Err(e) => {
+                return Self::fail(
+                    Step::Token,
+                    StsError::InvalidIdentityToken(e.to_string()),
+                    None,
+                );
+            }
         };
         let Some(iss) = token.issuer().map(str::to_string) else {
             return Self::fail(
                 Step::Token,
-                StsError::InvalidIdentityToken("The ID Token provided is missing the iss claim".into()),
+                StsError::InvalidIdentityToken(
+                    "The ID Token provided is missing the iss claim".into(),
+                ),
                 None,
             );
         };
@@ -96,14 +116,20 @@ impl WebIdentityCheck {
             Ok(None) => {
                 return Self::fail(
                     Step::Provider,
-                    StsError::InvalidIdentityToken(format!("No OpenIDConnect provider found in your account for {iss}")),
+                    StsError::InvalidIdentityToken(format!(
+                        "No OpenIDConnect provider found in your account for {iss}"
+                    )),
                     None,
                 );
             }
             Err(e) => return Self::fail(Step::Provider, e, None),
         };
         let now = svc.now();
-        if let Err(e) = sts.jwks().verify_signature(&token, &provider.url, now).await {
+        if let Err(e) = sts
+            .jwks()
+            .verify_signature(&token, &provider.url, now)
+            .await
+        {
             let err = match &e {
                 VerifyError::Fetch(f) => StsError::IdpCommunication(format!(
                     "Couldn't retrieve verification key from your identity provider,  please reference AssumeRoleWithWebIdentity documentation for requirements ({f})"
@@ -129,7 +155,11 @@ impl WebIdentityCheck {
                 return Self::fail(
                     Step::Audience,
                     StsError::InvalidIdentityToken(e.to_string()),
-                    Some(format!("token aud {:?}, provider client ids {:?}", token.audiences(), provider.client_ids)),
+                    Some(format!(
+                        "token aud {:?}, provider client ids {:?}",
+                        token.audiences(),
+                        provider.client_ids
+                    )),
                 );
             }
         };
@@ -144,10 +174,18 @@ impl WebIdentityCheck {
             .and_then(Value::as_str)
             .map(str::to_string);
         let Some(role) = lookup_role(svc, &session.role_arn).ok().flatten() else {
-            return Self::fail(Step::Role, not_authorized(), Some(format!("role {} does not exist", session.role_arn)));
+            return Self::fail(
+                Step::Role,
+                not_authorized(),
+                Some(format!("role {} does not exist", session.role_arn)),
+            );
         };
         let Some(trust) = svc.trust_policy(&role) else {
-            return Self::fail(Step::Trust, not_authorized(), Some("the role's trust policy does not parse".into()));
+            return Self::fail(
+                Step::Trust,
+                not_authorized(),
+                Some("the role's trust policy does not parse".into()),
+            );
         };
         let key_prefix = issuer_host_path(&provider.url).to_string();
         let mut actions = vec!["sts:AssumeRoleWithWebIdentity"];
@@ -158,7 +196,11 @@ impl WebIdentityCheck {
             actions.push("sts:SetSourceIdentity");
         }
         for action in actions {
-            let mut b = RequestContext::builder(Principal::web_identity(provider.arn.clone()), action, role.arn.clone());
+            let mut b = RequestContext::builder(
+                Principal::web_identity(provider.arn.clone()),
+                action,
+                role.arn.clone(),
+            );
             b = meta.apply(b);
             let t = svc.clock.now().unix_timestamp();
             b = b
@@ -173,7 +215,10 @@ impl WebIdentityCheck {
             }
             match token.claims().get("amr") {
                 Some(Value::Array(a)) => {
-                    b = b.multi_key(format!("{key_prefix}:amr"), a.iter().filter_map(Value::as_str).map(str::to_string));
+                    b = b.multi_key(
+                        format!("{key_prefix}:amr"),
+                        a.iter().filter_map(Value::as_str).map(str::to_string),
+                    );
                 }
                 Some(Value::String(s)) => b = b.multi_key(format!("{key_prefix}:amr"), [s.clone()]),
                 _ => {}
@@ -185,7 +230,11 @@ impl WebIdentityCheck {
             let ctx = b.build();
             let outcome = evaluate(&Evaluation::trust("trust policy", &trust), &ctx);
             if outcome.decision != Decision::Allow {
-                return Self::fail(Step::Trust, not_authorized(), Some(outcome.explanation.to_string()));
+                return Self::fail(
+                    Step::Trust,
+                    not_authorized(),
+                    Some(outcome.explanation.to_string()),
+                );
             }
         }
         Self {
@@ -211,17 +260,28 @@ impl WebIdentityCheck {
 
 /// The provider registered for `iss` in `account`. The scheme must match
 /// too: a provider registered as `https://x` does not serve `http://x`.
-pub(crate) fn find_provider(svc: &Services, account: &str, iss: &str) -> Result<Option<Versioned<OidcProvider>>, StsError> {
+pub(crate) fn find_provider(
+    svc: &Services,
+    account: &str,
+    iss: &str,
+) -> Result<Option<Versioned<OidcProvider>>, StsError> {
     let key = issuer_host_path(iss);
-    Ok(svc.store.get::<OidcProvider>(account, key)?.filter(|p| p.url == iss))
+    Ok(svc
+        .store
+        .get::<OidcProvider>(account, key)?
+        .filter(|p| p.url == iss))
 }
 
 /// Session tags from the `https://aws.amazon.com/tags` claim.
-fn session_tags(claims: &serde_json::Map<String, Value>) -> Result<(Vec<(String, String)>, Vec<String>), StsError> {
+fn session_tags(
+    claims: &serde_json::Map<String, Value>,
+) -> Result<(Vec<(String, String)>, Vec<String>), StsError> {
     let Some(v) = claims.get("https://aws.amazon.com/tags") else {
         return Ok((vec![], vec![]));
     };
-    let bad = || StsError::InvalidIdentityToken("The session tags claim in the ID Token is invalid".into());
+    let bad = || {
+        StsError::InvalidIdentityToken("The session tags claim in the ID Token is invalid".into())
+    };
     let obj = v.as_object().ok_or_else(bad)?;
     let mut tags = Vec::new();
     if let Some(pt) = obj.get("principal_tags") {
@@ -239,7 +299,10 @@ fn session_tags(claims: &serde_json::Map<String, Value>) -> Result<(Vec<(String,
     }
     let transitive = match obj.get("transitive_tag_keys") {
         None => vec![],
-        Some(Value::Array(a)) => a.iter().map(|x| x.as_str().map(str::to_string).ok_or_else(bad)).collect::<Result<_, _>>()?,
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|x| x.as_str().map(str::to_string).ok_or_else(bad))
+            .collect::<Result<_, _>>()?,
         Some(_) => return Err(bad()),
     };
     check_tags(&tags, &transitive)?;

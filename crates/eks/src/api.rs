@@ -1,0 +1,251 @@
+//! The EKS REST-JSON API subset (service `eks`), plus podiam's token
+//! endpoint. Typed request → authorize → handle, as elsewhere.
+
+use crate::cluster::{
+    ClusterSpec, TokenSpec, create_cluster, delete_cluster, mint_token, not_found,
+};
+use crate::error::EksError;
+use podiam_auth::{Caller, Services};
+use podiam_store::Cluster;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+/// A decoded EKS request.
+#[derive(Debug, Clone)]
+pub enum EksRequest {
+    /// `POST /clusters`.
+    CreateCluster(ClusterSpec),
+    /// `GET /clusters/{name}`.
+    DescribeCluster(String),
+    /// `GET /clusters`.
+    ListClusters {
+        /// 1..=100.
+        max_results: usize,
+        /// Opaque.
+        next_token: Option<String>,
+    },
+    /// `DELETE /clusters/{name}`.
+    DeleteCluster(String),
+    /// `POST /_podiam/clusters/{name}/token` (podiam extension).
+    MintToken {
+        /// Cluster.
+        cluster: String,
+        /// What to mint.
+        spec: TokenSpec,
+    },
+}
+
+impl EksRequest {
+    /// Decodes method, path, query and JSON body. `None` when the route is not EKS's.
+    pub fn decode(
+        method: &str,
+        path: &str,
+        query: Option<&str>,
+        body: &[u8],
+    ) -> Option<Result<EksRequest, EksError>> {
+        let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let q = |k: &str| {
+            query.and_then(|q| {
+                form_urlencoded_pairs(q)
+                    .into_iter()
+                    .find(|(qk, _)| qk == k)
+                    .map(|(_, v)| v)
+            })
+        };
+        Some(match (method, segs.as_slice()) {
+            ("POST", ["clusters"]) => parse_body(body).and_then(|b| {
+                let name = str_field(&b, "name")?
+                    .ok_or_else(|| EksError::InvalidParameter("name is required".into()))?;
+                let tags = b
+                    .get("tags")
+                    .and_then(Value::as_object)
+                    .map(|m| {
+                        m.iter()
+                            .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+                            .collect()
+                    })
+                    .unwrap_or_else(BTreeMap::new);
+                let podiam = b.get("podiam").cloned().unwrap_or(Value::Null);
+                Ok(EksRequest::CreateCluster(ClusterSpec {
+                    name,
+                    issuer: str_field(&podiam, "issuer")?,
+                    algorithm: str_field(&podiam, "signingAlgorithm")?,
+                    external_jwks: str_field(&podiam, "jwks")?,
+                    tags,
+                }))
+            }),
+            ("GET", ["clusters"]) => {
+                let max = q("maxResults").map(|v| v.parse::<usize>());
+                match max {
+                    Some(Err(_)) => Err(EksError::InvalidParameter(
+                        "maxResults must be a number".into(),
+                    )),
+                    Some(Ok(m)) if !(1..=100).contains(&m) => Err(EksError::InvalidParameter(
+                        "maxResults must be between 1 and 100".into(),
+                    )),
+                    m => Ok(EksRequest::ListClusters {
+                        max_results: m.and_then(Result::ok).unwrap_or(100),
+                        next_token: q("nextToken"),
+                    }),
+                }
+            }
+            ("GET", ["clusters", name]) => Ok(EksRequest::DescribeCluster(name.to_string())),
+            ("DELETE", ["clusters", name]) => Ok(EksRequest::DeleteCluster(name.to_string())),
+            ("POST", ["_podiam", "clusters", name, "token"]) => parse_body(body).and_then(|b| {
+                let namespace = str_field(&b, "namespace")?.unwrap_or_else(|| "default".into());
+                let service_account = str_field(&b, "serviceAccount")?.ok_or_else(|| {
+                    EksError::InvalidParameter("serviceAccount is required".into())
+                })?;
+                let audiences = match b.get("audiences") {
+                    None | Some(Value::Null) => vec![],
+                    Some(Value::Array(a)) => a
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect(),
+                    Some(_) => {
+                        return Err(EksError::InvalidParameter(
+                            "audiences must be a list".into(),
+                        ));
+                    }
+                };
+                let expiration_seconds = match b.get("expirationSeconds") {
+                    None | Some(Value::Null) => 3600,
+                    Some(v) => v.as_i64().ok_or_else(|| {
+                        EksError::InvalidParameter("expirationSeconds must be an integer".into())
+                    })?,
+                };
+                Ok(EksRequest::MintToken {
+                    cluster: name.to_string(),
+                    spec: TokenSpec {
+                        namespace,
+                        service_account,
+                        audiences,
+                        expiration_seconds,
+                        pod: str_field(&b, "pod")?,
+                    },
+                })
+            }),
+            _ => return None,
+        })
+    }
+
+    /// The IAM action and resource this request is authorized as.
+    pub fn authz(&self, region: &str, account: &str) -> (&'static str, String) {
+        let arn = |n: &str| format!("arn:aws:eks:{region}:{account}:cluster/{n}");
+        match self {
+            EksRequest::CreateCluster(s) => ("eks:CreateCluster", arn(&s.name)),
+            EksRequest::DescribeCluster(n) => ("eks:DescribeCluster", arn(n)),
+            EksRequest::ListClusters { .. } => ("eks:ListClusters", "*".into()),
+            EksRequest::DeleteCluster(n) => ("eks:DeleteCluster", arn(n)),
+            EksRequest::MintToken { cluster, .. } => {
+                ("podiam:CreateServiceAccountToken", arn(cluster))
+            }
+        }
+    }
+}
+
+fn form_urlencoded_pairs(q: &str) -> Vec<(String, String)> {
+    form_urlencoded::parse(q.as_bytes()).into_owned().collect()
+}
+
+fn parse_body(body: &[u8]) -> Result<Value, EksError> {
+    if body.is_empty() {
+        return Ok(json!({}));
+    }
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|e| EksError::InvalidParameter(format!("Invalid JSON body: {e}")))?;
+    if !v.is_object() {
+        return Err(EksError::InvalidParameter(
+            "The request body must be a JSON object".into(),
+        ));
+    }
+    Ok(v)
+}
+
+fn str_field(v: &Value, k: &str) -> Result<Option<String>, EksError> {
+    match v.get(k) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(EksError::InvalidParameter(format!("{k} must be a string"))),
+    }
+}
+
+/// A cluster as EKS describes it.
+pub fn cluster_json(svc: &Services, c: &Cluster) -> Value {
+    json!({
+        "name": c.name,
+        "arn": c.arn,
+        "createdAt": c.created_at as f64,
+        "version": "1.33",
+        "endpoint": svc.config.public_url,
+        "identity": {"oidc": {"issuer": c.issuer}},
+        "status": "ACTIVE",
+        "platformVersion": "podiam.1",
+        "tags": c.tags,
+    })
+}
+
+/// Handles an authenticated EKS request; returns the JSON body.
+pub async fn handle(
+    svc: &Services,
+    caller: &Caller,
+    req: EksRequest,
+) -> Result<(u16, String), EksError> {
+    let account = caller.account().to_string();
+    let (action, resource) = req.authz(&svc.config.region, &account);
+    svc.authorize(caller, action, &resource, &[]).map_err(|_| {
+        EksError::AccessDenied(format!(
+            "User: {} is not authorized to perform: {action} on resource: {resource}",
+            caller.arn()
+        ))
+    })?;
+    let body = match req {
+        EksRequest::CreateCluster(spec) => {
+            let c = create_cluster(svc, &account, spec).await?;
+            json!({ "cluster": cluster_json(svc, &c) })
+        }
+        EksRequest::DescribeCluster(name) => {
+            let c = svc
+                .store
+                .get::<Cluster>(&account, &name)?
+                .ok_or_else(|| not_found(&name))?;
+            json!({ "cluster": cluster_json(svc, &c) })
+        }
+        EksRequest::ListClusters {
+            max_results,
+            next_token,
+        } => {
+            let names: Vec<String> = svc
+                .store
+                .list::<Cluster>(&account)?
+                .iter()
+                .map(|c| c.name.clone())
+                .collect();
+            let start = next_token.as_deref().map_or(0, |t| {
+                names
+                    .iter()
+                    .position(|n| n.as_str() >= t)
+                    .unwrap_or(names.len())
+            });
+            let page: Vec<&String> = names.iter().skip(start).take(max_results).collect();
+            let next = names.get(start + max_results);
+            let mut v = json!({ "clusters": page });
+            if let Some(n) = next {
+                v["nextToken"] = json!(n);
+            }
+            v
+        }
+        EksRequest::DeleteCluster(name) => {
+            let c = delete_cluster(svc, &account, &name).await?;
+            let mut j = cluster_json(svc, &c);
+            j["status"] = json!("DELETING");
+            json!({ "cluster": j })
+        }
+        EksRequest::MintToken { cluster, spec } => {
+            let token = mint_token(svc, &account, &cluster, &spec)?;
+            json!({ "token": token })
+        }
+    };
+    Ok((200, body.to_string()))
+}

@@ -1,0 +1,18 @@
+//! podiam's EKS side.
+//!
+//! Clusters are first-class: each has an issuer — built in (podiam holds
+//! the signing keys, serves discovery and JWKS exactly as kube-apiserver
+//! does, and mints projected service-account tokens) or external (a real
+//! kube-apiserver's issuer, registered with its JWKS). The EKS REST API
+//! exposes them as `DescribeCluster` / `ListClusters` so tools that read the
+//! issuer from EKS work.
+
+mod api;
+mod cluster;
+mod error;
+mod issuer;
+
+pub use api::{EksRequest, handle};
+pub use cluster::{ClusterSpec, TokenSpec, create_cluster, delete_cluster, mint_token};
+pub use error::EksError;
+pub use issuer::{ClusterFetcher, IssuerDocument, issuer_document};

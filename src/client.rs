@@ -1,0 +1,189 @@
+//! The CLI's client: every state-changing subcommand talks to the running
+//! server over HTTP, SigV4-signed like any AWS client.
+
+use anyhow::{Context, anyhow, bail};
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, Request, Uri, header};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use podiam_sigv4::{Credentials, PayloadMode, SigningParams, sign};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// A signed HTTP client for podiam's APIs.
+pub struct Client {
+    endpoint: String,
+    creds: Credentials,
+    region: String,
+    http: HyperClient<HttpConnector, Full<Bytes>>,
+}
+
+/// Where the CLI finds the server and its credentials.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ClientArgs {
+    /// The podiam server.
+    #[arg(
+        long,
+        env = "PODIAM_ENDPOINT",
+        default_value = "http://127.0.0.1:4599",
+        global = true
+    )]
+    pub endpoint: String,
+    /// Read the admin key from DIR/admin-credentials (default: the standard AWS
+    /// environment or profile, else ./podiam-data).
+    #[arg(long, env = "PODIAM_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Region to sign with.
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-1", global = true)]
+    pub region: String,
+}
+
+/// Reads `profile` from an aws shared-credentials file.
+pub fn read_credentials_file(path: &Path, profile: &str) -> anyhow::Result<Credentials> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut in_profile = false;
+    let (mut id, mut secret, mut token) = (None, None, None);
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_profile = line.trim_matches(['[', ']']).trim() == profile;
+            continue;
+        }
+        if !in_profile {
+            continue;
+        }
+        if let Some((k, v)) = line.split_once('=') {
+            let v = v.trim().to_string();
+            match k.trim() {
+                "aws_access_key_id" => id = Some(v),
+                "aws_secret_access_key" => secret = Some(v),
+                "aws_session_token" => token = Some(v),
+                _ => {}
+            }
+        }
+    }
+    let (Some(id), Some(secret)) = (id, secret) else {
+        bail!(
+            "no credentials for profile [{profile}] in {}",
+            path.display()
+        );
+    };
+    let c = Credentials::new(id, secret);
+    Ok(match token {
+        Some(t) => c.with_session_token(t),
+        None => c,
+    })
+}
+
+fn resolve_credentials(args: &ClientArgs) -> anyhow::Result<Credentials> {
+    if let Some(dir) = &args.data_dir {
+        return read_credentials_file(&dir.join("admin-credentials"), "default");
+    }
+    if let (Ok(id), Ok(secret)) = (
+        std::env::var("AWS_ACCESS_KEY_ID"),
+        std::env::var("AWS_SECRET_ACCESS_KEY"),
+    ) {
+        let c = Credentials::new(id, secret);
+        return Ok(match std::env::var("AWS_SESSION_TOKEN") {
+            Ok(t) => c.with_session_token(t),
+            Err(_) => c,
+        });
+    }
+    let local = Path::new("podiam-data/admin-credentials");
+    if local.exists() {
+        return read_credentials_file(local, "default");
+    }
+    let file = std::env::var_os("AWS_SHARED_CREDENTIALS_FILE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".aws/credentials")))
+        .ok_or_else(|| anyhow!("no credentials: pass --data-dir or set AWS_ACCESS_KEY_ID"))?;
+    let profile = std::env::var("AWS_PROFILE").unwrap_or_else(|_| "default".into());
+    read_credentials_file(&file, &profile)
+}
+
+impl Client {
+    /// A client for `args`.
+    pub fn new(args: &ClientArgs) -> anyhow::Result<Client> {
+        let creds = resolve_credentials(args)?;
+        Ok(Client {
+            endpoint: args.endpoint.trim_end_matches('/').to_string(),
+            creds,
+            region: args.region.clone(),
+            http: HyperClient::builder(TokioExecutor::new()).build_http(),
+        })
+    }
+
+    /// Sends a signed request; returns status and body.
+    pub async fn send(
+        &self,
+        service: &str,
+        method: Method,
+        path_and_query: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> anyhow::Result<(u16, Bytes)> {
+        let uri: Uri = format!("{}{}", self.endpoint, path_and_query).parse()?;
+        if uri.scheme_str() != Some("http") {
+            bail!(
+                "only http:// endpoints are supported by the CLI, got {}",
+                self.endpoint
+            );
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_str(content_type)?);
+        let params = SigningParams {
+            credentials: &self.creds,
+            region: &self.region,
+            service,
+            time: time::OffsetDateTime::now_utc(),
+            s3: false,
+        };
+        let out = sign(
+            &method,
+            &uri,
+            &headers,
+            &PayloadMode::for_body(&body),
+            &params,
+        )
+        .map_err(|e| anyhow!("signing failed: {e}"))?;
+        out.apply(&mut headers);
+        let mut req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(Full::new(Bytes::from(body)))?;
+        *req.headers_mut() = headers;
+        let resp = self
+            .http
+            .request(req)
+            .await
+            .with_context(|| format!("cannot reach podiam at {}", self.endpoint))?;
+        let status = resp.status().as_u16();
+        let body = resp.into_body().collect().await?.to_bytes();
+        Ok((status, body))
+    }
+
+    /// Calls a REST-JSON (EKS-style) route; errors carry the service's message.
+    pub async fn json(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
+        let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+        let (status, resp) = self
+            .send("eks", method, path, "application/json", bytes)
+            .await?;
+        let v: Value = serde_json::from_slice(&resp).unwrap_or(Value::Null);
+        if !(200..300).contains(&status) {
+            let msg = v
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("request failed");
+            bail!("{msg} (HTTP {status})");
+        }
+        Ok(v)
+    }
+}

@@ -1,0 +1,414 @@
+//! `podiam serve`: every service on one port.
+//!
+//! Requests are routed by what they are: unsigned GETs of a cluster's issuer
+//! documents; SigV4-signed requests by the service in their credential scope
+//! (`iam`, `sts`, `eks`); unsigned query-protocol requests only for STS's
+//! unauthenticated `AssumeRoleWithWebIdentity`.
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::{HeaderValue, Method, StatusCode, header};
+use podiam_auth::{Caller, Config, RequestMeta, RequestView, Services, signing_service};
+use podiam_core::error::Protocol;
+use podiam_core::ids::{IdKind, request_id, secret_access_key, unique_id};
+use podiam_core::query::QueryParams;
+use podiam_core::{AwsError, SystemClock, SystemRandom};
+use podiam_eks::{ClusterFetcher, EksRequest, IssuerDocument, issuer_document};
+use podiam_oidc::{HttpFetcher, HttpFetcherConfig, JwksFetcher};
+use podiam_store::{AccessKey, Op, Store};
+use podiam_sts::Sts;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Query-protocol and JSON request bodies are capped at this size.
+const MAX_BODY: usize = 1024 * 1024;
+
+/// Settings of `podiam serve`.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Where SQLite and the admin credentials live.
+    pub data_dir: PathBuf,
+    /// The account id.
+    pub account: String,
+    /// The region.
+    pub region: String,
+    /// The externally reachable URL; default `http://<bound address>`.
+    pub public_url: Option<String>,
+}
+
+/// Everything a request handler needs.
+pub struct App {
+    svc: Services,
+    sts: Sts,
+}
+
+/// A bound, ready server.
+pub struct Server {
+    listener: tokio::net::TcpListener,
+    app: Arc<App>,
+    /// The address actually bound.
+    pub addr: SocketAddr,
+}
+
+impl Server {
+    /// Opens the store, bootstraps the account's admin key and binds.
+    pub async fn bind(cfg: ServeConfig) -> anyhow::Result<Server> {
+        std::fs::create_dir_all(&cfg.data_dir)?;
+        let listener = tokio::net::TcpListener::bind(cfg.listen).await?;
+        let addr = listener.local_addr()?;
+        let public_url = cfg
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}"));
+        let store = Arc::new(Store::open_sqlite(&cfg.data_dir.join("podiam.db")).await?);
+        let svc = Services::new(
+            store.clone(),
+            Arc::new(SystemClock),
+            Arc::new(SystemRandom),
+            Config {
+                account: cfg.account.clone(),
+                region: cfg.region.clone(),
+                public_url,
+            },
+        )
+        .await?;
+        bootstrap_admin(&svc, &cfg.data_dir).await?;
+        let http: Arc<dyn JwksFetcher> = Arc::new(HttpFetcher::new(HttpFetcherConfig::default())?);
+        let fetcher = Arc::new(ClusterFetcher::new(store, cfg.account.clone(), http));
+        let app = Arc::new(App {
+            svc,
+            sts: Sts::new(fetcher),
+        });
+        Ok(Server {
+            listener,
+            app,
+            addr,
+        })
+    }
+
+    /// Serves until `shutdown` resolves.
+    pub async fn run(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let router = Router::new().fallback(dispatch).with_state(self.app);
+        axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await?;
+        Ok(())
+    }
+}
+
+/// Creates the account's admin key on first start and writes it to
+/// `DIR/admin-credentials` (aws shared-credentials format, mode 0600).
+async fn bootstrap_admin(svc: &Services, dir: &Path) -> anyhow::Result<()> {
+    let path = dir.join("admin-credentials");
+    let existing = svc
+        .store
+        .list::<AccessKey>("")?
+        .into_iter()
+        .find(|k| k.account == svc.config.account && k.principal_arn.ends_with(":root"));
+    let (key, created) = match existing {
+        Some(k) => ((*k.value).clone(), false),
+        None => {
+            let rng = svc.rng.as_ref();
+            let k = AccessKey {
+                access_key_id: unique_id(rng, IdKind::AccessKey),
+                secret_access_key: secret_access_key(rng),
+                account: svc.config.account.clone(),
+                principal_arn: format!("arn:aws:iam::{}:root", svc.config.account),
+                active: true,
+                created_at: svc.now(),
+            };
+            svc.store
+                .write(vec![Op::create("", &k.access_key_id, &k)])
+                .await?;
+            (k, true)
+        }
+    };
+    if created || !path.exists() {
+        let body = format!(
+            "[default]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+            key.access_key_id, key.secret_access_key
+        );
+        write_private(&path, body.as_bytes())?;
+    }
+    if created {
+        println!(
+            "podiam: created admin access key {} for account {} (secret in {})",
+            key.access_key_id,
+            svc.config.account,
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// Writes a file readable only by its owner.
+pub fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("tmp");
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    opts.mode(0o600);
+    let mut f = opts.open(&tmp)?;
+    f.write_all(data)?;
+    f.sync_all()?;
+    std::fs::rename(tmp, path)
+}
+
+fn with_request_id(mut r: Response, rid: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(rid) {
+        r.headers_mut().insert("x-amzn-requestid", v);
+    }
+    r
+}
+
+fn aws_error(e: &AwsError, protocol: &Protocol, rid: &str) -> Response {
+    let r = e.render(protocol, rid);
+    let (parts, body) = r.into_parts();
+    Response::from_parts(parts, Body::from(body))
+}
+
+fn xml_ok(body: String, rid: &str) -> Response {
+    let mut r = (StatusCode::OK, body).into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"));
+    with_request_id(r, rid)
+}
+
+fn json_ok(status: u16, body: String, rid: &str) -> Response {
+    let mut r = (StatusCode::from_u16(status).unwrap_or(StatusCode::OK), body).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    with_request_id(r, rid)
+}
+
+const IAM: Protocol = Protocol::Query {
+    namespace: podiam_iam::NAMESPACE,
+};
+const STS: Protocol = Protocol::Query {
+    namespace: podiam_sts::NAMESPACE,
+};
+
+async fn dispatch(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+) -> Response {
+    let rid = request_id(app.svc.rng.as_ref());
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path().to_string();
+    let query = parts.uri.query().map(str::to_string);
+
+    // Unsigned issuer documents and health.
+    if parts.method == Method::GET && !parts.headers.contains_key(header::AUTHORIZATION) {
+        if path == "/healthz" || path == "/readyz" {
+            return (StatusCode::OK, "ok").into_response();
+        }
+        if let Some(r) = issuer_route(&app.svc, &path) {
+            return r;
+        }
+    }
+
+    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(_) => {
+            let e = AwsError::new(
+                413,
+                "RequestEntityTooLarge",
+                format!("Request body exceeds {MAX_BODY} bytes"),
+            );
+            return aws_error(&e, &IAM, &rid);
+        }
+    };
+    let meta = RequestMeta {
+        source_ip: Some(peer.ip().to_string()),
+        secure_transport: false,
+        user_agent: parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+    };
+    let service = signing_service(&parts.headers, query.as_deref());
+    let view = RequestView::from_parts(&parts);
+    match service.as_deref() {
+        Some("eks") => {
+            eks(
+                &app,
+                &view,
+                &parts.method,
+                &path,
+                query.as_deref(),
+                &body,
+                &rid,
+            )
+            .await
+        }
+        Some(svc @ ("iam" | "sts")) => {
+            query_protocol(&app, Some(svc), &view, query.as_deref(), &body, &meta, &rid).await
+        }
+        None => query_protocol(&app, None, &view, query.as_deref(), &body, &meta, &rid).await,
+        Some(other) => {
+            let e = AwsError::new(
+                400,
+                "UnrecognizedClientException",
+                format!("podiam does not serve the '{other}' service on this endpoint"),
+            );
+            aws_error(&e, &IAM, &rid)
+        }
+    }
+}
+
+fn issuer_route(svc: &Services, path: &str) -> Option<Response> {
+    let rest = path.strip_prefix("/clusters/")?;
+    let (name, doc) = if let Some(n) = rest.strip_suffix("/.well-known/openid-configuration") {
+        (n, IssuerDocument::Discovery)
+    } else if let Some(n) = rest.strip_suffix("/openid/v1/jwks") {
+        (n, IssuerDocument::Jwks)
+    } else {
+        return None;
+    };
+    if name.contains('/') {
+        return None;
+    }
+    Some(
+        match issuer_document(&svc.store, &svc.config.account, name, doc) {
+            Ok(body) => {
+                let ct = match doc {
+                    IssuerDocument::Discovery => podiam_oidc::DISCOVERY_CONTENT_TYPE,
+                    IssuerDocument::Jwks => podiam_oidc::JWKS_CONTENT_TYPE,
+                };
+                let mut r = (StatusCode::OK, body).into_response();
+                r.headers_mut()
+                    .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+                r.headers_mut().insert(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static(podiam_oidc::CACHE_CONTROL),
+                );
+                r
+            }
+            Err(_) => (StatusCode::NOT_FOUND, "404 page not found\n").into_response(),
+        },
+    )
+}
+
+fn params(query: Option<&str>, body: &[u8]) -> Result<QueryParams, AwsError> {
+    let mut p = QueryParams::parse(query.unwrap_or_default().as_bytes())
+        .map_err(|e| AwsError::new(400, "ValidationError", e.to_string()))?;
+    p.extend(body)
+        .map_err(|e| AwsError::new(400, "ValidationError", e.to_string()))?;
+    Ok(p)
+}
+
+async fn query_protocol(
+    app: &App,
+    service: Option<&str>,
+    view: &RequestView<'_>,
+    query: Option<&str>,
+    body: &Bytes,
+    meta: &RequestMeta,
+    rid: &str,
+) -> Response {
+    let p = match params(query, body) {
+        Ok(p) => p,
+        Err(e) => return aws_error(&e, &IAM, rid),
+    };
+    let action = p.get("Action").unwrap_or_default().to_string();
+    let is_sts = service == Some("sts")
+        || (service.is_none()
+            && (podiam_sts::StsRequest::is_unauthenticated(&action)
+                || action == "GetCallerIdentity"));
+    let protocol = if is_sts { &STS } else { &IAM };
+    if action.is_empty() {
+        let e = AwsError::new(400, "MissingAction", "Missing Action");
+        return aws_error(&e, protocol, rid);
+    }
+    // STS's web-identity action is unauthenticated: the token is the credential.
+    let caller: Option<Caller> = if is_sts && podiam_sts::StsRequest::is_unauthenticated(&action) {
+        None
+    } else {
+        let Some(svc_name) = service else {
+            return aws_error(&podiam_auth::AuthError::Missing.to_aws(), protocol, rid);
+        };
+        match app.svc.authenticate(view, body, svc_name) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                tracing::debug!(error = %e, "authentication failed");
+                return aws_error(&e.to_aws(), protocol, rid);
+            }
+        }
+    };
+    let result = if is_sts {
+        app.sts
+            .handle(&app.svc, caller.as_ref(), &p, meta, rid)
+            .await
+            .map_err(|e| e.to_aws())
+    } else {
+        match &caller {
+            Some(c) => podiam_iam::handle(&app.svc, c, &p, rid)
+                .await
+                .map_err(|e| e.to_aws()),
+            None => Err(podiam_auth::AuthError::Missing.to_aws()),
+        }
+    };
+    match result {
+        Ok(body) => xml_ok(body, rid),
+        Err(e) => {
+            if e.status.is_server_error() {
+                tracing::error!(code = %e.code, message = %e.message, "request failed");
+            }
+            aws_error(&e, protocol, rid)
+        }
+    }
+}
+
+async fn eks(
+    app: &App,
+    view: &RequestView<'_>,
+    method: &Method,
+    path: &str,
+    query: Option<&str>,
+    body: &Bytes,
+    rid: &str,
+) -> Response {
+    let req = match EksRequest::decode(method.as_str(), path, query, body) {
+        Some(Ok(r)) => r,
+        Some(Err(e)) => return aws_error(&e.to_aws(), &Protocol::RestJson, rid),
+        None => {
+            let e = AwsError::new(
+                404,
+                "NotFoundException",
+                format!("No EKS route for {method} {path}"),
+            );
+            return aws_error(&e, &Protocol::RestJson, rid);
+        }
+    };
+    let caller = match app.svc.authenticate(view, body, "eks") {
+        Ok(c) => c,
+        Err(e) => {
+            let w = e.to_aws();
+            let e = AwsError::new(w.status.as_u16(), "UnrecognizedClientException", w.message);
+            return aws_error(&e, &Protocol::RestJson, rid);
+        }
+    };
+    match podiam_eks::handle(&app.svc, &caller, req).await {
+        Ok((status, body)) => json_ok(status, body, rid),
+        Err(e) => aws_error(&e.to_aws(), &Protocol::RestJson, rid),
+    }
+}
