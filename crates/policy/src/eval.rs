@@ -261,9 +261,11 @@ fn eval_statement(s: &Statement, ctx: &RequestContext, has_boundary: bool) -> St
         let any = pats.iter().any(|r| match (&r.glob, &r.template) {
             (Some(g), _) => g.matches(&ctx.resource),
             // An unresolvable variable makes the pattern match nothing.
-            (None, Some(t)) => t
-                .resolve_prog(Some(ctx))
-                .is_some_and(|p| glob_match(&p, ctx.resource.as_bytes())),
+            (None, Some(t)) => {
+                ctx.resource.starts_with(r.literal_prefix.as_str())
+                    && t.resolve_prog(Some(ctx))
+                        .is_some_and(|p| glob_match(&p, ctx.resource.as_bytes()))
+            }
             (None, None) => false,
         });
         if any == *not_resource {

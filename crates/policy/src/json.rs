@@ -272,22 +272,28 @@ impl Parser<'_> {
     }
 }
 
-/// 1-based line and column of a byte offset, as the simulate APIs report them.
-pub(crate) fn line_col(src: &str, offset: usize) -> (usize, usize) {
-    let mut line = 1;
-    let mut col = 1;
-    for (i, c) in src.char_indices() {
-        if i >= offset {
-            break;
+/// 1-based line and column of each byte offset in `offsets`, which must be
+/// sorted ascending (one forward pass over the text).
+pub(crate) fn line_cols(src: &str, offsets: &[usize]) -> Vec<(usize, usize)> {
+    let mut out = Vec::with_capacity(offsets.len());
+    let (mut line, mut col) = (1, 1);
+    let mut chars = src.char_indices().peekable();
+    for &off in offsets {
+        while let Some(&(i, c)) = chars.peek() {
+            if i >= off {
+                break;
+            }
+            if c == '\n' {
+                line += 1;
+                col = 1;
+            } else {
+                col += 1;
+            }
+            chars.next();
         }
-        if c == '\n' {
-            line += 1;
-            col = 1;
-        } else {
-            col += 1;
-        }
+        out.push((line, col));
     }
-    (line, col)
+    out
 }
 
 #[cfg(test)]
@@ -320,7 +326,9 @@ mod tests {
 
     #[test]
     fn line_columns() {
-        assert_eq!(line_col("ab\ncd", 4), (2, 2));
-        assert_eq!(line_col("ab", 0), (1, 1));
+        assert_eq!(
+            line_cols("ab\ncd", &[0, 4, 5]),
+            vec![(1, 1), (2, 2), (2, 3)]
+        );
     }
 }

@@ -100,8 +100,25 @@ impl Policy {
         };
         let vars = version == Version::V2012_10_17;
         let mut statements = Vec::with_capacity(stmt_nodes.len());
+        let mut offsets = Vec::with_capacity(stmt_nodes.len() * 2);
         for (index, node) in stmt_nodes.into_iter().enumerate() {
-            statements.push(parse_statement(json, node, index, kind, vars)?);
+            statements.push(parse_statement(node, index, kind, vars)?);
+            offsets.push(node.start);
+            offsets.push(node.end);
+        }
+        // Statement spans are in ascending order: one pass computes all positions.
+        let positions = json::line_cols(json, &offsets);
+        for (s, pair) in statements.iter_mut().zip(positions.chunks(2)) {
+            if let [(sl, sc), (el, ec)] = pair {
+                s.start = Position {
+                    line: *sl,
+                    column: *sc,
+                };
+                s.end = Position {
+                    line: *el,
+                    column: *ec,
+                };
+            }
         }
         // Sid uniqueness (IAM User Guide, "IAM JSON policy elements: Sid").
         let mut seen = HashSet::new();
@@ -138,13 +155,7 @@ fn strings(node: &Node) -> Result<Vec<&str>, PolicyError> {
     }
 }
 
-fn position(src: &str, offset: usize) -> Position {
-    let (line, column) = json::line_col(src, offset);
-    Position { line, column }
-}
-
 fn parse_statement(
-    src: &str,
     node: &Node,
     index: usize,
     kind: PolicyKind,
@@ -275,7 +286,17 @@ fn parse_statement(
                 } else {
                     (t.resolve_prog(None).map(Glob::from_prog), None)
                 };
-                pats.push(ResourcePattern { glob, template });
+                let literal_prefix = if template.is_some() {
+                    let end = r.find(['*', '?', '$']).unwrap_or(r.len());
+                    r[..end].to_string()
+                } else {
+                    String::new()
+                };
+                pats.push(ResourcePattern {
+                    glob,
+                    template,
+                    literal_prefix,
+                });
             }
             Some((pats, neg))
         }
@@ -299,8 +320,8 @@ fn parse_statement(
         actions: (action_globs, a_neg),
         resources,
         conditions,
-        start: position(src, node.start),
-        end: position(src, node.end),
+        start: Position { line: 0, column: 0 },
+        end: Position { line: 0, column: 0 },
     })
 }
 

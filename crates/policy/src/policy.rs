@@ -110,6 +110,9 @@ pub(crate) struct ResourcePattern {
     pub glob: Option<Glob>,
     /// Template when the resource part has variables.
     pub template: Option<Template>,
+    /// Wildcard- and variable-free leading text of a templated pattern: a
+    /// cheap pre-check that avoids resolving variables for obvious misses.
+    pub literal_prefix: String,
 }
 
 /// A compiled statement.

@@ -71,7 +71,7 @@ pub(crate) fn parse_date(s: &str) -> Option<i128> {
             let z = &z[1..];
             let (hh, mm) = match z.split_once(':') {
                 Some((h, m)) => (h, m),
-                None if z.len() == 4 => (&z[..2], &z[2..]),
+                None if z.len() == 4 && z.is_ascii() => (&z[..2], &z[2..]),
                 None => (z, "0"),
             };
             (c, sign * (num(hh, 0, 23)? * 3600 + num(mm, 0, 59)? * 60))
@@ -230,6 +230,9 @@ mod tests {
         );
         assert_eq!(parse_date("garbage"), None);
         assert_eq!(parse_date("2020-13-01"), None);
+        // Non-ASCII zone designators must not panic on byte slicing.
+        assert_eq!(parse_date("2020-01-01T00:00:00+a€"), None);
+        assert_eq!(parse_date("2020-01-01T00:00:00-é"), None);
     }
 
     #[test]

@@ -285,3 +285,55 @@ fn arb_policy_json() -> impl Strategy<Value = Value> {
         }),
     ]
 }
+
+const OPERATORS: &[&str] = &[
+    "StringEquals",
+    "StringNotEquals",
+    "StringEqualsIgnoreCase",
+    "StringNotEqualsIgnoreCase",
+    "StringLike",
+    "StringNotLike",
+    "NumericEquals",
+    "NumericLessThan",
+    "NumericGreaterThanEquals",
+    "DateEquals",
+    "DateLessThan",
+    "DateNotEquals",
+    "Bool",
+    "BinaryEquals",
+    "IpAddress",
+    "NotIpAddress",
+    "ArnEquals",
+    "ArnLike",
+    "ArnNotLike",
+    "Null",
+    "ForAnyValue:StringLike",
+    "ForAllValues:NumericLessThan",
+    "ForAllValues:DateGreaterThanIfExists",
+    "ForAnyValue:IpAddress",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    /// Every operator with arbitrary policy and request values: no panic.
+    #[test]
+    fn no_panic_on_arbitrary_condition_values(
+        op in prop::sample::select(OPERATORS),
+        policy_value in ".{0,24}",
+        request_values in prop::collection::vec(".{0,24}", 0..3),
+        multi in any::<bool>(),
+    ) {
+        let doc = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*",
+            "Resource": "*", "Condition": {op: {"ex:key": [policy_value, "${ex:key}"]}}}]});
+        if let Ok(p) = Policy::parse(&doc.to_string(), PolicyKind::Identity) {
+            let mut b = RequestContext::builder(Principal::anonymous(), "s3:GetObject", "*");
+            b = if multi || request_values.is_empty() {
+                b.multi_key("ex:key", request_values)
+            } else {
+                b.key("ex:key", request_values[0].clone())
+            };
+            let _ = evaluate(&Evaluation::new().with_identity("p", &p), &b.build());
+        }
+    }
+}

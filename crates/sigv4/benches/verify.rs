@@ -110,7 +110,7 @@ fn run(f: &Fixture) {
 }
 
 /// Parse + verify an STS POST (body hashed), signing key cached.
-#[divan::bench]
+#[divan::bench(sample_count = 500, sample_size = 50)]
 fn sts_header_auth_cached(bencher: Bencher) {
     let f = fixture(false);
     run(&f);
@@ -118,7 +118,7 @@ fn sts_header_auth_cached(bencher: Bencher) {
 }
 
 /// Parse + verify an S3 GET (declared payload hash), signing key cached.
-#[divan::bench]
+#[divan::bench(sample_count = 500, sample_size = 50)]
 fn s3_header_auth_cached(bencher: Bencher) {
     let f = fixture(true);
     run(&f);
@@ -126,7 +126,7 @@ fn s3_header_auth_cached(bencher: Bencher) {
 }
 
 /// Signing key derivation alone (what the cache saves).
-#[divan::bench]
+#[divan::bench(sample_count = 500, sample_size = 50)]
 fn derive_signing_key() {
     black_box(SigningKey::derive(
         black_box("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
@@ -137,7 +137,7 @@ fn derive_signing_key() {
 }
 
 /// Parse only (no crypto), STS request.
-#[divan::bench]
+#[divan::bench(sample_count = 500, sample_size = 50)]
 fn sts_parse_only(bencher: Bencher) {
     let f = fixture(false);
     bencher.bench_local(|| {

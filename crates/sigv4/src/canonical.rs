@@ -24,7 +24,7 @@ pub(crate) struct CanonicalParts<'a, S: AsRef<str>> {
     pub s3: bool,
     /// Leave `X-Amz-Signature` out of the canonical query (presigned URLs).
     pub skip_signature_param: bool,
-    /// Lowercase, sorted, de-duplicated header names.
+    /// Lowercase, strictly sorted (hence de-duplicated) header names.
     pub signed_headers: &'a [S],
 }
 
@@ -44,16 +44,27 @@ pub(crate) fn canonical_prefix<S: AsRef<str>>(
     }
     line.push('\n');
     let mut out = line.into_bytes();
-    for name in parts.signed_headers {
+    // One pass over the header map (no per-name hashing): collect the values of signed
+    // headers, keeping the order of repeated headers.
+    let names = parts.signed_headers;
+    let mut found: Vec<(usize, &[u8])> = Vec::with_capacity(names.len() + 2);
+    for (name, value) in src.headers.iter() {
+        if let Ok(i) = names.binary_search_by(|n| n.as_ref().cmp(name.as_str())) {
+            found.push((i, value.as_bytes()));
+        }
+    }
+    found.sort_by_key(|(i, _)| *i);
+    let mut next = found.iter().peekable();
+    for (i, name) in names.iter().enumerate() {
         let name = name.as_ref();
         out.extend_from_slice(name.as_bytes());
         out.push(b':');
         let mut any = false;
-        for value in src.headers.get_all(name) {
+        while let Some((_, value)) = next.next_if(|(j, _)| *j == i) {
             if any {
                 out.push(b',');
             }
-            push_trimmed_header_value(value.as_bytes(), &mut out);
+            push_trimmed_header_value(value, &mut out);
             any = true;
         }
         if !any {

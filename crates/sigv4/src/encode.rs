@@ -178,8 +178,13 @@ pub(crate) fn push_trimmed_header_value(value: &[u8], out: &mut Vec<u8>) {
     while end > start && matches!(value[end - 1], b' ' | b'\t') {
         end -= 1;
     }
+    let value = &value[start..end];
+    if !value.windows(2).any(|w| w == b"  ") {
+        out.extend_from_slice(value);
+        return;
+    }
     let mut prev_space = false;
-    for &b in &value[start..end] {
+    for &b in value {
         if b == b' ' {
             if prev_space {
                 continue;

@@ -20,6 +20,30 @@
 //! same canonicalisation code.
 //!
 //! Errors ([`SigV4Error`]) are fine-grained and not mapped to AWS error codes here.
+//!
+//! ```
+//! use podiam_sigv4::*;
+//! use http::{HeaderMap, Method, Uri};
+//!
+//! // Client: sign an STS call.
+//! let creds = Credentials::new("AKIDEXAMPLE", "secret").with_session_token("token");
+//! let uri: Uri = "https://sts.example.com/".parse().unwrap();
+//! let body = b"Action=GetCallerIdentity&Version=2011-06-15";
+//! let mut headers = HeaderMap::new();
+//! let now = time::OffsetDateTime::now_utc();
+//! let params = SigningParams { credentials: &creds, region: "us-east-1", service: "sts", time: now, s3: false };
+//! sign(&Method::POST, &uri, &headers, &PayloadMode::for_body(body), &params)?.apply(&mut headers);
+//!
+//! // Server: parse, look the secret up, verify.
+//! let verifier = Verifier::new(VerifyOptions::new("sts"));
+//! let Auth::Signed(signed) = verifier.parse(&RequestView::new(&Method::POST, &uri, &headers))? else {
+//!     unreachable!("the request is signed")
+//! };
+//! assert_eq!(signed.access_key_id(), "AKIDEXAMPLE");
+//! let verified = verifier.verify(&signed, "secret", Payload::Bytes(body), now)?;
+//! assert_eq!(verified.security_token(), Some("token"));
+//! # Ok::<(), SigV4Error>(())
+//! ```
 
 mod canonical;
 mod checksum;

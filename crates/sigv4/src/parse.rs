@@ -1,6 +1,6 @@
 //! Extraction of SigV4 authentication data from a request, without any secret.
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 use time::OffsetDateTime;
 
 use crate::canonical::{ALGORITHM, CanonicalParts, HeaderSource, canonical_prefix, scope_string};
@@ -192,7 +192,7 @@ pub enum Auth {
     /// Neither an `Authorization` header nor presigned query parameters.
     Anonymous,
     /// A syntactically valid SigV4 request, not yet verified.
-    Signed(SignedRequest),
+    Signed(Box<SignedRequest>),
 }
 
 /// A parsed, syntactically checked, **not yet verified** SigV4 request. Holds everything
@@ -267,7 +267,16 @@ impl SignedRequest {
     }
 }
 
-fn single_header<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, SigV4Error> {
+static AUTHORIZATION: HeaderName = HeaderName::from_static("authorization");
+static X_AMZ_DATE: HeaderName = HeaderName::from_static("x-amz-date");
+static DATE: HeaderName = HeaderName::from_static("date");
+static X_AMZ_SECURITY_TOKEN: HeaderName = HeaderName::from_static("x-amz-security-token");
+static X_AMZ_CONTENT_SHA256: HeaderName = HeaderName::from_static("x-amz-content-sha256");
+
+fn single_header<'a>(
+    headers: &'a HeaderMap,
+    name: &HeaderName,
+) -> Result<Option<&'a str>, SigV4Error> {
     let mut values = headers.get_all(name).iter();
     let Some(first) = values.next() else {
         return Ok(None);
@@ -440,7 +449,7 @@ fn parse_signature(sig: &str) -> Result<[u8; 32], SigV4Error> {
 /// authentication at all.
 pub fn parse(req: &RequestView<'_>, options: &VerifyOptions) -> Result<Auth, SigV4Error> {
     let headers = req.headers;
-    let auth_header = single_header(headers, "authorization")?;
+    let auth_header = single_header(headers, &AUTHORIZATION)?;
     let query = req.query.unwrap_or("");
     let presigned = !query.is_empty()
         && query_pairs(query).any(|(k, _)| PRESIGN_MARKERS.iter().any(|m| m.as_bytes() == &*k));
@@ -450,14 +459,14 @@ pub fn parse(req: &RequestView<'_>, options: &VerifyOptions) -> Result<Auth, Sig
         (Some(_), true) => return Err(SigV4Error::AmbiguousAuthorization),
         (Some(value), false) => {
             let raw = parse_authorization_header(value)?;
-            let (amz_date, timestamp) = match single_header(headers, "x-amz-date")? {
+            let (amz_date, timestamp) = match single_header(headers, &X_AMZ_DATE)? {
                 Some(d) => (
                     d.to_owned(),
                     parse_amz_date(d).ok_or_else(|| SigV4Error::InvalidDate(truncate(d, 64)))?,
                 ),
                 None => {
                     let d =
-                        single_header(headers, "date")?.ok_or(SigV4Error::Missing("X-Amz-Date"))?;
+                        single_header(headers, &DATE)?.ok_or(SigV4Error::Missing("X-Amz-Date"))?;
                     let t = parse_http_date(d)
                         .ok_or_else(|| SigV4Error::InvalidDate(truncate(d, 64)))?;
                     (crate::datetime::format_amz_date(t), t)
@@ -566,18 +575,20 @@ pub fn parse(req: &RequestView<'_>, options: &VerifyOptions) -> Result<Auth, Sig
     if !is_signed("host") {
         return Err(SigV4Error::HostNotSigned);
     }
-    let mut must_sign: Vec<&str> = vec!["x-amz-security-token", "x-amz-content-sha256"];
-    if kind == AuthKind::Header {
-        if headers.contains_key("x-amz-date") {
-            must_sign.push("x-amz-date");
-        } else {
-            must_sign.push("date");
-        }
+    let date_header = if headers.contains_key(&X_AMZ_DATE) {
+        &X_AMZ_DATE
+    } else {
+        &DATE
+    };
+    let mut must_sign = [&X_AMZ_SECURITY_TOKEN, &X_AMZ_CONTENT_SHA256, date_header]
+        .into_iter()
+        .take(if kind == AuthKind::Header { 3 } else { 2 });
+    if let Some(name) = must_sign.find(|n| headers.contains_key(*n) && !is_signed(n.as_str())) {
+        return Err(SigV4Error::HeaderNotSigned(name.as_str().to_owned()));
     }
-    must_sign.extend(options.extra_signed_headers.iter().map(String::as_str));
-    for name in must_sign {
-        if headers.contains_key(name) && !is_signed(name) {
-            return Err(SigV4Error::HeaderNotSigned(name.to_owned()));
+    for name in &options.extra_signed_headers {
+        if headers.contains_key(name.as_str()) && !is_signed(name) {
+            return Err(SigV4Error::HeaderNotSigned(name.clone()));
         }
     }
     if options.require_all_amz_headers_signed {
@@ -588,12 +599,12 @@ pub fn parse(req: &RequestView<'_>, options: &VerifyOptions) -> Result<Auth, Sig
         }
     }
 
-    let security_token = match single_header(headers, "x-amz-security-token")? {
+    let security_token = match single_header(headers, &X_AMZ_SECURITY_TOKEN)? {
         Some(t) => Some(t.to_owned()),
         None => query_token,
     };
 
-    let declared_payload = single_header(headers, "x-amz-content-sha256")?
+    let declared_payload = single_header(headers, &X_AMZ_CONTENT_SHA256)?
         .map(PayloadMode::parse)
         .transpose()?;
     if options.s3 && kind == AuthKind::Header && declared_payload.is_none() {
@@ -621,7 +632,7 @@ pub fn parse(req: &RequestView<'_>, options: &VerifyOptions) -> Result<Auth, Sig
         },
     )?;
 
-    Ok(Auth::Signed(SignedRequest {
+    Ok(Auth::Signed(Box::new(SignedRequest {
         kind,
         access_key_id,
         scope,
@@ -632,7 +643,7 @@ pub fn parse(req: &RequestView<'_>, options: &VerifyOptions) -> Result<Auth, Sig
         timestamp,
         declared_payload,
         canonical_prefix,
-    }))
+    })))
 }
 
 impl SignedRequest {

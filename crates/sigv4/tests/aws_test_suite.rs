@@ -120,7 +120,7 @@ fn signed(v: &Vector) -> podiam_sigv4::SignedRequest {
         authority: None,
     };
     match parse(&view, &VerifyOptions::new("service")).unwrap() {
-        Auth::Signed(s) => s,
+        Auth::Signed(s) => *s,
         Auth::Anonymous => panic!("{}: parsed as anonymous", v.name),
     }
 }

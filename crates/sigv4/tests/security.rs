@@ -74,7 +74,7 @@ fn sts_request(when: OffsetDateTime, token: Option<&str>, service: &str) -> Req 
 
 fn parse_signed(req: &Req, opts: &VerifyOptions) -> Result<SignedRequest, SigV4Error> {
     match parse(&req.view(), opts)? {
-        Auth::Signed(s) => Ok(s),
+        Auth::Signed(s) => Ok(*s),
         Auth::Anonymous => panic!("anonymous"),
     }
 }
@@ -316,7 +316,8 @@ fn authorization_header_variants() {
         resign(&mut r, &sts(), t0());
         check(&r, &sts(), t0()).unwrap_or_else(|e| panic!("{template}: {e:?}"));
     }
-    let bad: Vec<(String, fn(&SigV4Error) -> bool)> = vec![
+    type Expect = fn(&SigV4Error) -> bool;
+    let bad: Vec<(String, Expect)> = vec![
         (String::new(), |e| {
             matches!(e, SigV4Error::MalformedAuthorization(_))
         }),

@@ -1,0 +1,322 @@
+//! A podiam server per test, plus helpers to drive it.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use podiam_oidc::{Algorithm, SigningKey};
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const ACCOUNT: &str = "000000000000";
+pub const BIN: &str = env!("CARGO_BIN_EXE_podiam");
+
+/// A running `podiam serve`.
+pub struct Server {
+    child: Option<Child>,
+    pub dir: tempfile::TempDir,
+    pub endpoint: String,
+    pub addr: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+pub fn spawn_serve(data_dir: &Path, listen: &str) -> (Child, String) {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", listen, "--data-dir"])
+        .arg(data_dir)
+        .env("PODIAM_LOG", "warn,podiam::audit=info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn podiam serve");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("server exited before listening")
+            .expect("read stderr");
+        if let Some(a) = line.strip_prefix("podiam: listening on http://") {
+            break a.trim().to_string();
+        }
+    };
+    // Keep draining stderr so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, addr)
+}
+
+impl Server {
+    pub fn start() -> Server {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (child, addr) = spawn_serve(&dir.path().join("data"), "127.0.0.1:0");
+        Server {
+            child: Some(child),
+            endpoint: format!("http://{addr}"),
+            addr,
+            dir,
+        }
+    }
+
+    /// Kills the server with SIGKILL (no graceful shutdown).
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().expect("kill -9");
+            c.wait().expect("wait");
+        }
+    }
+
+    /// Starts the server again on the same data directory and address.
+    pub fn restart(&mut self) {
+        let (child, addr) = spawn_serve(&self.data_dir(), &self.addr);
+        assert_eq!(addr, self.addr);
+        self.child = Some(child);
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn home(&self) -> PathBuf {
+        let h = self.dir.path().join("home");
+        std::fs::create_dir_all(&h).expect("home");
+        h
+    }
+
+    pub fn issuer(&self, cluster: &str) -> String {
+        format!("{}/clusters/{cluster}", self.endpoint)
+    }
+
+    pub fn issuer_host_path(&self, cluster: &str) -> String {
+        format!("{}/clusters/{cluster}", self.addr)
+    }
+
+    /// Runs the podiam CLI against this server.
+    pub fn podiam(&self, args: &[&str]) -> Output {
+        Command::new(BIN)
+            .args(args)
+            .env("PODIAM_ENDPOINT", &self.endpoint)
+            .env("PODIAM_DATA_DIR", self.data_dir())
+            .output()
+            .expect("run podiam")
+    }
+
+    /// Runs the aws CLI as the admin.
+    pub fn aws(&self, args: &[&str]) -> Output {
+        Command::new("aws")
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.home())
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                self.data_dir().join("admin-credentials"),
+            )
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("AWS_ENDPOINT_URL", &self.endpoint)
+            .output()
+            .expect("run aws (install awscli)")
+    }
+
+    /// Runs the aws CLI as a pod would: only the web identity variables and the endpoint.
+    pub fn aws_as_pod(&self, role_arn: &str, token: &str, args: &[&str]) -> Output {
+        let token_file = self.dir.path().join(format!("token-{}", rand_suffix()));
+        std::fs::write(&token_file, format!("{token}\n")).expect("token file");
+        let home = self.dir.path().join(format!("podhome-{}", rand_suffix()));
+        Command::new("aws")
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", home)
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("AWS_ROLE_ARN", role_arn)
+            .env("AWS_WEB_IDENTITY_TOKEN_FILE", &token_file)
+            .env("AWS_ENDPOINT_URL", &self.endpoint)
+            .output()
+            .expect("run aws")
+    }
+
+    /// Mints a token for `cluster` through `podiam token`.
+    pub fn token(&self, cluster: &str, ns: &str, sa: &str, extra: &[&str]) -> String {
+        let mut args = vec![
+            "token",
+            "--cluster",
+            cluster,
+            "--namespace",
+            ns,
+            "--service-account",
+            sa,
+        ];
+        args.extend_from_slice(extra);
+        let out = self.podiam(&args);
+        assert!(
+            out.status.success(),
+            "podiam token: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .expect("utf8")
+            .trim()
+            .to_string()
+    }
+
+    /// Creates a cluster, its OIDC provider, and the seed's role with the
+    /// seed's trust policy for `ns:sa`. Returns the role ARN.
+    pub fn setup_irsa(&self, cluster: &str, role: &str, ns: &str, sa: &str) -> String {
+        ok(&self.podiam(&["cluster", "create", cluster]));
+        ok(&self.aws(&[
+            "iam",
+            "create-open-id-connect-provider",
+            "--url",
+            &self.issuer(cluster),
+            "--client-id-list",
+            "sts.amazonaws.com",
+        ]));
+        let hp = self.issuer_host_path(cluster);
+        let trust = json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Effect": "Allow",
+                "Principal": {"Federated": format!("arn:aws:iam::{ACCOUNT}:oidc-provider/{hp}")},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {"StringEquals": {
+                    format!("{hp}:aud"): "sts.amazonaws.com",
+                    format!("{hp}:sub"): format!("system:serviceaccount:{ns}:{sa}"),
+                }}
+            }]
+        });
+        let f = self.dir.path().join(format!("trust-{role}.json"));
+        std::fs::write(&f, trust.to_string()).expect("write trust");
+        let out = self.aws(&[
+            "iam",
+            "create-role",
+            "--role-name",
+            role,
+            "--assume-role-policy-document",
+            &format!("file://{}", f.display()),
+        ]);
+        ok(&out);
+        format!("arn:aws:iam::{ACCOUNT}:role/{role}")
+    }
+
+    /// Registers an external cluster whose JWKS holds `key`'s public key.
+    pub fn register_external(&self, cluster: &str, issuer: &str, keys: &[&SigningKey]) {
+        let jwks = podiam_oidc::jwks_document(keys.iter().map(|k| k.jwk()));
+        let f = self.dir.path().join(format!("jwks-{cluster}.json"));
+        std::fs::write(&f, jwks).expect("jwks");
+        ok(&self.podiam(&[
+            "cluster",
+            "register",
+            cluster,
+            "--issuer",
+            issuer,
+            "--jwks-file",
+            f.to_str().expect("path"),
+        ]));
+        ok(&self.aws(&[
+            "iam",
+            "create-open-id-connect-provider",
+            "--url",
+            issuer,
+            "--client-id-list",
+            "sts.amazonaws.com",
+        ]));
+    }
+}
+
+fn rand_suffix() -> String {
+    let mut b = [0u8; 8];
+    podiam_oidc::random_uuid_bytes().map(|u| b.copy_from_slice(&u[..8]));
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Asserts a command succeeded; returns stdout.
+pub fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "command failed: {}\nstdout: {}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Asserts a command failed with AWS error `code`; returns stderr.
+pub fn fails_with(out: &Output, code: &str) -> String {
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        !out.status.success(),
+        "expected {code}, but it succeeded: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        err.contains(&format!("({code})")),
+        "expected ({code}), got: {err}"
+    );
+    err
+}
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64
+}
+
+/// kube-apiserver-shaped claims for `ns:sa`.
+pub fn claims(iss: &str, ns: &str, sa: &str, aud: &str, iat: i64, exp: i64) -> Value {
+    json!({
+        "aud": [aud], "exp": exp, "iat": iat, "iss": iss, "nbf": iat,
+        "kubernetes.io": {"namespace": ns, "serviceaccount": {"name": sa, "uid": "5f0c2d3e-0000-4000-8000-000000000001"}},
+        "sub": format!("system:serviceaccount:{ns}:{sa}"),
+    })
+}
+
+/// Signs `claims` with `key`.
+pub fn sign(key: &SigningKey, claims: &Value) -> String {
+    key.sign_jws(claims).expect("sign")
+}
+
+/// An unsigned (`alg: none`) token.
+pub fn unsigned_token(claims: &Value) -> String {
+    let h = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+    let p = URL_SAFE_NO_PAD.encode(claims.to_string());
+    format!("{h}.{p}.")
+}
+
+/// An HS256 token whose HMAC key is `secret` (the classic key-confusion attack
+/// uses the issuer's public key bytes).
+pub fn hs256_token(claims: &Value, secret: &[u8], kid: &str) -> String {
+    let h = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"HS256","kid":"{kid}"}}"#));
+    let p = URL_SAFE_NO_PAD.encode(claims.to_string());
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret);
+    let sig = aws_lc_rs::hmac::sign(&key, format!("{h}.{p}").as_bytes());
+    format!("{h}.{p}.{}", URL_SAFE_NO_PAD.encode(sig.as_ref()))
+}
+
+pub fn new_key(alg: Algorithm) -> SigningKey {
+    SigningKey::generate(alg).expect("keygen")
+}
+
+/// Waits until `f` is true or `timeout` passes.
+pub fn wait_for(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}

@@ -1,0 +1,5 @@
+pub mod common;
+mod durability;
+mod irsa;
+pub mod raw;
+mod security;
