@@ -266,7 +266,7 @@ bench_podiam() {
 
     code="$(post "$TMP/body.txt" "$url/" "$TMP/podiam-after.xml")"
     [[ "$code" == 200 ]] || die "podiam: valid token got HTTP $code after the load"
-    RSS[podiam]="$(awk '/VmHWM/{print $2/1024 " MiB"}' "/proc/$pid/status" 2>/dev/null || echo '?')"
+    RSS[podiam]="$(awk '/VmHWM/{printf "%.0fMiB", $2/1024}' "/proc/$pid/status" 2>/dev/null || echo '?')"
     stop_bg "$pid"
 }
 
@@ -314,7 +314,7 @@ bench_moto() {
     log "moto: wrong-namespace token -> ${WRONG_NS[moto]}"
 
     run_load moto "$url/" "$TMP/body.txt"
-    RSS[moto]="$(awk '/VmHWM/{print $2/1024 " MiB"}' "/proc/$pid/status" 2>/dev/null || echo '?')"
+    RSS[moto]="$(awk '/VmHWM/{printf "%.0fMiB", $2/1024}' "/proc/$pid/status" 2>/dev/null || echo '?')"
     stop_bg "$pid"
 }
 

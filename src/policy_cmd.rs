@@ -47,41 +47,45 @@ pub enum PolicyCommand {
         kind: Kind,
     },
     /// Decide one request offline and explain the decision.
-    Simulate {
-        /// Identity policy (repeatable).
-        #[arg(long = "policy")]
-        policies: Vec<PathBuf>,
-        /// Session policy (repeatable).
-        #[arg(long = "session-policy")]
-        session_policies: Vec<PathBuf>,
-        /// Permissions boundary.
-        #[arg(long)]
-        boundary: Option<PathBuf>,
-        /// Resource-based policy (e.g. a bucket policy).
-        #[arg(long)]
-        resource_policy: Option<PathBuf>,
-        /// The role's trust policy (for sts:AssumeRole* actions).
-        #[arg(long)]
-        trust_policy: Option<PathBuf>,
-        /// The caller (default: a user in the resource's account).
-        #[arg(long)]
-        principal: Option<String>,
-        /// The account that owns the resource.
-        #[arg(long)]
-        resource_account: Option<String>,
-        /// The action, e.g. s3:GetObject.
-        #[arg(long)]
-        action: String,
-        /// The resource ARN.
-        #[arg(long, default_value = "*")]
-        resource: String,
-        /// A JSON object of condition keys: key → string or list of strings.
-        #[arg(long)]
-        context_file: Option<PathBuf>,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Simulate(Box<SimulateArgs>),
+}
+
+/// `podiam policy simulate` arguments.
+#[derive(Debug, clap::Args)]
+pub struct SimulateArgs {
+    /// Identity policy (repeatable).
+    #[arg(long = "policy")]
+    policies: Vec<PathBuf>,
+    /// Session policy (repeatable).
+    #[arg(long = "session-policy")]
+    session_policies: Vec<PathBuf>,
+    /// Permissions boundary.
+    #[arg(long)]
+    boundary: Option<PathBuf>,
+    /// Resource-based policy (e.g. a bucket policy).
+    #[arg(long)]
+    resource_policy: Option<PathBuf>,
+    /// The role's trust policy (for sts:AssumeRole* actions).
+    #[arg(long)]
+    trust_policy: Option<PathBuf>,
+    /// The caller (default: a user in the resource's account).
+    #[arg(long)]
+    principal: Option<String>,
+    /// The account that owns the resource.
+    #[arg(long)]
+    resource_account: Option<String>,
+    /// The action, e.g. s3:GetObject.
+    #[arg(long)]
+    action: String,
+    /// The resource ARN.
+    #[arg(long, default_value = "*")]
+    resource: String,
+    /// A JSON object of condition keys: key → string or list of strings.
+    #[arg(long)]
+    context_file: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 fn load(path: &Path, kind: PolicyKind) -> anyhow::Result<Policy> {
@@ -146,19 +150,20 @@ pub fn run(cmd: PolicyCommand) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        PolicyCommand::Simulate {
-            policies,
-            session_policies,
-            boundary,
-            resource_policy,
-            trust_policy,
-            principal,
-            resource_account,
-            action,
-            resource,
-            context_file,
-            json,
-        } => {
+        PolicyCommand::Simulate(args) => {
+            let SimulateArgs {
+                policies,
+                session_policies,
+                boundary,
+                resource_policy,
+                trust_policy,
+                principal,
+                resource_account,
+                action,
+                resource,
+                context_file,
+                json,
+            } = *args;
             if resource_policy.is_some() && trust_policy.is_some() {
                 bail!(
                     "--resource-policy and --trust-policy are exclusive: a role's trust policy is its resource policy"

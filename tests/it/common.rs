@@ -236,9 +236,8 @@ impl Server {
 }
 
 fn rand_suffix() -> String {
-    let mut b = [0u8; 8];
-    podiam_oidc::random_uuid_bytes().map(|u| b.copy_from_slice(&u[..8]));
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    let u = podiam_oidc::random_uuid_bytes().unwrap_or([7; 16]);
+    u[..8].iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// Asserts a command succeeded; returns stdout.

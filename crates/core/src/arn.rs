@@ -143,7 +143,7 @@ mod tests {
     fn issuer_names() {
         assert_eq!(
             issuer_host_path("https://oidc.example.com/id/1/"),
-            "oidc.example.com/id/1"
+            "oidc.example.com/id/1/"
         );
         assert_eq!(
             issuer_host_path("http://127.0.0.1:4599/clusters/demo"),

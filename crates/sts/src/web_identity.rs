@@ -272,10 +272,11 @@ pub(crate) fn find_provider(
         .filter(|p| p.url == iss))
 }
 
+/// Session tags and transitive tag keys.
+type SessionTags = (Vec<(String, String)>, Vec<String>);
+
 /// Session tags from the `https://aws.amazon.com/tags` claim.
-fn session_tags(
-    claims: &serde_json::Map<String, Value>,
-) -> Result<(Vec<(String, String)>, Vec<String>), StsError> {
+fn session_tags(claims: &serde_json::Map<String, Value>) -> Result<SessionTags, StsError> {
     let Some(v) = claims.get("https://aws.amazon.com/tags") else {
         return Ok((vec![], vec![]));
     };
