@@ -248,6 +248,7 @@ async fn dispatch(
     let service = signing_service(&parts.headers, query.as_deref());
     let view = RequestView::from_parts(&parts);
     match service.as_deref() {
+        Some("eks-auth") => eks_auth(&app, &view, &parts.method, &path, &body, &meta, &rid).await,
         Some("eks") => {
             eks(
                 &app,
@@ -409,6 +410,44 @@ async fn eks(
     };
     match podiam_eks::handle(&app.svc, &caller, req).await {
         Ok((status, body)) => json_ok(status, body, rid),
+        Err(e) => aws_error(&e.to_aws(), &Protocol::RestJson, rid),
+    }
+}
+
+/// eks-auth: `POST /clusters/{name}/assume-role-for-pod-identity`.
+async fn eks_auth(
+    app: &App,
+    view: &RequestView<'_>,
+    method: &Method,
+    path: &str,
+    body: &Bytes,
+    meta: &RequestMeta,
+    rid: &str,
+) -> Response {
+    let cluster = path
+        .strip_prefix("/clusters/")
+        .and_then(|r| r.strip_suffix("/assume-role-for-pod-identity"))
+        .filter(|c| !c.contains('/'));
+    let Some(cluster) = cluster.filter(|_| method == Method::POST) else {
+        let e = AwsError::new(
+            404,
+            "NotFoundException",
+            format!("No eks-auth route for {method} {path}"),
+        );
+        return aws_error(&e, &Protocol::RestJson, rid);
+    };
+    let caller = match app.svc.authenticate(view, body, "eks-auth") {
+        Ok(c) => c,
+        Err(e) => {
+            let w = e.to_aws();
+            let e = AwsError::new(w.status.as_u16(), "UnrecognizedClientException", w.message);
+            return aws_error(&e, &Protocol::RestJson, rid);
+        }
+    };
+    match podiam_eks::assume_role_for_pod_identity(&app.svc, &app.sts, &caller, cluster, body, meta)
+        .await
+    {
+        Ok(v) => json_ok(200, v.to_string(), rid),
         Err(e) => aws_error(&e.to_aws(), &Protocol::RestJson, rid),
     }
 }

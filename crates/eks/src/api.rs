@@ -1,6 +1,7 @@
 //! The EKS REST-JSON API subset (service `eks`), plus podiam's token
 //! endpoint. Typed request → authorize → handle, as elsewhere.
 
+use crate::association::{self, AssociationSpec};
 use crate::cluster::{
     ClusterSpec, TokenSpec, create_cluster, delete_cluster, mint_token, not_found,
 };
@@ -26,6 +27,49 @@ pub enum EksRequest {
     },
     /// `DELETE /clusters/{name}`.
     DeleteCluster(String),
+    /// `POST /clusters/{name}/pod-identity-associations`.
+    CreateAssociation {
+        /// Cluster.
+        cluster: String,
+        /// Parameters.
+        spec: AssociationSpec,
+    },
+    /// `GET /clusters/{name}/pod-identity-associations/{id}`.
+    DescribeAssociation {
+        /// Cluster.
+        cluster: String,
+        /// Association id.
+        id: String,
+    },
+    /// `GET /clusters/{name}/pod-identity-associations`.
+    ListAssociations {
+        /// Cluster.
+        cluster: String,
+        /// Filter.
+        namespace: Option<String>,
+        /// Filter.
+        service_account: Option<String>,
+        /// 1..=100.
+        max_results: usize,
+        /// Opaque.
+        next_token: Option<String>,
+    },
+    /// `POST /clusters/{name}/pod-identity-associations/{id}`.
+    UpdateAssociation {
+        /// Cluster.
+        cluster: String,
+        /// Association id.
+        id: String,
+        /// Parameters.
+        spec: AssociationSpec,
+    },
+    /// `DELETE /clusters/{name}/pod-identity-associations/{id}`.
+    DeleteAssociation {
+        /// Cluster.
+        cluster: String,
+        /// Association id.
+        id: String,
+    },
     /// `POST /_podiam/clusters/{name}/token` (podiam extension).
     MintToken {
         /// Cluster.
@@ -89,6 +133,43 @@ impl EksRequest {
                     }),
                 }
             }
+            ("POST", ["clusters", name, "pod-identity-associations"]) => parse_body(body)
+                .and_then(|b| association_spec(&b))
+                .map(|spec| EksRequest::CreateAssociation {
+                    cluster: name.to_string(),
+                    spec,
+                }),
+            ("GET", ["clusters", name, "pod-identity-associations"]) => {
+                match page_size(q("maxResults")) {
+                    Ok(max_results) => Ok(EksRequest::ListAssociations {
+                        cluster: name.to_string(),
+                        namespace: q("namespace"),
+                        service_account: q("serviceAccount"),
+                        max_results,
+                        next_token: q("nextToken"),
+                    }),
+                    Err(e) => Err(e),
+                }
+            }
+            ("GET", ["clusters", name, "pod-identity-associations", id]) => {
+                Ok(EksRequest::DescribeAssociation {
+                    cluster: name.to_string(),
+                    id: id.to_string(),
+                })
+            }
+            ("POST", ["clusters", name, "pod-identity-associations", id]) => parse_body(body)
+                .and_then(|b| association_spec(&b))
+                .map(|spec| EksRequest::UpdateAssociation {
+                    cluster: name.to_string(),
+                    id: id.to_string(),
+                    spec,
+                }),
+            ("DELETE", ["clusters", name, "pod-identity-associations", id]) => {
+                Ok(EksRequest::DeleteAssociation {
+                    cluster: name.to_string(),
+                    id: id.to_string(),
+                })
+            }
             ("GET", ["clusters", name]) => Ok(EksRequest::DescribeCluster(name.to_string())),
             ("DELETE", ["clusters", name]) => Ok(EksRequest::DeleteCluster(name.to_string())),
             ("POST", ["_podiam", "clusters", name, "token"]) => parse_body(body).and_then(|b| {
@@ -133,6 +214,9 @@ impl EksRequest {
     /// The IAM action and resource this request is authorized as.
     pub fn authz(&self, region: &str, account: &str) -> (&'static str, String) {
         let arn = |n: &str| format!("arn:aws:eks:{region}:{account}:cluster/{n}");
+        let assoc = |c: &str, id: &str| {
+            format!("arn:aws:eks:{region}:{account}:podidentityassociation/{c}/{id}")
+        };
         match self {
             EksRequest::CreateCluster(s) => ("eks:CreateCluster", arn(&s.name)),
             EksRequest::DescribeCluster(n) => ("eks:DescribeCluster", arn(n)),
@@ -141,12 +225,71 @@ impl EksRequest {
             EksRequest::MintToken { cluster, .. } => {
                 ("podiam:CreateServiceAccountToken", arn(cluster))
             }
+            EksRequest::CreateAssociation { cluster, .. } => {
+                ("eks:CreatePodIdentityAssociation", arn(cluster))
+            }
+            EksRequest::ListAssociations { cluster, .. } => {
+                ("eks:ListPodIdentityAssociations", arn(cluster))
+            }
+            EksRequest::DescribeAssociation { cluster, id } => {
+                ("eks:DescribePodIdentityAssociation", assoc(cluster, id))
+            }
+            EksRequest::UpdateAssociation { cluster, id, .. } => {
+                ("eks:UpdatePodIdentityAssociation", assoc(cluster, id))
+            }
+            EksRequest::DeleteAssociation { cluster, id } => {
+                ("eks:DeletePodIdentityAssociation", assoc(cluster, id))
+            }
         }
     }
 }
 
 fn form_urlencoded_pairs(q: &str) -> Vec<(String, String)> {
     form_urlencoded::parse(q.as_bytes()).into_owned().collect()
+}
+
+fn page_size(v: Option<String>) -> Result<usize, EksError> {
+    match v.map(|v| v.parse::<usize>()) {
+        None => Ok(100),
+        Some(Ok(m)) if (1..=100).contains(&m) => Ok(m),
+        Some(_) => Err(EksError::InvalidParameter(
+            "maxResults must be a number between 1 and 100".into(),
+        )),
+    }
+}
+
+fn association_spec(b: &Value) -> Result<AssociationSpec, EksError> {
+    let tags = match b.get("tags") {
+        None | Some(Value::Null) => BTreeMap::new(),
+        Some(Value::Object(m)) => m
+            .iter()
+            .map(|(k, v)| {
+                v.as_str()
+                    .map(|v| (k.clone(), v.to_string()))
+                    .ok_or_else(|| EksError::InvalidParameter("tag values must be strings".into()))
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(EksError::InvalidParameter("tags must be a map".into())),
+    };
+    let disable_session_tags = match b.get("disableSessionTags") {
+        None | Some(Value::Null) => None,
+        Some(Value::Bool(x)) => Some(*x),
+        Some(_) => {
+            return Err(EksError::InvalidParameter(
+                "disableSessionTags must be a boolean".into(),
+            ));
+        }
+    };
+    Ok(AssociationSpec {
+        namespace: str_field(b, "namespace")?,
+        service_account: str_field(b, "serviceAccount")?,
+        role_arn: str_field(b, "roleArn")?,
+        client_request_token: str_field(b, "clientRequestToken")?,
+        tags,
+        disable_session_tags,
+        target_role_arn: str_field(b, "targetRoleArn")?,
+        policy: str_field(b, "policy")?,
+    })
 }
 
 fn parse_body(body: &[u8]) -> Result<Value, EksError> {
@@ -241,6 +384,40 @@ pub async fn handle(
             let mut j = cluster_json(svc, &c);
             j["status"] = json!("DELETING");
             json!({ "cluster": j })
+        }
+        EksRequest::CreateAssociation { cluster, spec } => {
+            json!({ "association": association::to_json(&association::create(svc, &account, &cluster, spec).await?) })
+        }
+        EksRequest::DescribeAssociation { cluster, id } => {
+            json!({ "association": association::to_json(&association::describe(svc, &account, &cluster, &id)?) })
+        }
+        EksRequest::ListAssociations {
+            cluster,
+            namespace,
+            service_account,
+            max_results,
+            next_token,
+        } => {
+            let (items, next) = association::list(
+                svc,
+                &account,
+                &cluster,
+                namespace.as_deref(),
+                service_account.as_deref(),
+                max_results,
+                next_token.as_deref(),
+            )?;
+            let mut v = json!({ "associations": items.iter().map(association::to_summary_json).collect::<Vec<_>>() });
+            if let Some(n) = next {
+                v["nextToken"] = json!(n);
+            }
+            v
+        }
+        EksRequest::UpdateAssociation { cluster, id, spec } => {
+            json!({ "association": association::to_json(&association::update(svc, &account, &cluster, &id, spec).await?) })
+        }
+        EksRequest::DeleteAssociation { cluster, id } => {
+            json!({ "association": association::to_json(&association::delete(svc, &account, &cluster, &id).await?) })
         }
         EksRequest::MintToken { cluster, spec } => {
             let token = mint_token(svc, &account, &cluster, &spec)?;

@@ -8,11 +8,14 @@
 //! issuer from EKS work.
 
 mod api;
+pub mod association;
 mod cluster;
+pub mod eks_auth;
 mod error;
 mod issuer;
 
 pub use api::{EksRequest, handle};
 pub use cluster::{ClusterSpec, TokenSpec, create_cluster, delete_cluster, mint_token};
+pub use eks_auth::{EksAuthError, assume_role_for_pod_identity};
 pub use error::EksError;
 pub use issuer::{ClusterFetcher, IssuerDocument, issuer_document};

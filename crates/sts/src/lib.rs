@@ -51,10 +51,14 @@ impl std::fmt::Debug for Sts {
 }
 
 /// Issued credentials plus what the response reports.
-struct Issued {
-    claims: SessionClaims,
-    token: String,
-    packed_policy_size: Option<u32>,
+#[derive(Debug, Clone)]
+pub struct Issued {
+    /// What the session token carries.
+    pub claims: SessionClaims,
+    /// The sealed session token.
+    pub token: String,
+    /// `PackedPolicySize`, when session policies or tags were passed.
+    pub packed_policy_size: Option<u32>,
 }
 
 impl Sts {
@@ -190,8 +194,11 @@ impl Sts {
         Ok(body)
     }
 
+    /// `sts:AssumeRole` by `caller` (a role session): evaluates the caller's
+    /// policies and the target's trust policy, carries transitive tags over,
+    /// and caps the chained session at one hour.
     #[allow(clippy::too_many_arguments)]
-    fn assume_role(
+    pub fn assume_role(
         &self,
         svc: &Services,
         caller: &Caller,
@@ -305,49 +312,76 @@ impl Sts {
                     .into(),
             ));
         }
-        if let Some(doc) = &session.policy {
-            Policy::parse(doc, PolicyKind::Session)
-                .map_err(|e| StsError::MalformedPolicyDocument(e.to_string()))?;
-        }
-        if session.policy_arns.len() > 10 {
-            return Err(StsError::Validation(
-                "1 validation error detected: Value at 'policyArns' failed to satisfy constraint: Member must have length less than or equal to 10".into(),
-            ));
-        }
-        let packed = packed_size(session, &tags)?;
-        let now = svc.now();
-        let rng = svc.rng.as_ref();
-        let claims = SessionClaims {
-            access_key_id: unique_id(rng, IdKind::TemporaryAccessKey),
-            secret_access_key: secret_access_key(rng),
-            account: role.arn.split(':').nth(4).unwrap_or_default().to_string(),
-            role_arn: role.arn.clone(),
-            role_id: role.id.clone(),
-            role_name: role.name.clone(),
-            session_name: session.session_name.clone(),
-            issued_at: now,
-            expires_at: now + duration,
+        mint_session(
+            svc,
+            session,
+            role,
             origin,
-            session_policy: session.policy.clone(),
-            policy_arns: session.policy_arns.clone(),
             tags,
-            transitive_tag_keys: transitive,
+            transitive,
             source_identity,
             chained,
-        };
-        let token = svc.sealer().seal(&claims, rng);
-        Ok(Issued {
-            claims,
-            token,
-            packed_policy_size: packed,
-        })
+        )
     }
+}
+
+/// Seals a new session for `role`. The caller has authorized it and checked
+/// the duration (`session.duration`, default 3600) against its own rules;
+/// this validates the session policies and their packed size.
+#[allow(clippy::too_many_arguments)]
+pub fn mint_session(
+    svc: &Services,
+    session: &SessionParams,
+    role: &podiam_store::Role,
+    origin: SessionOrigin,
+    tags: Vec<(String, String)>,
+    transitive: Vec<String>,
+    source_identity: Option<String>,
+    chained: bool,
+) -> Result<Issued, StsError> {
+    let duration = session.duration.unwrap_or(3600);
+    if let Some(doc) = &session.policy {
+        Policy::parse(doc, PolicyKind::Session)
+            .map_err(|e| StsError::MalformedPolicyDocument(e.to_string()))?;
+    }
+    if session.policy_arns.len() > 10 {
+        return Err(StsError::Validation(
+            "1 validation error detected: Value at 'policyArns' failed to satisfy constraint: Member must have length less than or equal to 10".into(),
+        ));
+    }
+    let packed = packed_size(session, &tags)?;
+    let now = svc.now();
+    let rng = svc.rng.as_ref();
+    let claims = SessionClaims {
+        access_key_id: unique_id(rng, IdKind::TemporaryAccessKey),
+        secret_access_key: secret_access_key(rng),
+        account: role.arn.split(':').nth(4).unwrap_or_default().to_string(),
+        role_arn: role.arn.clone(),
+        role_id: role.id.clone(),
+        role_name: role.name.clone(),
+        session_name: session.session_name.clone(),
+        issued_at: now,
+        expires_at: now + duration,
+        origin,
+        session_policy: session.policy.clone(),
+        policy_arns: session.policy_arns.clone(),
+        tags,
+        transitive_tag_keys: transitive,
+        source_identity,
+        chained,
+    };
+    let token = svc.sealer().seal(&claims, rng);
+    Ok(Issued {
+        claims,
+        token,
+        packed_policy_size: packed,
+    })
 }
 
 /// Looks a role up by ARN; `None` when the ARN is malformed or the role is
 /// missing (callers answer AccessDenied then, as AWS does, without
 /// revealing which).
-pub(crate) fn lookup_role(
+pub fn lookup_role(
     svc: &Services,
     arn: &str,
 ) -> Result<Option<podiam_store::Versioned<podiam_store::Role>>, StsError> {
@@ -360,7 +394,7 @@ pub(crate) fn lookup_role(
 }
 
 /// Session tag limits (IAM User Guide, "Passing session tags in AWS STS").
-pub(crate) fn check_tags(tags: &[(String, String)], transitive: &[String]) -> Result<(), StsError> {
+pub fn check_tags(tags: &[(String, String)], transitive: &[String]) -> Result<(), StsError> {
     if tags.len() > 50 {
         return Err(StsError::Validation(
             "1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to 50".into(),
@@ -384,7 +418,7 @@ pub(crate) fn check_tags(tags: &[(String, String)], transitive: &[String]) -> Re
 }
 
 /// `aws:RequestTag/*`, `aws:TagKeys` and `sts:TransitiveTagKeys`.
-pub(crate) fn request_tags(
+pub fn request_tags(
     mut b: podiam_policy::RequestContextBuilder,
     tags: &[(String, String)],
     transitive: &[String],

@@ -1,0 +1,400 @@
+//! eks-auth `AssumeRoleForPodIdentity`: what the node agent calls to trade a
+//! pod's service-account token for the associated role's credentials.
+
+use crate::association::{Association, find};
+use crate::issuer::{IssuerDocument, issuer_document};
+use podiam_auth::{Caller, RequestMeta, Services};
+use podiam_core::AwsError;
+use podiam_core::session::SessionOrigin;
+use podiam_oidc::{JwkSet, StsErrorCode, UnverifiedToken};
+use podiam_policy::{Decision, Evaluation, Principal, RequestContext, evaluate};
+use podiam_store::Cluster;
+use podiam_sts::{SessionParams, Sts, StsError, lookup_role, mint_session, request_tags};
+use serde_json::{Value, json};
+
+/// The audience of Pod Identity tokens.
+pub const AUDIENCE: &str = "pods.eks.amazonaws.com";
+/// The service principal EKS assumes roles as.
+pub const SERVICE_PRINCIPAL: &str = "pods.eks.amazonaws.com";
+/// How long Pod Identity credentials last.
+pub const CREDENTIAL_SECONDS: i64 = 6 * 3600;
+
+/// eks-auth's errors (REST-JSON), with their one mapping to the wire.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EksAuthError {
+    /// The service account token is invalid.
+    #[error("{0}")]
+    InvalidToken(String),
+    /// The service account token has expired.
+    #[error("{0}")]
+    ExpiredToken(String),
+    /// EKS (or the caller) may not assume the role.
+    #[error("{0}")]
+    AccessDenied(String),
+    /// No cluster or no association.
+    #[error("{0}")]
+    ResourceNotFound(String),
+    /// A parameter is invalid.
+    #[error("{0}")]
+    InvalidParameter(String),
+    /// The request is semantically wrong.
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// The store failed.
+    #[error("{0}")]
+    ServiceUnavailable(String),
+}
+
+impl EksAuthError {
+    /// The wire form. AccessDeniedException is 400 in eks-auth's model.
+    pub fn to_aws(&self) -> AwsError {
+        let (status, code) = match self {
+            EksAuthError::InvalidToken(_) => (400, "InvalidTokenException"),
+            EksAuthError::ExpiredToken(_) => (400, "ExpiredTokenException"),
+            EksAuthError::AccessDenied(_) => (400, "AccessDeniedException"),
+            EksAuthError::ResourceNotFound(_) => (404, "ResourceNotFoundException"),
+            EksAuthError::InvalidParameter(_) => (400, "InvalidParameterException"),
+            EksAuthError::InvalidRequest(_) => (400, "InvalidRequestException"),
+            EksAuthError::ServiceUnavailable(_) => (503, "ServiceUnavailableException"),
+        };
+        AwsError::new(status, code, self.to_string())
+    }
+}
+
+impl From<podiam_store::StoreError> for EksAuthError {
+    fn from(e: podiam_store::StoreError) -> Self {
+        EksAuthError::ServiceUnavailable(e.to_string())
+    }
+}
+
+impl From<crate::EksError> for EksAuthError {
+    fn from(e: crate::EksError) -> Self {
+        match e {
+            crate::EksError::ResourceNotFound(m) => EksAuthError::ResourceNotFound(m),
+            crate::EksError::InvalidParameter(m) => EksAuthError::InvalidParameter(m),
+            other => EksAuthError::ServiceUnavailable(other.to_string()),
+        }
+    }
+}
+
+/// What a valid pod token says.
+#[derive(Debug, Clone)]
+pub struct PodClaims {
+    /// Namespace.
+    pub namespace: String,
+    /// Service account.
+    pub service_account: String,
+    /// Pod name.
+    pub pod_name: String,
+    /// Pod uid.
+    pub pod_uid: String,
+}
+
+fn invalid(m: impl Into<String>) -> EksAuthError {
+    EksAuthError::InvalidToken(m.into())
+}
+
+/// Verifies a pod's token against `cluster`'s issuer: signature, expiry,
+/// audience, and the pod-bound `kubernetes.io` claims.
+pub fn verify_pod_token(
+    svc: &Services,
+    account: &str,
+    cluster: &Cluster,
+    raw: &str,
+) -> Result<PodClaims, EksAuthError> {
+    let tok = UnverifiedToken::parse(raw).map_err(|e| invalid(e.to_string()))?;
+    if tok.issuer() != Some(cluster.issuer.as_str()) {
+        return Err(invalid(format!(
+            "The token's issuer {:?} is not the issuer of cluster {}",
+            tok.issuer().unwrap_or_default(),
+            cluster.name
+        )));
+    }
+    let jwks = issuer_document(&svc.store, account, &cluster.name, IssuerDocument::Jwks)?;
+    let set =
+        JwkSet::from_json(jwks.as_bytes()).map_err(|e| EksAuthError::ServiceUnavailable(e.0))?;
+    tok.verify_signature(&set)
+        .map_err(|e| invalid(e.to_string()))?;
+    if let Err(e) = tok.check_time(svc.now(), 0) {
+        return Err(
+            if e.sts_error_code() == StsErrorCode::ExpiredTokenException {
+                EksAuthError::ExpiredToken(format!("The service account token is expired: {e}"))
+            } else {
+                invalid(e.to_string())
+            },
+        );
+    }
+    if !tok.audiences().iter().any(|a| a == AUDIENCE) {
+        return Err(invalid(format!(
+            "The token's audience must include {AUDIENCE}"
+        )));
+    }
+    let k = tok
+        .claims()
+        .get("kubernetes.io")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let s = |v: &Value| v.as_str().filter(|s| !s.is_empty()).map(str::to_string);
+    let claims = PodClaims {
+        namespace: s(&k["namespace"])
+            .ok_or_else(|| invalid("The token has no kubernetes.io namespace"))?,
+        service_account: s(&k["serviceaccount"]["name"])
+            .ok_or_else(|| invalid("The token has no kubernetes.io service account"))?,
+        pod_name: s(&k["pod"]["name"]).ok_or_else(|| invalid("The token is not bound to a pod"))?,
+        pod_uid: s(&k["pod"]["uid"]).ok_or_else(|| invalid("The token is not bound to a pod"))?,
+    };
+    let sub = format!(
+        "system:serviceaccount:{}:{}",
+        claims.namespace, claims.service_account
+    );
+    if tok.subject() != Some(sub.as_str()) {
+        return Err(invalid(
+            "The token's subject does not match its kubernetes.io claims",
+        ));
+    }
+    Ok(claims)
+}
+
+/// The six transitive session tags EKS attaches.
+pub fn session_tags(cluster: &Cluster, p: &PodClaims) -> Vec<(String, String)> {
+    vec![
+        ("eks-cluster-arn".into(), cluster.arn.clone()),
+        ("eks-cluster-name".into(), cluster.name.clone()),
+        ("kubernetes-namespace".into(), p.namespace.clone()),
+        (
+            "kubernetes-service-account".into(),
+            p.service_account.clone(),
+        ),
+        ("kubernetes-pod-name".into(), p.pod_name.clone()),
+        ("kubernetes-pod-uid".into(), p.pod_uid.clone()),
+    ]
+}
+
+fn denied() -> EksAuthError {
+    EksAuthError::AccessDenied(
+        "Unauthorized Exception! EKS does not have permissions to assume the associated role."
+            .into(),
+    )
+}
+
+/// Handles `POST /clusters/{name}/assume-role-for-pod-identity`.
+pub async fn assume_role_for_pod_identity(
+    svc: &Services,
+    sts: &Sts,
+    caller: &Caller,
+    cluster_name: &str,
+    body: &[u8],
+    meta: &RequestMeta,
+) -> Result<Value, EksAuthError> {
+    if !crate::cluster::valid_cluster_name(cluster_name) {
+        return Err(EksAuthError::InvalidParameter(format!(
+            "Invalid cluster name: {cluster_name}"
+        )));
+    }
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|e| EksAuthError::InvalidRequest(format!("Invalid JSON body: {e}")))?;
+    let token = v
+        .get("token")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| EksAuthError::InvalidParameter("token is required".into()))?;
+    let account = caller.account().to_string();
+    let cluster = svc
+        .store
+        .get::<Cluster>(&account, cluster_name)?
+        .ok_or_else(|| {
+            EksAuthError::ResourceNotFound(format!("No cluster found for name: {cluster_name}."))
+        })?;
+    svc.authorize(caller, "eks-auth:AssumeRoleForPodIdentity", &cluster.arn, &[]).map_err(|_| {
+        EksAuthError::AccessDenied(format!(
+            "User: {} is not authorized to perform: eks-auth:AssumeRoleForPodIdentity on resource: {}",
+            caller.arn(),
+            cluster.arn
+        ))
+    })?;
+    let pod = verify_pod_token(svc, &account, &cluster, token)?;
+    let assoc = find(
+        svc,
+        &account,
+        cluster_name,
+        &pod.namespace,
+        &pod.service_account,
+    )?
+    .ok_or_else(|| {
+        EksAuthError::ResourceNotFound(format!(
+            "No Pod Identity Association found for service account {} in namespace {}",
+            pod.service_account, pod.namespace
+        ))
+    })?;
+    let (claims, session_token) = assume(svc, sts, &account, &cluster, &assoc, &pod, meta)?;
+    Ok(json!({
+        "subject": {"namespace": pod.namespace, "serviceAccount": pod.service_account},
+        "audience": AUDIENCE,
+        "podIdentityAssociation": {"associationArn": assoc.arn, "associationId": assoc.id},
+        "assumedRoleUser": {"arn": claims.assumed_role_arn(), "assumeRoleId": claims.assumed_role_id()},
+        "credentials": {
+            "sessionToken": session_token,
+            "secretAccessKey": claims.secret_access_key,
+            "accessKeyId": claims.access_key_id,
+            "expiration": claims.expires_at,
+        },
+    }))
+}
+
+/// EKS assumes the association's role as `pods.eks.amazonaws.com` (and
+/// chains into the target role when one is set).
+fn assume(
+    svc: &Services,
+    sts: &Sts,
+    account: &str,
+    cluster: &Cluster,
+    assoc: &Association,
+    pod: &PodClaims,
+    meta: &RequestMeta,
+) -> Result<(podiam_core::session::SessionClaims, String), EksAuthError> {
+    let role = lookup_role(svc, &assoc.role_arn)
+        .map_err(|e| EksAuthError::ServiceUnavailable(e.to_string()))?
+        .ok_or_else(denied)?;
+    let trust = svc.trust_policy(&role).ok_or_else(denied)?;
+    let tags = if assoc.disable_session_tags {
+        vec![]
+    } else {
+        session_tags(cluster, pod)
+    };
+    let transitive: Vec<String> = tags.iter().map(|(k, _)| k.clone()).collect();
+    let mut actions = vec!["sts:AssumeRole"];
+    if !tags.is_empty() {
+        actions.push("sts:TagSession");
+    }
+    for action in actions {
+        let now = svc.now();
+        let mut b = RequestContext::builder(
+            Principal::service(SERVICE_PRINCIPAL),
+            action,
+            role.arn.clone(),
+        )
+        .key("aws:CurrentTime", podiam_core::timefmt::iso8601(now))
+        .key("aws:EpochTime", now.to_string())
+        .key("aws:SourceAccount", account.to_string())
+        .key("aws:SourceArn", cluster.arn.clone());
+        b = meta.apply(b);
+        b = request_tags(b, &tags, &transitive);
+        let outcome = evaluate(&Evaluation::trust("trust policy", &trust), &b.build());
+        if outcome.decision != Decision::Allow {
+            tracing::info!(
+                target: "podiam::audit",
+                action,
+                role = %role.arn,
+                association = %assoc.id,
+                explanation = %outcome.explanation,
+                "denied"
+            );
+            return Err(denied());
+        }
+    }
+    let mut uuid = [0u8; 16];
+    svc.rng.fill(&mut uuid);
+    let mut session_name = format!(
+        "eks-{}-{}-{}",
+        cluster.name,
+        pod.pod_name,
+        podiam_core::ids::uuid_string(uuid)
+    );
+    session_name.truncate(64);
+    let params = SessionParams {
+        role_arn: role.arn.clone(),
+        session_name,
+        duration: Some(CREDENTIAL_SECONDS),
+        policy: assoc.policy.clone(),
+        policy_arns: vec![],
+    };
+    let origin = SessionOrigin::PodIdentity {
+        cluster: cluster.name.clone(),
+        association_id: assoc.id.clone(),
+    };
+    let issued = mint_session(svc, &params, &role, origin, tags, transitive, None, false)
+        .map_err(map_sts)?;
+    let Some(target) = &assoc.target_role_arn else {
+        return Ok((issued.claims, issued.token));
+    };
+    // Role chaining into the target role, as the first role's session.
+    let caller = Caller::Session(Box::new(issued.claims.clone()));
+    let params = SessionParams {
+        role_arn: target.clone(),
+        session_name: issued.claims.session_name.clone(),
+        duration: Some(3600),
+        policy: None,
+        policy_arns: vec![],
+    };
+    let chained = sts
+        .assume_role(
+            svc,
+            &caller,
+            &params,
+            assoc.external_id.clone(),
+            vec![],
+            vec![],
+            None,
+            meta,
+        )
+        .map_err(map_sts)?;
+    Ok((chained.claims, chained.token))
+}
+
+fn map_sts(e: StsError) -> EksAuthError {
+    match e {
+        StsError::AccessDenied(_) => denied(),
+        StsError::ServiceUnavailable(m) => EksAuthError::ServiceUnavailable(m),
+        other => EksAuthError::InvalidRequest(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_mapping() {
+        let cases = [
+            (
+                EksAuthError::InvalidToken("x".into()),
+                400,
+                "InvalidTokenException",
+            ),
+            (
+                EksAuthError::ExpiredToken("x".into()),
+                400,
+                "ExpiredTokenException",
+            ),
+            (
+                EksAuthError::AccessDenied("x".into()),
+                400,
+                "AccessDeniedException",
+            ),
+            (
+                EksAuthError::ResourceNotFound("x".into()),
+                404,
+                "ResourceNotFoundException",
+            ),
+            (
+                EksAuthError::InvalidParameter("x".into()),
+                400,
+                "InvalidParameterException",
+            ),
+            (
+                EksAuthError::InvalidRequest("x".into()),
+                400,
+                "InvalidRequestException",
+            ),
+            (
+                EksAuthError::ServiceUnavailable("x".into()),
+                503,
+                "ServiceUnavailableException",
+            ),
+        ];
+        for (e, status, code) in cases {
+            let w = e.to_aws();
+            assert_eq!((w.status.as_u16(), w.code.as_ref()), (status, code));
+        }
+    }
+}
