@@ -78,7 +78,9 @@ pub fn read_credentials_file(path: &Path, profile: &str) -> anyhow::Result<Crede
     })
 }
 
-fn resolve_credentials(args: &ClientArgs) -> anyhow::Result<Credentials> {
+/// The credentials the CLI signs with: `--data-dir`, then the AWS
+/// environment, then `./podiam-data`, then the shared credentials file.
+pub fn resolve_credentials(args: &ClientArgs) -> anyhow::Result<Credentials> {
     if let Some(dir) = &args.data_dir {
         return read_credentials_file(&dir.join("admin-credentials"), "default");
     }

@@ -1,5 +1,6 @@
 //! `podiam`: self-hosted, AWS-wire-compatible workload identity.
 
+mod agent_cmd;
 mod client;
 mod policy_cmd;
 mod server;
@@ -71,9 +72,15 @@ enum Command {
         /// Bind the token to a pod of this name.
         #[arg(long)]
         pod: Option<String>,
+        /// Write the token to FILE (mode 0600, no trailing newline, as the
+        /// kubelet writes projected tokens) instead of printing it.
+        #[arg(long, short = 'o')]
+        output: Option<PathBuf>,
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// Run the node agent: the Pod Identity credential endpoint and IMDS.
+    Agent(Box<agent_cmd::AgentArgs>),
     /// Validate and simulate IAM policies offline.
     Policy {
         #[command(subcommand)]
@@ -223,6 +230,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             audiences,
             expiration,
             pod,
+            output,
             client,
         } => {
             let c = Client::new(&client)?;
@@ -243,9 +251,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .get("token")
                 .and_then(|t| t.as_str())
                 .context("the server returned no token")?;
-            println!("{token}");
+            match output {
+                Some(path) => server::write_private(&path, token.as_bytes())
+                    .with_context(|| format!("writing {}", path.display()))?,
+                None => println!("{token}"),
+            }
         }
         Command::Policy { command } => return policy_cmd::run(command),
+        Command::Agent(args) => agent_cmd::run(*args, shutdown_signal()).await?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -414,7 +414,9 @@ async fn eks(
     }
 }
 
-/// eks-auth: `POST /clusters/{name}/assume-role-for-pod-identity`.
+/// eks-auth: `POST /clusters/{name}/assume-role-for-pod-identity`, and
+/// podiam's instance-role credentials for the node agent's IMDS
+/// (`POST /_podiam/instance-role-credentials`), signed the same way.
 async fn eks_auth(
     app: &App,
     view: &RequestView<'_>,
@@ -424,6 +426,16 @@ async fn eks_auth(
     meta: &RequestMeta,
     rid: &str,
 ) -> Response {
+    if path == "/_podiam/instance-role-credentials" && method == Method::POST {
+        let caller = match app.svc.authenticate(view, body, "eks-auth") {
+            Ok(c) => c,
+            Err(e) => return aws_error(&e.to_aws(), &Protocol::RestJson, rid),
+        };
+        return match podiam_eks::eks_auth::instance_role_credentials(&app.svc, &caller, body, meta) {
+            Ok(v) => json_ok(200, v.to_string(), rid),
+            Err(e) => aws_error(&e.to_aws(), &Protocol::RestJson, rid),
+        };
+    }
     let cluster = path
         .strip_prefix("/clusters/")
         .and_then(|r| r.strip_suffix("/assume-role-for-pod-identity"))

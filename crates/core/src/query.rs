@@ -215,6 +215,11 @@ pub fn is_name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || "_+=,.@-".contains(c)
 }
 
+/// Whether every character of `s` is in `[\w+=,.@-]`.
+pub fn is_name_char_str(s: &str) -> bool {
+    s.chars().all(is_name_char)
+}
+
 /// The policy-document character set `[\u0009\u000A\u000D\u0020-\u00FF]`.
 pub fn is_policy_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{FF}')

@@ -398,3 +398,66 @@ mod tests {
         }
     }
 }
+
+/// The service principal EC2 assumes instance-profile roles as.
+pub const EC2_PRINCIPAL: &str = "ec2.amazonaws.com";
+
+/// Credentials for a node's instance role, as EC2 hands them to IMDS: the
+/// role's trust policy must allow `ec2.amazonaws.com` to `sts:AssumeRole`,
+/// and the caller (the node agent) needs `podiam:GetInstanceRoleCredentials`.
+pub fn instance_role_credentials(
+    svc: &Services,
+    caller: &Caller,
+    body: &[u8],
+    meta: &RequestMeta,
+) -> Result<Value, EksAuthError> {
+    let v: Value = serde_json::from_slice(body).map_err(|e| EksAuthError::InvalidRequest(format!("Invalid JSON body: {e}")))?;
+    let role_name = v
+        .get("roleName")
+        .and_then(Value::as_str)
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| EksAuthError::InvalidParameter("roleName is required".into()))?;
+    let instance_id = v.get("instanceId").and_then(Value::as_str).unwrap_or("i-0000000000podiam").to_string();
+    if !podiam_core::query::is_name_char_str(&instance_id) || instance_id.len() < 2 || instance_id.len() > 64 {
+        return Err(EksAuthError::InvalidParameter("instanceId must be 2..64 characters of [\\w+=,.@-]".into()));
+    }
+    let account = caller.account().to_string();
+    let role_arn_guess = format!("arn:aws:iam::{account}:role/{role_name}");
+    svc.authorize(caller, "podiam:GetInstanceRoleCredentials", &role_arn_guess, &[]).map_err(|_| {
+        EksAuthError::AccessDenied(format!(
+            "User: {} is not authorized to perform: podiam:GetInstanceRoleCredentials on resource: {role_arn_guess}",
+            caller.arn()
+        ))
+    })?;
+    let not_assumable = || EksAuthError::AccessDenied(format!("EC2 cannot assume role {role_name}: its trust policy does not allow ec2.amazonaws.com"));
+    let role = svc.role_by_name(&account, role_name)?.ok_or_else(not_assumable)?;
+    let trust = svc.trust_policy(&role).ok_or_else(not_assumable)?;
+    let now = svc.now();
+    let b = RequestContext::builder(Principal::service(EC2_PRINCIPAL), "sts:AssumeRole", role.arn.clone())
+        .key("aws:CurrentTime", podiam_core::timefmt::iso8601(now))
+        .key("aws:EpochTime", now.to_string())
+        .key("aws:SourceAccount", account.clone());
+    let outcome = evaluate(&Evaluation::trust("trust policy", &trust), &meta.apply(b).build());
+    if outcome.decision != Decision::Allow {
+        tracing::info!(target: "podiam::audit", role = %role.arn, explanation = %outcome.explanation, "denied");
+        return Err(not_assumable());
+    }
+    let params = SessionParams {
+        role_arn: role.arn.clone(),
+        session_name: instance_id,
+        duration: Some(CREDENTIAL_SECONDS),
+        policy: None,
+        policy_arns: vec![],
+    };
+    let origin = SessionOrigin::InstanceProfile {
+        instance_profile_arn: format!("arn:aws:iam::{account}:instance-profile/{role_name}"),
+    };
+    let issued = mint_session(svc, &params, &role, origin, vec![], vec![], None, false).map_err(map_sts)?;
+    Ok(json!({
+        "roleArn": role.arn,
+        "accessKeyId": issued.claims.access_key_id,
+        "secretAccessKey": issued.claims.secret_access_key,
+        "sessionToken": issued.token,
+        "expiration": issued.claims.expires_at,
+    }))
+}
