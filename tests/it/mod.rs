@@ -3,3 +3,4 @@ mod durability;
 mod irsa;
 pub mod raw;
 mod security;
+mod pod_identity;
