@@ -1,7 +1,9 @@
 //! `podiam`: self-hosted, AWS-wire-compatible workload identity.
 
+mod admin;
 mod agent_cmd;
 mod client;
+mod explain_cmd;
 mod policy_cmd;
 mod server;
 
@@ -81,6 +83,11 @@ enum Command {
     },
     /// Run the node agent: the Pod Identity credential endpoint and IMDS.
     Agent(Box<agent_cmd::AgentArgs>),
+    /// Explain why a role can or cannot be assumed, check by check.
+    Explain {
+        #[command(subcommand)]
+        command: explain_cmd::ExplainCommand,
+    },
     /// Validate and simulate IAM policies offline.
     Policy {
         #[command(subcommand)]
@@ -258,6 +265,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Policy { command } => return policy_cmd::run(command),
+        Command::Explain { command } => return explain_cmd::run(command).await,
         Command::Agent(args) => agent_cmd::run(*args, shutdown_signal()).await?,
     }
     Ok(ExitCode::SUCCESS)

@@ -2,8 +2,10 @@
 //!
 //! Requests are routed by what they are: unsigned GETs of a cluster's issuer
 //! documents; SigV4-signed requests by the service in their credential scope
-//! (`iam`, `sts`, `eks`); unsigned query-protocol requests only for STS's
-//! unauthenticated `AssumeRoleWithWebIdentity`.
+//! (`iam`, `sts`, `eks`, `s3`); virtual-hosted (`bucket.localhost`) requests
+//! to S3; unsigned query-protocol requests only for STS's unauthenticated
+//! `AssumeRoleWithWebIdentity`, and every other unsigned request to S3
+//! (anonymous access, decided by bucket policies).
 
 use axum::Router;
 use axum::body::Body;
@@ -46,6 +48,7 @@ pub struct ServeConfig {
 pub struct App {
     svc: Services,
     sts: Sts,
+    s3: podiam_s3::S3,
 }
 
 /// A bound, ready server.
@@ -81,9 +84,11 @@ impl Server {
         bootstrap_admin(&svc, &cfg.data_dir).await?;
         let http: Arc<dyn JwksFetcher> = Arc::new(HttpFetcher::new(HttpFetcherConfig::default())?);
         let fetcher = Arc::new(ClusterFetcher::new(store, cfg.account.clone(), http));
+        let s3 = podiam_s3::S3::open(&cfg.data_dir, &svc.config)?;
         let app = Arc::new(App {
             svc,
             sts: Sts::new(fetcher),
+            s3,
         });
         Ok(Server {
             listener,
@@ -225,6 +230,23 @@ async fn dispatch(
         }
     }
 
+    let meta = RequestMeta {
+        source_ip: Some(peer.ip().to_string()),
+        secure_transport: false,
+        user_agent: parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+    };
+    let service = signing_service(&parts.headers, query.as_deref());
+    // S3 streams its bodies: route it before the query protocols' size cap.
+    if app.s3.wants(&parts, service.as_deref()) {
+        return app
+            .s3
+            .handle(&app.svc, Request::from_parts(parts, body), meta)
+            .await;
+    }
     let body = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
         Err(_) => {
@@ -236,17 +258,21 @@ async fn dispatch(
             return aws_error(&e, &IAM, &rid);
         }
     };
-    let meta = RequestMeta {
-        source_ip: Some(peer.ip().to_string()),
-        secure_transport: false,
-        user_agent: parts
-            .headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string),
-    };
-    let service = signing_service(&parts.headers, query.as_deref());
     let view = RequestView::from_parts(&parts);
+    if path.starts_with("/_podiam/") {
+        return crate::admin::handle(
+            &app.svc,
+            &app.sts,
+            &view,
+            &parts.method,
+            &path,
+            query.as_deref(),
+            &body,
+            &meta,
+            &rid,
+        )
+        .await;
+    }
     match service.as_deref() {
         Some("eks-auth") => eks_auth(&app, &view, &parts.method, &path, &body, &meta, &rid).await,
         Some("eks") => {
@@ -414,9 +440,7 @@ async fn eks(
     }
 }
 
-/// eks-auth: `POST /clusters/{name}/assume-role-for-pod-identity`, and
-/// podiam's instance-role credentials for the node agent's IMDS
-/// (`POST /_podiam/instance-role-credentials`), signed the same way.
+/// eks-auth: `POST /clusters/{name}/assume-role-for-pod-identity`.
 async fn eks_auth(
     app: &App,
     view: &RequestView<'_>,
@@ -426,16 +450,6 @@ async fn eks_auth(
     meta: &RequestMeta,
     rid: &str,
 ) -> Response {
-    if path == "/_podiam/instance-role-credentials" && method == Method::POST {
-        let caller = match app.svc.authenticate(view, body, "eks-auth") {
-            Ok(c) => c,
-            Err(e) => return aws_error(&e.to_aws(), &Protocol::RestJson, rid),
-        };
-        return match podiam_eks::eks_auth::instance_role_credentials(&app.svc, &caller, body, meta) {
-            Ok(v) => json_ok(200, v.to_string(), rid),
-            Err(e) => aws_error(&e.to_aws(), &Protocol::RestJson, rid),
-        };
-    }
     let cluster = path
         .strip_prefix("/clusters/")
         .and_then(|r| r.strip_suffix("/assume-role-for-pod-identity"))

@@ -399,6 +399,70 @@ mod tests {
     }
 }
 
+/// Why EKS may not assume the association's role, as (detail, fix): the
+/// trust policy evaluated as `pods.eks.amazonaws.com` with the session tags.
+pub fn explain_trust(
+    svc: &Services,
+    account: &str,
+    cluster: &Cluster,
+    assoc: &Association,
+    pod: &PodClaims,
+    meta: &RequestMeta,
+) -> (String, String) {
+    let Ok(Some(role)) = lookup_role(svc, &assoc.role_arn) else {
+        return (
+            format!("role {} does not exist", assoc.role_arn),
+            format!(
+                "create the role {} with the Pod Identity trust policy",
+                assoc.role_arn
+            ),
+        );
+    };
+    let Some(trust) = svc.trust_policy(&role) else {
+        return (
+            "the role's trust policy does not parse".into(),
+            "fix the trust policy".into(),
+        );
+    };
+    let tags = if assoc.disable_session_tags {
+        vec![]
+    } else {
+        session_tags(cluster, pod)
+    };
+    let transitive: Vec<String> = tags.iter().map(|(k, _)| k.clone()).collect();
+    let mut actions = vec!["sts:AssumeRole"];
+    if !tags.is_empty() {
+        actions.push("sts:TagSession");
+    }
+    for action in actions {
+        let now = svc.now();
+        let mut b = RequestContext::builder(
+            Principal::service(SERVICE_PRINCIPAL),
+            action,
+            role.arn.clone(),
+        )
+        .key("aws:CurrentTime", podiam_core::timefmt::iso8601(now))
+        .key("aws:EpochTime", now.to_string())
+        .key("aws:SourceAccount", account.to_string())
+        .key("aws:SourceArn", cluster.arn.clone());
+        b = meta.apply(b);
+        b = request_tags(b, &tags, &transitive);
+        let outcome = evaluate(&Evaluation::trust("trust policy", &trust), &b.build());
+        if outcome.decision != Decision::Allow {
+            return podiam_sts::hints::trust_failure(
+                &outcome.explanation,
+                action,
+                SERVICE_PRINCIPAL,
+                "",
+            );
+        }
+    }
+    (
+        "the trust policy allows it".into(),
+        "nothing to fix in the trust policy".into(),
+    )
+}
+
 /// The service principal EC2 assumes instance-profile roles as.
 pub const EC2_PRINCIPAL: &str = "ec2.amazonaws.com";
 
@@ -411,15 +475,25 @@ pub fn instance_role_credentials(
     body: &[u8],
     meta: &RequestMeta,
 ) -> Result<Value, EksAuthError> {
-    let v: Value = serde_json::from_slice(body).map_err(|e| EksAuthError::InvalidRequest(format!("Invalid JSON body: {e}")))?;
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|e| EksAuthError::InvalidRequest(format!("Invalid JSON body: {e}")))?;
     let role_name = v
         .get("roleName")
         .and_then(Value::as_str)
         .filter(|r| !r.is_empty())
         .ok_or_else(|| EksAuthError::InvalidParameter("roleName is required".into()))?;
-    let instance_id = v.get("instanceId").and_then(Value::as_str).unwrap_or("i-0000000000podiam").to_string();
-    if !podiam_core::query::is_name_char_str(&instance_id) || instance_id.len() < 2 || instance_id.len() > 64 {
-        return Err(EksAuthError::InvalidParameter("instanceId must be 2..64 characters of [\\w+=,.@-]".into()));
+    let instance_id = v
+        .get("instanceId")
+        .and_then(Value::as_str)
+        .unwrap_or("i-0000000000podiam")
+        .to_string();
+    if !podiam_core::query::is_name_char_str(&instance_id)
+        || instance_id.len() < 2
+        || instance_id.len() > 64
+    {
+        return Err(EksAuthError::InvalidParameter(
+            "instanceId must be 2..64 characters of [\\w+=,.@-]".into(),
+        ));
     }
     let account = caller.account().to_string();
     let role_arn_guess = format!("arn:aws:iam::{account}:role/{role_name}");
@@ -429,15 +503,28 @@ pub fn instance_role_credentials(
             caller.arn()
         ))
     })?;
-    let not_assumable = || EksAuthError::AccessDenied(format!("EC2 cannot assume role {role_name}: its trust policy does not allow ec2.amazonaws.com"));
-    let role = svc.role_by_name(&account, role_name)?.ok_or_else(not_assumable)?;
+    let not_assumable = || {
+        EksAuthError::AccessDenied(format!(
+            "EC2 cannot assume role {role_name}: its trust policy does not allow ec2.amazonaws.com"
+        ))
+    };
+    let role = svc
+        .role_by_name(&account, role_name)?
+        .ok_or_else(not_assumable)?;
     let trust = svc.trust_policy(&role).ok_or_else(not_assumable)?;
     let now = svc.now();
-    let b = RequestContext::builder(Principal::service(EC2_PRINCIPAL), "sts:AssumeRole", role.arn.clone())
-        .key("aws:CurrentTime", podiam_core::timefmt::iso8601(now))
-        .key("aws:EpochTime", now.to_string())
-        .key("aws:SourceAccount", account.clone());
-    let outcome = evaluate(&Evaluation::trust("trust policy", &trust), &meta.apply(b).build());
+    let b = RequestContext::builder(
+        Principal::service(EC2_PRINCIPAL),
+        "sts:AssumeRole",
+        role.arn.clone(),
+    )
+    .key("aws:CurrentTime", podiam_core::timefmt::iso8601(now))
+    .key("aws:EpochTime", now.to_string())
+    .key("aws:SourceAccount", account.clone());
+    let outcome = evaluate(
+        &Evaluation::trust("trust policy", &trust),
+        &meta.apply(b).build(),
+    );
     if outcome.decision != Decision::Allow {
         tracing::info!(target: "podiam::audit", role = %role.arn, explanation = %outcome.explanation, "denied");
         return Err(not_assumable());
@@ -452,7 +539,8 @@ pub fn instance_role_credentials(
     let origin = SessionOrigin::InstanceProfile {
         instance_profile_arn: format!("arn:aws:iam::{account}:instance-profile/{role_name}"),
     };
-    let issued = mint_session(svc, &params, &role, origin, vec![], vec![], None, false).map_err(map_sts)?;
+    let issued =
+        mint_session(svc, &params, &role, origin, vec![], vec![], None, false).map_err(map_sts)?;
     Ok(json!({
         "roleArn": role.arn,
         "accessKeyId": issued.claims.access_key_id,

@@ -293,6 +293,27 @@ impl Store {
         docs.into_iter().map(|(k, d)| typed::<T>(d, &k)).collect()
     }
 
+    /// Every entity of type `T` in every account, as (account, entity),
+    /// ordered by account then key.
+    pub fn list_all<T: Entity>(&self) -> Result<Vec<(String, Versioned<T>)>, StoreError> {
+        let docs: Vec<(String, String, Arc<Doc>)> = {
+            let c = self.read_cache();
+            let mut out = Vec::new();
+            if let Some(accounts) = c.docs.get(T::KIND) {
+                for (a, keys) in accounts {
+                    out.extend(keys.iter().map(|(k, d)| (a.clone(), k.clone(), d.clone())));
+                }
+            }
+            out
+        };
+        let mut out = docs
+            .into_iter()
+            .map(|(a, k, d)| typed::<T>(d, &k).map(|v| (a, v)))
+            .collect::<Result<Vec<_>, _>>()?;
+        out.sort_by(|x, y| x.0.cmp(&y.0));
+        Ok(out)
+    }
+
     /// Applies `ops` atomically. On success the cache reflects them
     /// immediately.
     pub async fn write(&self, ops: Vec<Op>) -> Result<(), StoreError> {

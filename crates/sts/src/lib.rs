@@ -13,11 +13,12 @@
 
 mod action;
 mod error;
+pub mod hints;
 mod web_identity;
 
 pub use action::{SessionParams, StsRequest, decode};
 pub use error::StsError;
-pub use web_identity::{Step, WebIdentityCheck, WebIdentityGrant};
+pub use web_identity::{Step, StepReport, WebIdentityCheck, WebIdentityGrant};
 
 use podiam_auth::{Caller, RequestMeta, Services};
 use podiam_core::ids::{IdKind, secret_access_key, unique_id};

@@ -27,10 +27,14 @@ pub enum Step {
     Validity,
     /// `aud` against the provider's client ids.
     Audience,
+    /// The Pod Identity association for the service account.
+    Association,
     /// The role exists.
     Role,
     /// The role's trust policy.
     Trust,
+    /// The requested duration against the role's MaxSessionDuration.
+    Duration,
 }
 
 /// What a successful check yields.
@@ -54,6 +58,21 @@ pub struct WebIdentityGrant {
     pub source_identity: Option<String>,
 }
 
+/// One line of the checklist: a step, whether it passed, what was seen,
+/// and for a failure a concrete fix.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StepReport {
+    /// The step.
+    pub step: Step,
+    /// Whether it passed.
+    pub ok: bool,
+    /// What was checked, with actual versus expected values.
+    pub detail: String,
+    /// For a failure: what to change.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
 /// The outcome of the checks, with which step failed and why.
 #[derive(Debug)]
 pub struct WebIdentityCheck {
@@ -63,17 +82,54 @@ pub struct WebIdentityCheck {
     pub failed_step: Option<Step>,
     /// A detailed explanation (the policy engine's, for trust failures).
     pub explanation: Option<String>,
+    /// Every step taken, in order, up to and including the failing one.
+    pub steps: Vec<StepReport>,
 }
 
-impl WebIdentityCheck {
-    fn fail(step: Step, e: StsError, explanation: Option<String>) -> Self {
-        Self {
+/// Collects step reports while the checks run.
+#[derive(Default)]
+struct Checklist {
+    steps: Vec<StepReport>,
+}
+
+impl Checklist {
+    fn pass(&mut self, step: Step, detail: String) {
+        self.steps.push(StepReport {
+            step,
+            ok: true,
+            detail,
+            fix: None,
+        });
+    }
+
+    fn fail(
+        mut self,
+        step: Step,
+        e: StsError,
+        detail: String,
+        fix: Option<String>,
+        explanation: Option<String>,
+    ) -> WebIdentityCheck {
+        self.steps.push(StepReport {
+            step,
+            ok: false,
+            detail,
+            fix,
+        });
+        WebIdentityCheck {
             result: Err(e),
             failed_step: Some(step),
             explanation,
+            steps: self.steps,
         }
     }
+}
 
+fn list(v: &[String]) -> String {
+    format!("[{}]", v.join(", "))
+}
+
+impl WebIdentityCheck {
     /// Runs every check.
     pub async fn run(
         sts: &Sts,
@@ -85,46 +141,84 @@ impl WebIdentityCheck {
         let not_authorized = || {
             StsError::AccessDenied("Not authorized to perform sts:AssumeRoleWithWebIdentity".into())
         };
+        let mut c = Checklist::default();
         let Some(role_arn) = podiam_core::arn::parse_iam_path_arn(&session.role_arn, "role") else {
-            return Self::fail(
+            return c.fail(
                 Step::Request,
                 StsError::Validation("Request ARN is invalid".into()),
+                format!("{:?} is not a role ARN", session.role_arn),
+                Some("use arn:aws:iam::ACCOUNT:role/NAME".into()),
                 None,
             );
         };
         let token = match UnverifiedToken::parse(raw) {
             Ok(t) => t,
             Err(e) => {
-                return Self::fail(
+                return c.fail(
                     Step::Token,
                     StsError::InvalidIdentityToken(e.to_string()),
+                    e.to_string(),
+                    Some("pass the projected service-account token file's contents".into()),
                     None,
                 );
             }
         };
         let Some(iss) = token.issuer().map(str::to_string) else {
-            return Self::fail(
+            return c.fail(
                 Step::Token,
                 StsError::InvalidIdentityToken(
                     "The ID Token provided is missing the iss claim".into(),
                 ),
+                "the token has no iss claim".into(),
+                None,
                 None,
             );
         };
+        let now = svc.now();
+        c.pass(
+            Step::Token,
+            format!(
+                "alg {}, kid {}, iss {iss}, sub {}, aud {}, {}",
+                token.header_alg(),
+                token.kid().unwrap_or("(none)"),
+                token.subject().unwrap_or("(none)"),
+                list(token.audiences()),
+                match token.exp() {
+                    Some(exp) if exp > now => format!("expires in {} s", exp - now),
+                    Some(exp) => format!("expired {} s ago", now - exp),
+                    None => "no exp".into(),
+                }
+            ),
+        );
         let provider = match find_provider(svc, &role_arn.account, &iss) {
             Ok(Some(p)) => p,
             Ok(None) => {
-                return Self::fail(
+                let fix = provider_near_misses(svc, &role_arn.account, &iss).unwrap_or_else(|| {
+                    format!("aws iam create-open-id-connect-provider --url {iss} --client-id-list sts.amazonaws.com")
+                });
+                return c.fail(
                     Step::Provider,
                     StsError::InvalidIdentityToken(format!(
                         "No OpenIDConnect provider found in your account for {iss}"
                     )),
+                    format!(
+                        "no IAM OIDC provider in account {} for issuer {iss}",
+                        role_arn.account
+                    ),
+                    Some(fix),
                     None,
                 );
             }
-            Err(e) => return Self::fail(Step::Provider, e, None),
+            Err(e) => return c.fail(Step::Provider, e.clone(), e.to_string(), None, None),
         };
-        let now = svc.now();
+        c.pass(
+            Step::Provider,
+            format!(
+                "{} (client ids {})",
+                provider.arn,
+                list(&provider.client_ids)
+            ),
+        );
         if let Err(e) = sts
             .jwks()
             .verify_signature(&token, &provider.url, now)
@@ -139,34 +233,67 @@ impl WebIdentityCheck {
                 }
                 other => StsError::InvalidIdentityToken(other.to_string()),
             };
-            return Self::fail(Step::Signature, err, Some(e.to_string()));
+            let fix = match &e {
+                VerifyError::Fetch(_) => format!("make {iss}/.well-known/openid-configuration and its jwks_uri reachable from podiam"),
+                _ => "the token was not signed by one of the issuer's published keys: mint it from this cluster's issuer, or publish the signing key in the issuer's JWKS".into(),
+            };
+            return c.fail(
+                Step::Signature,
+                err,
+                e.to_string(),
+                Some(fix),
+                Some(e.to_string()),
+            );
         }
+        c.pass(
+            Step::Signature,
+            format!(
+                "{} signature verified with the issuer's JWKS",
+                token.header_alg()
+            ),
+        );
         if let Err(e) = token.check_time(now, sts.token_leeway) {
             let err = if e.sts_error_code() == StsErrorCode::ExpiredTokenException {
                 StsError::ExpiredToken(e.to_string())
             } else {
                 StsError::InvalidIdentityToken(e.to_string())
             };
-            return Self::fail(Step::Validity, err, None);
+            return c.fail(
+                Step::Validity,
+                err,
+                e.to_string(),
+                Some("mint a fresh token; the kubelet refreshes projected tokens at 80% of their lifetime, so a pod reading its file each time never sends an expired one".into()),
+                None,
+            );
         }
+        c.pass(
+            Step::Validity,
+            format!("valid now ({} s left)", token.exp().map_or(0, |e| e - now)),
+        );
         let audience = match token.check_audience(&provider.client_ids) {
             Ok(a) => a,
             Err(e) => {
-                return Self::fail(
+                let aud = token.audiences().first().cloned().unwrap_or_default();
+                return c.fail(
                     Step::Audience,
                     StsError::InvalidIdentityToken(e.to_string()),
+                    format!("token aud {} is not among the provider's client ids {}", list(token.audiences()), list(&provider.client_ids)),
                     Some(format!(
-                        "token aud {:?}, provider client ids {:?}",
-                        token.audiences(),
-                        provider.client_ids
+                        "aws iam add-client-id-to-open-id-connect-provider --open-id-connect-provider-arn {} --client-id {aud}   (or mint the token with --audience sts.amazonaws.com)",
+                        provider.arn
                     )),
+                    Some(format!("token aud {:?}, provider client ids {:?}", token.audiences(), provider.client_ids)),
                 );
             }
         };
+        c.pass(
+            Step::Audience,
+            format!("aud {audience} is a client id of the provider"),
+        );
         let subject = token.subject().unwrap_or_default().to_string();
         let (tags, transitive) = match session_tags(token.claims()) {
             Ok(t) => t,
-            Err(e) => return Self::fail(Step::Token, e, None),
+            Err(e) => return c.fail(Step::Token, e.clone(), e.to_string(), None, None),
         };
         let source_identity = token
             .claims()
@@ -174,17 +301,29 @@ impl WebIdentityCheck {
             .and_then(Value::as_str)
             .map(str::to_string);
         let Some(role) = lookup_role(svc, &session.role_arn).ok().flatten() else {
-            return Self::fail(
+            return c.fail(
                 Step::Role,
                 not_authorized(),
+                format!("role {} does not exist", session.role_arn),
+                Some(format!("aws iam create-role --role-name {} --assume-role-policy-document file://trust.json", role_arn.name)),
                 Some(format!("role {} does not exist", session.role_arn)),
             );
         };
+        let duration = session.duration.unwrap_or(3600);
+        c.pass(
+            Step::Role,
+            format!(
+                "{} ({}, MaxSessionDuration {} s)",
+                role.arn, role.id, role.max_session_duration
+            ),
+        );
         let Some(trust) = svc.trust_policy(&role) else {
-            return Self::fail(
+            return c.fail(
                 Step::Trust,
                 not_authorized(),
-                Some("the role's trust policy does not parse".into()),
+                "the role's trust policy does not parse".into(),
+                None,
+                None,
             );
         };
         let key_prefix = issuer_host_path(&provider.url).to_string();
@@ -230,14 +369,42 @@ impl WebIdentityCheck {
             let ctx = b.build();
             let outcome = evaluate(&Evaluation::trust("trust policy", &trust), &ctx);
             if outcome.decision != Decision::Allow {
-                return Self::fail(
+                let (detail, fix) = crate::hints::trust_failure(
+                    &outcome.explanation,
+                    action,
+                    &provider.arn,
+                    &key_prefix,
+                );
+                return c.fail(
                     Step::Trust,
                     not_authorized(),
+                    detail,
+                    Some(fix),
                     Some(outcome.explanation.to_string()),
                 );
             }
+            c.pass(
+                Step::Trust,
+                crate::hints::trust_success(&outcome.explanation, action),
+            );
         }
-        Self {
+        if duration > role.max_session_duration {
+            return c.fail(
+                Step::Duration,
+                StsError::Validation("The requested DurationSeconds exceeds the MaxSessionDuration set for this role.".into()),
+                format!("requested {duration} s, the role allows at most {} s", role.max_session_duration),
+                Some(format!("aws iam update-role --role-name {} --max-session-duration {duration}   (or request at most {} s)", role.name, role.max_session_duration)),
+                None,
+            );
+        }
+        c.pass(
+            Step::Duration,
+            format!(
+                "{duration} s ≤ MaxSessionDuration {} s",
+                role.max_session_duration
+            ),
+        );
+        WebIdentityCheck {
             result: Ok(WebIdentityGrant {
                 role: (*role.value).clone(),
                 provider_arn: provider.arn.clone(),
@@ -254,8 +421,38 @@ impl WebIdentityCheck {
             }),
             failed_step: None,
             explanation: None,
+            steps: c.steps,
         }
     }
+}
+
+/// Providers that almost match `iss`: a trailing slash, another scheme, or
+/// another account. `None` when there is no near miss.
+fn provider_near_misses(svc: &Services, account: &str, iss: &str) -> Option<String> {
+    let all = svc.store.list_all::<OidcProvider>().ok()?;
+    let trimmed = iss.trim_end_matches('/');
+    let bare = issuer_host_path(iss).trim_end_matches('/');
+    for (acct, p) in &all {
+        if acct == account {
+            if p.url.trim_end_matches('/') == trimmed {
+                return Some(format!(
+                    "the provider is registered as {} but the token's iss is {iss}: the trailing slash must match exactly; re-create the provider with --url {iss}",
+                    p.url
+                ));
+            }
+            if issuer_host_path(&p.url).trim_end_matches('/') == bare {
+                return Some(format!(
+                    "the provider is registered as {} but the token's iss is {iss}: the scheme must match; re-create the provider with --url {iss}",
+                    p.url
+                ));
+            }
+        } else if p.url == iss {
+            return Some(format!(
+                "a provider for {iss} exists in account {acct}, not in the role's account {account}: create the provider in {account}, or use a role in {acct}"
+            ));
+        }
+    }
+    None
 }
 
 /// The provider registered for `iss` in `account`. The scheme must match

@@ -1,0 +1,296 @@
+//! podiam's own API under `/_podiam/`: token minting, instance-role
+//! credentials for the node agent, and `explain`. SigV4-signed like the AWS
+//! APIs (any of the `eks`, `eks-auth` or `podiam` signing names), and
+//! authorized as `podiam:*` actions.
+
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::{HeaderValue, Method, StatusCode, header};
+use podiam_auth::{Caller, RequestMeta, RequestView, Services, signing_service};
+use podiam_core::AwsError;
+use podiam_core::error::Protocol;
+use podiam_eks::EksRequest;
+use podiam_sts::{SessionParams, Step, StepReport, Sts, WebIdentityCheck};
+use serde_json::{Value, json};
+
+fn error(e: &AwsError, rid: &str) -> Response {
+    let (parts, body) = e.render(&Protocol::RestJson, rid).into_parts();
+    Response::from_parts(parts, Body::from(body))
+}
+
+fn ok(v: Value) -> Response {
+    let mut r = (StatusCode::OK, v.to_string()).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+/// Handles a request under `/_podiam/`.
+#[allow(clippy::too_many_arguments)]
+pub async fn handle(
+    svc: &Services,
+    sts: &Sts,
+    view: &RequestView<'_>,
+    method: &Method,
+    path: &str,
+    query: Option<&str>,
+    body: &Bytes,
+    meta: &RequestMeta,
+    rid: &str,
+) -> Response {
+    let service = signing_service(view.headers, query).unwrap_or_default();
+    if !matches!(service.as_str(), "eks" | "eks-auth" | "podiam") {
+        let e = AwsError::new(
+            403,
+            "MissingAuthenticationToken",
+            "podiam's API requires a SigV4 signature (service eks or podiam)",
+        );
+        return error(&e, rid);
+    }
+    let caller = match svc.authenticate(view, body, &service) {
+        Ok(c) => c,
+        Err(e) => return error(&e.to_aws(), rid),
+    };
+    if let Some(req) = EksRequest::decode(method.as_str(), path, query, body) {
+        return match req {
+            Ok(req) => match podiam_eks::handle(svc, &caller, req).await {
+                Ok((_, body)) => ok(serde_json::from_str(&body).unwrap_or(Value::Null)),
+                Err(e) => error(&e.to_aws(), rid),
+            },
+            Err(e) => error(&e.to_aws(), rid),
+        };
+    }
+    let result = match (method, path) {
+        (&Method::POST, "/_podiam/instance-role-credentials") => {
+            podiam_eks::eks_auth::instance_role_credentials(svc, &caller, body, meta)
+                .map_err(|e| e.to_aws())
+        }
+        (&Method::POST, "/_podiam/explain/assume") => {
+            explain_assume(svc, sts, &caller, body, meta).await
+        }
+        _ => Err(AwsError::new(
+            404,
+            "NotFoundException",
+            format!("No route for {method} {path}"),
+        )),
+    };
+    match result {
+        Ok(v) => ok(v),
+        Err(e) => error(&e, rid),
+    }
+}
+
+fn report(step: Step, ok: bool, detail: impl Into<String>, fix: Option<String>) -> StepReport {
+    StepReport {
+        step,
+        ok,
+        detail: detail.into(),
+        fix,
+    }
+}
+
+/// `podiam explain assume`: every check of AssumeRoleWithWebIdentity (or,
+/// with action `sts:AssumeRole` and a cluster, of EKS Pod Identity), as a
+/// checklist that stops at the first failure.
+async fn explain_assume(
+    svc: &Services,
+    sts: &Sts,
+    caller: &Caller,
+    body: &[u8],
+    meta: &RequestMeta,
+) -> Result<Value, AwsError> {
+    let v: Value = serde_json::from_slice(body).map_err(|e| {
+        AwsError::new(
+            400,
+            "InvalidRequestException",
+            format!("Invalid JSON body: {e}"),
+        )
+    })?;
+    let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+    let token = s("token")
+        .ok_or_else(|| AwsError::new(400, "InvalidParameterException", "token is required"))?;
+    let action = s("action").unwrap_or_else(|| "sts:AssumeRoleWithWebIdentity".into());
+    let role_arn = s("roleArn").unwrap_or_default();
+    svc.authorize(
+        caller,
+        "podiam:Explain",
+        if role_arn.is_empty() { "*" } else { &role_arn },
+        &[],
+    )
+    .map_err(|d| {
+        AwsError::new(
+            403,
+            "AccessDeniedException",
+            format!(
+                "User: {} is not authorized to perform: podiam:Explain{}",
+                caller.arn(),
+                d.reason_suffix("podiam:Explain")
+            ),
+        )
+    })?;
+    let (steps, error) = if action == "sts:AssumeRoleWithWebIdentity" {
+        let session = SessionParams {
+            role_arn: role_arn.clone(),
+            session_name: "podiam-explain".into(),
+            duration: v.get("durationSeconds").and_then(Value::as_i64),
+            policy: None,
+            policy_arns: vec![],
+        };
+        let check = WebIdentityCheck::run(sts, svc, &session, &token, meta).await;
+        let err = check.result.err().map(|e| {
+            let w = e.to_aws();
+            json!({"code": w.code, "message": w.message})
+        });
+        (check.steps, err)
+    } else {
+        let cluster = s("cluster").ok_or_else(|| {
+            AwsError::new(
+                400,
+                "InvalidParameterException",
+                "cluster is required for Pod Identity",
+            )
+        })?;
+        explain_pod_identity(svc, sts, caller, &cluster, &role_arn, &token, meta).await
+    };
+    Ok(json!({
+        "action": action,
+        "roleArn": role_arn,
+        "allowed": error.is_none(),
+        "error": error,
+        "steps": steps,
+    }))
+}
+
+/// The Pod Identity path: the pod's token against the cluster, the
+/// association, the role, and its trust policy as `pods.eks.amazonaws.com`.
+async fn explain_pod_identity(
+    svc: &Services,
+    sts: &Sts,
+    caller: &Caller,
+    cluster_name: &str,
+    role_arn: &str,
+    token: &str,
+    meta: &RequestMeta,
+) -> (Vec<StepReport>, Option<Value>) {
+    let mut steps = Vec::new();
+    let account = caller.account().to_string();
+    let fail = |steps: Vec<StepReport>, e: AwsError| {
+        (steps, Some(json!({"code": e.code, "message": e.message})))
+    };
+    let cluster = match svc
+        .store
+        .get::<podiam_store::Cluster>(&account, cluster_name)
+    {
+        Ok(Some(c)) => c,
+        _ => {
+            steps.push(report(
+                Step::Token,
+                false,
+                format!("no cluster {cluster_name}"),
+                Some(format!("podiam cluster create {cluster_name}")),
+            ));
+            return fail(
+                steps,
+                AwsError::new(
+                    404,
+                    "ResourceNotFoundException",
+                    format!("No cluster found for name: {cluster_name}."),
+                ),
+            );
+        }
+    };
+    let pod = match podiam_eks::eks_auth::verify_pod_token(svc, &account, &cluster, token) {
+        Ok(p) => p,
+        Err(e) => {
+            steps.push(report(
+                Step::Token,
+                false,
+                e.to_string(),
+                Some(format!("mint a pod-bound token: podiam token --cluster {cluster_name} -n NS --service-account SA --audience pods.eks.amazonaws.com --pod NAME")),
+            ));
+            return fail(steps, e.to_aws());
+        }
+    };
+    steps.push(report(
+        Step::Token,
+        true,
+        format!("pod {}/{} (uid {}), service account {}, signed by cluster {cluster_name}'s issuer, aud pods.eks.amazonaws.com", pod.namespace, pod.pod_name, pod.pod_uid, pod.service_account),
+        None,
+    ));
+    let assoc = match podiam_eks::association::find(
+        svc,
+        &account,
+        cluster_name,
+        &pod.namespace,
+        &pod.service_account,
+    ) {
+        Ok(Some(a)) => a,
+        _ => {
+            steps.push(report(
+                Step::Association,
+                false,
+                format!("no Pod Identity association for {}/{} in cluster {cluster_name}", pod.namespace, pod.service_account),
+                Some(format!(
+                    "aws eks create-pod-identity-association --cluster-name {cluster_name} --namespace {} --service-account {} --role-arn {}",
+                    pod.namespace,
+                    pod.service_account,
+                    if role_arn.is_empty() { "ROLE_ARN" } else { role_arn }
+                )),
+            ));
+            return fail(
+                steps,
+                AwsError::new(
+                    404,
+                    "ResourceNotFoundException",
+                    "No Pod Identity Association found",
+                ),
+            );
+        }
+    };
+    if !role_arn.is_empty() && assoc.role_arn != role_arn {
+        steps.push(report(
+            Step::Association,
+            false,
+            format!("association {} maps {}/{} to {}, not {role_arn}", assoc.id, assoc.namespace, assoc.service_account, assoc.role_arn),
+            Some(format!("aws eks update-pod-identity-association --cluster-name {cluster_name} --association-id {} --role-arn {role_arn}", assoc.id)),
+        ));
+        return fail(
+            steps,
+            AwsError::new(
+                400,
+                "InvalidParameterException",
+                "The association names another role",
+            ),
+        );
+    }
+    steps.push(report(
+        Step::Association,
+        true,
+        format!("{} → {}", assoc.id, assoc.role_arn),
+        None,
+    ));
+    let result = podiam_eks::assume_role_for_pod_identity(
+        svc,
+        sts,
+        caller,
+        cluster_name,
+        json!({"token": token}).to_string().as_bytes(),
+        meta,
+    )
+    .await;
+    match result {
+        Ok(_) => {
+            steps.push(report(Step::Trust, true, "the trust policy allows pods.eks.amazonaws.com to sts:AssumeRole (and sts:TagSession)", None));
+            (steps, None)
+        }
+        Err(e) => {
+            let (detail, fix) =
+                podiam_eks::eks_auth::explain_trust(svc, &account, &cluster, &assoc, &pod, meta);
+            steps.push(report(Step::Trust, false, detail, Some(fix)));
+            fail(steps, e.to_aws())
+        }
+    }
+}

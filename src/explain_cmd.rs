@@ -1,0 +1,147 @@
+//! `podiam explain`: why a role can (not) be assumed, as a checklist.
+
+use crate::client::{Client, ClientArgs};
+use anyhow::{Context, bail};
+use http::Method;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// `podiam explain …`.
+#[derive(Debug, clap::Subcommand)]
+pub enum ExplainCommand {
+    /// Walk every check of assuming a role with a service-account token.
+    Assume(Box<AssumeArgs>),
+}
+
+/// `podiam explain assume` arguments.
+#[derive(Debug, clap::Args)]
+pub struct AssumeArgs {
+    /// The role to assume.
+    #[arg(long)]
+    role_arn: Option<String>,
+    /// A token file, as the pod sees it.
+    #[arg(long, conflicts_with = "service_account")]
+    token_file: Option<PathBuf>,
+    /// Mint the token for this cluster's service account instead.
+    #[arg(long)]
+    cluster: Option<String>,
+    /// Namespace of the service account.
+    #[arg(long, short = 'n', default_value = "default")]
+    namespace: String,
+    /// The service account.
+    #[arg(long, requires = "cluster")]
+    service_account: Option<String>,
+    /// Pod name for a pod-bound token (Pod Identity needs one).
+    #[arg(long, default_value = "explain")]
+    pod: String,
+    /// `sts:AssumeRoleWithWebIdentity` (IRSA) or `sts:AssumeRole` (Pod Identity).
+    #[arg(long, default_value = "sts:AssumeRoleWithWebIdentity")]
+    action: String,
+    /// The session duration the pod would ask for.
+    #[arg(long)]
+    duration_seconds: Option<i64>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+/// Renders the server's checklist.
+pub fn render(v: &Value) -> String {
+    let mut out = format!(
+        "Explaining {} on {}\n\n",
+        v["action"].as_str().unwrap_or_default(),
+        v["roleArn"]
+            .as_str()
+            .filter(|r| !r.is_empty())
+            .unwrap_or("(the associated role)")
+    );
+    for s in v["steps"].as_array().into_iter().flatten() {
+        let mark = if s["ok"].as_bool() == Some(true) {
+            "✓"
+        } else {
+            "✗"
+        };
+        out.push_str(&format!(
+            "  {mark} {:<12} {}\n",
+            s["step"].as_str().unwrap_or_default(),
+            s["detail"].as_str().unwrap_or_default()
+        ));
+        if let Some(fix) = s["fix"].as_str() {
+            out.push_str(&format!("    {:<12} fix: {fix}\n", ""));
+        }
+    }
+    match v["error"].as_object() {
+        None => out.push_str("\nResult: allowed\n"),
+        Some(e) => out.push_str(&format!(
+            "\nResult: denied — {}: {}\n",
+            e.get("code").and_then(Value::as_str).unwrap_or_default(),
+            e.get("message").and_then(Value::as_str).unwrap_or_default()
+        )),
+    }
+    out
+}
+
+/// Runs an explain subcommand.
+pub async fn run(cmd: ExplainCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        ExplainCommand::Assume(a) => {
+            let c = Client::new(&a.client)?;
+            let pod_identity = a.action == "sts:AssumeRole";
+            let token = match (&a.token_file, &a.service_account, &a.cluster) {
+                (Some(f), _, _) => std::fs::read_to_string(f)
+                    .with_context(|| format!("reading {}", f.display()))?,
+                (None, Some(sa), Some(cluster)) => {
+                    let aud = if pod_identity {
+                        "pods.eks.amazonaws.com"
+                    } else {
+                        "sts.amazonaws.com"
+                    };
+                    let mut body =
+                        json!({"namespace": a.namespace, "serviceAccount": sa, "audiences": [aud]});
+                    if pod_identity {
+                        body["pod"] = json!(a.pod);
+                    }
+                    let v = c
+                        .json(
+                            Method::POST,
+                            &format!("/_podiam/clusters/{cluster}/token"),
+                            Some(body),
+                        )
+                        .await?;
+                    v["token"].as_str().unwrap_or_default().to_string()
+                }
+                _ => bail!("pass --token-file, or --cluster with --service-account"),
+            };
+            if !pod_identity && a.role_arn.is_none() {
+                bail!("--role-arn is required for sts:AssumeRoleWithWebIdentity");
+            }
+            let mut body = json!({
+                "token": token.trim(),
+                "action": a.action,
+                "roleArn": a.role_arn.clone().unwrap_or_default(),
+            });
+            if let Some(d) = a.duration_seconds {
+                body["durationSeconds"] = json!(d);
+            }
+            if let Some(cl) = &a.cluster {
+                body["cluster"] = json!(cl);
+            }
+            let v = c
+                .json(Method::POST, "/_podiam/explain/assume", Some(body))
+                .await?;
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                print!("{}", render(&v));
+            }
+            Ok(if v["allowed"].as_bool() == Some(true) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+    }
+}
