@@ -1,6 +1,11 @@
+mod assume_role;
 pub mod common;
 mod durability;
+mod explain;
+mod iam;
 mod irsa;
-pub mod raw;
-mod security;
 mod pod_identity;
+mod policy;
+pub mod raw;
+mod s3;
+mod security;

@@ -81,17 +81,18 @@ pub fn request_id(rng: &dyn Random) -> String {
 
 /// Formats 16 bytes as a version-4 UUID string.
 pub fn uuid_string(mut b: [u8; 16]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    let mut s = String::with_capacity(36);
+    for (i, x) in b.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            s.push('-');
+        }
+        s.push(char::from(HEX[usize::from(x >> 4)]));
+        s.push(char::from(HEX[usize::from(x & 0x0f)]));
+    }
+    s
 }
 
 /// An EKS pod identity association id: `a-` + 17 lowercase alphanumerics.
@@ -128,6 +129,10 @@ mod tests {
         let rid = request_id(&r);
         assert_eq!(rid.len(), 36);
         assert_eq!(&rid[14..15], "4");
+        assert_eq!(
+            uuid_string([0xab; 16]),
+            "abababab-abab-4bab-abab-abababababab"
+        );
         let a = association_id(&r);
         assert_eq!(a.len(), 19);
         assert!(

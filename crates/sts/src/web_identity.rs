@@ -219,11 +219,7 @@ impl WebIdentityCheck {
                 list(&provider.client_ids)
             ),
         );
-        if let Err(e) = sts
-            .jwks()
-            .verify_signature(&token, &provider.url, now)
-            .await
-        {
+        if let Err(e) = sts.verify_signature(&token, &provider.url, now).await {
             let err = match &e {
                 VerifyError::Fetch(f) => StsError::IdpCommunication(format!(
                     "Couldn't retrieve verification key from your identity provider,  please reference AssumeRoleWithWebIdentity documentation for requirements ({f})"
@@ -279,8 +275,9 @@ impl WebIdentityCheck {
                     StsError::InvalidIdentityToken(e.to_string()),
                     format!("token aud {} is not among the provider's client ids {}", list(token.audiences()), list(&provider.client_ids)),
                     Some(format!(
-                        "aws iam add-client-id-to-open-id-connect-provider --open-id-connect-provider-arn {} --client-id {aud}   (or mint the token with --audience sts.amazonaws.com)",
-                        provider.arn
+                        "aws iam add-client-id-to-open-id-connect-provider --open-id-connect-provider-arn {} --client-id {aud}   (or mint the token with --audience {})",
+                        provider.arn,
+                        provider.client_ids.first().map_or("sts.amazonaws.com", String::as_str)
                     )),
                     Some(format!("token aud {:?}, provider client ids {:?}", token.audiences(), provider.client_ids)),
                 );
@@ -383,10 +380,18 @@ impl WebIdentityCheck {
                     Some(outcome.explanation.to_string()),
                 );
             }
-            c.pass(
-                Step::Trust,
-                crate::hints::trust_success(&outcome.explanation, action),
-            );
+            let mut detail = crate::hints::trust_success(&outcome.explanation, action);
+            if action == "sts:AssumeRoleWithWebIdentity"
+                && !role
+                    .trust_policy
+                    .to_ascii_lowercase()
+                    .contains(&format!("{}:aud", key_prefix.to_ascii_lowercase()))
+            {
+                detail.push_str(&format!(
+                    " — note: no `{key_prefix}:aud` condition; AWS accepts that, but pinning the audience to sts.amazonaws.com is recommended"
+                ));
+            }
+            c.pass(Step::Trust, detail);
         }
         if duration > role.max_session_duration {
             return c.fail(

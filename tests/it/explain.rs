@@ -1,0 +1,409 @@
+//! Golden outputs of `podiam explain assume` for real misconfigurations.
+//! Values that change per run (ports, key ids, role ids, uids, times) are
+//! redacted; everything else is the exact text a developer sees.
+
+use super::common::*;
+use podiam_oidc::Algorithm;
+
+fn explain(s: &Server, args: &[&str]) -> String {
+    let mut full = vec!["explain", "assume"];
+    full.extend_from_slice(args);
+    let out = s.podiam(&full);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let code = out.status.code().unwrap_or(-1);
+    format!("exit {code}\n{text}")
+}
+
+macro_rules! golden {
+    ($s:expr, $name:expr, $text:expr) => {{
+        let port = $s.addr.rsplit(':').next().unwrap_or_default().to_string();
+        let mut settings = insta::Settings::clone_current();
+        settings.set_snapshot_path("snapshots");
+        settings.set_prepend_module_to_snapshot(false);
+        settings.add_filter(&regex_escape(&port), "[PORT]");
+        settings.add_filter(r"kid [A-Za-z0-9_-]{43}", "kid [KID]");
+        settings.add_filter(r"AROA[A-Z2-7]{17}", "[ROLE-ID]");
+        settings.add_filter(r"a-[a-z0-9]{17}", "[ASSOCIATION-ID]");
+        settings.add_filter(r"uid [0-9a-f-]{36}", "uid [UID]");
+        settings.add_filter(r"\d+ s left", "[N] s left");
+        settings.add_filter(r"expires in \d+ s", "expires in [N] s");
+        settings.add_filter(r"expired \d+ s ago", "expired [N] s ago");
+        settings.add_filter(
+            r"date/time \d+ must be before the expiration date/time\d+",
+            "date/time [NOW] must be before the expiration date/time[EXP]",
+        );
+        settings.bind(|| insta::assert_snapshot!($name, $text));
+    }};
+}
+
+fn regex_escape(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            if c.is_ascii_alphanumeric() {
+                vec![c]
+            } else {
+                vec!['\\', c]
+            }
+        })
+        .collect()
+}
+
+const ROLE: &str = "arn:aws:iam::000000000000:role/pod-access-s3-role";
+
+fn role_with_trust(s: &Server, name: &str, trust: &str) {
+    let f = s.dir.path().join(format!("{name}.json"));
+    std::fs::write(&f, trust).unwrap();
+    ok(&s.aws(&[
+        "iam",
+        "create-role",
+        "--role-name",
+        name,
+        "--assume-role-policy-document",
+        &format!("file://{}", f.display()),
+    ]));
+}
+
+#[test]
+fn explain_wrong_namespace_and_wrong_service_account() {
+    let s = Server::start();
+    s.setup_irsa("demo", "pod-access-s3-role", "default", "sa-access-s3");
+    golden!(
+        s,
+        "wrong_namespace",
+        explain(
+            &s,
+            &[
+                "--role-arn",
+                ROLE,
+                "--cluster",
+                "demo",
+                "-n",
+                "dev",
+                "--service-account",
+                "sa-access-s3"
+            ]
+        )
+    );
+    golden!(
+        s,
+        "wrong_service_account",
+        explain(
+            &s,
+            &[
+                "--role-arn",
+                ROLE,
+                "--cluster",
+                "demo",
+                "-n",
+                "default",
+                "--service-account",
+                "other"
+            ]
+        )
+    );
+    golden!(
+        s,
+        "allowed",
+        explain(
+            &s,
+            &[
+                "--role-arn",
+                ROLE,
+                "--cluster",
+                "demo",
+                "-n",
+                "default",
+                "--service-account",
+                "sa-access-s3"
+            ]
+        )
+    );
+    golden!(
+        s,
+        "duration_over_max",
+        explain(
+            &s,
+            &[
+                "--role-arn",
+                ROLE,
+                "--cluster",
+                "demo",
+                "-n",
+                "default",
+                "--service-account",
+                "sa-access-s3",
+                "--duration-seconds",
+                "7200"
+            ]
+        )
+    );
+}
+
+#[test]
+fn explain_trust_policy_mistakes() {
+    let s = Server::start();
+    ok(&s.podiam(&["cluster", "create", "demo"]));
+    ok(&s.aws(&[
+        "iam",
+        "create-open-id-connect-provider",
+        "--url",
+        &s.issuer("demo"),
+        "--client-id-list",
+        "sts.amazonaws.com",
+    ]));
+    let hp = s.issuer_host_path("demo");
+    let provider = format!("arn:aws:iam::000000000000:oidc-provider/{hp}");
+    let wildcard = serde_json::json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":provider},
+        "Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{format!("{hp}:sub"):"system:serviceaccount:*:sa-access-s3"}}}]});
+    role_with_trust(&s, "wildcard", &wildcard.to_string());
+    golden!(
+        s,
+        "string_equals_with_wildcard",
+        explain(
+            &s,
+            &[
+                "--role-arn",
+                "arn:aws:iam::000000000000:role/wildcard",
+                "--cluster",
+                "demo",
+                "-n",
+                "default",
+                "--service-account",
+                "sa-access-s3"
+            ]
+        )
+    );
+    let no_aud = serde_json::json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":provider},
+        "Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{format!("{hp}:sub"):"system:serviceaccount:default:sa-access-s3"}}}]});
+    role_with_trust(&s, "no-aud", &no_aud.to_string());
+    golden!(
+        s,
+        "missing_aud_condition",
+        explain(
+            &s,
+            &[
+                "--role-arn",
+                "arn:aws:iam::000000000000:role/no-aud",
+                "--cluster",
+                "demo",
+                "-n",
+                "default",
+                "--service-account",
+                "sa-access-s3"
+            ]
+        )
+    );
+    let typo = serde_json::json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":provider},
+        "Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE:sub":"system:serviceaccount:default:sa-access-s3"}}}]});
+    role_with_trust(&s, "key-typo", &typo.to_string());
+    golden!(
+        s,
+        "condition_key_of_another_issuer",
+        explain(
+            &s,
+            &[
+                "--role-arn",
+                "arn:aws:iam::000000000000:role/key-typo",
+                "--cluster",
+                "demo",
+                "-n",
+                "default",
+                "--service-account",
+                "sa-access-s3"
+            ]
+        )
+    );
+}
+
+#[test]
+fn explain_provider_and_audience_mistakes() {
+    let s = Server::start();
+    ok(&s.podiam(&["cluster", "create", "demo"]));
+    // Client id list without sts.amazonaws.com.
+    ok(&s.aws(&[
+        "iam",
+        "create-open-id-connect-provider",
+        "--url",
+        &s.issuer("demo"),
+        "--client-id-list",
+        "sts.amazon.com",
+    ]));
+    let hp = s.issuer_host_path("demo");
+    let trust = serde_json::json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":format!("arn:aws:iam::000000000000:oidc-provider/{hp}")},
+        "Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{format!("{hp}:sub"):"system:serviceaccount:default:app"}}}]});
+    role_with_trust(&s, "app", &trust.to_string());
+    golden!(
+        s,
+        "audience_not_a_client_id",
+        explain(
+            &s,
+            &[
+                "--role-arn",
+                "arn:aws:iam::000000000000:role/app",
+                "--cluster",
+                "demo",
+                "-n",
+                "default",
+                "--service-account",
+                "app"
+            ]
+        )
+    );
+    // A provider registered with a trailing slash.
+    ok(&s.podiam(&["cluster", "create", "slash"]));
+    ok(&s.aws(&[
+        "iam",
+        "create-open-id-connect-provider",
+        "--url",
+        &format!("{}/", s.issuer("slash")),
+        "--client-id-list",
+        "sts.amazonaws.com",
+    ]));
+    golden!(
+        s,
+        "issuer_trailing_slash",
+        explain(
+            &s,
+            &[
+                "--role-arn",
+                "arn:aws:iam::000000000000:role/app",
+                "--cluster",
+                "slash",
+                "-n",
+                "default",
+                "--service-account",
+                "app"
+            ]
+        )
+    );
+    // The role lives in another account than the provider.
+    golden!(
+        s,
+        "provider_in_another_account",
+        explain(
+            &s,
+            &[
+                "--role-arn",
+                "arn:aws:iam::111122223333:role/app",
+                "--cluster",
+                "demo",
+                "-n",
+                "default",
+                "--service-account",
+                "app"
+            ]
+        )
+    );
+    // No provider at all.
+    ok(&s.podiam(&["cluster", "create", "unregistered"]));
+    golden!(
+        s,
+        "no_provider",
+        explain(
+            &s,
+            &[
+                "--role-arn",
+                "arn:aws:iam::000000000000:role/app",
+                "--cluster",
+                "unregistered",
+                "-n",
+                "default",
+                "--service-account",
+                "app"
+            ]
+        )
+    );
+}
+
+#[test]
+fn explain_expired_token() {
+    let s = Server::start();
+    let key = new_key(Algorithm::Rs256);
+    let iss = "https://oidc.example.test/id/EXPIRED";
+    s.register_external("ext", iss, &[&key]);
+    let t = now();
+    let token = sign(
+        &key,
+        &claims(
+            iss,
+            "default",
+            "app",
+            "sts.amazonaws.com",
+            t - 7200,
+            t - 3600,
+        ),
+    );
+    let f = s.dir.path().join("expired-token");
+    std::fs::write(&f, &token).unwrap();
+    golden!(
+        s,
+        "expired_token",
+        explain(
+            &s,
+            &[
+                "--role-arn",
+                "arn:aws:iam::000000000000:role/app",
+                "--token-file",
+                f.to_str().unwrap()
+            ]
+        )
+    );
+}
+
+#[test]
+fn explain_pod_identity_without_tag_session() {
+    let s = Server::start();
+    ok(&s.podiam(&["cluster", "create", "demo"]));
+    role_with_trust(
+        &s,
+        "carts-pia",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"pods.eks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
+    );
+    ok(&s.aws(&[
+        "eks",
+        "create-pod-identity-association",
+        "--cluster-name",
+        "demo",
+        "--namespace",
+        "carts",
+        "--service-account",
+        "carts",
+        "--role-arn",
+        "arn:aws:iam::000000000000:role/carts-pia",
+    ]));
+    golden!(
+        s,
+        "pod_identity_without_tag_session",
+        explain(
+            &s,
+            &[
+                "--action",
+                "sts:AssumeRole",
+                "--cluster",
+                "demo",
+                "-n",
+                "carts",
+                "--service-account",
+                "carts"
+            ]
+        )
+    );
+    golden!(
+        s,
+        "pod_identity_without_association",
+        explain(
+            &s,
+            &[
+                "--action",
+                "sts:AssumeRole",
+                "--cluster",
+                "demo",
+                "-n",
+                "carts",
+                "--service-account",
+                "orders"
+            ]
+        )
+    );
+}
