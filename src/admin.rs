@@ -15,6 +15,7 @@ use podiam_sts::{SessionParams, Step, StepReport, Sts, WebIdentityCheck};
 use serde_json::{Value, json};
 
 fn error(e: &AwsError, rid: &str) -> Response {
+    podiam_auth::audit::note_error(&e.code, &e.message);
     let (parts, body) = e.render(&Protocol::RestJson, rid).into_parts();
     Response::from_parts(parts, Body::from(body))
 }
@@ -41,6 +42,11 @@ pub async fn handle(
     meta: &RequestMeta,
     rid: &str,
 ) -> Response {
+    podiam_auth::audit::note_request(
+        "podiam",
+        &format!("{method} {path}"),
+        serde_json::from_slice(body).unwrap_or(Value::Null),
+    );
     let service = signing_service(view.headers, query).unwrap_or_default();
     if !matches!(service.as_str(), "eks" | "eks-auth" | "podiam") {
         let e = AwsError::new(
@@ -62,6 +68,9 @@ pub async fn handle(
             },
             Err(e) => error(&e.to_aws(), rid),
         };
+    }
+    if method == Method::GET && path == "/_podiam/audit" {
+        return audit_tail(svc, &caller, query, rid);
     }
     let result = match (method, path) {
         (&Method::POST, "/_podiam/instance-role-credentials") => {
@@ -293,4 +302,61 @@ async fn explain_pod_identity(
             fail(steps, e.to_aws())
         }
     }
+}
+
+/// `GET /_podiam/audit[?denied=1][&follow=1]`: recent audit lines as
+/// NDJSON, then (with `follow`) new ones as they happen.
+fn audit_tail(svc: &Services, caller: &Caller, query: Option<&str>, rid: &str) -> Response {
+    if let Err(d) = svc.authorize(caller, "podiam:ReadAuditLog", "*", &[]) {
+        let e = AwsError::new(
+            403,
+            "AccessDeniedException",
+            format!(
+                "User: {} is not authorized to perform: podiam:ReadAuditLog{}",
+                caller.arn(),
+                d.reason_suffix("podiam:ReadAuditLog")
+            ),
+        );
+        return error(&e, rid);
+    }
+    let flag = |k: &str| {
+        query.is_some_and(|q| {
+            form_urlencoded::parse(q.as_bytes()).any(|(qk, v)| qk == k && (v == "1" || v == "true"))
+        })
+    };
+    let (denied, follow) = (flag("denied"), flag("follow"));
+    let mut head = String::new();
+    for line in svc.audit_log.recent(denied) {
+        head.push_str(&line);
+        head.push('\n');
+    }
+    let body = if follow {
+        let rx = svc.audit_log.subscribe();
+        let live = futures_util::stream::unfold(rx, move |mut rx| async move {
+            loop {
+                match rx.recv().await {
+                    Ok((failed, line)) if !denied || failed => {
+                        return Some((
+                            Ok::<_, std::convert::Infallible>(Bytes::from(format!("{line}\n"))),
+                            rx,
+                        ));
+                    }
+                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        });
+        let first = futures_util::stream::once(async move {
+            Ok::<_, std::convert::Infallible>(Bytes::from(head))
+        });
+        Body::from_stream(futures_util::StreamExt::chain(first, live))
+    } else {
+        Body::from(head)
+    };
+    let mut r = Response::new(body);
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-ndjson"),
+    );
+    r
 }

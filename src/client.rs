@@ -189,3 +189,108 @@ impl Client {
         Ok(v)
     }
 }
+
+impl Client {
+    /// Sends a signed GET and copies the streamed body to stdout as it
+    /// arrives (for `audit tail --follow`).
+    pub async fn stream_to_stdout(
+        &self,
+        service: &str,
+        path_and_query: &str,
+    ) -> anyhow::Result<()> {
+        use std::io::Write;
+        let uri: Uri = format!("{}{}", self.endpoint, path_and_query).parse()?;
+        let mut headers = HeaderMap::new();
+        let params = SigningParams {
+            credentials: &self.creds,
+            region: &self.region,
+            service,
+            time: time::OffsetDateTime::now_utc(),
+            s3: false,
+        };
+        sign(
+            &Method::GET,
+            &uri,
+            &headers,
+            &PayloadMode::for_body(b""),
+            &params,
+        )
+        .map_err(|e| anyhow!("signing failed: {e}"))?
+        .apply(&mut headers);
+        let mut req = Request::builder()
+            .method(Method::GET)
+            .uri(uri)
+            .body(Full::new(Bytes::new()))?;
+        *req.headers_mut() = headers;
+        let resp = self
+            .http
+            .request(req)
+            .await
+            .with_context(|| format!("cannot reach podiam at {}", self.endpoint))?;
+        let status = resp.status().as_u16();
+        let mut body = resp.into_body();
+        if !(200..300).contains(&status) {
+            let bytes = body.collect().await?.to_bytes();
+            let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            bail!(
+                "{} (HTTP {status})",
+                v["message"].as_str().unwrap_or("request failed")
+            );
+        }
+        let mut out = std::io::stdout();
+        while let Some(frame) = body.frame().await {
+            if let Some(data) = frame?.data_ref() {
+                out.write_all(data)?;
+                out.flush()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Client {
+    /// Calls a query-protocol action (IAM, STS); returns the XML body, or
+    /// an error carrying AWS's code and message.
+    pub async fn query(&self, service: &str, params: &[(&str, &str)]) -> anyhow::Result<String> {
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(params)
+            .finish();
+        let (status, resp) = self
+            .send(
+                service,
+                Method::POST,
+                "/",
+                "application/x-www-form-urlencoded; charset=utf-8",
+                body.into_bytes(),
+            )
+            .await?;
+        let text = String::from_utf8_lossy(&resp).into_owned();
+        if !(200..300).contains(&status) {
+            let field = |n: &str| {
+                text.split(&format!("<{n}>"))
+                    .nth(1)
+                    .and_then(|x| x.split(&format!("</{n}>")).next())
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            bail!("{}: {} (HTTP {status})", field("Code"), field("Message"));
+        }
+        Ok(text)
+    }
+}
+
+/// The text of the first `<name>` element in `xml`.
+pub fn xml_field(xml: &str, name: &str) -> Option<String> {
+    let v = xml
+        .split(&format!("<{name}>"))
+        .nth(1)?
+        .split(&format!("</{name}>"))
+        .next()?;
+    Some(
+        v.replace("&quot;", "\"")
+            .replace("&apos;", "'")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&"),
+    )
+}

@@ -5,7 +5,9 @@ mod agent_cmd;
 mod client;
 mod explain_cmd;
 mod policy_cmd;
+mod sa_cmd;
 mod server;
+mod webhook_cmd;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -46,6 +48,9 @@ enum Command {
         /// The URL clients and issuers use to reach this server (default http://LISTEN).
         #[arg(long, env = "PODIAM_PUBLIC_URL")]
         public_url: Option<String>,
+        /// Audit log: `file` (DATA_DIR/audit.log, rotated at 64 MiB), `stdout` or `none`.
+        #[arg(long, env = "PODIAM_AUDIT", default_value = "file", value_parser = ["file", "stdout", "none"])]
+        audit: String,
     },
     /// Manage clusters and their OIDC issuers.
     Cluster {
@@ -83,15 +88,62 @@ enum Command {
     },
     /// Run the node agent: the Pod Identity credential endpoint and IMDS.
     Agent(Box<agent_cmd::AgentArgs>),
+    /// The mutating admission webhook (IRSA and Pod Identity injection), or
+    /// `webhook mutate` to run it offline on a pod.
+    Webhook(Box<webhook_cmd::WebhookArgs>),
     /// Explain why a role can or cannot be assumed, check by check.
     Explain {
         #[command(subcommand)]
         command: explain_cmd::ExplainCommand,
     },
+    /// Manage a cluster's service accounts (and their annotations).
+    Sa {
+        #[command(subcommand)]
+        command: sa_cmd::SaCommand,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Create a role, its policies and a service account in one step.
+    Iamserviceaccount {
+        #[command(subcommand)]
+        command: IamServiceAccountCommand,
+    },
+    /// Read the server's audit log: one JSON line per API decision.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
     /// Validate and simulate IAM policies offline.
     Policy {
         #[command(subcommand)]
         command: policy_cmd::PolicyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum IamServiceAccountCommand {
+    /// Create the role (with the recommended trust policy), attach policies,
+    /// and create the annotated service account or the association.
+    Create {
+        #[command(flatten)]
+        args: sa_cmd::IamServiceAccountArgs,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Print recent events, and with --follow keep printing new ones.
+    Tail {
+        /// Only failed or denied calls.
+        #[arg(long)]
+        denied: bool,
+        /// Keep streaming new events.
+        #[arg(long, short = 'f')]
+        follow: bool,
     },
 }
 
@@ -174,6 +226,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             account,
             region,
             public_url,
+            audit,
         } => {
             let server = server::Server::bind(server::ServeConfig {
                 listen,
@@ -181,6 +234,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 account,
                 region,
                 public_url,
+                audit,
             })
             .await?;
             eprintln!("podiam: listening on http://{}", server.addr);
@@ -266,7 +320,30 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Policy { command } => return policy_cmd::run(command),
         Command::Explain { command } => return explain_cmd::run(command).await,
+        Command::Sa { command, client } => {
+            let out = sa_cmd::run_sa(command, &client).await?;
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        }
+        Command::Iamserviceaccount {
+            command: IamServiceAccountCommand::Create { args, client },
+        } => {
+            let out = sa_cmd::create_iam_service_account(args, &client).await?;
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        }
+        Command::Audit {
+            command: AuditCommand::Tail { denied, follow },
+            client,
+        } => {
+            let c = Client::new(&client)?;
+            let q = format!(
+                "/_podiam/audit?denied={}&follow={}",
+                u8::from(denied),
+                u8::from(follow)
+            );
+            c.stream_to_stdout("eks", &q).await?;
+        }
         Command::Agent(args) => agent_cmd::run(*args, shutdown_signal()).await?,
+        Command::Webhook(args) => webhook_cmd::run(*args, shutdown_signal()).await?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -13,6 +13,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::{HeaderValue, Method, StatusCode, header};
+use podiam_auth::audit::AuditSink;
 use podiam_auth::{Caller, Config, RequestMeta, RequestView, Services, signing_service};
 use podiam_core::error::Protocol;
 use podiam_core::ids::{IdKind, request_id, secret_access_key, unique_id};
@@ -42,6 +43,8 @@ pub struct ServeConfig {
     pub region: String,
     /// The externally reachable URL; default `http://<bound address>`.
     pub public_url: Option<String>,
+    /// Where audit events go: `file` (DIR/audit.log, rotated), `stdout`, or `none`.
+    pub audit: String,
 }
 
 /// Everything a request handler needs.
@@ -70,7 +73,7 @@ impl Server {
             .clone()
             .unwrap_or_else(|| format!("http://{addr}"));
         let store = Arc::new(Store::open_sqlite(&cfg.data_dir.join("podiam.db")).await?);
-        let svc = Services::new(
+        let mut svc = Services::new(
             store.clone(),
             Arc::new(SystemClock),
             Arc::new(SystemRandom),
@@ -81,6 +84,14 @@ impl Server {
             },
         )
         .await?;
+        svc.set_audit_sink(match cfg.audit.as_str() {
+            "stdout" => AuditSink::Stdout,
+            "none" => AuditSink::None,
+            _ => AuditSink::File {
+                path: cfg.data_dir.join("audit.log"),
+                max_bytes: 64 * 1024 * 1024,
+            },
+        });
         bootstrap_admin(&svc, &cfg.data_dir).await?;
         let http: Arc<dyn JwksFetcher> = Arc::new(HttpFetcher::new(HttpFetcherConfig::default())?);
         let fetcher = Arc::new(ClusterFetcher::new(store, cfg.account.clone(), http));
@@ -182,6 +193,7 @@ fn with_request_id(mut r: Response, rid: &str) -> Response {
 }
 
 fn aws_error(e: &AwsError, protocol: &Protocol, rid: &str) -> Response {
+    podiam_auth::audit::note_error(&e.code, &e.message);
     let r = e.render(protocol, rid);
     let (parts, body) = r.into_parts();
     Response::from_parts(parts, Body::from(body))
@@ -215,20 +227,52 @@ async fn dispatch(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: Request,
 ) -> Response {
-    let rid = request_id(app.svc.rng.as_ref());
-    let (parts, body) = req.into_parts();
-    let path = parts.uri.path().to_string();
-    let query = parts.uri.query().map(str::to_string);
-
-    // Unsigned issuer documents and health.
-    if parts.method == Method::GET && !parts.headers.contains_key(header::AUTHORIZATION) {
+    // Unsigned issuer documents and health: not API calls, not audited.
+    if req.method() == Method::GET && !req.headers().contains_key(header::AUTHORIZATION) {
+        let path = req.uri().path();
         if path == "/healthz" || path == "/readyz" {
             return (StatusCode::OK, "ok").into_response();
         }
-        if let Some(r) = issuer_route(&app.svc, &path) {
+        if let Some(r) = issuer_route(&app.svc, path) {
             return r;
         }
     }
+    let rid = request_id(app.svc.rng.as_ref());
+    let user_agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let (resp, rec) = podiam_auth::audit::scope(route(app.clone(), peer, req, rid.clone())).await;
+    let status = resp.status();
+    let error_code = rec.error_code.or_else(|| {
+        (status.is_client_error() || status.is_server_error())
+            .then(|| format!("HTTP{}", status.as_u16()))
+    });
+    app.svc.audit_log.emit(&podiam_auth::audit::AuditEvent {
+        event_time: podiam_core::timefmt::iso8601(app.svc.now()),
+        event_source: rec.event_source.unwrap_or_else(|| "podiam".into()),
+        event_name: rec.event_name.unwrap_or_default(),
+        aws_region: app.svc.config.region.clone(),
+        source_ip_address: peer.ip().to_string(),
+        user_agent,
+        user_identity: rec.user_identity.unwrap_or(serde_json::Value::Null),
+        request_parameters: rec.request_parameters.unwrap_or(serde_json::Value::Null),
+        request_id: rid,
+        error_code,
+        error_message: rec.error_message,
+        decision: rec.decision,
+    });
+    resp
+}
+
+/// Routes one API request (inside an audit scope).
+async fn route(app: Arc<App>, peer: SocketAddr, req: Request, rid: String) -> Response {
+    let rid = rid.as_str();
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path().to_string();
+    let query = parts.uri.query().map(str::to_string);
 
     let meta = RequestMeta {
         source_ip: Some(peer.ip().to_string()),
@@ -255,7 +299,7 @@ async fn dispatch(
                 "RequestEntityTooLarge",
                 format!("Request body exceeds {MAX_BODY} bytes"),
             );
-            return aws_error(&e, &IAM, &rid);
+            return aws_error(&e, &IAM, rid);
         }
     };
     let view = RequestView::from_parts(&parts);
@@ -269,12 +313,12 @@ async fn dispatch(
             query.as_deref(),
             &body,
             &meta,
-            &rid,
+            rid,
         )
         .await;
     }
     match service.as_deref() {
-        Some("eks-auth") => eks_auth(&app, &view, &parts.method, &path, &body, &meta, &rid).await,
+        Some("eks-auth") => eks_auth(&app, &view, &parts.method, &path, &body, &meta, rid).await,
         Some("eks") => {
             eks(
                 &app,
@@ -283,21 +327,21 @@ async fn dispatch(
                 &path,
                 query.as_deref(),
                 &body,
-                &rid,
+                rid,
             )
             .await
         }
         Some(svc @ ("iam" | "sts")) => {
-            query_protocol(&app, Some(svc), &view, query.as_deref(), &body, &meta, &rid).await
+            query_protocol(&app, Some(svc), &view, query.as_deref(), &body, &meta, rid).await
         }
-        None => query_protocol(&app, None, &view, query.as_deref(), &body, &meta, &rid).await,
+        None => query_protocol(&app, None, &view, query.as_deref(), &body, &meta, rid).await,
         Some(other) => {
             let e = AwsError::new(
                 400,
                 "UnrecognizedClientException",
                 format!("podiam does not serve the '{other}' service on this endpoint"),
             );
-            aws_error(&e, &IAM, &rid)
+            aws_error(&e, &IAM, rid)
         }
     }
 }
@@ -362,6 +406,20 @@ async fn query_protocol(
             && (podiam_sts::StsRequest::is_unauthenticated(&action)
                 || action == "GetCallerIdentity"));
     let protocol = if is_sts { &STS } else { &IAM };
+    let logged: serde_json::Map<String, serde_json::Value> = p
+        .iter()
+        .filter(|(k, _)| *k != "Action" && *k != "Version")
+        .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string())))
+        .collect();
+    podiam_auth::audit::note_request(
+        if is_sts {
+            "sts.amazonaws.com"
+        } else {
+            "iam.amazonaws.com"
+        },
+        &action,
+        serde_json::Value::Object(logged),
+    );
     if action.is_empty() {
         let e = AwsError::new(400, "MissingAction", "Missing Action");
         return aws_error(&e, protocol, rid);
@@ -414,6 +472,11 @@ async fn eks(
     body: &Bytes,
     rid: &str,
 ) -> Response {
+    podiam_auth::audit::note_request(
+        "eks.amazonaws.com",
+        &format!("{method} {path}"),
+        serde_json::from_slice(body).unwrap_or(serde_json::Value::Null),
+    );
     let req = match EksRequest::decode(method.as_str(), path, query, body) {
         Some(Ok(r)) => r,
         Some(Err(e)) => return aws_error(&e.to_aws(), &Protocol::RestJson, rid),
@@ -450,6 +513,11 @@ async fn eks_auth(
     meta: &RequestMeta,
     rid: &str,
 ) -> Response {
+    podiam_auth::audit::note_request(
+        "eks-auth.amazonaws.com",
+        "AssumeRoleForPodIdentity",
+        serde_json::json!({"path": path, "token": "(redacted)"}),
+    );
     let cluster = path
         .strip_prefix("/clusters/")
         .and_then(|r| r.strip_suffix("/assume-role-for-pod-identity"))

@@ -225,6 +225,7 @@ impl Services {
         verifier
             .verify(&signed, &secret, Payload::Bytes(body), self.clock.now())
             .map_err(from_sigv4)?;
+        crate::audit::note_identity(caller.user_identity());
         Ok(caller)
     }
 }

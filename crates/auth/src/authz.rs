@@ -325,6 +325,18 @@ impl Services {
 
     /// Records a denied decision with its explanation (never sent to callers).
     pub fn audit(&self, caller: &Caller, action: &str, resource: &str, outcome: &Outcome) {
+        let allowed = outcome.decision == Decision::Allow;
+        // Explanations of allowed calls are not kept: they cost and say little.
+        crate::audit::note_decision(
+            action,
+            resource,
+            allowed,
+            if allowed {
+                None
+            } else {
+                Some(&outcome.explanation)
+            },
+        );
         if outcome.decision != Decision::Allow {
             tracing::info!(
                 target: "podiam::audit",

@@ -58,6 +58,34 @@ impl Caller {
         }
     }
 
+    /// CloudTrail's `userIdentity` for this caller.
+    pub fn user_identity(&self) -> serde_json::Value {
+        match self {
+            Caller::Root {
+                account,
+                access_key_id,
+            } => serde_json::json!({
+                "type": "Root",
+                "principalId": account,
+                "arn": self.arn(),
+                "accountId": account,
+                "accessKeyId": access_key_id,
+            }),
+            Caller::Session(s) => serde_json::json!({
+                "type": "AssumedRole",
+                "principalId": s.assumed_role_id(),
+                "arn": s.assumed_role_arn(),
+                "accountId": s.account,
+                "accessKeyId": s.access_key_id,
+                "sessionContext": {
+                    "sessionIssuer": {"type": "Role", "principalId": s.role_id, "arn": s.role_arn, "accountId": s.account, "userName": s.role_name},
+                    "attributes": {"creationDate": podiam_core::timefmt::iso8601(s.issued_at), "mfaAuthenticated": "false"},
+                    "sourceIdentity": s.source_identity,
+                },
+            }),
+        }
+    }
+
     /// The caller as the policy engine sees it.
     pub fn principal(&self) -> Principal {
         match self {

@@ -5,6 +5,7 @@
 //! against a stored long-term key or a sealed session), authorize the
 //! action with [`Services::authorize`] (through `podiam-policy`), then act.
 
+pub mod audit;
 mod authn;
 mod authz;
 pub mod aws_managed;

@@ -28,6 +28,8 @@ pub struct Services {
     /// Settings.
     pub config: Config,
     sealer: RwLock<Arc<Sealer>>,
+    /// The audit log.
+    pub audit_log: crate::audit::Auditor,
     pub(crate) verifiers: crate::authn::Verifiers,
 }
 
@@ -54,8 +56,14 @@ impl Services {
             rng,
             config,
             sealer: RwLock::new(Arc::new(sealer)),
+            audit_log: crate::audit::Auditor::new(crate::audit::AuditSink::None),
             verifiers: Default::default(),
         })
+    }
+
+    /// Replaces the audit sink (the server sets it from its flags).
+    pub fn set_audit_sink(&mut self, sink: crate::audit::AuditSink) {
+        self.audit_log = crate::audit::Auditor::new(sink);
     }
 
     /// Now, epoch seconds.

@@ -6,6 +6,7 @@ use crate::cluster::{
     ClusterSpec, TokenSpec, create_cluster, delete_cluster, mint_token, not_found,
 };
 use crate::error::EksError;
+use crate::serviceaccount;
 use podiam_auth::{Caller, Services};
 use podiam_store::Cluster;
 use serde_json::{Value, json};
@@ -69,6 +70,55 @@ pub enum EksRequest {
         cluster: String,
         /// Association id.
         id: String,
+    },
+    /// `POST /_podiam/clusters/{name}/serviceaccounts` (podiam extension).
+    CreateServiceAccount {
+        /// Cluster.
+        cluster: String,
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
+        /// Annotations.
+        annotations: BTreeMap<String, String>,
+    },
+    /// `GET /_podiam/clusters/{name}/serviceaccounts[?namespace=]`.
+    ListServiceAccounts {
+        /// Cluster.
+        cluster: String,
+        /// Filter.
+        namespace: Option<String>,
+    },
+    /// `GET /_podiam/clusters/{c}/namespaces/{ns}/serviceaccounts/{name}`.
+    GetServiceAccount {
+        /// Cluster.
+        cluster: String,
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
+    },
+    /// `POST …/serviceaccounts/{name}/annotations` `{set, remove}`.
+    AnnotateServiceAccount {
+        /// Cluster.
+        cluster: String,
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
+        /// Annotations to set.
+        set: BTreeMap<String, String>,
+        /// Annotation keys to remove.
+        remove: Vec<String>,
+    },
+    /// `DELETE …/serviceaccounts/{name}`.
+    DeleteServiceAccount {
+        /// Cluster.
+        cluster: String,
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
     },
     /// `POST /_podiam/clusters/{name}/token` (podiam extension).
     MintToken {
@@ -172,6 +222,87 @@ impl EksRequest {
             }
             ("GET", ["clusters", name]) => Ok(EksRequest::DescribeCluster(name.to_string())),
             ("DELETE", ["clusters", name]) => Ok(EksRequest::DeleteCluster(name.to_string())),
+            ("POST", ["_podiam", "clusters", c, "serviceaccounts"]) => {
+                parse_body(body).and_then(|b| {
+                    Ok(EksRequest::CreateServiceAccount {
+                        cluster: c.to_string(),
+                        namespace: str_field(&b, "namespace")?.unwrap_or_else(|| "default".into()),
+                        name: str_field(&b, "name")?
+                            .ok_or_else(|| EksError::InvalidParameter("name is required".into()))?,
+                        annotations: string_map(&b, "annotations")?,
+                    })
+                })
+            }
+            ("GET", ["_podiam", "clusters", c, "serviceaccounts"]) => {
+                Ok(EksRequest::ListServiceAccounts {
+                    cluster: c.to_string(),
+                    namespace: q("namespace"),
+                })
+            }
+            (
+                "GET",
+                [
+                    "_podiam",
+                    "clusters",
+                    c,
+                    "namespaces",
+                    ns,
+                    "serviceaccounts",
+                    n,
+                ],
+            ) => Ok(EksRequest::GetServiceAccount {
+                cluster: c.to_string(),
+                namespace: ns.to_string(),
+                name: n.to_string(),
+            }),
+            (
+                "DELETE",
+                [
+                    "_podiam",
+                    "clusters",
+                    c,
+                    "namespaces",
+                    ns,
+                    "serviceaccounts",
+                    n,
+                ],
+            ) => Ok(EksRequest::DeleteServiceAccount {
+                cluster: c.to_string(),
+                namespace: ns.to_string(),
+                name: n.to_string(),
+            }),
+            (
+                "POST",
+                [
+                    "_podiam",
+                    "clusters",
+                    c,
+                    "namespaces",
+                    ns,
+                    "serviceaccounts",
+                    n,
+                    "annotations",
+                ],
+            ) => parse_body(body).and_then(|b| {
+                let remove = match b.get("remove") {
+                    None | Some(Value::Null) => vec![],
+                    Some(Value::Array(a)) => a
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect(),
+                    Some(_) => {
+                        return Err(EksError::InvalidParameter("remove must be a list".into()));
+                    }
+                };
+                Ok(EksRequest::AnnotateServiceAccount {
+                    cluster: c.to_string(),
+                    namespace: ns.to_string(),
+                    name: n.to_string(),
+                    set: string_map(&b, "set")?,
+                    remove,
+                })
+            }),
             ("POST", ["_podiam", "clusters", name, "token"]) => parse_body(body).and_then(|b| {
                 let namespace = str_field(&b, "namespace")?.unwrap_or_else(|| "default".into());
                 let service_account = str_field(&b, "serviceAccount")?.ok_or_else(|| {
@@ -228,6 +359,21 @@ impl EksRequest {
             EksRequest::CreateAssociation { cluster, .. } => {
                 ("eks:CreatePodIdentityAssociation", arn(cluster))
             }
+            EksRequest::CreateServiceAccount { cluster, .. } => {
+                ("podiam:CreateServiceAccount", arn(cluster))
+            }
+            EksRequest::ListServiceAccounts { cluster, .. } => {
+                ("podiam:ListServiceAccounts", arn(cluster))
+            }
+            EksRequest::GetServiceAccount { cluster, .. } => {
+                ("podiam:GetServiceAccount", arn(cluster))
+            }
+            EksRequest::AnnotateServiceAccount { cluster, .. } => {
+                ("podiam:UpdateServiceAccount", arn(cluster))
+            }
+            EksRequest::DeleteServiceAccount { cluster, .. } => {
+                ("podiam:DeleteServiceAccount", arn(cluster))
+            }
             EksRequest::ListAssociations { cluster, .. } => {
                 ("eks:ListPodIdentityAssociations", arn(cluster))
             }
@@ -246,6 +392,23 @@ impl EksRequest {
 
 fn form_urlencoded_pairs(q: &str) -> Vec<(String, String)> {
     form_urlencoded::parse(q.as_bytes()).into_owned().collect()
+}
+
+fn string_map(b: &Value, k: &str) -> Result<BTreeMap<String, String>, EksError> {
+    match b.get(k) {
+        None | Some(Value::Null) => Ok(BTreeMap::new()),
+        Some(Value::Object(m)) => m
+            .iter()
+            .map(|(k, v)| {
+                v.as_str()
+                    .map(|v| (k.clone(), v.to_string()))
+                    .ok_or_else(|| EksError::InvalidParameter(format!("{k} must map to strings")))
+            })
+            .collect(),
+        Some(_) => Err(EksError::InvalidParameter(format!(
+            "{k} must be a map of strings"
+        ))),
+    }
 }
 
 fn page_size(v: Option<String>) -> Result<usize, EksError> {
@@ -419,6 +582,46 @@ pub async fn handle(
         EksRequest::DeleteAssociation { cluster, id } => {
             json!({ "association": association::to_json(&association::delete(svc, &account, &cluster, &id).await?) })
         }
+        EksRequest::CreateServiceAccount {
+            cluster,
+            namespace,
+            name,
+            annotations,
+        } => serviceaccount::to_json(
+            &serviceaccount::create(svc, &account, &cluster, &namespace, &name, annotations)
+                .await?,
+        ),
+        EksRequest::ListServiceAccounts { cluster, namespace } => {
+            let items = serviceaccount::list(svc, &account, &cluster, namespace.as_deref())?;
+            json!({"apiVersion": "v1", "kind": "ServiceAccountList", "items": items.iter().map(serviceaccount::to_json).collect::<Vec<_>>()})
+        }
+        EksRequest::GetServiceAccount {
+            cluster,
+            namespace,
+            name,
+        } => {
+            let sa = serviceaccount::get(svc, &account, &cluster, &namespace, &name)?.ok_or_else(|| {
+                EksError::ResourceNotFound(format!("serviceaccounts \"{name}\" not found in namespace {namespace} of cluster {cluster}"))
+            })?;
+            serviceaccount::to_json(&sa)
+        }
+        EksRequest::AnnotateServiceAccount {
+            cluster,
+            namespace,
+            name,
+            set,
+            remove,
+        } => serviceaccount::to_json(
+            &serviceaccount::annotate(svc, &account, &cluster, &namespace, &name, set, remove)
+                .await?,
+        ),
+        EksRequest::DeleteServiceAccount {
+            cluster,
+            namespace,
+            name,
+        } => serviceaccount::to_json(
+            &serviceaccount::delete(svc, &account, &cluster, &namespace, &name).await?,
+        ),
         EksRequest::MintToken { cluster, spec } => {
             let token = mint_token(svc, &account, &cluster, &spec)?;
             json!({ "token": token })

@@ -281,6 +281,7 @@ fn assume(
         b = request_tags(b, &tags, &transitive);
         let outcome = evaluate(&Evaluation::trust("trust policy", &trust), &b.build());
         if outcome.decision != Decision::Allow {
+            podiam_auth::audit::note_decision(action, &role.arn, false, &outcome.explanation);
             tracing::info!(
                 target: "podiam::audit",
                 action,

@@ -13,6 +13,7 @@ mod cluster;
 pub mod eks_auth;
 mod error;
 mod issuer;
+pub mod serviceaccount;
 
 pub use api::{EksRequest, handle};
 pub use cluster::{ClusterSpec, TokenSpec, create_cluster, delete_cluster, mint_token};

@@ -169,9 +169,30 @@ impl Sts {
                     ));
                 }
                 let check = WebIdentityCheck::run(self, svc, &session, &token, meta).await;
+                let steps = serde_json::to_value(&check.steps).unwrap_or_default();
                 let grant = match check.result {
-                    Ok(g) => g,
+                    Ok(g) => {
+                        podiam_auth::audit::note_decision(
+                            "sts:AssumeRoleWithWebIdentity",
+                            &session.role_arn,
+                            true,
+                            serde_json::Value::Null,
+                        );
+                        podiam_auth::audit::note_identity(serde_json::json!({
+                            "type": "WebIdentityUser",
+                            "principalId": format!("{}:{}:{}", g.provider_arn, g.audience, g.subject),
+                            "userName": g.subject,
+                            "identityProvider": g.provider_arn,
+                        }));
+                        g
+                    }
                     Err(e) => {
+                        podiam_auth::audit::note_decision(
+                            "sts:AssumeRoleWithWebIdentity",
+                            &session.role_arn,
+                            false,
+                            serde_json::json!({"failedStep": check.failed_step, "explanation": check.explanation, "steps": steps}),
+                        );
                         tracing::info!(
                             target: "podiam::audit",
                             action = "sts:AssumeRoleWithWebIdentity",

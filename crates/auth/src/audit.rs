@@ -1,0 +1,325 @@
+//! The audit log: one CloudTrail-like JSON line per API call, with
+//! podiam's decision explanation (never a secret).
+//!
+//! Handlers note what they know (the caller, the decision and why, the
+//! error) into a per-request [`scope`]; the dispatcher emits one
+//! [`AuditEvent`] when the request is done. Events go to a sink (a
+//! rotating file or stdout), to a ring buffer and to live subscribers
+//! (`podiam audit tail`).
+
+use serde::Serialize;
+use serde_json::Value;
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+tokio::task_local! {
+    static SCOPE: RefCell<Record>;
+}
+
+/// What handlers learned about the request being served.
+#[derive(Debug, Clone, Default)]
+pub struct Record {
+    /// `userIdentity`.
+    pub user_identity: Option<Value>,
+    /// podiam's decision: action, resource, result, explanation.
+    pub decision: Option<Value>,
+    /// The AWS error code returned, if any.
+    pub error_code: Option<String>,
+    /// The error message returned, if any.
+    pub error_message: Option<String>,
+    /// `eventSource`, e.g. `iam.amazonaws.com`.
+    pub event_source: Option<String>,
+    /// `eventName`, e.g. `CreateRole`.
+    pub event_name: Option<String>,
+    /// The request's parameters (redacted on the way in).
+    pub request_parameters: Option<Value>,
+}
+
+/// Runs `fut` with a fresh record; returns its output and the record.
+pub async fn scope<F: Future>(fut: F) -> (F::Output, Record) {
+    SCOPE
+        .scope(RefCell::new(Record::default()), async move {
+            let out = fut.await;
+            let rec = SCOPE.with(|r| r.borrow().clone());
+            (out, rec)
+        })
+        .await
+}
+
+/// Updates the current request's record (no-op outside a [`scope`]).
+pub fn note(f: impl FnOnce(&mut Record)) {
+    let _ = SCOPE.try_with(|r| f(&mut r.borrow_mut()));
+}
+
+/// Notes a policy decision and its explanation.
+pub fn note_decision(action: &str, resource: &str, allowed: bool, explanation: impl Serialize) {
+    let v = serde_json::json!({
+        "action": action,
+        "resource": resource,
+        "allowed": allowed,
+        "explanation": serde_json::to_value(explanation).unwrap_or(Value::Null),
+    });
+    note(|r| r.decision = Some(v));
+}
+
+/// Notes the error returned to the caller.
+pub fn note_error(code: &str, message: &str) {
+    note(|r| {
+        r.error_code = Some(code.to_string());
+        r.error_message = Some(message.to_string());
+    });
+}
+
+/// Notes which API was called and with what (secrets are redacted here).
+pub fn note_request(source: &str, name: &str, parameters: Value) {
+    let parameters = redact(parameters);
+    note(|r| {
+        r.event_source = Some(source.to_string());
+        r.event_name = Some(name.to_string());
+        r.request_parameters = Some(parameters);
+    });
+}
+
+/// Notes who the caller is.
+pub fn note_identity(identity: Value) {
+    note(|r| r.user_identity = Some(identity));
+}
+
+/// One audit line.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEvent {
+    /// `2026-11-22T06:19:22Z`.
+    pub event_time: String,
+    /// e.g. `sts.amazonaws.com`.
+    pub event_source: String,
+    /// e.g. `AssumeRoleWithWebIdentity`.
+    pub event_name: String,
+    /// The region.
+    pub aws_region: String,
+    /// The client's address.
+    #[serde(rename = "sourceIPAddress")]
+    pub source_ip_address: String,
+    /// The `User-Agent`.
+    pub user_agent: String,
+    /// Who called.
+    pub user_identity: Value,
+    /// The request's parameters, secrets redacted.
+    pub request_parameters: Value,
+    /// The request id.
+    #[serde(rename = "requestID")]
+    pub request_id: String,
+    /// The error code, if the call failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    /// The error message, if the call failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
+    /// podiam's decision and its explanation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Value>,
+}
+
+/// Parameter names whose values never reach the log.
+const SECRET_KEYS: &[&str] = &[
+    "webidentitytoken",
+    "token",
+    "samlassertion",
+    "secretaccesskey",
+    "sessiontoken",
+    "password",
+    "tokencode",
+];
+
+/// Replaces secret values (by key, case-insensitively) with `"HIDDEN_DUE_TO_SECURITY_REASONS"`.
+pub fn redact(mut v: Value) -> Value {
+    fn walk(v: &mut Value) {
+        match v {
+            Value::Object(m) => {
+                for (k, val) in m.iter_mut() {
+                    if SECRET_KEYS.contains(&k.to_ascii_lowercase().as_str()) {
+                        *val = Value::String("HIDDEN_DUE_TO_SECURITY_REASONS".into());
+                    } else {
+                        walk(val);
+                    }
+                }
+            }
+            Value::Array(a) => a.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    walk(&mut v);
+    v
+}
+
+/// Where events are written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditSink {
+    /// Only the ring buffer and subscribers.
+    None,
+    /// Standard output, one JSON line per event.
+    Stdout,
+    /// A file, rotated to `FILE.1` past `max_bytes`.
+    File {
+        /// The log file.
+        path: PathBuf,
+        /// Rotation size.
+        max_bytes: u64,
+    },
+}
+
+struct Line {
+    denied: bool,
+    text: Arc<str>,
+}
+
+/// The audit log.
+pub struct Auditor {
+    sink: AuditSink,
+    file: Mutex<Option<std::fs::File>>,
+    ring: Mutex<VecDeque<Line>>,
+    tx: tokio::sync::broadcast::Sender<(bool, Arc<str>)>,
+}
+
+impl std::fmt::Debug for Auditor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auditor")
+            .field("sink", &self.sink)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Events kept for `audit tail` without `--follow`.
+const RING: usize = 1000;
+
+impl Auditor {
+    /// An auditor writing to `sink`.
+    pub fn new(sink: AuditSink) -> Self {
+        let (tx, _) = tokio::sync::broadcast::channel(1024);
+        Self {
+            sink,
+            file: Mutex::new(None),
+            ring: Mutex::new(VecDeque::with_capacity(RING)),
+            tx,
+        }
+    }
+
+    /// Records one event.
+    pub fn emit(&self, e: &AuditEvent) {
+        let Ok(text) = serde_json::to_string(e) else {
+            return;
+        };
+        let denied = e.error_code.is_some();
+        let text: Arc<str> = Arc::from(text);
+        match &self.sink {
+            AuditSink::None => {}
+            AuditSink::Stdout => {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{text}");
+            }
+            AuditSink::File { path, max_bytes } => self.write_file(path, *max_bytes, &text),
+        }
+        {
+            let mut ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
+            if ring.len() == RING {
+                ring.pop_front();
+            }
+            ring.push_back(Line {
+                denied,
+                text: text.clone(),
+            });
+        }
+        let _ = self.tx.send((denied, text));
+    }
+
+    fn write_file(&self, path: &PathBuf, max_bytes: u64, text: &str) {
+        let mut guard = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        let too_big = guard
+            .as_ref()
+            .and_then(|f| f.metadata().ok())
+            .is_some_and(|m| m.len() >= max_bytes);
+        if too_big {
+            *guard = None;
+            let _ = std::fs::rename(path, path.with_extension("log.1"));
+        }
+        if guard.is_none() {
+            *guard = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .ok();
+        }
+        if let Some(f) = guard.as_mut()
+            && writeln!(f, "{text}").is_err()
+        {
+            *guard = None;
+        }
+    }
+
+    /// The most recent events (oldest first), optionally only failures.
+    pub fn recent(&self, denied_only: bool) -> Vec<Arc<str>> {
+        let ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
+        ring.iter()
+            .filter(|l| !denied_only || l.denied)
+            .map(|l| l.text.clone())
+            .collect()
+    }
+
+    /// Live events: (failed, JSON line).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<(bool, Arc<str>)> {
+        self.tx.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_redacted() {
+        let v = redact(
+            serde_json::json!({"Action": "AssumeRoleWithWebIdentity", "WebIdentityToken": "eyJ...", "nested": [{"token": "x"}]}),
+        );
+        assert_eq!(v["WebIdentityToken"], "HIDDEN_DUE_TO_SECURITY_REASONS");
+        assert_eq!(v["nested"][0]["token"], "HIDDEN_DUE_TO_SECURITY_REASONS");
+        assert_eq!(v["Action"], "AssumeRoleWithWebIdentity");
+    }
+
+    #[tokio::test]
+    async fn scope_collects_notes_and_ring_filters() {
+        let ((), rec) = scope(async {
+            note_error("AccessDenied", "no");
+            note_decision("s3:GetObject", "arn:aws:s3:::b/k", false, "because");
+        })
+        .await;
+        assert_eq!(rec.error_code.as_deref(), Some("AccessDenied"));
+        assert_eq!(rec.decision.unwrap()["action"], "s3:GetObject");
+        // Outside a scope notes are ignored.
+        note_error("X", "y");
+        let a = Auditor::new(AuditSink::None);
+        let ev = |code: Option<&str>| AuditEvent {
+            event_time: "t".into(),
+            event_source: "sts.amazonaws.com".into(),
+            event_name: "GetCallerIdentity".into(),
+            aws_region: "us-east-1".into(),
+            source_ip_address: "127.0.0.1".into(),
+            user_agent: "ua".into(),
+            user_identity: Value::Null,
+            request_parameters: Value::Null,
+            request_id: "r".into(),
+            error_code: code.map(str::to_string),
+            error_message: None,
+            decision: None,
+        };
+        let mut rx = a.subscribe();
+        a.emit(&ev(None));
+        a.emit(&ev(Some("AccessDenied")));
+        assert_eq!(a.recent(false).len(), 2);
+        assert_eq!(a.recent(true).len(), 1);
+        assert!(!rx.recv().await.unwrap().0);
+    }
+}
