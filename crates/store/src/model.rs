@@ -215,3 +215,26 @@ pub struct SealingKeyRecord {
 impl Entity for SealingKeyRecord {
     const KIND: &'static str = "sealing-key";
 }
+
+/// An S3 bucket (objects live on disk; this is the bucket's record).
+/// Stored in the global namespace (account `""`) under its name: bucket names
+/// are unique across accounts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bucket {
+    /// The bucket name.
+    pub name: String,
+    /// The owning account.
+    pub owner: String,
+    /// The region the bucket lives in.
+    pub region: String,
+    /// Epoch milliseconds.
+    pub created_at: i64,
+    /// The bucket policy document (JSON, as given), if any.
+    pub policy: Option<String>,
+    /// Bucket tags.
+    pub tags: Vec<Tag>,
+}
+
+impl Entity for Bucket {
+    const KIND: &'static str = "s3-bucket";
+}
