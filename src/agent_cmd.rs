@@ -40,11 +40,19 @@ pub struct AgentArgs {
 }
 
 /// Runs the agent until `shutdown`.
-pub async fn run(args: AgentArgs, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn run(
+    args: AgentArgs,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let creds = resolve_credentials(&args.client)?;
     let upstream = Arc::new(
-        HttpUpstream::new(&args.client.endpoint, &args.cluster_name, &args.client.region, creds)
-            .map_err(|e| anyhow::anyhow!("{e}"))?,
+        HttpUpstream::new(
+            &args.client.endpoint,
+            &args.cluster_name,
+            &args.client.region,
+            creds,
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?,
     );
     let allowed_hosts = if args.allowed_hosts.is_empty() {
         args.listen.iter().map(|a| a.ip().to_string()).collect()
@@ -62,7 +70,10 @@ pub async fn run(args: AgentArgs, shutdown: impl std::future::Future<Output = ()
     let mut tasks = Vec::new();
     for addr in &args.listen {
         let listener = tokio::net::TcpListener::bind(addr).await?;
-        eprintln!("podiam agent: listening on http://{}", listener.local_addr()?);
+        eprintln!(
+            "podiam agent: listening on http://{}",
+            listener.local_addr()?
+        );
         let router = agent.router();
         let mut rx = rx.clone();
         tasks.push(tokio::spawn(async move {

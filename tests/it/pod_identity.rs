@@ -25,12 +25,18 @@ impl Drop for AgentProc {
 
 fn spawn_agent(s: &Server, cluster: &str, node_role: Option<&str>) -> AgentProc {
     let mut cmd = Command::new(BIN);
-    cmd.args(["agent", "--listen", "127.0.0.1:0", "--cluster-name", cluster])
-        .env("PODIAM_ENDPOINT", &s.endpoint)
-        .env("PODIAM_DATA_DIR", s.data_dir())
-        .env("PODIAM_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+    cmd.args([
+        "agent",
+        "--listen",
+        "127.0.0.1:0",
+        "--cluster-name",
+        cluster,
+    ])
+    .env("PODIAM_ENDPOINT", &s.endpoint)
+    .env("PODIAM_DATA_DIR", s.data_dir())
+    .env("PODIAM_LOG", "warn")
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped());
     if let Some(r) = node_role {
         cmd.args(["--node-role", r, "--imds-listen", "127.0.0.1:0"]);
     }
@@ -46,7 +52,11 @@ fn spawn_agent(s: &Server, cluster: &str, node_role: Option<&str>) -> AgentProc 
         }
     }
     std::thread::spawn(move || for _ in lines {});
-    AgentProc { child, creds_url: creds_url.unwrap_or_default(), imds_url }
+    AgentProc {
+        child,
+        creds_url: creds_url.unwrap_or_default(),
+        imds_url,
+    }
 }
 
 fn write_token_file(s: &Server, name: &str, token: &str) -> std::path::PathBuf {
@@ -56,7 +66,12 @@ fn write_token_file(s: &Server, name: &str, token: &str) -> std::path::PathBuf {
 }
 
 /// The aws CLI with only the container-credentials variables.
-fn aws_in_pod(s: &Server, agent: &AgentProc, token_file: &std::path::Path, args: &[&str]) -> Output {
+fn aws_in_pod(
+    s: &Server,
+    agent: &AgentProc,
+    token_file: &std::path::Path,
+    args: &[&str],
+) -> Output {
     Command::new("aws")
         .args(args)
         .env_clear()
@@ -73,20 +88,43 @@ fn aws_in_pod(s: &Server, agent: &AgentProc, token_file: &std::path::Path, args:
 }
 
 fn pod_token(s: &Server, cluster: &str, ns: &str, sa: &str, pod: &str) -> String {
-    s.token(cluster, ns, sa, &["--audience", "pods.eks.amazonaws.com", "--pod", pod])
+    s.token(
+        cluster,
+        ns,
+        sa,
+        &["--audience", "pods.eks.amazonaws.com", "--pod", pod],
+    )
 }
 
 fn setup(s: &Server, role: &str, trust: &str, ns: &str, sa: &str) -> String {
     ok(&s.podiam(&["cluster", "create", "demo"]));
     let f = s.dir.path().join(format!("{role}.json"));
     std::fs::write(&f, trust).unwrap();
-    ok(&s.aws(&["iam", "create-role", "--role-name", role, "--assume-role-policy-document", &format!("file://{}", f.display())]));
+    ok(&s.aws(&[
+        "iam",
+        "create-role",
+        "--role-name",
+        role,
+        "--assume-role-policy-document",
+        &format!("file://{}", f.display()),
+    ]));
     let out = ok(&s.aws(&[
-        "eks", "create-pod-identity-association", "--cluster-name", "demo", "--namespace", ns,
-        "--service-account", sa, "--role-arn", &format!("arn:aws:iam::000000000000:role/{role}"),
+        "eks",
+        "create-pod-identity-association",
+        "--cluster-name",
+        "demo",
+        "--namespace",
+        ns,
+        "--service-account",
+        sa,
+        "--role-arn",
+        &format!("arn:aws:iam::000000000000:role/{role}"),
     ]));
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    v["association"]["associationId"].as_str().unwrap().to_string()
+    v["association"]["associationId"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 #[test]
@@ -94,26 +132,71 @@ fn associations_api_through_the_cli() {
     let s = Server::start();
     let id = setup(&s, "carts-pia", POD_TRUST, "carts", "carts");
     assert!(id.starts_with("a-") && id.len() == 19, "{id}");
-    let d = ok(&s.aws(&["eks", "describe-pod-identity-association", "--cluster-name", "demo", "--association-id", &id]));
+    let d = ok(&s.aws(&[
+        "eks",
+        "describe-pod-identity-association",
+        "--cluster-name",
+        "demo",
+        "--association-id",
+        &id,
+    ]));
     let v: serde_json::Value = serde_json::from_str(&d).unwrap();
-    assert_eq!(v["association"]["associationArn"], format!("arn:aws:eks:us-east-1:000000000000:podidentityassociation/demo/{id}"));
+    assert_eq!(
+        v["association"]["associationArn"],
+        format!("arn:aws:eks:us-east-1:000000000000:podidentityassociation/demo/{id}")
+    );
     assert_eq!(v["association"]["disableSessionTags"], false);
-    let l = ok(&s.aws(&["eks", "list-pod-identity-associations", "--cluster-name", "demo", "--namespace", "carts"]));
+    let l = ok(&s.aws(&[
+        "eks",
+        "list-pod-identity-associations",
+        "--cluster-name",
+        "demo",
+        "--namespace",
+        "carts",
+    ]));
     assert!(l.contains(&id));
-    let none = ok(&s.aws(&["eks", "list-pod-identity-associations", "--cluster-name", "demo", "--namespace", "other"]));
+    let none = ok(&s.aws(&[
+        "eks",
+        "list-pod-identity-associations",
+        "--cluster-name",
+        "demo",
+        "--namespace",
+        "other",
+    ]));
     assert!(!none.contains(&id));
     // One association per service account.
     let dup = s.aws(&[
-        "eks", "create-pod-identity-association", "--cluster-name", "demo", "--namespace", "carts",
-        "--service-account", "carts", "--role-arn", "arn:aws:iam::000000000000:role/carts-pia",
+        "eks",
+        "create-pod-identity-association",
+        "--cluster-name",
+        "demo",
+        "--namespace",
+        "carts",
+        "--service-account",
+        "carts",
+        "--role-arn",
+        "arn:aws:iam::000000000000:role/carts-pia",
     ]);
     fails_with(&dup, "ResourceInUseException");
     let bad = s.aws(&[
-        "eks", "create-pod-identity-association", "--cluster-name", "demo", "--namespace", "x",
-        "--service-account", "y", "--role-arn", "not-an-arn",
+        "eks",
+        "create-pod-identity-association",
+        "--cluster-name",
+        "demo",
+        "--namespace",
+        "x",
+        "--service-account",
+        "y",
+        "--role-arn",
+        "not-an-arn",
     ]);
     fails_with(&bad, "InvalidParameterException");
-    let missing = s.aws(&["eks", "list-pod-identity-associations", "--cluster-name", "nope"]);
+    let missing = s.aws(&[
+        "eks",
+        "list-pod-identity-associations",
+        "--cluster-name",
+        "nope",
+    ]);
     fails_with(&missing, "ResourceNotFoundException");
     // A session policy needs disableSessionTags.
     let pol = s.aws(&[
@@ -121,15 +204,40 @@ fn associations_api_through_the_cli() {
         "--policy", r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#,
     ]);
     fails_with(&pol, "InvalidParameterException");
-    ok(&s.aws(&["eks", "update-pod-identity-association", "--cluster-name", "demo", "--association-id", &id, "--disable-session-tags"]));
-    ok(&s.aws(&["eks", "delete-pod-identity-association", "--cluster-name", "demo", "--association-id", &id]));
+    ok(&s.aws(&[
+        "eks",
+        "update-pod-identity-association",
+        "--cluster-name",
+        "demo",
+        "--association-id",
+        &id,
+        "--disable-session-tags",
+    ]));
+    ok(&s.aws(&[
+        "eks",
+        "delete-pod-identity-association",
+        "--cluster-name",
+        "demo",
+        "--association-id",
+        &id,
+    ]));
     fails_with(
-        &s.aws(&["eks", "describe-pod-identity-association", "--cluster-name", "demo", "--association-id", &id]),
+        &s.aws(&[
+            "eks",
+            "describe-pod-identity-association",
+            "--cluster-name",
+            "demo",
+            "--association-id",
+            &id,
+        ]),
         "ResourceNotFoundException",
     );
     // The cluster is visible through EKS with its issuer.
     let c = ok(&s.aws(&["eks", "describe-cluster", "--name", "demo"]));
-    assert!(c.contains(&format!("\"issuer\": \"{}\"", s.issuer("demo"))), "{c}");
+    assert!(
+        c.contains(&format!("\"issuer\": \"{}\"", s.issuer("demo"))),
+        "{c}"
+    );
 }
 
 #[test]
@@ -137,14 +245,29 @@ fn pod_identity_with_the_agent_aws_cli_and_boto3() {
     let s = Server::start();
     setup(&s, "carts-pia", POD_TRUST, "carts", "carts");
     let agent = spawn_agent(&s, "demo", None);
-    let tok = write_token_file(&s, "pod-token", &pod_token(&s, "demo", "carts", "carts", "carts-7d9f"));
-    let me = ok(&aws_in_pod(&s, &agent, &tok, &["sts", "get-caller-identity"]));
+    let tok = write_token_file(
+        &s,
+        "pod-token",
+        &pod_token(&s, "demo", "carts", "carts", "carts-7d9f"),
+    );
+    let me = ok(&aws_in_pod(
+        &s,
+        &agent,
+        &tok,
+        &["sts", "get-caller-identity"],
+    ));
     let v: serde_json::Value = serde_json::from_str(&me).unwrap();
     let arn = v["Arn"].as_str().unwrap();
-    assert!(arn.starts_with("arn:aws:sts::000000000000:assumed-role/carts-pia/eks-demo-carts-7d9f-"), "{arn}");
+    assert!(
+        arn.starts_with("arn:aws:sts::000000000000:assumed-role/carts-pia/eks-demo-carts-7d9f-"),
+        "{arn}"
+    );
 
     let out = Command::new("python3")
-        .args(["-c", "import boto3; print(boto3.client('sts').get_caller_identity()['Arn'])"])
+        .args([
+            "-c",
+            "import boto3; print(boto3.client('sts').get_caller_identity()['Arn'])",
+        ])
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HOME", s.dir.path())
@@ -159,7 +282,11 @@ fn pod_identity_with_the_agent_aws_cli_and_boto3() {
     assert!(ok(&out).contains("assumed-role/carts-pia/eks-demo-carts-7d9f-"));
 
     // A service account without an association: the agent passes eks-auth's 404 through.
-    let other = write_token_file(&s, "other-token", &pod_token(&s, "demo", "carts", "orders", "orders-1"));
+    let other = write_token_file(
+        &s,
+        "other-token",
+        &pod_token(&s, "demo", "carts", "orders", "orders-1"),
+    );
     let err = aws_in_pod(&s, &agent, &other, &["sts", "get-caller-identity"]);
     assert!(!err.status.success());
 }
@@ -183,17 +310,29 @@ fn agent_request_validation_and_outage() {
     let agent = spawn_agent(&s, "demo", None);
     let url = agent.creds_url.clone();
     let (st, body) = curl(&url, &[]);
-    assert_eq!((st, body.trim()), (400, "Service account token cannot be empty"));
+    assert_eq!(
+        (st, body.trim()),
+        (400, "Service account token cannot be empty")
+    );
     let (st, body) = curl(&url, &[("Authorization", "garbage")]);
     assert_eq!(st, 400);
-    assert!(body.starts_with("Service account token cannot be parsed"), "{body}");
+    assert!(
+        body.starts_with("Service account token cannot be parsed"),
+        "{body}"
+    );
     let token = pod_token(&s, "demo", "carts", "carts", "p1");
     let (st, body) = curl(&url, &[("Authorization", &token), ("Host", "evil.example")]);
     assert_eq!(st, 403, "{body}");
     let (st, body) = curl(&url, &[("Authorization", &token)]);
     assert_eq!(st, 200, "{body}");
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-    for k in ["AccessKeyId", "SecretAccessKey", "Token", "AccountId", "Expiration"] {
+    for k in [
+        "AccessKeyId",
+        "SecretAccessKey",
+        "Token",
+        "AccountId",
+        "Expiration",
+    ] {
         assert!(v.get(k).is_some(), "{k} missing: {body}");
     }
     assert_eq!(v["AccountId"], "000000000000");
@@ -201,20 +340,33 @@ fn agent_request_validation_and_outage() {
     s.kill9();
     let (st, again) = curl(&url, &[("Authorization", &token)]);
     assert_eq!(st, 200, "{again}");
-    assert_eq!(serde_json::from_str::<serde_json::Value>(&again).unwrap()["AccessKeyId"], v["AccessKeyId"]);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&again).unwrap()["AccessKeyId"],
+        v["AccessKeyId"]
+    );
     // A new token (a miss) fails with a 500 while eks-auth is down.
     let other = pod_token_offline_fails(&url);
     assert_eq!(other, 500);
     let (st, metrics) = curl(&agent.creds_url.replace("/v1/credentials", "/metrics"), &[]);
     assert_eq!(st, 200);
-    assert!(metrics.contains("podiam_agent_cache_total{state=\"hit\"}"), "{metrics}");
+    assert!(
+        metrics.contains("podiam_agent_cache_total{state=\"hit\"}"),
+        "{metrics}"
+    );
 }
 
 /// A syntactically valid, unexpired token the agent has never seen.
 fn pod_token_offline_fails(url: &str) -> u16 {
     let key = new_key(Algorithm::Rs256);
     let t = now();
-    let mut c = claims("http://127.0.0.1:1/clusters/x", "carts", "carts", "pods.eks.amazonaws.com", t, t + 600);
+    let mut c = claims(
+        "http://127.0.0.1:1/clusters/x",
+        "carts",
+        "carts",
+        "pods.eks.amazonaws.com",
+        t,
+        t + 600,
+    );
     c["kubernetes.io"]["pod"] = serde_json::json!({"name": "p2", "uid": "u2"});
     curl(url, &[("Authorization", &sign(&key, &c))]).0
 }
@@ -223,25 +375,67 @@ fn pod_token_offline_fails(url: &str) -> u16 {
 fn eks_auth_checks() {
     let s = Server::start();
     setup(&s, "carts-pia", POD_TRUST, "carts", "carts");
-    let assume = |token: &str| s.aws(&["eks-auth", "assume-role-for-pod-identity", "--cluster-name", "demo", "--token", token]);
+    let assume = |token: &str| {
+        s.aws(&[
+            "eks-auth",
+            "assume-role-for-pod-identity",
+            "--cluster-name",
+            "demo",
+            "--token",
+            token,
+        ])
+    };
     // The happy path reports the association and six session tags' subject.
     let good = pod_token(&s, "demo", "carts", "carts", "p1");
     let out = ok(&assume(&good));
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["audience"], "pods.eks.amazonaws.com");
     assert_eq!(v["subject"]["namespace"], "carts");
-    assert!(v["credentials"]["accessKeyId"].as_str().unwrap().starts_with("ASIA"));
+    assert!(
+        v["credentials"]["accessKeyId"]
+            .as_str()
+            .unwrap()
+            .starts_with("ASIA")
+    );
     // Wrong audience, unbound token, no association, unknown cluster.
-    fails_with(&assume(&s.token("demo", "carts", "carts", &["--pod", "p1"])), "InvalidTokenException");
-    fails_with(&assume(&s.token("demo", "carts", "carts", &["--audience", "pods.eks.amazonaws.com"])), "InvalidTokenException");
-    fails_with(&assume(&pod_token(&s, "demo", "carts", "orders", "p1")), "ResourceNotFoundException");
-    let other = s.aws(&["eks-auth", "assume-role-for-pod-identity", "--cluster-name", "nope", "--token", &good]);
+    fails_with(
+        &assume(&s.token("demo", "carts", "carts", &["--pod", "p1"])),
+        "InvalidTokenException",
+    );
+    fails_with(
+        &assume(&s.token(
+            "demo",
+            "carts",
+            "carts",
+            &["--audience", "pods.eks.amazonaws.com"],
+        )),
+        "InvalidTokenException",
+    );
+    fails_with(
+        &assume(&pod_token(&s, "demo", "carts", "orders", "p1")),
+        "ResourceNotFoundException",
+    );
+    let other = s.aws(&[
+        "eks-auth",
+        "assume-role-for-pod-identity",
+        "--cluster-name",
+        "nope",
+        "--token",
+        &good,
+    ]);
     fails_with(&other, "ResourceNotFoundException");
     // A trust policy without sts:TagSession refuses the tagged session.
     let no_tag = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"pods.eks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
     let f = s.dir.path().join("notag.json");
     std::fs::write(&f, no_tag).unwrap();
-    ok(&s.aws(&["iam", "update-assume-role-policy", "--role-name", "carts-pia", "--policy-document", &format!("file://{}", f.display())]));
+    ok(&s.aws(&[
+        "iam",
+        "update-assume-role-policy",
+        "--role-name",
+        "carts-pia",
+        "--policy-document",
+        &format!("file://{}", f.display()),
+    ]));
     fails_with(&assume(&good), "AccessDeniedException");
 }
 
@@ -253,28 +447,64 @@ fn eks_auth_expired_token_and_abac_trust() {
     let jwks = podiam_oidc::jwks_document([key.jwk()]);
     let f = s.dir.path().join("jwks.json");
     std::fs::write(&f, jwks).unwrap();
-    ok(&s.podiam(&["cluster", "register", "ext", "--issuer", iss, "--jwks-file", f.to_str().unwrap()]));
+    ok(&s.podiam(&[
+        "cluster",
+        "register",
+        "ext",
+        "--issuer",
+        iss,
+        "--jwks-file",
+        f.to_str().unwrap(),
+    ]));
     // Trust scoped by session tag: only namespace "team-a".
     let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"pods.eks.amazonaws.com"},"Action":["sts:AssumeRole","sts:TagSession"],"Condition":{"StringEquals":{"aws:RequestTag/kubernetes-namespace":"team-a"}}}]}"#;
     let tf = s.dir.path().join("abac.json");
     std::fs::write(&tf, trust).unwrap();
-    ok(&s.aws(&["iam", "create-role", "--role-name", "abac", "--assume-role-policy-document", &format!("file://{}", tf.display())]));
+    ok(&s.aws(&[
+        "iam",
+        "create-role",
+        "--role-name",
+        "abac",
+        "--assume-role-policy-document",
+        &format!("file://{}", tf.display()),
+    ]));
     for ns in ["team-a", "team-b"] {
         ok(&s.aws(&[
-            "eks", "create-pod-identity-association", "--cluster-name", "ext", "--namespace", ns,
-            "--service-account", "app", "--role-arn", "arn:aws:iam::000000000000:role/abac",
+            "eks",
+            "create-pod-identity-association",
+            "--cluster-name",
+            "ext",
+            "--namespace",
+            ns,
+            "--service-account",
+            "app",
+            "--role-arn",
+            "arn:aws:iam::000000000000:role/abac",
         ]));
     }
     let tok = |ns: &str, iat: i64, exp: i64| {
         let mut c = claims(iss, ns, "app", "pods.eks.amazonaws.com", iat, exp);
-        c["kubernetes.io"]["pod"] = serde_json::json!({"name": "app-1", "uid": "3f0c2d3e-0000-4000-8000-00000000000a"});
+        c["kubernetes.io"]["pod"] =
+            serde_json::json!({"name": "app-1", "uid": "3f0c2d3e-0000-4000-8000-00000000000a"});
         sign(&key, &c)
     };
-    let assume = |token: &str| s.aws(&["eks-auth", "assume-role-for-pod-identity", "--cluster-name", "ext", "--token", token]);
+    let assume = |token: &str| {
+        s.aws(&[
+            "eks-auth",
+            "assume-role-for-pod-identity",
+            "--cluster-name",
+            "ext",
+            "--token",
+            token,
+        ])
+    };
     let t = now();
     ok(&assume(&tok("team-a", t, t + 600)));
     fails_with(&assume(&tok("team-b", t, t + 600)), "AccessDeniedException");
-    fails_with(&assume(&tok("team-a", t - 1200, t - 600)), "ExpiredTokenException");
+    fails_with(
+        &assume(&tok("team-a", t - 1200, t - 600)),
+        "ExpiredTokenException",
+    );
 }
 
 #[test]
@@ -284,11 +514,21 @@ fn imds_fallback_with_boto3() {
     let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
     let f = s.dir.path().join("node.json");
     std::fs::write(&f, trust).unwrap();
-    ok(&s.aws(&["iam", "create-role", "--role-name", "node-role", "--assume-role-policy-document", &format!("file://{}", f.display())]));
+    ok(&s.aws(&[
+        "iam",
+        "create-role",
+        "--role-name",
+        "node-role",
+        "--assume-role-policy-document",
+        &format!("file://{}", f.display()),
+    ]));
     let agent = spawn_agent(&s, "demo", Some("node-role"));
     let imds = agent.imds_url.clone().unwrap();
     let out = Command::new("python3")
-        .args(["-c", "import boto3; print(boto3.client('sts').get_caller_identity()['Arn'])"])
+        .args([
+            "-c",
+            "import boto3; print(boto3.client('sts').get_caller_identity()['Arn'])",
+        ])
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HOME", s.dir.path())
@@ -299,8 +539,14 @@ fn imds_fallback_with_boto3() {
         .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", format!("{imds}/"))
         .output()
         .unwrap();
-    assert_eq!(ok(&out).trim(), "arn:aws:sts::000000000000:assumed-role/node-role/i-0podiam000000000");
+    assert_eq!(
+        ok(&out).trim(),
+        "arn:aws:sts::000000000000:assumed-role/node-role/i-0podiam000000000"
+    );
     // IMDSv2 only: no token, no credentials.
-    let (st, _) = curl(&format!("{imds}/latest/meta-data/iam/security-credentials/"), &[]);
+    let (st, _) = curl(
+        &format!("{imds}/latest/meta-data/iam/security-credentials/"),
+        &[],
+    );
     assert_eq!(st, 401);
 }

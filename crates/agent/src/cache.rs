@@ -68,7 +68,9 @@ pub struct CredentialCache {
 
 impl std::fmt::Debug for CredentialCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CredentialCache").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("CredentialCache")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -109,7 +111,14 @@ impl CredentialCache {
     fn store(&self, key: &str, creds: Creds, now: i64) {
         let mut m = self.lock_entries();
         let used = self.tick.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        m.insert(key.to_string(), Entry { creds, fetched_at: now, used });
+        m.insert(
+            key.to_string(),
+            Entry {
+                creds,
+                fetched_at: now,
+                used,
+            },
+        );
         while m.len() > self.config.capacity {
             let Some(oldest) = m.iter().min_by_key(|(_, e)| e.used).map(|(k, _)| k.clone()) else {
                 break;
@@ -163,19 +172,25 @@ impl CredentialCache {
         let flight = self.flight(key);
         let _guard = flight.lock().await;
         let now = self.clock.epoch();
-        if let Some(e) = self.lookup(key).filter(|e| e.usable(now) && now < e.refresh_at(&self.config)) {
+        if let Some(e) = self
+            .lookup(key)
+            .filter(|e| e.usable(now) && now < e.refresh_at(&self.config))
+        {
             return Ok(e.creds);
         }
         let start = std::time::Instant::now();
         let result = fetch().await;
-        self.metrics.upstream(start.elapsed(), result.as_ref().err());
+        self.metrics
+            .upstream(start.elapsed(), result.as_ref().err());
         let now = self.clock.epoch();
         match result {
             Ok(c) if c.expiration - now > MIN_REMAINING => {
                 self.store(key, c.clone(), now);
                 Ok(c)
             }
-            Ok(_) => Err(UpstreamError::Transport("upstream returned credentials about to expire".into())),
+            Ok(_) => Err(UpstreamError::Transport(
+                "upstream returned credentials about to expire".into(),
+            )),
             Err(e) if e.is_recoverable() => match self.lookup(key).filter(|c| c.usable(now)) {
                 Some(last_good) => {
                     self.metrics.cache("stale");
@@ -215,7 +230,8 @@ impl CredentialCache {
 
     /// Waits for background refreshes (tests, shutdown).
     pub async fn settle(&self) {
-        let handles: Vec<_> = std::mem::take(&mut *self.background.lock().unwrap_or_else(|e| e.into_inner()));
+        let handles: Vec<_> =
+            std::mem::take(&mut *self.background.lock().unwrap_or_else(|e| e.into_inner()));
         for h in handles {
             let _ = h.await;
         }
@@ -245,7 +261,11 @@ mod tests {
 
     fn setup(start: i64) -> (Arc<CredentialCache>, ManualClock, Arc<Fake>) {
         let clock = ManualClock::at(start);
-        let cache = CredentialCache::new(Arc::new(clock.clone()), CacheConfig::default(), Arc::new(Metrics::default()));
+        let cache = CredentialCache::new(
+            Arc::new(clock.clone()),
+            CacheConfig::default(),
+            Arc::new(Metrics::default()),
+        );
         let fake = Arc::new(Fake {
             calls: AtomicUsize::new(0),
             next: Mutex::new(Ok(creds(start + 3600, "A"))),
@@ -253,7 +273,12 @@ mod tests {
         (cache, clock, fake)
     }
 
-    fn fetcher(f: &Arc<Fake>) -> impl Fn() -> std::pin::Pin<Box<dyn Future<Output = Result<Creds, UpstreamError>> + Send>> + Send + Sync + 'static {
+    fn fetcher(
+        f: &Arc<Fake>,
+    ) -> impl Fn() -> std::pin::Pin<Box<dyn Future<Output = Result<Creds, UpstreamError>> + Send>>
+    + Send
+    + Sync
+    + 'static {
         let f = f.clone();
         move || {
             let f = f.clone();
@@ -266,22 +291,39 @@ mod tests {
     }
 
     fn throttled() -> UpstreamError {
-        UpstreamError::Api { status: 429, code: "ThrottlingException".into(), message: "slow down".into(), request_id: "r".into() }
+        UpstreamError::Api {
+            status: 429,
+            code: "ThrottlingException".into(),
+            message: "slow down".into(),
+            request_id: "r".into(),
+        }
     }
 
     #[tokio::test]
     async fn hit_miss_and_refresh_ahead() {
         let (cache, clock, fake) = setup(1000);
-        assert_eq!(cache.get("k", fetcher(&fake)).await.unwrap().access_key_id, "A");
-        assert_eq!(cache.get("k", fetcher(&fake)).await.unwrap().access_key_id, "A");
+        assert_eq!(
+            cache.get("k", fetcher(&fake)).await.unwrap().access_key_id,
+            "A"
+        );
+        assert_eq!(
+            cache.get("k", fetcher(&fake)).await.unwrap().access_key_id,
+            "A"
+        );
         assert_eq!(fake.calls.load(Ordering::SeqCst), 1, "second call is a hit");
         // Past 3/4 of the life: served from cache, refreshed in the background.
         *fake.next.lock().unwrap() = Ok(creds(1000 + 2800 + 3600, "B"));
         clock.advance(2800);
-        assert_eq!(cache.get("k", fetcher(&fake)).await.unwrap().access_key_id, "A");
+        assert_eq!(
+            cache.get("k", fetcher(&fake)).await.unwrap().access_key_id,
+            "A"
+        );
         cache.settle().await;
         assert_eq!(fake.calls.load(Ordering::SeqCst), 2);
-        assert_eq!(cache.get("k", fetcher(&fake)).await.unwrap().access_key_id, "B");
+        assert_eq!(
+            cache.get("k", fetcher(&fake)).await.unwrap().access_key_id,
+            "B"
+        );
     }
 
     #[tokio::test]
@@ -292,7 +334,10 @@ mod tests {
         *fake.next.lock().unwrap() = Err(throttled());
         // The cached credentials have exactly 15 s left: not served, and the
         // upstream failure surfaces.
-        assert_eq!(cache.get("k", fetcher(&fake)).await.unwrap_err(), throttled());
+        assert_eq!(
+            cache.get("k", fetcher(&fake)).await.unwrap_err(),
+            throttled()
+        );
     }
 
     #[tokio::test]
@@ -302,7 +347,10 @@ mod tests {
         clock.advance(3000);
         *fake.next.lock().unwrap() = Err(UpstreamError::Transport("eks-auth down".into()));
         // Refresh fails, but the old credentials still have 600 s: served.
-        assert_eq!(cache.get("k", fetcher(&fake)).await.unwrap().access_key_id, "A");
+        assert_eq!(
+            cache.get("k", fetcher(&fake)).await.unwrap().access_key_id,
+            "A"
+        );
         cache.settle().await;
         assert_eq!(cache.len(), 1);
         // An irrecoverable error evicts.
@@ -334,9 +382,15 @@ mod tests {
     #[tokio::test]
     async fn lru_bound() {
         let clock = ManualClock::at(0);
-        let cfg = CacheConfig { capacity: 2, ..Default::default() };
+        let cfg = CacheConfig {
+            capacity: 2,
+            ..Default::default()
+        };
         let cache = CredentialCache::new(Arc::new(clock), cfg, Arc::new(Metrics::default()));
-        let fake = Arc::new(Fake { calls: AtomicUsize::new(0), next: Mutex::new(Ok(creds(3600, "A"))) });
+        let fake = Arc::new(Fake {
+            calls: AtomicUsize::new(0),
+            next: Mutex::new(Ok(creds(3600, "A"))),
+        });
         for k in ["a", "b", "a", "c"] {
             cache.get(k, fetcher(&fake)).await.unwrap();
         }

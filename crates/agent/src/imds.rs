@@ -36,7 +36,9 @@ struct Imds {
 /// The IMDS router, sharing the agent's cache and upstream.
 pub fn imds_router(agent: Arc<Agent>, config: ImdsConfig) -> Router {
     if config.insecure_allow_imdsv1 {
-        tracing::warn!("IMDSv1 is enabled: any local process can read the node role's credentials without a session token");
+        tracing::warn!(
+            "IMDSv1 is enabled: any local process can read the node role's credentials without a session token"
+        );
     }
     let state = Arc::new(Imds {
         config,
@@ -45,8 +47,14 @@ pub fn imds_router(agent: Arc<Agent>, config: ImdsConfig) -> Router {
     });
     Router::new()
         .route("/latest/api/token", put(new_token))
-        .route("/latest/meta-data/iam/security-credentials/", get(role_list))
-        .route("/latest/meta-data/iam/security-credentials/{role}", get(role_creds))
+        .route(
+            "/latest/meta-data/iam/security-credentials/",
+            get(role_list),
+        )
+        .route(
+            "/latest/meta-data/iam/security-credentials/{role}",
+            get(role_creds),
+        )
         .route("/latest/meta-data/instance-id", get(instance_id))
         .route("/latest/meta-data/placement/region", get(region))
         .route("/latest/meta-data/placement/availability-zone", get(zone))
@@ -64,7 +72,10 @@ async fn new_token(State(i): State<Arc<Imds>>, req: Request) -> Response {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<i64>().ok());
     let Some(ttl) = ttl.filter(|t| (1..=21600).contains(t)) else {
-        return plain(StatusCode::BAD_REQUEST, "Invalid or missing X-aws-ec2-metadata-token-ttl-seconds".into());
+        return plain(
+            StatusCode::BAD_REQUEST,
+            "Invalid or missing X-aws-ec2-metadata-token-ttl-seconds".into(),
+        );
     };
     if req.headers().contains_key("x-forwarded-for") {
         // IMDSv2 refuses proxied token requests.
@@ -84,50 +95,65 @@ async fn new_token(State(i): State<Arc<Imds>>, req: Request) -> Response {
     r
 }
 
-fn authorized(i: &Imds, req: &Request) -> Result<(), Response> {
-    let tok = req.headers().get(TOKEN_HEADER).and_then(|v| v.to_str().ok());
-    match tok {
-        None if i.config.insecure_allow_imdsv1 => Ok(()),
-        None => Err(plain(StatusCode::UNAUTHORIZED, "Unauthorized".into())),
+/// Whether the request may read metadata: a live IMDSv2 session token, or
+/// no token at all when IMDSv1 is enabled.
+fn authorized(i: &Imds, req: &Request) -> bool {
+    match req
+        .headers()
+        .get(TOKEN_HEADER)
+        .and_then(|v| v.to_str().ok())
+    {
+        None => i.config.insecure_allow_imdsv1,
         Some(t) => {
             let now = clock(i).epoch();
-            let ok = i.tokens.lock().unwrap_or_else(|e| e.into_inner()).get(t).is_some_and(|exp| *exp > now);
-            if ok { Ok(()) } else { Err(plain(StatusCode::UNAUTHORIZED, "Unauthorized".into())) }
+            i.tokens
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(t)
+                .is_some_and(|exp| *exp > now)
         }
     }
 }
 
+fn unauthorized() -> Response {
+    plain(StatusCode::UNAUTHORIZED, "Unauthorized".into())
+}
+
 async fn role_list(State(i): State<Arc<Imds>>, req: Request) -> Response {
-    if let Err(r) = authorized(&i, &req) {
-        return r;
+    if !authorized(&i, &req) {
+        return unauthorized();
     }
     i.config.role.clone().into_response()
 }
 
 async fn instance_id(State(i): State<Arc<Imds>>, req: Request) -> Response {
-    if let Err(r) = authorized(&i, &req) {
-        return r;
+    if !authorized(&i, &req) {
+        return unauthorized();
     }
     i.config.instance_id.clone().into_response()
 }
 
 async fn region(State(i): State<Arc<Imds>>, req: Request) -> Response {
-    if let Err(r) = authorized(&i, &req) {
-        return r;
+    if !authorized(&i, &req) {
+        return unauthorized();
     }
     i.config.region.clone().into_response()
 }
 
 async fn zone(State(i): State<Arc<Imds>>, req: Request) -> Response {
-    if let Err(r) = authorized(&i, &req) {
-        return r;
+    if !authorized(&i, &req) {
+        return unauthorized();
     }
     format!("{}a", i.config.region).into_response()
 }
 
-async fn role_creds(State(i): State<Arc<Imds>>, Path(role): Path<String>, req: Request) -> Response {
-    if let Err(r) = authorized(&i, &req) {
-        return r;
+async fn role_creds(
+    State(i): State<Arc<Imds>>,
+    Path(role): Path<String>,
+    req: Request,
+) -> Response {
+    if !authorized(&i, &req) {
+        return unauthorized();
     }
     if role != i.config.role {
         return plain(StatusCode::NOT_FOUND, "Not Found".into());
@@ -164,6 +190,9 @@ async fn role_creds(State(i): State<Arc<Imds>>, Path(role): Path<String>, req: R
                 .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
             r
         }
-        Err(e) => plain(StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), e.to_string()),
+        Err(e) => plain(
+            StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            e.to_string(),
+        ),
     }
 }

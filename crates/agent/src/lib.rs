@@ -66,13 +66,19 @@ pub struct Agent {
 
 impl std::fmt::Debug for Agent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Agent").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("Agent")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
 impl Agent {
     /// A new agent.
-    pub fn new(config: AgentConfig, upstream: Arc<dyn Upstream>, clock: Arc<dyn Clock>) -> Arc<Agent> {
+    pub fn new(
+        config: AgentConfig,
+        upstream: Arc<dyn Upstream>,
+        clock: Arc<dyn Clock>,
+    ) -> Arc<Agent> {
         let metrics = Arc::new(Metrics::default());
         Arc::new(Agent {
             cache: CredentialCache::new(clock.clone(), config.cache.clone(), metrics.clone()),
@@ -102,15 +108,19 @@ impl Agent {
 
 async fn render_metrics(State(a): State<Arc<Agent>>) -> Response {
     let mut r = a.metrics.render().into_response();
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
     r
 }
 
 fn plain(status: StatusCode, msg: String) -> Response {
     let mut r = (status, format!("{msg}\n")).into_response();
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     r
 }
 
@@ -120,7 +130,9 @@ fn host_of(h: &str) -> &str {
         return rest.split(']').next().unwrap_or(rest);
     }
     match h.rsplit_once(':') {
-        Some((host, port)) if !host.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => host,
+        Some((host, port)) if !host.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => {
+            host
+        }
         _ => h,
     }
 }
@@ -129,7 +141,10 @@ fn host_of(h: &str) -> &str {
 pub fn credentials_json(c: &Creds) -> String {
     let exp = time::OffsetDateTime::from_unix_timestamp(c.expiration)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_default();
     serde_json::json!({
         "AccessKeyId": c.access_key_id,
@@ -173,11 +188,19 @@ async fn serve_credentials(a: &Arc<Agent>, headers: http::HeaderMap) -> Response
         .unwrap_or_default()
         .to_string();
     if token.is_empty() {
-        return plain(StatusCode::BAD_REQUEST, "Service account token cannot be empty".into());
+        return plain(
+            StatusCode::BAD_REQUEST,
+            "Service account token cannot be empty".into(),
+        );
     }
     let parsed = match UnverifiedToken::parse(&token) {
         Ok(t) => t,
-        Err(e) => return plain(StatusCode::BAD_REQUEST, format!("Service account token cannot be parsed: {e}")),
+        Err(e) => {
+            return plain(
+                StatusCode::BAD_REQUEST,
+                format!("Service account token cannot be parsed: {e}"),
+            );
+        }
     };
     let now = a.clock.epoch();
     if let Err(e) = parsed.check_time(now, 0) {
@@ -191,7 +214,10 @@ async fn serve_credentials(a: &Arc<Agent>, headers: http::HeaderMap) -> Response
             format!("Service account token failed basic claim validations: {what}"),
         );
     }
-    let pod_uid = parsed.claims()["kubernetes.io"]["pod"]["uid"].as_str().unwrap_or("").to_string();
+    let pod_uid = parsed.claims()["kubernetes.io"]["pod"]["uid"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
     let key = format!("{pod_uid}/{}", hex_prefix(digest.as_ref()));
     let up = a.upstream.clone();
@@ -205,8 +231,10 @@ async fn serve_credentials(a: &Arc<Agent>, headers: http::HeaderMap) -> Response
     match result {
         Ok(c) => {
             let mut r = (StatusCode::OK, credentials_json(&c)).into_response();
-            r.headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
             r
         }
         Err(e) => plain(

@@ -56,18 +56,27 @@ impl Metrics {
         let mut s = String::new();
         s.push_str("# HELP podiam_agent_requests_total Responses by path and status code.\n# TYPE podiam_agent_requests_total counter\n");
         for ((p, c), n) in &i.requests {
-            s.push_str(&format!("podiam_agent_requests_total{{path=\"{p}\",code=\"{c}\"}} {n}\n"));
+            s.push_str(&format!(
+                "podiam_agent_requests_total{{path=\"{p}\",code=\"{c}\"}} {n}\n"
+            ));
         }
         s.push_str("# HELP podiam_agent_cache_total Credential cache events.\n# TYPE podiam_agent_cache_total counter\n");
         for (state, n) in &i.cache {
-            s.push_str(&format!("podiam_agent_cache_total{{state=\"{state}\"}} {n}\n"));
+            s.push_str(&format!(
+                "podiam_agent_cache_total{{state=\"{state}\"}} {n}\n"
+            ));
         }
         s.push_str("# HELP podiam_agent_upstream_errors_total Upstream errors by code.\n# TYPE podiam_agent_upstream_errors_total counter\n");
         for (code, n) in &i.upstream_errors {
-            s.push_str(&format!("podiam_agent_upstream_errors_total{{code=\"{code}\"}} {n}\n"));
+            s.push_str(&format!(
+                "podiam_agent_upstream_errors_total{{code=\"{code}\"}} {n}\n"
+            ));
         }
         s.push_str("# HELP podiam_agent_upstream_seconds Upstream call latency.\n# TYPE podiam_agent_upstream_seconds summary\n");
-        s.push_str(&format!("podiam_agent_upstream_seconds_sum {}\npodiam_agent_upstream_seconds_count {}\n", i.upstream_seconds_sum, i.upstream_count));
+        s.push_str(&format!(
+            "podiam_agent_upstream_seconds_sum {}\npodiam_agent_upstream_seconds_count {}\n",
+            i.upstream_seconds_sum, i.upstream_count
+        ));
         s
     }
 }

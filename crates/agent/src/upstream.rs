@@ -56,7 +56,10 @@ impl UpstreamError {
         match self {
             UpstreamError::Api { code, .. } => !matches!(
                 code.as_str(),
-                "InvalidTokenException" | "ExpiredTokenException" | "AccessDeniedException" | "ResourceNotFoundException"
+                "InvalidTokenException"
+                    | "ExpiredTokenException"
+                    | "AccessDeniedException"
+                    | "ResourceNotFoundException"
             ),
             UpstreamError::Transport(_) => true,
         }
@@ -72,7 +75,8 @@ impl UpstreamError {
 }
 
 /// A boxed future (the trait is object-safe for test doubles).
-pub type UpstreamFuture<'a> = Pin<Box<dyn Future<Output = Result<Creds, UpstreamError>> + Send + 'a>>;
+pub type UpstreamFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Creds, UpstreamError>> + Send + 'a>>;
 
 /// Where credentials come from.
 pub trait Upstream: Send + Sync {
@@ -103,7 +107,12 @@ impl std::fmt::Debug for HttpUpstream {
 
 impl HttpUpstream {
     /// An upstream at `endpoint` for `cluster`, signing with `creds`.
-    pub fn new(endpoint: &str, cluster: &str, region: &str, creds: Credentials) -> Result<Self, UpstreamError> {
+    pub fn new(
+        endpoint: &str,
+        cluster: &str,
+        region: &str,
+        creds: Credentials,
+    ) -> Result<Self, UpstreamError> {
         let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_provider_and_webpki_roots(provider)
@@ -129,7 +138,10 @@ impl HttpUpstream {
             .map_err(|e| UpstreamError::Transport(format!("bad endpoint: {e}")))?;
         let body = body.to_string().into_bytes();
         let mut headers = HeaderMap::new();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         let params = SigningParams {
             credentials: &self.creds,
             region: &self.region,
@@ -137,9 +149,15 @@ impl HttpUpstream {
             time: time::OffsetDateTime::now_utc(),
             s3: false,
         };
-        sign(&Method::POST, &uri, &headers, &PayloadMode::for_body(&body), &params)
-            .map_err(|e| UpstreamError::Transport(format!("signing failed: {e}")))?
-            .apply(&mut headers);
+        sign(
+            &Method::POST,
+            &uri,
+            &headers,
+            &PayloadMode::for_body(&body),
+            &params,
+        )
+        .map_err(|e| UpstreamError::Transport(format!("signing failed: {e}")))?
+        .apply(&mut headers);
         let mut req = Request::builder()
             .method(Method::POST)
             .uri(uri)
@@ -172,7 +190,10 @@ impl HttpUpstream {
             return Err(UpstreamError::Api {
                 status,
                 code: code.unwrap_or_else(|| "UnknownError".into()),
-                message: v["message"].as_str().unwrap_or("request failed").to_string(),
+                message: v["message"]
+                    .as_str()
+                    .unwrap_or("request failed")
+                    .to_string(),
                 request_id,
             });
         }
@@ -181,7 +202,11 @@ impl HttpUpstream {
 }
 
 fn creds_from(v: &Value, c: &Value, arn: &str) -> Result<Creds, UpstreamError> {
-    let s = |x: &Value| x.as_str().map(str::to_string).ok_or_else(|| UpstreamError::Transport(format!("malformed credentials: {v}")));
+    let s = |x: &Value| {
+        x.as_str()
+            .map(str::to_string)
+            .ok_or_else(|| UpstreamError::Transport(format!("malformed credentials: {v}")))
+    };
     Ok(Creds {
         access_key_id: s(&c["accessKeyId"])?,
         secret_access_key: s(&c["secretAccessKey"])?,
@@ -198,8 +223,13 @@ impl Upstream for HttpUpstream {
     fn pod_credentials<'a>(&'a self, token: &'a str) -> UpstreamFuture<'a> {
         Box::pin(async move {
             let path = format!("/clusters/{}/assume-role-for-pod-identity", self.cluster);
-            let v = self.post(&path, serde_json::json!({ "token": token })).await?;
-            let arn = v["assumedRoleUser"]["arn"].as_str().unwrap_or_default().to_string();
+            let v = self
+                .post(&path, serde_json::json!({ "token": token }))
+                .await?;
+            let arn = v["assumedRoleUser"]["arn"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
             creds_from(&v, &v["credentials"], &arn)
         })
     }

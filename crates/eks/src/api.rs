@@ -335,6 +335,10 @@ impl EksRequest {
                         audiences,
                         expiration_seconds,
                         pod: str_field(&b, "pod")?,
+                        insecure_short_lifetime: b
+                            .get("insecureShortLifetime")
+                            .and_then(Value::as_bool)
+                            .unwrap_or(false),
                     },
                 })
             }),

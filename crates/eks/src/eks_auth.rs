@@ -350,56 +350,6 @@ fn map_sts(e: StsError) -> EksAuthError {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn wire_mapping() {
-        let cases = [
-            (
-                EksAuthError::InvalidToken("x".into()),
-                400,
-                "InvalidTokenException",
-            ),
-            (
-                EksAuthError::ExpiredToken("x".into()),
-                400,
-                "ExpiredTokenException",
-            ),
-            (
-                EksAuthError::AccessDenied("x".into()),
-                400,
-                "AccessDeniedException",
-            ),
-            (
-                EksAuthError::ResourceNotFound("x".into()),
-                404,
-                "ResourceNotFoundException",
-            ),
-            (
-                EksAuthError::InvalidParameter("x".into()),
-                400,
-                "InvalidParameterException",
-            ),
-            (
-                EksAuthError::InvalidRequest("x".into()),
-                400,
-                "InvalidRequestException",
-            ),
-            (
-                EksAuthError::ServiceUnavailable("x".into()),
-                503,
-                "ServiceUnavailableException",
-            ),
-        ];
-        for (e, status, code) in cases {
-            let w = e.to_aws();
-            assert_eq!((w.status.as_u16(), w.code.as_ref()), (status, code));
-        }
-    }
-}
-
 /// Why EKS may not assume the association's role, as (detail, fix): the
 /// trust policy evaluated as `pods.eks.amazonaws.com` with the session tags.
 pub fn explain_trust(
@@ -549,4 +499,54 @@ pub fn instance_role_credentials(
         "sessionToken": issued.token,
         "expiration": issued.claims.expires_at,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_mapping() {
+        let cases = [
+            (
+                EksAuthError::InvalidToken("x".into()),
+                400,
+                "InvalidTokenException",
+            ),
+            (
+                EksAuthError::ExpiredToken("x".into()),
+                400,
+                "ExpiredTokenException",
+            ),
+            (
+                EksAuthError::AccessDenied("x".into()),
+                400,
+                "AccessDeniedException",
+            ),
+            (
+                EksAuthError::ResourceNotFound("x".into()),
+                404,
+                "ResourceNotFoundException",
+            ),
+            (
+                EksAuthError::InvalidParameter("x".into()),
+                400,
+                "InvalidParameterException",
+            ),
+            (
+                EksAuthError::InvalidRequest("x".into()),
+                400,
+                "InvalidRequestException",
+            ),
+            (
+                EksAuthError::ServiceUnavailable("x".into()),
+                503,
+                "ServiceUnavailableException",
+            ),
+        ];
+        for (e, status, code) in cases {
+            let w = e.to_aws();
+            assert_eq!((w.status.as_u16(), w.code.as_ref()), (status, code));
+        }
+    }
 }
