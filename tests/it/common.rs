@@ -3,6 +3,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use podiam_oidc::{Algorithm, SigningKey};
+use podiam_sigv4::Credentials;
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -147,6 +148,66 @@ impl Server {
             .expect("run aws")
     }
 
+    /// Runs the aws CLI with explicit credentials in the environment
+    /// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`).
+    pub fn aws_with_creds(&self, creds: &Credentials, args: &[&str]) -> Output {
+        let mut c = Command::new("aws");
+        c.args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.home())
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("AWS_ENDPOINT_URL", &self.endpoint)
+            .env("AWS_ACCESS_KEY_ID", &creds.access_key_id)
+            .env("AWS_SECRET_ACCESS_KEY", &creds.secret_access_key);
+        if let Some(t) = &creds.session_token {
+            c.env("AWS_SESSION_TOKEN", t);
+        }
+        c.output().expect("run aws")
+    }
+
+    /// The admin's long-term key.
+    pub fn admin(&self) -> Credentials {
+        super::raw::admin_credentials(&self.data_dir().join("admin-credentials"))
+    }
+
+    /// A query-protocol request signed by the admin for `service`
+    /// (`iam` or `sts`); `params` are form-encoded here. Returns
+    /// (HTTP status, body).
+    pub fn raw_admin(&self, service: &str, params: &[(&str, &str)]) -> (u16, String) {
+        self.raw_as(&self.admin(), service, params)
+    }
+
+    /// Like [`Server::raw_admin`] with any credentials.
+    pub fn raw_as(
+        &self,
+        creds: &Credentials,
+        service: &str,
+        params: &[(&str, &str)],
+    ) -> (u16, String) {
+        super::raw::Raw {
+            addr: &self.addr,
+            creds: creds.clone(),
+            service,
+            time: time::OffsetDateTime::now_utc(),
+            unsigned_headers: vec![],
+        }
+        .post(&form(params))
+    }
+
+    /// Writes `v` to a file in the test directory; returns `file://PATH`
+    /// for the aws CLI.
+    pub fn json_file(&self, name: &str, v: &Value) -> String {
+        let f = self
+            .dir
+            .path()
+            .join(format!("{name}-{}.json", rand_suffix()));
+        std::fs::write(&f, v.to_string()).expect("write json");
+        format!("file://{}", f.display())
+    }
+
     /// Mints a token for `cluster` through `podiam token`.
     pub fn token(&self, cluster: &str, ns: &str, sa: &str, extra: &[&str]) -> String {
         let mut args = vec![
@@ -238,6 +299,70 @@ impl Server {
 fn rand_suffix() -> String {
     let u = podiam_oidc::random_uuid_bytes().unwrap_or([7; 16]);
     u[..8].iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Form-encodes query-protocol parameters (RFC 3986 unreserved kept).
+pub fn form(params: &[(&str, &str)]) -> String {
+    params
+        .iter()
+        .map(|(k, v)| format!("{}={}", pct(k), pct(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters.
+pub fn pct(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The text of the first `<tag>…</tag>` in `xml`, as sent (still escaped).
+pub fn xml_field<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
+    xml.split(&format!("<{tag}>"))
+        .nth(1)
+        .and_then(|x| x.split(&format!("</{tag}>")).next())
+}
+
+/// Undoes XML's five predefined entity escapes.
+pub fn xml_unescape(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
+}
+
+/// Asserts a raw response is an AWS error with `status` and `code`; returns
+/// the message.
+pub fn raw_fails_with(resp: &(u16, String), status: u16, code: &str) -> String {
+    let (st, body) = resp;
+    assert_eq!(
+        (*st, xml_field(body, "Code").unwrap_or("")),
+        (status, code),
+        "{body}"
+    );
+    assert!(body.starts_with("<ErrorResponse"), "{body}");
+    xml_unescape(xml_field(body, "Message").unwrap_or(""))
+}
+
+/// Parses the aws CLI's JSON output.
+pub fn json_out(out: &Output) -> Value {
+    let text = ok(out);
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// The `Credentials` of an AssumeRole* response printed by the aws CLI.
+pub fn creds_of(v: &Value) -> Credentials {
+    let c = &v["Credentials"];
+    let s = |k: &str| c[k].as_str().unwrap_or_else(|| panic!("no {k} in {v}"));
+    Credentials::new(s("AccessKeyId"), s("SecretAccessKey")).with_session_token(s("SessionToken"))
 }
 
 /// Asserts a command succeeded; returns stdout.

@@ -409,7 +409,75 @@ impl<'a> Reader<'a> {
     fn path_prefix(&mut self) -> String {
         let val = self.p.get("PathPrefix");
         self.v.length("pathPrefix", val, 1, 512);
+        if let Some(p) = val
+            && !(p.starts_with('/') && p.chars().all(|c| ('\u{21}'..='\u{7f}').contains(&c)))
+        {
+            self.v.violation(
+                "pathPrefix",
+                Some(p),
+                r"Member must satisfy regular expression pattern: \u002F[\u0021-\u007F]*",
+            );
+        }
         val.unwrap_or("/").to_string()
+    }
+
+    fn description(&mut self, required: bool) -> Option<String> {
+        let val = self.p.get("Description");
+        if required {
+            self.v.required("description", val);
+        }
+        self.v.length("description", val, 0, 1000);
+        self.v.pattern(
+            "description",
+            val,
+            r"[\u0009\u000A\u000D\u0020-\u007E\u00A1-\u00FF]*",
+            |c| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{7e}' | '\u{a1}'..='\u{ff}'),
+        );
+        val.map(str::to_string)
+    }
+
+    /// Managed policy paths: `((/[A-Za-z0-9\.,\+@=_-]+)*)/`.
+    fn policy_path(&mut self) -> String {
+        let val = self.p.get("Path");
+        self.v.length("path", val, 1, 512);
+        if let Some(p) = val {
+            let ok = p.ends_with('/')
+                && p[..p.len() - 1].split('/').skip(1).all(|seg| {
+                    !seg.is_empty()
+                        && seg
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || ".,+@=_-".contains(c))
+                })
+                && p.starts_with('/');
+            if !ok {
+                self.v.violation(
+                    "path",
+                    Some(p),
+                    r"Member must satisfy regular expression pattern: ((/[A-Za-z0-9\.,\+@=_-]+)*)/",
+                );
+            }
+        }
+        val.unwrap_or("/").to_string()
+    }
+
+    /// Policy version ids: `v[1-9][0-9]*(\.[A-Za-z0-9-]*)?`.
+    fn version_id(&mut self) -> String {
+        let val = self.req("VersionId", "versionId", 1, 128);
+        let (num, rest) = match val.strip_prefix('v') {
+            Some(r) => r.split_once('.').map_or((r, None), |(n, x)| (n, Some(x))),
+            None => ("", None),
+        };
+        let ok = num.starts_with(|c: char| ('1'..='9').contains(&c))
+            && num.chars().all(|c| c.is_ascii_digit())
+            && rest.is_none_or(|x| x.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+        if !val.is_empty() && !ok {
+            self.v.violation(
+                "versionId",
+                Some(&val),
+                r"Member must satisfy regular expression pattern: v[1-9][0-9]*(\.[A-Za-z0-9-]*)?",
+            );
+        }
+        val
     }
 
     fn int(&mut self, key: &str, field: &str) -> Option<i64> {
@@ -460,6 +528,18 @@ impl<'a> Reader<'a> {
             self.v.length("tags.member.key", key.as_deref(), 1, 128);
             self.v.required("tags.member.value", value.as_deref());
             self.v.length("tags.member.value", value.as_deref(), 0, 256);
+            self.v.pattern(
+                "tags.member.key",
+                key.as_deref(),
+                r"[\p{L}\p{Z}\p{N}_.:/=+\-@]+",
+                is_tag_char,
+            );
+            self.v.pattern(
+                "tags.member.value",
+                value.as_deref(),
+                r"[\p{L}\p{Z}\p{N}_.:/=+\-@]*",
+                is_tag_char,
+            );
             out.push(Tag {
                 key: key.unwrap_or_default(),
                 value: value.unwrap_or_default(),
@@ -480,6 +560,11 @@ impl<'a> Reader<'a> {
         self.v.finish().map_err(IamError::Validation)?;
         Ok(value)
     }
+}
+
+/// `[\p{L}\p{Z}\p{N}_.:/=+\-@]`: letters, separators, numbers and `_.:/=+-@`.
+fn is_tag_char(c: char) -> bool {
+    c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c)
 }
 
 /// Decodes `params` (which carry `Action`) into a typed request.
@@ -540,7 +625,7 @@ pub fn decode(params: &QueryParams) -> Result<IamRequest, IamError> {
             let name = r.name("RoleName", "roleName", 64);
             let path = r.path("Path", "path");
             let trust_policy = r.document("AssumeRolePolicyDocument", "assumeRolePolicyDocument");
-            let description = r.opt("Description", "description", 0, 1000);
+            let description = r.description(false);
             let max_session_duration = r.int("MaxSessionDuration", "maxSessionDuration");
             r.v.range("maxSessionDuration", max_session_duration, 3600, 43200);
             let permissions_boundary =
@@ -571,7 +656,7 @@ pub fn decode(params: &QueryParams) -> Result<IamRequest, IamError> {
         },
         "UpdateRole" => {
             let name = r.name("RoleName", "roleName", 64);
-            let description = r.opt("Description", "description", 0, 1000);
+            let description = r.description(false);
             let max_session_duration = r.int("MaxSessionDuration", "maxSessionDuration");
             r.v.range("maxSessionDuration", max_session_duration, 3600, 43200);
             UpdateRole {
@@ -582,7 +667,7 @@ pub fn decode(params: &QueryParams) -> Result<IamRequest, IamError> {
         }
         "UpdateRoleDescription" => UpdateRoleDescription {
             name: r.name("RoleName", "roleName", 64),
-            description: r.req("Description", "description", 0, 1000),
+            description: r.description(true).unwrap_or_default(),
         },
         "PutRolePermissionsBoundary" => PutRolePermissionsBoundary {
             name: r.name("RoleName", "roleName", 64),
@@ -622,8 +707,9 @@ pub fn decode(params: &QueryParams) -> Result<IamRequest, IamError> {
         },
         "CreatePolicy" => CreatePolicy {
             name: r.name("PolicyName", "policyName", 128),
-            path: r.path("Path", "path"),
+            path: r.policy_path(),
             document: r.document("PolicyDocument", "policyDocument"),
+            // Policy descriptions have no character pattern, unlike roles'.
             description: r.opt("Description", "description", 0, 1000),
             tags: r.tags(),
         },
@@ -656,7 +742,7 @@ pub fn decode(params: &QueryParams) -> Result<IamRequest, IamError> {
         },
         "GetPolicyVersion" => GetPolicyVersion {
             arn: r.arn("PolicyArn", "policyArn"),
-            version: r.req("VersionId", "versionId", 1, 128),
+            version: r.version_id(),
         },
         "ListPolicyVersions" => ListPolicyVersions {
             arn: r.arn("PolicyArn", "policyArn"),
@@ -664,11 +750,11 @@ pub fn decode(params: &QueryParams) -> Result<IamRequest, IamError> {
         },
         "DeletePolicyVersion" => DeletePolicyVersion {
             arn: r.arn("PolicyArn", "policyArn"),
-            version: r.req("VersionId", "versionId", 1, 128),
+            version: r.version_id(),
         },
         "SetDefaultPolicyVersion" => SetDefaultPolicyVersion {
             arn: r.arn("PolicyArn", "policyArn"),
-            version: r.req("VersionId", "versionId", 1, 128),
+            version: r.version_id(),
         },
         "TagPolicy" => TagResource {
             target: Tagged::Policy(r.arn("PolicyArn", "policyArn")),

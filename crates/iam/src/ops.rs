@@ -44,9 +44,14 @@ fn xml(f: impl FnOnce(&mut XmlWriter)) -> Option<String> {
 }
 
 /// Validates a policy document with AWS's grammar and quota for `kind`.
+/// A document over its size quota is `LimitExceeded` (409), as IAM reports
+/// it; every other problem is `MalformedPolicyDocument`. `limit: None` skips
+/// the per-document quota (inline role policies are limited in aggregate).
 fn validate(doc: &str, kind: PolicyKind, limit: Option<usize>) -> Result<Policy, IamError> {
-    Policy::parse_with_limit(doc, kind, limit)
-        .map_err(|e| IamError::MalformedPolicyDocument(e.to_string()))
+    Policy::parse_with_limit(doc, kind, limit).map_err(|e| match e.kind() {
+        podiam_policy::PolicyErrorKind::PolicySize { .. } => IamError::LimitExceeded(e.to_string()),
+        _ => IamError::MalformedPolicyDocument(e.to_string()),
+    })
 }
 
 /// Characters that count toward IAM's size quotas (whitespace excluded).
@@ -367,7 +372,7 @@ impl Iam<'_> {
             }
             DeleteRole { name } => self.delete_role(&name).await,
             UpdateAssumeRolePolicy { name, document } => {
-                validate(&document, PolicyKind::Trust, None)?;
+                validate(&document, PolicyKind::Trust, Some(PolicyKind::Trust.default_max_chars()))?;
                 self.check_trust_principals(&document)?;
                 self.update_role(&name, |r| {
                     r.trust_policy = document.clone();
@@ -421,7 +426,7 @@ impl Iam<'_> {
                 Ok(None)
             }
             PutRolePolicy { role, name, document } => {
-                validate(&document, PolicyKind::Identity, Some(MAX_INLINE_ROLE_CHARS))?;
+                validate(&document, PolicyKind::Identity, None)?;
                 self.update_role(&role, |r| {
                     r.inline_policies.insert(name.clone(), document.clone());
                     let total: usize = r.inline_policies.values().map(|d| policy_chars(d)).sum();
@@ -508,7 +513,7 @@ impl Iam<'_> {
             }
             DeletePolicy { arn } => self.delete_policy(&arn).await,
             CreatePolicyVersion { arn, document, set_as_default } => {
-                validate(&document, PolicyKind::Identity, None)?;
+                validate(&document, PolicyKind::Identity, Some(PolicyKind::Identity.default_max_chars()))?;
                 let now = self.now();
                 let (p, _) = self
                     .update_policy(&arn, |p| {
@@ -908,7 +913,11 @@ impl Iam<'_> {
         permissions_boundary: Option<String>,
         tags: Vec<Tag>,
     ) -> Out {
-        validate(&trust_policy, PolicyKind::Trust, None)?;
+        validate(
+            &trust_policy,
+            PolicyKind::Trust,
+            Some(PolicyKind::Trust.default_max_chars()),
+        )?;
         self.check_trust_principals(&trust_policy)?;
         check_duplicate_tag_keys(&tags)?;
         if let Some(b) = &permissions_boundary {
@@ -1016,7 +1025,11 @@ impl Iam<'_> {
         description: Option<String>,
         tags: Vec<Tag>,
     ) -> Out {
-        validate(&document, PolicyKind::Identity, None)?;
+        validate(
+            &document,
+            PolicyKind::Identity,
+            Some(PolicyKind::Identity.default_max_chars()),
+        )?;
         check_duplicate_tag_keys(&tags)?;
         let now = self.now();
         let p = ManagedPolicy {

@@ -124,25 +124,23 @@ pub(crate) fn run(
                 IamError::NoSuchEntity(format!("The role with arn {src} cannot be found."))
             })?;
         let set = svc.role_policies(&role)?;
+        // AWS names managed policies by name and inline role policies as
+        // `role_<RoleName>_<PolicyName>`, all of type "IAM Policy".
         for (name, p) in set.identity {
-            let source_type = if name.starts_with("arn:aws:iam::aws:") {
-                "aws-managed"
-            } else if name.starts_with("arn:") {
-                "user-managed"
-            } else {
-                "role"
+            let id = match name.split_once(" (inline in role ") {
+                Some((policy, _)) => format!("role_{}_{policy}", role.name),
+                None => name.rsplit('/').next().unwrap_or(&name).to_string(),
             };
-            let id = name.split(" (inline").next().unwrap_or(&name).to_string();
             identity.push(Named {
                 id,
-                source_type,
+                source_type: "IAM Policy",
                 policy: p,
             });
         }
         if let Some((n, p)) = set.boundary {
             boundary = Some(Named {
-                id: n,
-                source_type: "user-managed",
+                id: n.rsplit('/').next().unwrap_or(&n).to_string(),
+                source_type: "IAM Policy",
                 policy: p,
             });
         }
@@ -167,6 +165,11 @@ pub(crate) fn run(
             source_type: "IAM Policy",
             policy: parse(doc, PolicyKind::Boundary)?,
         });
+    }
+    if r.resource_policy.is_some() && r.caller_arn.is_none() && !principal_mode {
+        return Err(IamError::InvalidInput(
+            "Invalid input: CallerArn is required when a ResourcePolicy is specified".into(),
+        ));
     }
     let resource_policy = r
         .resource_policy
@@ -265,7 +268,9 @@ pub(crate) fn run(
                     )
                     .end("PermissionsBoundaryDecisionDetail");
             }
-            w.start("EvalDecisionDetails").end("EvalDecisionDetails");
+            if resource != "*" {
+                w.start("EvalDecisionDetails").end("EvalDecisionDetails");
+            }
             w.end("member");
         }
     }

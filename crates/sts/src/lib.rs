@@ -297,9 +297,9 @@ impl Sts {
         source_identity: Option<String>,
         meta: &RequestMeta,
     ) -> Result<Issued, StsError> {
-        let denied = || {
+        let denied = |action: &str| {
             StsError::AccessDenied(format!(
-                "User: {} is not authorized to perform: sts:AssumeRole on resource: {}",
+                "User: {} is not authorized to perform: {action} on resource: {}",
                 caller.arn(),
                 session.role_arn
             ))
@@ -326,8 +326,10 @@ impl Sts {
             }
         }
         check_tags(&tags, &transitive)?;
-        let role = lookup_role(svc, &session.role_arn)?.ok_or_else(denied)?;
-        let trust = svc.trust_policy(&role).ok_or_else(denied)?;
+        let role = lookup_role(svc, &session.role_arn)?.ok_or_else(|| denied("sts:AssumeRole"))?;
+        let trust = svc
+            .trust_policy(&role)
+            .ok_or_else(|| denied("sts:AssumeRole"))?;
         let set = svc.policy_set(caller)?;
         let role_account = role.arn.split(':').nth(4).unwrap_or_default().to_string();
         let mut actions = vec!["sts:AssumeRole"];
@@ -356,7 +358,7 @@ impl Sts {
             let outcome = evaluate(&eval, &ctx);
             svc.audit(caller, action, &role.arn, &outcome);
             if outcome.decision != Decision::Allow {
-                return Err(denied());
+                return Err(denied(action));
             }
         }
         let duration = session.duration.unwrap_or(3600);
