@@ -22,6 +22,15 @@
 #   BENCH_CONNECTIONS   space-separated connection counts to try (default "16 64")
 #   BENCH_WRK_THREADS   wrk threads (default 1: the machine has 2 cores)
 #   BENCH_TARGETS       "podiam moto" (default) or just one of them
+#   BENCH_CALIBRATE=0   skip the extra GET /healthz run against podiam (the
+#                       ceiling of server + wrk + loopback with a no-op handler)
+#   BENCH_WAIT_QUIET=N  before each load run, wait up to N seconds until the
+#                       rest of the machine uses < BENCH_QUIET_CORES (0.3)
+#                       cores (default 0: don't wait; shared machines)
+#   BENCH_PERF=1|dwarf  profile podiam with `perf record` during one extra
+#                       (uncounted) run and print the top symbols; `dwarf`
+#                       records call stacks and prints inclusive costs of the
+#                       hot path (bench/perf-breakdown.py)
 #   BENCH_RESULTS_DIR   if set, a TSV of the best runs is written there
 #   BENCH_KEEP_TMP=1    keep the temp dir (logs, tokens, wrk output)
 #   PODIAM_LOG          podiam's log filter (default: podiam's own, "info")
@@ -35,6 +44,11 @@ DURATION="${BENCH_DURATION:-10}"
 CONNECTIONS="${BENCH_CONNECTIONS:-16 64}"
 WRK_THREADS="${BENCH_WRK_THREADS:-1}"
 TARGETS="${BENCH_TARGETS:-podiam moto}"
+CALIBRATE="${BENCH_CALIBRATE:-1}"
+WAIT_QUIET="${BENCH_WAIT_QUIET:-0}"
+PERF="${BENCH_PERF:-0}"
+QUIET_CORES="${BENCH_QUIET_CORES:-0.3}"
+CALIB_LINE=""
 MOTO_SERVER="${MOTO_SERVER:-moto_server}"
 ACCOUNT=000000000000
 ROLE_NAME=pod-access-s3-role
@@ -54,11 +68,16 @@ export AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 AWS_PAGER="" AWS_MAX_AT
 
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/podiam-bench-sts.XXXXXX")"
 PIDS=()
+WRK_PID=""
 
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     local pid
+    if [[ -n "$WRK_PID" ]]; then
+        kill -TERM -- "-$WRK_PID" 2>/dev/null || kill -TERM "$WRK_PID" 2>/dev/null || true
+        wait "$WRK_PID" 2>/dev/null || true
+    fi
     for pid in "${PIDS[@]:-}"; do
         [[ -n "$pid" ]] || continue
         # Each server runs in its own process group (setsid) led by $pid.
@@ -66,8 +85,7 @@ cleanup() {
     done
     for pid in "${PIDS[@]:-}"; do
         [[ -n "$pid" ]] || continue
-        local i
-        for i in $(seq 1 50); do
+        for _ in $(seq 1 50); do
             kill -0 "$pid" 2>/dev/null || break
             sleep 0.1
         done
@@ -87,9 +105,9 @@ trap 'exit 143' TERM
 
 # Stops one server started by start_bg, by pid (its own process group).
 stop_bg() {
-    local pid=$1 i
+    local pid=$1
     kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 1 50); do
+    for _ in $(seq 1 50); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
@@ -179,26 +197,99 @@ EOF
 # ------------------------------------------------------------------ load runs
 
 declare -A BEST_RPS BEST_CONNS BEST_LINE WRONG_NS RSS
+CLK_TCK="$(getconf CLK_TCK)"
 
-# run_load TARGET URL BODYFILE
+# CPU ticks (user+sys) of every live process in process group $1.
+group_ticks() {
+    # cat, not awk FILES: processes come and go while the list is read, and
+    # mawk stops at the first file it cannot open.
+    cat /proc/[0-9]*/stat 2>/dev/null |
+        awk -v pg="$1" '{ sub(/^.*\) /, ""); split($0, a, " "); if (a[3] == pg) s += a[12] + a[13] } END { print s + 0 }' || true
+}
+# Busy ticks of the whole machine (all cores).
+machine_ticks() { awk '/^cpu /{ print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
+# CPU seconds of this shell's waited-for children (wrk among them), from a
+# file written by `times` -- which must run in this shell, not in $(...).
+children_secs() {
+    tail -n1 "$1" | awk '{ t = 0; for (i = 1; i <= NF; i++) { split($i, p, "m"); sub(/s$/, "", p[2]); t += p[1] * 60 + p[2] } print t }'
+}
+
+# Waits (up to BENCH_WAIT_QUIET seconds) until the rest of the machine uses
+# less than BENCH_QUIET_CORES cores, measured over 1 s; the servers under test
+# are idle at that point, so anything busy is someone else.
+quiet_wait() {
+    local limit=$WAIT_QUIET waited=0 m0 m1 busy
+    ((limit > 0)) || return 0
+    while :; do
+        m0="$(machine_ticks)"; sleep 1; m1="$(machine_ticks)"
+        busy="$(awk -v d="$((m1 - m0))" -v hz="$CLK_TCK" 'BEGIN{ printf "%.2f", d / hz }')"
+        if awk -v b="$busy" -v q="$QUIET_CORES" 'BEGIN{ exit !(b < q) }'; then
+            ((waited == 0)) || log "machine quiet after ${waited}s (${busy} cores busy)"
+            return 0
+        fi
+        waited=$((waited + 1))
+        ((waited == 1)) && log "waiting up to ${limit}s for the machine to go quiet (${busy} cores busy elsewhere)"
+        if ((waited >= limit)); then
+            log "still ${busy} cores busy elsewhere after ${limit}s; measuring anyway (see the 'other' column)"
+            return 0
+        fi
+    done
+}
+
+# wrk_run NAME URL SCRIPT CONNS PGID [BODYFILE] -> sets RUN_LINE: the
+# BENCH_RESULT line plus srv_cores= wrk_cores= other_cores= srv_us_per_req=
+wrk_run() {
+    local name=$1 url=$2 script=$3 c=$4 pg=$5 body=${6:-} out line
+    out="$TMP/wrk-$name-c$c.txt"
+    local s0 m0 w0 s1 m1 w1
+    quiet_wait
+    times >"$TMP/times0"
+    s0="$(group_ticks "$pg")"; m0="$(machine_ticks)"
+    # In the background and waited for, so that a signal to this script is
+    # handled at once (cleanup stops wrk); `timeout` is a second bound and
+    # leads its own process group.
+    BENCH_BODY_FILE="$body" timeout --kill-after=5 $((DURATION + 30)) \
+        wrk -t"$WRK_THREADS" -c"$c" -d"${DURATION}s" --timeout 5s --latency -s "$script" "$url" >"$out" 2>&1 &
+    WRK_PID=$!
+    if ! wait "$WRK_PID"; then
+        WRK_PID=""
+        cat "$out" >&2
+        die "wrk failed against $name"
+    fi
+    WRK_PID=""
+    s1="$(group_ticks "$pg")"; m1="$(machine_ticks)"
+    kill -0 "$pg" 2>/dev/null ||
+        die "$name: the server (pid $pg) exited during the load run (rerun with BENCH_KEEP_TMP=1 and see its log in $TMP)"
+    times >"$TMP/times1"
+    w0="$(children_secs "$TMP/times0")"; w1="$(children_secs "$TMP/times1")"
+    line="$(grep '^BENCH_RESULT' "$out" || true)"
+    [[ -n "$line" ]] || { cat "$out" >&2; die "wrk printed no BENCH_RESULT for $name"; }
+    RUN_LINE="$line $(awk -v s="$((s1 - s0))" -v m="$((m1 - m0))" -v w0="$w0" -v w1="$w1" -v hz="$CLK_TCK" \
+        -v d="$(field "$line" duration_us)" -v n="$(field "$line" requests)" 'BEGIN {
+            secs = d / 1e6; srv = s / hz; wrk = w1 - w0; tot = m / hz; oth = tot - srv - wrk; if (oth < 0) oth = 0
+            printf "srv_cores=%.2f wrk_cores=%.2f other_cores=%.2f srv_us_per_req=%.1f",
+                srv / secs, wrk / secs, oth / secs, (n > 0 ? srv * 1e6 / n : 0) }')"
+}
+
+print_run() { # LABEL CONNS LINE
+    printf '  %-15s c=%-4s %9s req/s  p50 %-8s p99 %-8s non-2xx %s  sock-errs %s  cpu: server %s wrk %s other %s cores, server %sus/req\n' \
+        "$1" "$2" "$(field "$3" rps)" "$(ms "$(field "$3" p50_us)")" "$(ms "$(field "$3" p99_us)")" \
+        "$(field "$3" non2xx)" "$(sock_errs "$3")" "$(field "$3" srv_cores)" "$(field "$3" wrk_cores)" \
+        "$(field "$3" other_cores)" "$(field "$3" srv_us_per_req)" >&2
+}
+
+# run_load TARGET URL BODYFILE PGID: every connection count, keeps the best.
 run_load() {
-    local target=$1 url=$2 body=$3 c out line rps
+    local target=$1 url=$2 body=$3 pg=$4 c rps
     for c in $CONNECTIONS; do
-        out="$TMP/wrk-$target-c$c.txt"
         log "$target: wrk -t$WRK_THREADS -c$c -d${DURATION}s (loadavg $(cut -d' ' -f1-3 /proc/loadavg))"
-        BENCH_BODY_FILE="$body" timeout --kill-after=5 $((DURATION + 30)) \
-            wrk -t"$WRK_THREADS" -c"$c" -d"${DURATION}s" --timeout 5s --latency -s "$LUA" "$url" >"$out" 2>&1 ||
-            { cat "$out" >&2; die "wrk failed against $target"; }
-        line="$(grep '^BENCH_RESULT' "$out" || true)"
-        [[ -n "$line" ]] || { cat "$out" >&2; die "wrk printed no BENCH_RESULT for $target"; }
-        rps="$(field "$line" rps)"
-        printf '  %-7s c=%-4s %10s req/s  p50 %-9s p99 %-9s non-2xx %s  socket-errors %s\n' \
-            "$target" "$c" "$rps" "$(ms "$(field "$line" p50_us)")" "$(ms "$(field "$line" p99_us)")" \
-            "$(field "$line" non2xx)" "$(sock_errs "$line")" >&2
+        wrk_run "$target" "$url" "$LUA" "$c" "$pg" "$body"
+        print_run "$target" "$c" "$RUN_LINE"
+        rps="$(field "$RUN_LINE" rps)"
         if [[ -z "${BEST_RPS[$target]:-}" ]] || awk -v a="$rps" -v b="${BEST_RPS[$target]}" 'BEGIN{exit !(a>b)}'; then
             BEST_RPS[$target]=$rps
             BEST_CONNS[$target]=$c
-            BEST_LINE[$target]=$line
+            BEST_LINE[$target]=$RUN_LINE
         fi
     done
 }
@@ -217,12 +308,12 @@ sock_errs() {
 # ------------------------------------------------------------------- podiam
 
 bench_podiam() {
-    local data="$TMP/podiam-data" addr i url issuer_hp
+    local data="$TMP/podiam-data" addr url issuer_hp
     mkdir -p "$data"
     start_bg podiam "$TMP/podiam.log" "$PODIAM_BIN" serve --listen 127.0.0.1:0 --data-dir "$data"
     local pid=$BG_PID
     addr=""
-    for i in $(seq 1 300); do
+    for _ in $(seq 1 300); do
         addr="$(sed -n 's#^podiam: listening on http://##p' "$TMP/podiam.log" | head -n1)"
         [[ -n "$addr" ]] && break
         kill -0 "$pid" 2>/dev/null || { cat "$TMP/podiam.log" >&2; die "podiam exited during start-up"; }
@@ -253,16 +344,32 @@ bench_podiam() {
 
     local code
     code="$(post "$TMP/body.txt" "$url/" "$TMP/podiam-ok.xml")"
-    [[ "$code" == 200 ]] && grep -q '<AssumeRoleWithWebIdentityResponse' "$TMP/podiam-ok.xml" &&
-        grep -q '<SubjectFromWebIdentityToken>system:serviceaccount:default:sa-access-s3<' "$TMP/podiam-ok.xml" ||
-        { cat "$TMP/podiam-ok.xml" >&2; die "podiam: valid token got HTTP $code, expected 200 + AssumeRoleWithWebIdentityResponse"; }
+    if [[ "$code" != 200 ]] || ! grep -q '<AssumeRoleWithWebIdentityResponse' "$TMP/podiam-ok.xml" ||
+        ! grep -q "<SubjectFromWebIdentityToken>system:serviceaccount:$SA_NS:$SA_NAME<" "$TMP/podiam-ok.xml"; then
+        cat "$TMP/podiam-ok.xml" >&2
+        die "podiam: valid token got HTTP $code, expected 200 + AssumeRoleWithWebIdentityResponse"
+    fi
     log "podiam: valid token -> 200 AssumeRoleWithWebIdentityResponse"
     code="$(post "$TMP/body-wrong-ns.txt" "$url/" "$TMP/podiam-wrong.xml")"
     [[ "$code" == 403 ]] || { cat "$TMP/podiam-wrong.xml" >&2; die "podiam: wrong-namespace token got HTTP $code, expected 403"; }
     WRONG_NS[podiam]="$code $(grep -o '<Code>[^<]*</Code>' "$TMP/podiam-wrong.xml" | sed 's/<[^>]*>//g')"
     log "podiam: wrong-namespace token -> ${WRONG_NS[podiam]}"
 
-    run_load podiam "$url/" "$TMP/body.txt"
+    run_load podiam "$url/" "$TMP/body.txt" "$pid"
+    if [[ -n "$CONNECTIONS" && "$CALIBRATE" == 1 ]]; then
+        # The harness ceiling: same server, wrk and loopback, a handler that
+        # does nothing. STS far below this is the handler's cost.
+        local c=${BEST_CONNS[podiam]}
+        log "podiam: calibration, GET /healthz with c=$c"
+        wrk_run podiam-healthz "$url/healthz" "$HERE/wrk/get.lua" "$c" "$pid"
+        print_run "podiam /healthz" "$c" "$RUN_LINE"
+        CALIB_LINE=$RUN_LINE
+        CALIB_CONNS=$c
+    fi
+
+    if [[ -n "$CONNECTIONS" && "$PERF" != 0 ]]; then
+        perf_podiam "$url" "$pid"
+    fi
 
     code="$(post "$TMP/body.txt" "$url/" "$TMP/podiam-after.xml")"
     [[ "$code" == 200 ]] || die "podiam: valid token got HTTP $code after the load"
@@ -270,16 +377,62 @@ bench_podiam() {
     stop_bg "$pid"
 }
 
+# One extra load run (not counted) with `perf record` attached to podiam;
+# prints the top of the profile and keeps it in BENCH_RESULTS_DIR if set.
+perf_podiam() {
+    local url=$1 pid=$2 c=${BEST_CONNS[podiam]} perf_pid top="$TMP/perf-top.txt"
+    command -v perf >/dev/null 2>&1 || { log "BENCH_PERF set but perf is not installed; skipping the profile"; return 0; }
+    # shellcheck disable=SC2054 # commas are inside perf arguments
+    local -a rec=(-F 999) rep=(--no-children --sort dso,symbol -g none --percent-limit 0.7)
+    if [[ "$PERF" == dwarf ]]; then
+        # Inclusive costs need stacks; release builds have no frame pointers.
+        # shellcheck disable=SC2054
+        rec=(-F 199 --call-graph dwarf,16384)
+        rep=(--children --sort symbol -g none --percent-limit 2)
+    fi
+    log "podiam: profiling one more c=$c run with perf record ${rec[*]} (not counted)"
+    quiet_wait
+    perf record "${rec[@]}" -p "$pid" -o "$TMP/perf.data" -- sleep "$DURATION" >"$TMP/perf-record.log" 2>&1 &
+    perf_pid=$!
+    PIDS+=("$perf_pid")
+    sleep 0.2
+    local saved=$WAIT_QUIET
+    WAIT_QUIET=0
+    wrk_run podiam-perf "$url/" "$LUA" "$c" "$pid" "$TMP/body.txt"
+    WAIT_QUIET=$saved
+    print_run "podiam (perf)" "$c" "$RUN_LINE"
+    wait "$perf_pid" || true
+    local keep=() p
+    for p in "${PIDS[@]:-}"; do [[ "$p" == "$perf_pid" || -z "$p" ]] || keep+=("$p"); done
+    PIDS=("${keep[@]:-}")
+    perf report -i "$TMP/perf.data" "${rep[@]}" --stdio 2>/dev/null |
+        grep '%' | grep -v '^#' | cut -c1-160 | sed 's/ *$//' | head -n 40 >"$top" || true
+    if [[ "$PERF" == dwarf ]]; then
+        # The inclusive symbol list is mostly hyper/tokio frames; the
+        # breakdown by hot-path function says more.
+        perf script -i "$TMP/perf.data" -F comm,tid,ip,sym 2>/dev/null |
+            python3 "$HERE/perf-breakdown.py" - >"$top" || true
+    fi
+    {
+        echo "perf profile of podiam under load (${PERF}; % of podiam's samples):"
+        cat "$top"
+    } >&2
+    if [[ -n "${BENCH_RESULTS_DIR:-}" ]]; then
+        mkdir -p "$BENCH_RESULTS_DIR"
+        cp "$top" "$BENCH_RESULTS_DIR/sts-assume-perf-top.txt"
+    fi
+}
+
 # --------------------------------------------------------------------- moto
 
 bench_moto() {
     need "$MOTO_SERVER"
-    local port url i
+    local port url
     port="$(free_port)"
     url="http://127.0.0.1:$port"
     start_bg moto "$TMP/moto.log" "$MOTO_SERVER" -H 127.0.0.1 -p "$port"
     local pid=$BG_PID
-    for i in $(seq 1 300); do
+    for _ in $(seq 1 300); do
         curl -s --max-time 2 -o /dev/null "$url/moto-api/" && break
         kill -0 "$pid" 2>/dev/null || { cat "$TMP/moto.log" >&2; die "moto_server exited during start-up"; }
         sleep 0.1
@@ -302,8 +455,10 @@ bench_moto() {
 
     local code
     code="$(post "$TMP/body.txt" "$url/" "$TMP/moto-ok.xml")"
-    [[ "$code" == 200 ]] && grep -q '<AssumeRoleWithWebIdentityResponse' "$TMP/moto-ok.xml" ||
-        { cat "$TMP/moto-ok.xml" >&2; die "moto: valid token got HTTP $code"; }
+    if [[ "$code" != 200 ]] || ! grep -q '<AssumeRoleWithWebIdentityResponse' "$TMP/moto-ok.xml"; then
+        cat "$TMP/moto-ok.xml" >&2
+        die "moto: valid token got HTTP $code, expected 200 + AssumeRoleWithWebIdentityResponse"
+    fi
     log "moto: valid token -> 200 AssumeRoleWithWebIdentityResponse"
     code="$(post "$TMP/body-wrong-ns.txt" "$url/" "$TMP/moto-wrong.xml")"
     if [[ "$code" == 200 ]]; then
@@ -313,7 +468,7 @@ bench_moto() {
     fi
     log "moto: wrong-namespace token -> ${WRONG_NS[moto]}"
 
-    run_load moto "$url/" "$TMP/body.txt"
+    run_load moto "$url/" "$TMP/body.txt" "$pid"
     RSS[moto]="$(awk '/VmHWM/{printf "%.0fMiB", $2/1024}' "/proc/$pid/status" 2>/dev/null || echo '?')"
     stop_bg "$pid"
 }
@@ -330,7 +485,6 @@ podiamless_token() {
 }
 
 # --------------------------------------------------------------------- main
-
 
 need curl
 need python3
@@ -351,39 +505,64 @@ done
 
 # ------------------------------------------------------------------- report
 
+row() { # TARGET CONNS LINE EXTRA
+    printf '%-16s %5s %10s %9s %9s %9s %8s %9s %7s %6s %6s %9s  %s\n' \
+        "$1" "$2" "$(field "$3" rps)" "$(ms "$(field "$3" p50_us)")" "$(ms "$(field "$3" p90_us)")" \
+        "$(ms "$(field "$3" p99_us)")" "$(field "$3" non2xx)" "$(sock_errs "$3")" \
+        "$(field "$3" srv_cores)" "$(field "$3" wrk_cores)" "$(field "$3" other_cores)" \
+        "$(field "$3" srv_us_per_req)" "$4"
+}
+
 echo
-echo "STS AssumeRoleWithWebIdentity over loopback, wrk ${WRK_THREADS} thread(s), ${DURATION}s per run, best of connections {$CONNECTIONS}"
-echo "($(nproc) cores shared by the server and wrk; loadavg at end $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "STS AssumeRoleWithWebIdentity over loopback: wrk -t${WRK_THREADS}, ${DURATION}s per run, best of connections {$CONNECTIONS}"
+echo "$(nproc) cores shared by the server, wrk and anything else running (loadavg at end $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "cpu columns: cores used during the run by the server / wrk / everything else on the machine"
 echo
-printf '%-8s %6s %12s %10s %10s %10s %9s %10s %8s  %s\n' \
-    target conns "req/s" p50 p90 p99 non-2xx sock-errs "max RSS" "wrong-ns token"
+printf '%-16s %5s %10s %9s %9s %9s %8s %9s %7s %6s %6s %9s  %s\n' \
+    target conns "req/s" p50 p90 p99 non-2xx sock-errs "cpu:srv" wrk other "srv us/req" "max RSS"
 for t in $TARGETS; do
     [[ -n "${BEST_LINE[$t]:-}" ]] || continue
-    l="${BEST_LINE[$t]}"
-    printf '%-8s %6s %12s %10s %10s %10s %9s %10s %8s  %s\n' \
-        "$t" "${BEST_CONNS[$t]}" "$(field "$l" rps)" "$(ms "$(field "$l" p50_us)")" \
-        "$(ms "$(field "$l" p90_us)")" "$(ms "$(field "$l" p99_us)")" \
-        "$(field "$l" non2xx)" "$(sock_errs "$l")" "${RSS[$t]:-?}" "${WRONG_NS[$t]:-}"
+    row "$t" "${BEST_CONNS[$t]}" "${BEST_LINE[$t]}" "${RSS[$t]:-?}"
 done
+if [[ -n "$CALIB_LINE" ]]; then
+    row "(podiam /healthz)" "$CALIB_CONNS" "$CALIB_LINE" "ceiling: no-op handler, same server+wrk+loopback"
+fi
+echo
 if [[ -n "${BEST_RPS[podiam]:-}" && -n "${BEST_RPS[moto]:-}" ]]; then
-    echo
     awk -v p="${BEST_RPS[podiam]}" -v m="${BEST_RPS[moto]}" \
         'BEGIN{ printf "ratio podiam/moto: %.1fx\n", (m > 0 ? p/m : 0) }'
 fi
+for t in $TARGETS; do
+    [[ -n "${WRONG_NS[$t]:-}" ]] && echo "wrong-namespace token (system:serviceaccount:other-ns:$SA_NAME) -> $t: ${WRONG_NS[$t]}"
+done
 if [[ -n "${WRONG_NS[podiam]:-}" && "${WRONG_NS[moto]:-}" == 200* ]]; then
-    echo "note: a token for namespace other-ns is refused by podiam (${WRONG_NS[podiam]}) but accepted by moto (200)."
+    echo "note: podiam refuses the token the trust policy does not allow; moto returns credentials for it."
+fi
+
+busiest=0
+for t in $TARGETS; do
+    [[ -n "${BEST_LINE[$t]:-}" ]] || continue
+    busiest="$(awk -v a="$busiest" -v b="$(field "${BEST_LINE[$t]}" other_cores)" 'BEGIN{ print (b > a ? b : a) }')"
+done
+if awk -v b="$busiest" 'BEGIN{ exit !(b > 0.15) }'; then
+    echo "WARNING: other processes used up to $busiest cores during these runs, so req/s (and the ratio) are"
+    echo "         depressed and not comparable; compare 'srv us/req', or rerun with BENCH_WAIT_QUIET=180."
 fi
 
 if [[ -n "${BENCH_RESULTS_DIR:-}" ]]; then
     mkdir -p "$BENCH_RESULTS_DIR"
     out="$BENCH_RESULTS_DIR/sts-assume.tsv"
-    printf 'target\tconnections\trps\tp50_us\tp90_us\tp99_us\tnon2xx\tsocket_errors\n' >"$out"
+    printf 'bench\ttarget\tconnections\trps\tp50_us\tp90_us\tp99_us\tnon2xx\tsocket_errors\tsrv_cores\twrk_cores\tother_cores\tsrv_us_per_req\n' >"$out"
+    tsv() { # TARGET CONNS LINE
+        printf 'sts-assume\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$(field "$3" rps)" \
+            "$(field "$3" p50_us)" "$(field "$3" p90_us)" "$(field "$3" p99_us)" \
+            "$(field "$3" non2xx)" "$(sock_errs "$3")" "$(field "$3" srv_cores)" \
+            "$(field "$3" wrk_cores)" "$(field "$3" other_cores)" "$(field "$3" srv_us_per_req)" >>"$out"
+    }
     for t in $TARGETS; do
-        [[ -n "${BEST_LINE[$t]:-}" ]] || continue
-        l="${BEST_LINE[$t]}"
-        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "${BEST_CONNS[$t]}" "$(field "$l" rps)" \
-            "$(field "$l" p50_us)" "$(field "$l" p90_us)" "$(field "$l" p99_us)" \
-            "$(field "$l" non2xx)" "$(sock_errs "$l")" >>"$out"
+        [[ -n "${BEST_LINE[$t]:-}" ]] && tsv "$t" "${BEST_CONNS[$t]}" "${BEST_LINE[$t]}"
     done
+    [[ -n "$CALIB_LINE" ]] && tsv podiam-healthz "$CALIB_CONNS" "$CALIB_LINE"
     log "wrote $out"
 fi
+exit 0

@@ -5,6 +5,7 @@ mod agent_cmd;
 mod client;
 mod explain_cmd;
 mod policy_cmd;
+mod run_cmd;
 mod sa_cmd;
 mod server;
 mod webhook_cmd;
@@ -96,6 +97,8 @@ enum Command {
         #[command(subcommand)]
         command: explain_cmd::ExplainCommand,
     },
+    /// Run a command as a pod of the cluster would see it (IRSA or Pod Identity).
+    Run(Box<run_cmd::RunArgs>),
     /// Manage a cluster's service accounts (and their annotations).
     Sa {
         #[command(subcommand)]
@@ -320,6 +323,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Policy { command } => return policy_cmd::run(command),
         Command::Explain { command } => return explain_cmd::run(command).await,
+        Command::Run(args) => return run_cmd::run(*args).await,
         Command::Sa { command, client } => {
             let out = sa_cmd::run_sa(command, &client).await?;
             println!("{}", serde_json::to_string_pretty(&out)?);

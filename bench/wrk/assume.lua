@@ -5,14 +5,12 @@
 --   BENCH_BODY_FILE  file holding the complete form-urlencoded request body
 --                    (Action=AssumeRoleWithWebIdentity&...&WebIdentityToken=JWT)
 --
--- On exit it prints one machine-readable line that sts-assume.sh parses:
---   BENCH_RESULT requests=N duration_us=N rps=F p50_us=N p90_us=N p99_us=N
---                max_us=N non2xx=N connect_err=N read_err=N write_err=N timeout_err=N
--- (`non2xx` is wrk's count of responses with status > 399; wrk's own
--- "Non-2xx or 3xx responses" line is printed above it as well.)
 -- No response() callback is defined on purpose: it would make wrk build a
--- Lua table per response and cost the load generator CPU it shares with the
--- server under test.
+-- Lua table per response and cost the load generator CPU that it shares
+-- with the server under test. Status codes are counted by wrk itself.
+
+local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
+dofile(here .. "report.lua")
 
 local path = os.getenv("BENCH_BODY_FILE")
 if not path then
@@ -28,13 +26,3 @@ wrk.path = "/"
 wrk.body = body
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded; charset=utf-8"
 wrk.headers["User-Agent"] = "podiam-bench/wrk"
-
-function done(summary, latency, requests)
-  local e = summary.errors
-  local secs = summary.duration / 1e6
-  io.write(string.format(
-    "BENCH_RESULT requests=%d duration_us=%d rps=%.1f p50_us=%d p90_us=%d p99_us=%d max_us=%d non2xx=%d connect_err=%d read_err=%d write_err=%d timeout_err=%d\n",
-    summary.requests, summary.duration, summary.requests / secs,
-    latency:percentile(50.0), latency:percentile(90.0), latency:percentile(99.0), latency.max,
-    e.status, e.connect, e.read, e.write, e.timeout))
-end
