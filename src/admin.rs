@@ -80,6 +80,7 @@ pub async fn handle(
         (&Method::POST, "/_podiam/explain/assume") => {
             explain_assume(svc, sts, &caller, body, meta).await
         }
+        (&Method::POST, "/_podiam/explain/request") => explain_request(svc, &caller, body, meta),
         _ => Err(AwsError::new(
             404,
             "NotFoundException",
@@ -359,4 +360,120 @@ fn audit_tail(svc: &Services, caller: &Caller, query: Option<&str>, rid: &str) -
         HeaderValue::from_static("application/x-ndjson"),
     );
     r
+}
+
+/// `podiam explain request`: how the policies of the principal behind an
+/// access key decide one action on one resource (identity, session,
+/// boundary, and for S3 the bucket policy).
+fn explain_request(
+    svc: &Services,
+    caller: &Caller,
+    body: &[u8],
+    meta: &RequestMeta,
+) -> Result<Value, AwsError> {
+    let invalid = |m: String| AwsError::new(400, "InvalidParameterException", m);
+    let v: Value =
+        serde_json::from_slice(body).map_err(|e| invalid(format!("Invalid JSON body: {e}")))?;
+    let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+    let akid = s("accessKeyId").ok_or_else(|| invalid("accessKeyId is required".into()))?;
+    let action = s("action").ok_or_else(|| invalid("action is required".into()))?;
+    let resource = s("resource").unwrap_or_else(|| "*".into());
+    svc.authorize(caller, "podiam:Explain", &resource, &[])
+        .map_err(|d| {
+            AwsError::new(
+                403,
+                "AccessDeniedException",
+                format!(
+                    "User: {} is not authorized to perform: podiam:Explain{}",
+                    caller.arn(),
+                    d.reason_suffix("podiam:Explain")
+                ),
+            )
+        })?;
+    let mut notes = Vec::new();
+    let subject = if akid.starts_with("ASIA") {
+        let token = s("sessionToken")
+            .ok_or_else(|| invalid("a temporary key (ASIA…) needs --session-token".into()))?;
+        let claims = svc
+            .sealer()
+            .open(&token)
+            .map_err(|e| invalid(format!("the session token does not open: {e}")))?;
+        if claims.access_key_id != akid {
+            return Err(invalid(
+                "the session token belongs to another access key".into(),
+            ));
+        }
+        if claims.is_expired(svc.now()) {
+            notes.push(format!(
+                "the session expired at {}: every request with it gets ExpiredToken",
+                podiam_core::timefmt::iso8601(claims.expires_at)
+            ));
+        }
+        Caller::Session(Box::new(claims))
+    } else {
+        let key = svc
+            .store
+            .get::<podiam_store::AccessKey>("", &akid)
+            .ok()
+            .flatten()
+            .ok_or_else(|| invalid(format!("unknown access key {akid}")))?;
+        Caller::Root {
+            account: key.account.clone(),
+            access_key_id: key.access_key_id.clone(),
+        }
+    };
+    let set = svc
+        .policy_set(&subject)
+        .map_err(|e| AwsError::new(503, "ServiceUnavailableException", e.to_string()))?;
+    let mut b = meta.apply(svc.base_context(&subject, &set, &action, &resource));
+    if let Some(Value::Object(m)) = v.get("context") {
+        for (k, val) in m {
+            b = match val {
+                Value::Array(a) => b.multi_key(
+                    k.clone(),
+                    a.iter()
+                        .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string)),
+                ),
+                Value::String(x) => b.key(k.clone(), x.clone()),
+                other => b.key(k.clone(), other.to_string()),
+            };
+        }
+    }
+    let ctx = b.build();
+    let mut eval = set
+        .evaluation()
+        .with_resource_account(subject.account().to_string());
+    let bucket_policy = resource
+        .strip_prefix("arn:aws:s3:::")
+        .and_then(|r| r.split('/').next())
+        .and_then(|name| {
+            svc.store
+                .get::<podiam_store::Bucket>("", name)
+                .ok()
+                .flatten()
+        });
+    let compiled;
+    if let Some(bucket) = &bucket_policy {
+        eval = eval.with_resource_account(bucket.owner.clone());
+        if let Some(doc) = &bucket.policy {
+            compiled = podiam_auth::compile_policy(doc, podiam_policy::PolicyKind::Resource);
+            if let Some(p) = &compiled {
+                eval = eval.with_resource("bucket policy", p);
+            }
+        } else {
+            notes.push(format!("bucket {} has no bucket policy", bucket.name));
+        }
+    }
+    let outcome = podiam_policy::evaluate(&eval, &ctx);
+    Ok(json!({
+        "principal": subject.arn(),
+        "userId": subject.user_id(),
+        "action": action,
+        "resource": resource,
+        "decision": outcome.decision.to_string(),
+        "summary": outcome.explanation.summary,
+        "notes": notes,
+        "explanation": outcome.explanation,
+        "rendered": outcome.explanation.to_string(),
+    }))
 }

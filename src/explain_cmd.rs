@@ -12,6 +12,33 @@ use std::process::ExitCode;
 pub enum ExplainCommand {
     /// Walk every check of assuming a role with a service-account token.
     Assume(Box<AssumeArgs>),
+    /// How the policies behind an access key decide one action on one resource.
+    Request(Box<RequestArgs>),
+}
+
+/// `podiam explain request` arguments.
+#[derive(Debug, clap::Args)]
+pub struct RequestArgs {
+    /// The caller's access key id (AKIA… or ASIA…).
+    #[arg(long)]
+    access_key: String,
+    /// The session token, for a temporary (ASIA…) key.
+    #[arg(long)]
+    session_token: Option<String>,
+    /// The action, e.g. s3:GetObject.
+    #[arg(long)]
+    action: String,
+    /// The resource ARN.
+    #[arg(long, default_value = "*")]
+    resource: String,
+    /// A JSON object of extra condition keys: key → string or list of strings.
+    #[arg(long)]
+    context_file: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    client: ClientArgs,
 }
 
 /// `podiam explain assume` arguments.
@@ -87,6 +114,50 @@ pub fn render(v: &Value) -> String {
 /// Runs an explain subcommand.
 pub async fn run(cmd: ExplainCommand) -> anyhow::Result<ExitCode> {
     match cmd {
+        ExplainCommand::Request(r) => {
+            let c = Client::new(&r.client)?;
+            let context = match &r.context_file {
+                Some(f) => serde_json::from_str::<Value>(
+                    &std::fs::read_to_string(f)
+                        .with_context(|| format!("reading {}", f.display()))?,
+                )
+                .with_context(|| format!("parsing {}", f.display()))?,
+                None => json!({}),
+            };
+            let v = c
+                .json(
+                    Method::POST,
+                    "/_podiam/explain/request",
+                    Some(json!({
+                        "accessKeyId": r.access_key,
+                        "sessionToken": r.session_token,
+                        "action": r.action,
+                        "resource": r.resource,
+                        "context": context,
+                    })),
+                )
+                .await?;
+            if r.json {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                println!(
+                    "Explaining {} on {} for {}\n",
+                    v["action"].as_str().unwrap_or_default(),
+                    v["resource"].as_str().unwrap_or_default(),
+                    v["principal"].as_str().unwrap_or_default()
+                );
+                for n in v["notes"].as_array().into_iter().flatten() {
+                    println!("  note: {}", n.as_str().unwrap_or_default());
+                }
+                println!("{}", v["rendered"].as_str().unwrap_or_default());
+                println!("\nResult: {}", v["decision"].as_str().unwrap_or_default());
+            }
+            Ok(if v["decision"] == "Allow" {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
         ExplainCommand::Assume(a) => {
             let c = Client::new(&a.client)?;
             let pod_identity = a.action == "sts:AssumeRole";

@@ -407,3 +407,80 @@ fn explain_pod_identity_without_tag_session() {
         )
     );
 }
+
+#[test]
+fn explain_request_for_a_role_session() {
+    let s = Server::start();
+    let role = s.setup_irsa("demo", "reader", "default", "app");
+    ok(&s.aws(&[
+        "iam",
+        "attach-role-policy",
+        "--role-name",
+        "reader",
+        "--policy-arn",
+        "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess",
+    ]));
+    ok(&s.aws(&["s3api", "create-bucket", "--bucket", "data"]));
+    let token = s.token("demo", "default", "app", &[]);
+    let out = ok(&s.aws(&[
+        "sts",
+        "assume-role-with-web-identity",
+        "--role-arn",
+        &role,
+        "--role-session-name",
+        "dev",
+        "--web-identity-token",
+        &token,
+    ]));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let (ak, st) = (
+        v["Credentials"]["AccessKeyId"].as_str().unwrap(),
+        v["Credentials"]["SessionToken"].as_str().unwrap(),
+    );
+    let explain = |action: &str, resource: &str| {
+        s.podiam(&[
+            "explain",
+            "request",
+            "--access-key",
+            ak,
+            "--session-token",
+            st,
+            "--action",
+            action,
+            "--resource",
+            resource,
+        ])
+    };
+    let denied = explain("s3:PutObject", "arn:aws:s3:::data/x");
+    assert_eq!(denied.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&denied.stdout);
+    assert!(
+        text.contains("for arn:aws:sts::000000000000:assumed-role/reader/dev"),
+        "{text}"
+    );
+    assert!(
+        text.contains("no statement in the identity policies allows s3:PutObject"),
+        "{text}"
+    );
+    assert!(text.contains("Result: ImplicitDeny"), "{text}");
+    let allowed = explain("s3:GetObject", "arn:aws:s3:::data/x");
+    assert_eq!(
+        allowed.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&allowed.stdout)
+    );
+    // A bucket policy with an explicit deny decides.
+    let policy = serde_json::json!({"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::data/secret/*"}]});
+    ok(&s.aws(&[
+        "s3api",
+        "put-bucket-policy",
+        "--bucket",
+        "data",
+        "--policy",
+        &policy.to_string(),
+    ]));
+    let deny = explain("s3:GetObject", "arn:aws:s3:::data/secret/k");
+    assert_eq!(deny.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&deny.stdout).contains("Result: ExplicitDeny"));
+}
