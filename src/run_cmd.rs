@@ -251,6 +251,19 @@ pub async fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     let plan = plan(&c, &a, &pod, dir.path(), Some(&agent_uri)).await?;
     let mut child_env = plan.env.clone();
     child_env.insert("AWS_ENDPOINT_URL".into(), a.client.endpoint.clone());
+    if child_env.contains_key("AWS_ROLE_ARN") {
+        // The aws CLI caches web-identity sessions in ~/.aws/cli/cache, keyed
+        // without the generated session name: a session cached from another
+        // podiam (another sealing key) would be reused and refused. A session
+        // name of our own makes the key unique per run, and names the pod.
+        let mut rnd = [0u8; 4];
+        podiam_core::Random::fill(&podiam_core::SystemRandom, &mut rnd);
+        let suffix: String = rnd.iter().map(|b| format!("{b:02x}")).collect();
+        let mut name = format!("{pod}-{suffix}");
+        name.retain(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c));
+        name.truncate(64);
+        child_env.insert("AWS_ROLE_SESSION_NAME".into(), name);
+    }
     // A pod has no shared config or credentials file: keep the SDK from
     // finding the developer's, and from probing a cloud metadata service.
     for (k, v) in [
