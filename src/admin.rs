@@ -93,6 +93,21 @@ pub async fn handle(
     }
 }
 
+/// Authorizes `caller` for one of podiam's own actions, with AWS's message.
+fn require(svc: &Services, caller: &Caller, action: &str, resource: &str) -> Result<(), AwsError> {
+    svc.authorize(caller, action, resource, &[]).map_err(|d| {
+        AwsError::new(
+            403,
+            "AccessDeniedException",
+            format!(
+                "User: {} is not authorized to perform: {action}{}",
+                caller.arn(),
+                d.reason_suffix(action)
+            ),
+        )
+    })
+}
+
 fn report(step: Step, ok: bool, detail: impl Into<String>, fix: Option<String>) -> StepReport {
     StepReport {
         step,
@@ -124,23 +139,12 @@ async fn explain_assume(
         .ok_or_else(|| AwsError::new(400, "InvalidParameterException", "token is required"))?;
     let action = s("action").unwrap_or_else(|| "sts:AssumeRoleWithWebIdentity".into());
     let role_arn = s("roleArn").unwrap_or_default();
-    svc.authorize(
+    require(
+        svc,
         caller,
         "podiam:Explain",
         if role_arn.is_empty() { "*" } else { &role_arn },
-        &[],
-    )
-    .map_err(|d| {
-        AwsError::new(
-            403,
-            "AccessDeniedException",
-            format!(
-                "User: {} is not authorized to perform: podiam:Explain{}",
-                caller.arn(),
-                d.reason_suffix("podiam:Explain")
-            ),
-        )
-    })?;
+    )?;
     let (steps, error) = if action == "sts:AssumeRoleWithWebIdentity" {
         let session = SessionParams {
             role_arn: role_arn.clone(),
@@ -308,16 +312,7 @@ async fn explain_pod_identity(
 /// `GET /_podiam/audit[?denied=1][&follow=1]`: recent audit lines as
 /// NDJSON, then (with `follow`) new ones as they happen.
 fn audit_tail(svc: &Services, caller: &Caller, query: Option<&str>, rid: &str) -> Response {
-    if let Err(d) = svc.authorize(caller, "podiam:ReadAuditLog", "*", &[]) {
-        let e = AwsError::new(
-            403,
-            "AccessDeniedException",
-            format!(
-                "User: {} is not authorized to perform: podiam:ReadAuditLog{}",
-                caller.arn(),
-                d.reason_suffix("podiam:ReadAuditLog")
-            ),
-        );
+    if let Err(e) = require(svc, caller, "podiam:ReadAuditLog", "*") {
         return error(&e, rid);
     }
     let flag = |k: &str| {
@@ -378,18 +373,7 @@ fn explain_request(
     let akid = s("accessKeyId").ok_or_else(|| invalid("accessKeyId is required".into()))?;
     let action = s("action").ok_or_else(|| invalid("action is required".into()))?;
     let resource = s("resource").unwrap_or_else(|| "*".into());
-    svc.authorize(caller, "podiam:Explain", &resource, &[])
-        .map_err(|d| {
-            AwsError::new(
-                403,
-                "AccessDeniedException",
-                format!(
-                    "User: {} is not authorized to perform: podiam:Explain{}",
-                    caller.arn(),
-                    d.reason_suffix("podiam:Explain")
-                ),
-            )
-        })?;
+    require(svc, caller, "podiam:Explain", &resource)?;
     let mut notes = Vec::new();
     let subject = if akid.starts_with("ASIA") {
         let token = s("sessionToken")

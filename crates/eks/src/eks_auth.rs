@@ -262,36 +262,19 @@ fn assume(
         session_tags(cluster, pod)
     };
     let transitive: Vec<String> = tags.iter().map(|(k, _)| k.clone()).collect();
-    let mut actions = vec!["sts:AssumeRole"];
-    if !tags.is_empty() {
-        actions.push("sts:TagSession");
-    }
-    for action in actions {
-        let now = svc.now();
-        let mut b = RequestContext::builder(
-            Principal::service(SERVICE_PRINCIPAL),
+    if let Err((action, outcome)) =
+        evaluate_trust(svc, account, cluster, &role.arn, &trust, &tags, meta)
+    {
+        podiam_auth::audit::note_decision(action, &role.arn, false, &outcome.explanation);
+        tracing::info!(
+            target: "podiam::audit",
             action,
-            role.arn.clone(),
-        )
-        .key("aws:CurrentTime", podiam_core::timefmt::iso8601(now))
-        .key("aws:EpochTime", now.to_string())
-        .key("aws:SourceAccount", account.to_string())
-        .key("aws:SourceArn", cluster.arn.clone());
-        b = meta.apply(b);
-        b = request_tags(b, &tags, &transitive);
-        let outcome = evaluate(&Evaluation::trust("trust policy", &trust), &b.build());
-        if outcome.decision != Decision::Allow {
-            podiam_auth::audit::note_decision(action, &role.arn, false, &outcome.explanation);
-            tracing::info!(
-                target: "podiam::audit",
-                action,
-                role = %role.arn,
-                association = %assoc.id,
-                explanation = %outcome.explanation,
-                "denied"
-            );
-            return Err(denied());
-        }
+            role = %role.arn,
+            association = %assoc.id,
+            explanation = %outcome.explanation,
+            "denied"
+        );
+        return Err(denied());
     }
     let mut uuid = [0u8; 16];
     svc.rng.fill(&mut uuid);
@@ -350,6 +333,44 @@ fn map_sts(e: StsError) -> EksAuthError {
     }
 }
 
+/// Evaluates `trust` as EKS does for Pod Identity: `sts:AssumeRole`, and
+/// `sts:TagSession` when the session carries tags, as
+/// `pods.eks.amazonaws.com`. On refusal, the refused action and why.
+fn evaluate_trust(
+    svc: &Services,
+    account: &str,
+    cluster: &Cluster,
+    role_arn: &str,
+    trust: &podiam_policy::Policy,
+    tags: &[(String, String)],
+    meta: &RequestMeta,
+) -> Result<(), (&'static str, Box<podiam_policy::Outcome>)> {
+    let transitive: Vec<String> = tags.iter().map(|(k, _)| k.clone()).collect();
+    let mut actions = vec!["sts:AssumeRole"];
+    if !tags.is_empty() {
+        actions.push("sts:TagSession");
+    }
+    for action in actions {
+        let now = svc.now();
+        let mut b = RequestContext::builder(
+            Principal::service(SERVICE_PRINCIPAL),
+            action,
+            role_arn.to_string(),
+        )
+        .key("aws:CurrentTime", podiam_core::timefmt::iso8601(now))
+        .key("aws:EpochTime", now.to_string())
+        .key("aws:SourceAccount", account.to_string())
+        .key("aws:SourceArn", cluster.arn.clone());
+        b = meta.apply(b);
+        b = request_tags(b, tags, &transitive);
+        let outcome = evaluate(&Evaluation::trust("trust policy", trust), &b.build());
+        if outcome.decision != Decision::Allow {
+            return Err((action, Box::new(outcome)));
+        }
+    }
+    Ok(())
+}
+
 /// Why EKS may not assume the association's role, as (detail, fix): the
 /// trust policy evaluated as `pods.eks.amazonaws.com` with the session tags.
 pub fn explain_trust(
@@ -380,33 +401,15 @@ pub fn explain_trust(
     } else {
         session_tags(cluster, pod)
     };
-    let transitive: Vec<String> = tags.iter().map(|(k, _)| k.clone()).collect();
-    let mut actions = vec!["sts:AssumeRole"];
-    if !tags.is_empty() {
-        actions.push("sts:TagSession");
-    }
-    for action in actions {
-        let now = svc.now();
-        let mut b = RequestContext::builder(
-            Principal::service(SERVICE_PRINCIPAL),
+    if let Err((action, outcome)) =
+        evaluate_trust(svc, account, cluster, &role.arn, &trust, &tags, meta)
+    {
+        return podiam_sts::hints::trust_failure(
+            &outcome.explanation,
             action,
-            role.arn.clone(),
-        )
-        .key("aws:CurrentTime", podiam_core::timefmt::iso8601(now))
-        .key("aws:EpochTime", now.to_string())
-        .key("aws:SourceAccount", account.to_string())
-        .key("aws:SourceArn", cluster.arn.clone());
-        b = meta.apply(b);
-        b = request_tags(b, &tags, &transitive);
-        let outcome = evaluate(&Evaluation::trust("trust policy", &trust), &b.build());
-        if outcome.decision != Decision::Allow {
-            return podiam_sts::hints::trust_failure(
-                &outcome.explanation,
-                action,
-                SERVICE_PRINCIPAL,
-                "",
-            );
-        }
+            SERVICE_PRINCIPAL,
+            "",
+        );
     }
     (
         "the trust policy allows it".into(),
