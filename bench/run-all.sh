@@ -3,7 +3,9 @@
 # after the other, so that no two loads compete for the 2 cores.
 #
 # Usage: bench/run-all.sh [NAME-FILTER]
-#   NAME-FILTER  optional substring; only scripts whose file name contains it run.
+#   NAME-FILTER  optional substring; only scripts whose file name contains it run
+#                (e.g. `bench/run-all.sh agent` runs only bench/agent.sh, the
+#                node agent's cached hit and eks-auth miss).
 # Each script's environment knobs (BENCH_DURATION, BENCH_CONNECTIONS,
 # PODIAM_BIN, ...) pass through. Results go to stdout; if BENCH_RESULTS_DIR is
 # unset it is set to a fresh bench-results.XXXXXX dir under $TMPDIR (or /tmp) and

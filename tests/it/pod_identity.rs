@@ -550,3 +550,658 @@ fn imds_fallback_with_boto3() {
     );
     assert_eq!(st, 401);
 }
+
+// ------------------------------------------------------------ S3 and ABAC through the agent
+
+/// Creates role `name` with `trust`; returns its ARN.
+fn create_role(s: &Server, name: &str, trust: &str) -> String {
+    let f = s.dir.path().join(format!("trust-{name}.json"));
+    std::fs::write(&f, trust).unwrap();
+    ok(&s.aws(&[
+        "iam",
+        "create-role",
+        "--role-name",
+        name,
+        "--assume-role-policy-document",
+        &format!("file://{}", f.display()),
+    ]));
+    format!("arn:aws:iam::{ACCOUNT}:role/{name}")
+}
+
+fn put_inline_policy(s: &Server, role: &str, name: &str, doc: &str) {
+    let f = s.dir.path().join(format!("policy-{role}-{name}.json"));
+    std::fs::write(&f, doc).unwrap();
+    ok(&s.aws(&[
+        "iam",
+        "put-role-policy",
+        "--role-name",
+        role,
+        "--policy-name",
+        name,
+        "--policy-document",
+        &format!("file://{}", f.display()),
+    ]));
+}
+
+/// `aws eks create-pod-identity-association` in cluster `demo`; returns the
+/// association object.
+fn associate(s: &Server, ns: &str, sa: &str, role_arn: &str, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec![
+        "eks",
+        "create-pod-identity-association",
+        "--cluster-name",
+        "demo",
+        "--namespace",
+        ns,
+        "--service-account",
+        sa,
+        "--role-arn",
+        role_arn,
+    ];
+    args.extend_from_slice(extra);
+    json_out(&s.aws(&args))["association"].clone()
+}
+
+static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn unique_path(s: &Server, stem: &str) -> std::path::PathBuf {
+    let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    s.dir.path().join(format!("{stem}-{n}"))
+}
+
+/// The admin uploads `body` to `bucket/key`.
+fn admin_put(s: &Server, bucket: &str, key: &str, body: &str) {
+    let f = unique_path(s, "upload");
+    std::fs::write(&f, body).unwrap();
+    ok(&s.aws(&[
+        "s3api",
+        "put-object",
+        "--bucket",
+        bucket,
+        "--key",
+        key,
+        "--body",
+        f.to_str().unwrap(),
+    ]));
+}
+
+/// `aws s3api get-object` as the pod; on success the object's text is in
+/// the returned path.
+fn pod_get(
+    s: &Server,
+    agent: &AgentProc,
+    tok: &std::path::Path,
+    bucket: &str,
+    key: &str,
+) -> (Output, std::path::PathBuf) {
+    let dest = unique_path(s, "download");
+    let out = aws_in_pod(
+        s,
+        agent,
+        tok,
+        &[
+            "s3api",
+            "get-object",
+            "--bucket",
+            bucket,
+            "--key",
+            key,
+            dest.to_str().unwrap(),
+        ],
+    );
+    (out, dest)
+}
+
+fn pod_read(
+    s: &Server,
+    agent: &AgentProc,
+    tok: &std::path::Path,
+    bucket: &str,
+    key: &str,
+) -> String {
+    let (out, dest) = pod_get(s, agent, tok, bucket, key);
+    ok(&out);
+    std::fs::read_to_string(dest).unwrap()
+}
+
+fn pod_denied(
+    s: &Server,
+    agent: &AgentProc,
+    tok: &std::path::Path,
+    bucket: &str,
+    key: &str,
+) -> String {
+    fails_with(&pod_get(s, agent, tok, bucket, key).0, "AccessDenied")
+}
+
+/// boto3 with only the container-credentials variables; prints what
+/// `script` prints.
+fn boto3_in_pod(
+    s: &Server,
+    agent: &AgentProc,
+    token_file: &std::path::Path,
+    script: &str,
+) -> String {
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", s.dir.path().join("pod-home"))
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", &s.endpoint)
+        .env("AWS_CONTAINER_CREDENTIALS_FULL_URI", &agent.creds_url)
+        .env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", token_file)
+        .output()
+        .expect("python3");
+    ok(&out)
+}
+
+#[test]
+fn pod_identity_s3_follows_the_role_policy() {
+    let s = Server::start();
+    setup(&s, "carts-pia", POD_TRUST, "carts", "carts");
+    put_inline_policy(
+        &s,
+        "carts-pia",
+        "carts-objects",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject","s3:PutObject"],"Resource":"arn:aws:s3:::carts-bucket/*"}]}"#,
+    );
+    ok(&s.aws(&["s3", "mb", "s3://carts-bucket"]));
+    ok(&s.aws(&["s3", "mb", "s3://orders-bucket"]));
+    admin_put(&s, "orders-bucket", "secret.txt", "orders only");
+    let agent = spawn_agent(&s, "demo", None);
+    let tok = write_token_file(
+        &s,
+        "carts-token",
+        &pod_token(&s, "demo", "carts", "carts", "carts-1"),
+    );
+
+    // Allowed: a round trip through the bucket the policy names.
+    let f = s.dir.path().join("order.txt");
+    std::fs::write(&f, "one order").unwrap();
+    ok(&aws_in_pod(
+        &s,
+        &agent,
+        &tok,
+        &[
+            "s3",
+            "cp",
+            "--only-show-errors",
+            f.to_str().unwrap(),
+            "s3://carts-bucket/order.txt",
+        ],
+    ));
+    assert_eq!(
+        pod_read(&s, &agent, &tok, "carts-bucket", "order.txt"),
+        "one order"
+    );
+
+    // Denied: another bucket, and ListAllMyBuckets.
+    let err = pod_denied(&s, &agent, &tok, "orders-bucket", "secret.txt");
+    assert!(
+        err.contains("assumed-role/carts-pia/eks-demo-carts-1-")
+            && err.contains("is not authorized to perform: s3:GetObject on resource: \"arn:aws:s3:::orders-bucket/secret.txt\" because no identity-based policy allows the s3:GetObject action"),
+        "{err}"
+    );
+    fails_with(
+        &aws_in_pod(&s, &agent, &tok, &["s3api", "list-buckets"]),
+        "AccessDenied",
+    );
+
+    // The role's policy is read at request time: once it is gone, the same
+    // (agent-cached) credentials are refused.
+    ok(&s.aws(&[
+        "iam",
+        "delete-role-policy",
+        "--role-name",
+        "carts-pia",
+        "--policy-name",
+        "carts-objects",
+    ]));
+    pod_denied(&s, &agent, &tok, "carts-bucket", "order.txt");
+}
+
+/// `${aws:PrincipalTag/kubernetes-namespace}` resolves to the session tag
+/// EKS attaches, so one role serves every namespace with its own prefix.
+const ABAC_IDENTITY: &str = r#"{"Version":"2012-10-17","Statement":[
+  {"Sid":"OwnPrefix","Effect":"Allow","Action":"s3:GetObject",
+   "Resource":"arn:aws:s3:::shared/${aws:PrincipalTag/kubernetes-namespace}/*"},
+  {"Sid":"ListOwnPrefix","Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws:s3:::shared",
+   "Condition":{"StringLike":{"s3:prefix":"${aws:PrincipalTag/kubernetes-namespace}/*"}}}]}"#;
+
+/// A cluster, role `role` with the Pod Identity trust, associations for
+/// `team-a/app` and `team-b/app`, bucket `shared` with `team-a/x` and
+/// `team-b/y`, an agent, and a token file for each namespace's pod.
+fn abac_setup(s: &Server, role: &str) -> (AgentProc, std::path::PathBuf, std::path::PathBuf) {
+    ok(&s.podiam(&["cluster", "create", "demo"]));
+    let arn = create_role(s, role, POD_TRUST);
+    for ns in ["team-a", "team-b"] {
+        associate(s, ns, "app", &arn, &[]);
+    }
+    ok(&s.aws(&["s3", "mb", "s3://shared"]));
+    admin_put(s, "shared", "team-a/x", "for team a");
+    admin_put(s, "shared", "team-b/y", "for team b");
+    let agent = spawn_agent(s, "demo", None);
+    let a = write_token_file(
+        s,
+        "team-a-token",
+        &pod_token(s, "demo", "team-a", "app", "app-a"),
+    );
+    let b = write_token_file(
+        s,
+        "team-b-token",
+        &pod_token(s, "demo", "team-b", "app", "app-b"),
+    );
+    (agent, a, b)
+}
+
+const BOTO3_TEAM_B: &str = r#"
+import boto3, botocore.exceptions
+s3 = boto3.client('s3')
+print(s3.get_object(Bucket='shared', Key='team-b/y')['Body'].read().decode())
+try:
+    s3.get_object(Bucket='shared', Key='team-a/x')
+    print('READ team-a/x')
+except botocore.exceptions.ClientError as e:
+    print(e.response['Error']['Code'], e.response['ResponseMetadata']['HTTPStatusCode'])
+"#;
+
+#[test]
+fn abac_principal_tag_namespace_in_the_identity_policy() {
+    let s = Server::start();
+    let (agent, a, b) = abac_setup(&s, "shared-pia");
+    put_inline_policy(&s, "shared-pia", "by-namespace", ABAC_IDENTITY);
+
+    // team-a reads A/* and is denied B/*, through the aws CLI.
+    assert_eq!(pod_read(&s, &agent, &a, "shared", "team-a/x"), "for team a");
+    let err = pod_denied(&s, &agent, &a, "shared", "team-b/y");
+    assert!(
+        err.contains("assumed-role/shared-pia/eks-demo-app-a-")
+            && err.contains("s3:GetObject on resource: \"arn:aws:s3:::shared/team-b/y\""),
+        "{err}"
+    );
+    // Listing is scoped the same way, through s3:prefix.
+    let listed = ok(&aws_in_pod(
+        &s,
+        &agent,
+        &a,
+        &[
+            "s3api",
+            "list-objects-v2",
+            "--bucket",
+            "shared",
+            "--prefix",
+            "team-a/",
+        ],
+    ));
+    assert!(
+        listed.contains("team-a/x") && !listed.contains("team-b/"),
+        "{listed}"
+    );
+    fails_with(
+        &aws_in_pod(
+            &s,
+            &agent,
+            &a,
+            &[
+                "s3api",
+                "list-objects-v2",
+                "--bucket",
+                "shared",
+                "--prefix",
+                "team-b/",
+            ],
+        ),
+        "AccessDenied",
+    );
+
+    // And vice versa for team-b: the aws CLI, then boto3.
+    assert_eq!(pod_read(&s, &agent, &b, "shared", "team-b/y"), "for team b");
+    pod_denied(&s, &agent, &b, "shared", "team-a/x");
+    assert_eq!(
+        boto3_in_pod(&s, &agent, &b, BOTO3_TEAM_B),
+        "for team b\nAccessDenied 403\n"
+    );
+
+    // The tag is what grants: with session tags disabled the variable has
+    // no value, and the statement matches nothing (a new pod, so the agent
+    // fetches new credentials).
+    let list = json_out(&s.aws(&[
+        "eks",
+        "list-pod-identity-associations",
+        "--cluster-name",
+        "demo",
+        "--namespace",
+        "team-a",
+    ]));
+    let id = list["associations"][0]["associationId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ok(&s.aws(&[
+        "eks",
+        "update-pod-identity-association",
+        "--cluster-name",
+        "demo",
+        "--association-id",
+        &id,
+        "--disable-session-tags",
+    ]));
+    let untagged = write_token_file(
+        &s,
+        "team-a-untagged",
+        &pod_token(&s, "demo", "team-a", "app", "app-a2"),
+    );
+    pod_denied(&s, &agent, &untagged, "shared", "team-a/x");
+}
+
+#[test]
+fn abac_principal_tag_namespace_in_a_bucket_policy() {
+    let s = Server::start();
+    let (agent, a, b) = abac_setup(&s, "bp-pia");
+    // No identity policy at all: the bucket policy names the role (same
+    // account), and scopes it by the session tag.
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"OwnNamespace","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:role/bp-pia"}},"Action":"s3:GetObject","Resource":"arn:aws:s3:::shared/${{aws:PrincipalTag/kubernetes-namespace}}/*"}}]}}"#
+    );
+    let f = s.dir.path().join("bucket-policy.json");
+    std::fs::write(&f, policy).unwrap();
+    ok(&s.aws(&[
+        "s3api",
+        "put-bucket-policy",
+        "--bucket",
+        "shared",
+        "--policy",
+        &format!("file://{}", f.display()),
+    ]));
+
+    assert_eq!(pod_read(&s, &agent, &a, "shared", "team-a/x"), "for team a");
+    let err = pod_denied(&s, &agent, &a, "shared", "team-b/y");
+    assert!(err.contains("arn:aws:s3:::shared/team-b/y"), "{err}");
+    assert_eq!(pod_read(&s, &agent, &b, "shared", "team-b/y"), "for team b");
+    pod_denied(&s, &agent, &b, "shared", "team-a/x");
+    assert_eq!(
+        boto3_in_pod(&s, &agent, &b, BOTO3_TEAM_B),
+        "for team b\nAccessDenied 403\n"
+    );
+}
+
+// ------------------------------------------------------------ targetRoleArn (role chaining)
+
+/// An eks-auth or agent expiration: epoch seconds, or an RFC 3339 string
+/// (the aws CLI may print timestamps either way; the agent sends RFC 3339).
+fn epoch_of(v: &serde_json::Value) -> i64 {
+    if let Some(n) = v.as_f64() {
+        return n as i64;
+    }
+    let s = v.as_str().unwrap_or_else(|| panic!("no expiration: {v}"));
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|e| panic!("{s}: {e}"))
+        .unix_timestamp()
+}
+
+fn assume_for_pod(s: &Server, token: &str) -> Output {
+    s.aws(&[
+        "eks-auth",
+        "assume-role-for-pod-identity",
+        "--cluster-name",
+        "demo",
+        "--token",
+        token,
+    ])
+}
+
+fn update_trust(s: &Server, role: &str, trust: &str) {
+    let f = unique_path(s, "trust-update");
+    std::fs::write(&f, trust).unwrap();
+    ok(&s.aws(&[
+        "iam",
+        "update-assume-role-policy",
+        "--role-name",
+        role,
+        "--policy-document",
+        &format!("file://{}", f.display()),
+    ]));
+}
+
+#[test]
+fn target_role_arn_chains_into_the_target_role() {
+    let s = Server::start();
+    ok(&s.podiam(&["cluster", "create", "demo"]));
+    let cluster_arn =
+        json_out(&s.aws(&["eks", "describe-cluster", "--name", "demo"]))["cluster"]["arn"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    let primary = create_role(&s, "primary-pia", POD_TRUST);
+    // The target's trust as the EKS User Guide writes it ("Access AWS
+    // Resources using EKS Pod Identity Target IAM Roles"): the cluster's
+    // account, only as the Pod Identity role, with sts:TagSession, scoped by
+    // the pod's (transitive) session tags.
+    let target_trust = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")},
+            "Action": ["sts:AssumeRole", "sts:TagSession"],
+            "Condition": {
+                "StringEquals": {
+                    "aws:RequestTag/eks-cluster-arn": cluster_arn,
+                    "aws:RequestTag/kubernetes-namespace": "chain",
+                    "aws:RequestTag/kubernetes-service-account": "app",
+                },
+                "ArnEquals": {"aws:PrincipalARN": primary},
+            }
+        }]
+    })
+    .to_string();
+    let target = create_role(&s, "target-role", &target_trust);
+    // The trust names the account, so the Pod Identity role needs an
+    // identity policy allowing it to assume (and tag) the target.
+    let assume_target = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":["sts:AssumeRole","sts:TagSession"],"Resource":"{target}"}}]}}"#
+    );
+    put_inline_policy(&s, "primary-pia", "assume-target", &assume_target);
+    // Only the target may list buckets: visible proof of whose credentials the pod holds.
+    put_inline_policy(
+        &s,
+        "target-role",
+        "list",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListAllMyBuckets","Resource":"*"}]}"#,
+    );
+
+    let assoc = associate(
+        &s,
+        "chain",
+        "app",
+        &primary,
+        &["--target-role-arn", &target],
+    );
+    assert_eq!(assoc["roleArn"], primary.as_str());
+    assert_eq!(assoc["targetRoleArn"], target.as_str());
+    let external_id = assoc["externalId"].as_str().unwrap().to_string();
+    assert!(!external_id.is_empty(), "{assoc}");
+
+    // eks-auth returns the target role's credentials, capped at 1 h.
+    let token = pod_token(&s, "demo", "chain", "app", "app-1");
+    let before = now();
+    let v = json_out(&assume_for_pod(&s, &token));
+    let arn = v["assumedRoleUser"]["arn"].as_str().unwrap();
+    assert!(
+        arn.starts_with(&format!(
+            "arn:aws:sts::{ACCOUNT}:assumed-role/target-role/eks-demo-app-1-"
+        )),
+        "{v}"
+    );
+    assert_eq!(
+        v["podIdentityAssociation"]["associationId"],
+        assoc["associationId"]
+    );
+    assert_eq!(v["subject"]["namespace"], "chain");
+    let exp = epoch_of(&v["credentials"]["expiration"]);
+    assert!(
+        exp > before + 3000 && exp <= now() + 3600,
+        "expires in {}s",
+        exp - before
+    );
+
+    // Through the node agent: the SDK's view is the target role, 1 h.
+    let agent = spawn_agent(&s, "demo", None);
+    let (st, body) = curl(&agent.creds_url, &[("Authorization", &token)]);
+    assert_eq!(st, 200, "{body}");
+    let creds: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let exp = epoch_of(&creds["Expiration"]);
+    assert!(
+        exp > before + 3000 && exp <= now() + 3600,
+        "expires in {}s",
+        exp - before
+    );
+    let tok = write_token_file(&s, "chain-token", &token);
+    let me = json_out(&aws_in_pod(
+        &s,
+        &agent,
+        &tok,
+        &["sts", "get-caller-identity"],
+    ));
+    assert!(
+        me["Arn"].as_str().unwrap().starts_with(&format!(
+            "arn:aws:sts::{ACCOUNT}:assumed-role/target-role/eks-demo-app-1-"
+        )),
+        "{me}"
+    );
+    ok(&aws_in_pod(&s, &agent, &tok, &["s3api", "list-buckets"]));
+
+    // The target's trust scopes by the transitive session tags: another
+    // namespace's association to the same roles is refused.
+    associate(
+        &s,
+        "other",
+        "app",
+        &primary,
+        &["--target-role-arn", &target],
+    );
+    fails_with(
+        &assume_for_pod(&s, &pod_token(&s, "demo", "other", "app", "o-1")),
+        "AccessDeniedException",
+    );
+
+    // An account-wide trust needs the Pod Identity role's identity policy.
+    ok(&s.aws(&[
+        "iam",
+        "delete-role-policy",
+        "--role-name",
+        "primary-pia",
+        "--policy-name",
+        "assume-target",
+    ]));
+    fails_with(&assume_for_pod(&s, &token), "AccessDeniedException");
+
+    // A trust naming the Pod Identity role itself needs no identity policy;
+    // the association's externalId arrives as sts:ExternalId.
+    let by_role = |external: &str, actions: serde_json::Value| {
+        serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Effect": "Allow",
+                "Principal": {"AWS": primary},
+                "Action": actions,
+                "Condition": {"StringEquals": {"sts:ExternalId": external}},
+            }]
+        })
+        .to_string()
+    };
+    update_trust(
+        &s,
+        "target-role",
+        &by_role(
+            &external_id,
+            serde_json::json!(["sts:AssumeRole", "sts:TagSession"]),
+        ),
+    );
+    let v = json_out(&assume_for_pod(&s, &token));
+    assert!(
+        v["assumedRoleUser"]["arn"]
+            .as_str()
+            .unwrap()
+            .contains(":assumed-role/target-role/"),
+        "{v}"
+    );
+    update_trust(
+        &s,
+        "target-role",
+        &by_role(
+            "some-other-id",
+            serde_json::json!(["sts:AssumeRole", "sts:TagSession"]),
+        ),
+    );
+    fails_with(&assume_for_pod(&s, &token), "AccessDeniedException");
+    // The pod's session tags are transitive, so the chained AssumeRole
+    // carries them and the target must allow sts:TagSession.
+    update_trust(
+        &s,
+        "target-role",
+        &by_role(&external_id, serde_json::json!("sts:AssumeRole")),
+    );
+    fails_with(&assume_for_pod(&s, &token), "AccessDeniedException");
+}
+
+/// `aws eks create-pod-identity-association help`, on `--policy`: "If you
+/// specify both a TargetRoleArn and a policy, the policy restrictions apply
+/// only to the target role's permissions, not to the initial role used for
+/// assuming the target role."
+#[test]
+
+fn association_policy_with_a_target_role_limits_the_target_session() {
+    let s = Server::start();
+    ok(&s.podiam(&["cluster", "create", "demo"]));
+    let primary = create_role(&s, "primary-pia", POD_TRUST);
+    let target_trust = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{primary}"}},"Action":"sts:AssumeRole"}}]}}"#
+    );
+    let target = create_role(&s, "target-role", &target_trust);
+    put_inline_policy(
+        &s,
+        "target-role",
+        "s3",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:ListAllMyBuckets","s3:GetObject"],"Resource":"*"}]}"#,
+    );
+    ok(&s.aws(&["s3", "mb", "s3://data"]));
+    admin_put(&s, "data", "k", "v");
+    // The association narrows the target's permissions to GetObject.
+    associate(
+        &s,
+        "ns",
+        "app",
+        &primary,
+        &[
+            "--target-role-arn",
+            &target,
+            "--disable-session-tags",
+            "--policy",
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#,
+        ],
+    );
+    let token = pod_token(&s, "demo", "ns", "app", "app-1");
+    // eks-auth must succeed: the policy does not restrict the first role
+    // (podiam answers AccessDeniedException here, because it makes the
+    // policy a session policy of the first role's session, which then may
+    // not call sts:AssumeRole).
+    let v = json_out(&assume_for_pod(&s, &token));
+    assert!(
+        v["assumedRoleUser"]["arn"]
+            .as_str()
+            .unwrap()
+            .contains(":assumed-role/target-role/"),
+        "{v}"
+    );
+    // … and the target's credentials are narrowed by it.
+    let agent = spawn_agent(&s, "demo", None);
+    let tok = write_token_file(&s, "narrow-token", &token);
+    assert_eq!(pod_read(&s, &agent, &tok, "data", "k"), "v");
+    fails_with(
+        &aws_in_pod(&s, &agent, &tok, &["s3api", "list-buckets"]),
+        "AccessDenied",
+    );
+}

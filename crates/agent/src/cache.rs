@@ -55,10 +55,14 @@ impl Entry {
 
 type Flight = Arc<tokio::sync::Mutex<()>>;
 
+/// In-flight markers are weak: a marker lives only while a fetch or a
+/// waiter holds it, so the map does not grow with every token ever seen.
+type WeakFlight = std::sync::Weak<tokio::sync::Mutex<()>>;
+
 /// The cache.
 pub struct CredentialCache {
     entries: Mutex<HashMap<String, Entry>>,
-    flights: Mutex<HashMap<String, Flight>>,
+    flights: Mutex<HashMap<String, WeakFlight>>,
     background: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     clock: Arc<dyn Clock>,
     config: CacheConfig,
@@ -93,12 +97,22 @@ impl CredentialCache {
     }
 
     fn flight(&self, key: &str) -> Flight {
-        self.flights
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(key.to_string())
-            .or_default()
-            .clone()
+        let mut m = self.flights.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(f) = m.get(key).and_then(std::sync::Weak::upgrade) {
+            return f;
+        }
+        if m.len() >= self.config.capacity {
+            m.retain(|_, w| w.strong_count() > 0);
+        }
+        let f: Flight = Arc::default();
+        m.insert(key.to_string(), Arc::downgrade(&f));
+        f
+    }
+
+    /// Number of live in-flight markers (tests).
+    pub fn flights_len(&self) -> usize {
+        let m = self.flights.lock().unwrap_or_else(|e| e.into_inner());
+        m.values().filter(|w| w.strong_count() > 0).count()
     }
 
     fn lookup(&self, key: &str) -> Option<Entry> {
@@ -395,6 +409,11 @@ mod tests {
             cache.get(k, fetcher(&fake)).await.unwrap();
         }
         assert_eq!(cache.len(), 2);
+        assert_eq!(
+            cache.flights_len(),
+            0,
+            "no fetch is running, so no marker stays alive"
+        );
         // "b" was least recently used.
         let before = fake.calls.load(Ordering::SeqCst);
         cache.get("a", fetcher(&fake)).await.unwrap();

@@ -289,7 +289,13 @@ fn assume(
         role_arn: role.arn.clone(),
         session_name,
         duration: Some(CREDENTIAL_SECONDS),
-        policy: assoc.policy.clone(),
+        // With a target role the association's policy narrows the target
+        // session only (see `aws eks create-pod-identity-association --policy`).
+        policy: if assoc.target_role_arn.is_some() {
+            None
+        } else {
+            assoc.policy.clone()
+        },
         policy_arns: vec![],
     };
     let origin = SessionOrigin::PodIdentity {
@@ -307,7 +313,7 @@ fn assume(
         role_arn: target.clone(),
         session_name: issued.claims.session_name.clone(),
         duration: Some(3600),
-        policy: None,
+        policy: assoc.policy.clone(),
         policy_arns: vec![],
     };
     let chained = sts
