@@ -1,6 +1,7 @@
 //! `podiam agent`: the node agent.
 
 use crate::client::{ClientArgs, resolve_credentials};
+use axum::serve::ListenerExt;
 use podiam_agent::upstream::HttpUpstream;
 use podiam_agent::{Agent, AgentConfig, ImdsConfig, imds_router};
 use podiam_core::SystemClock;
@@ -77,11 +78,16 @@ pub async fn run(
         let router = agent.router();
         let mut rx = rx.clone();
         tasks.push(tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.wait_for(|stop| *stop).await;
-                })
-                .await
+            axum::serve(
+                listener.tap_io(|tcp| {
+                    let _ = tcp.set_nodelay(true);
+                }),
+                router,
+            )
+            .with_graceful_shutdown(async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            })
+            .await
         }));
     }
     if let (Some(role), Some(addr)) = (args.node_role.clone(), args.imds_listen) {
@@ -98,11 +104,16 @@ pub async fn run(
         );
         let mut rx = rx.clone();
         tasks.push(tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.wait_for(|stop| *stop).await;
-                })
-                .await
+            axum::serve(
+                listener.tap_io(|tcp| {
+                    let _ = tcp.set_nodelay(true);
+                }),
+                router,
+            )
+            .with_graceful_shutdown(async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            })
+            .await
         }));
     }
     shutdown.await;

@@ -10,6 +10,7 @@
 
 use crate::client::{Client, ClientArgs, resolve_credentials};
 use anyhow::{Context, bail};
+use axum::serve::ListenerExt;
 use http::Method;
 use podiam_agent::upstream::HttpUpstream;
 use podiam_agent::{Agent, AgentConfig};
@@ -334,9 +335,15 @@ pub async fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
             Arc::new(podiam_core::SystemClock),
         );
         let router = agent.router();
-        Some(tokio::spawn(
-            async move { axum::serve(listener, router).await },
-        ))
+        Some(tokio::spawn(async move {
+            axum::serve(
+                listener.tap_io(|tcp| {
+                    let _ = tcp.set_nodelay(true);
+                }),
+                router,
+            )
+            .await
+        }))
     } else {
         drop(listener);
         None

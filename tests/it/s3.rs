@@ -1230,3 +1230,112 @@ fn kill_9_during_a_put_leaves_the_old_object() {
         0
     );
 }
+
+// ------------------------------------------------------------ aws-sdk-rust
+
+/// The role's policy for the SDK suite: what the suite does in `sdk-suite`,
+/// nothing elsewhere (an explicit deny outside it), and no DeleteBucket.
+const SDK_SUITE_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[
+ {"Sid":"Bucket","Effect":"Allow","Action":["s3:CreateBucket","s3:ListBucket","s3:ListBucketMultipartUploads"],"Resource":"arn:aws:s3:::sdk-suite"},
+ {"Sid":"Objects","Effect":"Allow","Action":["s3:GetObject","s3:PutObject","s3:DeleteObject","s3:AbortMultipartUpload","s3:ListMultipartUploadParts"],"Resource":"arn:aws:s3:::sdk-suite/*"},
+ {"Sid":"NothingElse","Effect":"Deny","Action":"s3:*","NotResource":["arn:aws:s3:::sdk-suite","arn:aws:s3:::sdk-suite/*"]}]}"#;
+
+#[test]
+fn aws_sdk_rust_s3_suite() {
+    let s = Server::start();
+    let role = s.setup_irsa("demo", "sdk-role", "default", "sdk-app");
+    put_role_policy(&s, "sdk-role", "sdk-suite", SDK_SUITE_POLICY);
+    ok(&s.aws(&["s3", "mb", "s3://sdk-denied"]));
+    let token = s.token("demo", "default", "sdk-app", &[]);
+    let f = s.dir.path().join("sdk-s3-token");
+    std::fs::write(&f, format!("{token}\n")).unwrap();
+    let example = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples/sdk_s3_suite");
+    assert!(
+        example.exists(),
+        "build examples first: {}",
+        example.display()
+    );
+    // As a pod: the web identity variables and the endpoint, nothing else.
+    let out = Command::new(example)
+        .env_clear()
+        .env("HOME", s.dir.path())
+        .env("TMPDIR", s.dir.path())
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ROLE_ARN", &role)
+        .env("AWS_WEB_IDENTITY_TOKEN_FILE", &f)
+        .env("AWS_ENDPOINT_URL", &s.endpoint)
+        .env("SUITE_BUCKET", "sdk-suite")
+        .env("SUITE_DENIED_BUCKET", "sdk-denied")
+        .output()
+        .unwrap();
+    let stdout = ok(&out);
+    assert!(stdout.contains("SDK S3 SUITE OK"), "{stdout}");
+    let json = stdout.trim().trim_end_matches("SDK S3 SUITE OK").trim();
+    let v: serde_json::Value =
+        serde_json::from_str(json).unwrap_or_else(|e| panic!("summary not JSON ({e}): {stdout}"));
+    // What the SDK sent, for `--nocapture` readers.
+    println!("{json}");
+    assert!(
+        v["caller"]
+            .as_str()
+            .unwrap()
+            .starts_with("arn:aws:sts::000000000000:assumed-role/sdk-role/"),
+        "{v}"
+    );
+    // Over http:// the SDK signs each chunk and the trailer; the CRC32
+    // trailer is its default.
+    assert_eq!(
+        v["default_streaming_upload"]["x-amz-content-sha256"],
+        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER",
+        "{v}"
+    );
+    assert_eq!(
+        v["default_streaming_upload"]["x-amz-trailer"], "x-amz-checksum-crc32",
+        "{v}"
+    );
+    // Over https:// it sends STREAMING-UNSIGNED-PAYLOAD-TRAILER (forced in the
+    // suite), with every trailer algorithm.
+    let unsigned: Vec<&serde_json::Value> = v["uploads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| u["sent"]["x-amz-content-sha256"] == "STREAMING-UNSIGNED-PAYLOAD-TRAILER")
+        .collect();
+    let trailers: Vec<&str> = unsigned
+        .iter()
+        .map(|u| u["sent"]["x-amz-trailer"].as_str().unwrap())
+        .collect();
+    for t in [
+        "x-amz-checksum-crc32",
+        "x-amz-checksum-crc32c",
+        "x-amz-checksum-sha1",
+        "x-amz-checksum-sha256",
+        "x-amz-checksum-crc64nvme",
+    ] {
+        assert!(trailers.contains(&t), "no {t} trailer upload: {v}");
+    }
+    for k in [
+        "put_object_other_bucket",
+        "list_objects_v2_other_bucket",
+        "delete_bucket",
+    ] {
+        assert!(!v["access_denied"][k].is_null(), "{v}");
+    }
+    // The objects are really there, for the admin too.
+    let listed = ok(&s.aws(&["s3", "ls", "--recursive", "s3://sdk-suite/"]));
+    for key in ["mp.bin", "copy.txt", "presigned.txt", "stream/default.bin"] {
+        assert!(listed.contains(key), "{key} missing: {listed}");
+    }
+    // Nothing was written to the other bucket.
+    let other = ok(&s.aws(&["s3", "ls", "s3://sdk-denied/"]));
+    assert!(other.trim().is_empty(), "{other}");
+}

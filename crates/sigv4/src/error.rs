@@ -171,7 +171,7 @@ pub enum SigV4Error {
         /// The base64 value computed over the data.
         computed: String,
     },
-    /// A checksum algorithm we do not implement (e.g. `x-amz-checksum-crc64nvme`).
+    /// A checksum algorithm we do not implement (e.g. `x-amz-checksum-crc64`).
     #[error("unsupported checksum algorithm {0:?}")]
     UnsupportedChecksum(String),
     /// A trailer was sent that was not announced in `x-amz-trailer`, or is not allowed.

@@ -451,7 +451,7 @@ fn bad_checksums_and_trailers() {
     );
     headers.insert(
         "x-amz-trailer",
-        HeaderValue::from_static("x-amz-checksum-crc64nvme"),
+        HeaderValue::from_static("x-amz-checksum-crc64"),
     );
     assert!(matches!(
         ChunkedDecoderConfig::from_headers(&headers),

@@ -1,0 +1,639 @@
+#!/usr/bin/env bash
+# S3 throughput: podiam vs moto, side by side in one run.
+#
+# Two requests, each replayed by wrk for a fixed duration at a few
+# connection counts (the best is kept):
+#   get4k   a presigned GetObject of a 4 KiB object (X-Amz-Expires 3600,
+#           signed by a web identity session: X-Amz-Security-Token in the URL)
+#   list1k  a ListObjectsV2 of a prefix holding 1,000 keys (one full page),
+#           SigV4-signed in headers by the same session (x-amz-security-token
+#           header). wrk cannot sign per request, so botocore signs and sends
+#           the request once right before each run and wrk replays exactly
+#           those headers: valid SigV4 while X-Amz-Date is within the 15-minute
+#           skew window, and every replay is verified in full by podiam
+#           (signature, session token, policy), as a fresh request would be.
+#
+# podiam: release build on a free loopback port with a throw-away data dir;
+# a cluster, an IAM OIDC provider, a role whose trust policy admits
+# system:serviceaccount:default:sa-bench and whose inline policy allows
+# s3:GetObject / s3:ListBucket on the bench bucket only. The session comes
+# from AssumeRoleWithWebIdentity with a `podiam token`. The admin creates the
+# bucket and the objects. moto: `moto_server`, same bucket, objects and calls
+# (it checks no signature: its session is whatever its STS hands out).
+#
+# Before any load both requests must answer 200 with the expected body, and a
+# tampered copy of each is sent: podiam must refuse it (403); moto's answer is
+# reported.
+#
+# Everything is on 127.0.0.1; every load run is bounded by BENCH_DURATION and
+# every process this script starts is stopped on exit.
+#
+# Environment (all optional):
+#   PODIAM_BIN          podiam binary (default: target/release/podiam, built
+#                       with `cargo build --release -p podiam` if missing)
+#   PODIAM_BUILD=1      run `cargo build --release -p podiam` first
+#   MOTO_SERVER         moto_server executable (default: moto_server on PATH)
+#   BENCH_DURATION      seconds per wrk run (default 10)
+#   BENCH_CONNECTIONS   connection counts to try (default "16 64")
+#   BENCH_WRK_THREADS   wrk threads (default 1: the machine has 2 cores)
+#   BENCH_TARGETS       "podiam moto" (default) or just one of them
+#   BENCH_SCENARIOS     "get4k list1k" (default) or just one of them
+#   BENCH_CALIBRATE=0   skip the GET /healthz ceiling run against podiam
+#   BENCH_WAIT_QUIET=N  before each load run, wait up to N s until the rest of
+#                       the machine uses < BENCH_QUIET_CORES (0.3) cores
+#   BENCH_MICRO=1       also run the divan micro-bench of SigV4 + policy
+#                       evaluation (`cargo bench -p podiam-s3 --bench authz`;
+#                       builds it in release mode first: a few minutes)
+#   BENCH_RESULTS_DIR   if set, writes s3.tsv there
+#   BENCH_KEEP_TMP=1    keep the temp dir (logs, requests, wrk output)
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/.." && pwd)"
+
+DURATION="${BENCH_DURATION:-10}"
+CONNECTIONS="${BENCH_CONNECTIONS:-16 64}"
+WRK_THREADS="${BENCH_WRK_THREADS:-1}"
+TARGETS="${BENCH_TARGETS:-podiam moto}"
+SCENARIOS="${BENCH_SCENARIOS:-get4k list1k}"
+CALIBRATE="${BENCH_CALIBRATE:-1}"
+WAIT_QUIET="${BENCH_WAIT_QUIET:-0}"
+QUIET_CORES="${BENCH_QUIET_CORES:-0.3}"
+MICRO="${BENCH_MICRO:-0}"
+MOTO_SERVER="${MOTO_SERVER:-moto_server}"
+ACCOUNT=000000000000
+ROLE_NAME=s3-bench-role
+ROLE_ARN="arn:aws:iam::${ACCOUNT}:role/${ROLE_NAME}"
+SA_NS=default
+SA_NAME=sa-bench
+BUCKET=bench
+CALIB_LINE=""
+
+log() { printf '[s3] %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE \
+      AWS_DEFAULT_PROFILE AWS_ENDPOINT_URL AWS_ENDPOINT_URL_STS AWS_ENDPOINT_URL_IAM \
+      AWS_ENDPOINT_URL_S3 AWS_SHARED_CREDENTIALS_FILE AWS_CONFIG_FILE PODIAM_ENDPOINT \
+      PODIAM_DATA_DIR PODIAM_LISTEN PODIAM_PUBLIC_URL 2>/dev/null || true
+export AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 AWS_PAGER="" AWS_MAX_ATTEMPTS=1
+
+TMP="$(mktemp -d "${TMPDIR:-/tmp}/podiam-bench-s3.XXXXXX")"
+PIDS=()
+WRK_PID=""
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    local pid
+    if [[ -n "$WRK_PID" ]]; then
+        kill -TERM -- "-$WRK_PID" 2>/dev/null || kill -TERM "$WRK_PID" 2>/dev/null || true
+        wait "$WRK_PID" 2>/dev/null || true
+    fi
+    for pid in "${PIDS[@]:-}"; do
+        [[ -n "$pid" ]] || continue
+        kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]:-}"; do
+        [[ -n "$pid" ]] || continue
+        for _ in $(seq 1 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    if [[ "${BENCH_KEEP_TMP:-0}" == 1 ]]; then
+        log "kept $TMP"
+    else
+        rm -rf "$TMP"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+stop_bg() {
+    local pid=$1
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    local keep=() p
+    for p in "${PIDS[@]:-}"; do [[ "$p" == "$pid" || -z "$p" ]] || keep+=("$p"); done
+    PIDS=("${keep[@]:-}")
+}
+
+# ---------------------------------------------------------------- prerequisites
+
+locate_podiam() {
+    if [[ -n "${PODIAM_BIN:-}" ]]; then
+        [[ -x "$PODIAM_BIN" ]] || die "PODIAM_BIN=$PODIAM_BIN is not executable"
+        return
+    fi
+    local target_dir="${CARGO_TARGET_DIR:-$ROOT/target}"
+    PODIAM_BIN="$target_dir/release/podiam"
+    if [[ ! -x "$PODIAM_BIN" || "${PODIAM_BUILD:-0}" == 1 ]]; then
+        log "building podiam (cargo build --release -p podiam)"
+        (cd "$ROOT" && cargo build --release -p podiam) >&2
+    else
+        local newer
+        # Benches and tests are not part of the binary.
+        newer="$(find "$ROOT/src" "$ROOT/crates" \( -name benches -o -name tests \) -prune -o \
+            -name '*.rs' -newer "$PODIAM_BIN" -print -quit 2>/dev/null || true)"
+        if [[ -n "$newer" ]]; then
+            log "WARNING: $PODIAM_BIN is older than $newer; rerun with PODIAM_BUILD=1 to rebuild"
+        fi
+    fi
+    [[ -x "$PODIAM_BIN" ]] || die "no podiam binary at $PODIAM_BIN"
+}
+
+ensure_wrk() {
+    command -v wrk >/dev/null 2>&1 && return
+    log "wrk not found; installing it from Debian's packages"
+    local sudo=""
+    [[ "$(id -u)" == 0 ]] || sudo="sudo"
+    $sudo apt-get update >&2
+    $sudo apt-get install -y wrk >&2
+    command -v wrk >/dev/null 2>&1 || die "could not install wrk"
+}
+
+need() { command -v "$1" >/dev/null 2>&1 || die "$1 is required"; }
+
+free_port() {
+    python3 - <<'PY'
+import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()
+PY
+}
+
+start_bg() { # NAME LOGFILE CMD... ; sets BG_PID
+    local name=$1 logf=$2
+    shift 2
+    setsid "$@" >"$logf" 2>&1 </dev/null &
+    BG_PID=$!
+    PIDS+=("$BG_PID")
+    log "started $name (pid $BG_PID)"
+}
+
+# The S3 side of the setup and the signing, with boto3 (one helper, several
+# commands). Credentials come from the environment of each call.
+cat >"$TMP/s3bench.py" <<'PY'
+import json, os, sys, urllib.error, urllib.request
+from concurrent.futures import ThreadPoolExecutor
+import boto3
+from botocore import UNSIGNED
+from botocore.config import Config
+
+cmd, ep = sys.argv[1], sys.argv[2]
+BUCKET = os.environ.get("BENCH_BUCKET", "bench")
+cfg = Config(signature_version="s3v4", s3={"addressing_style": "path"},
+             retries={"max_attempts": 1})
+
+def client(creds=None):
+    kw = {}
+    if creds:
+        kw = dict(aws_access_key_id=creds["AccessKeyId"],
+                  aws_secret_access_key=creds["SecretAccessKey"],
+                  aws_session_token=creds["SessionToken"])
+    return boto3.client("s3", endpoint_url=ep, config=cfg, **kw)
+
+def load(path):
+    with open(path) as f:
+        return json.load(f)
+
+def fetch(url, headers=None):
+    req = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+if cmd == "prepare":
+    # bucket, the 4 KiB object and 1,000 small objects under keys/
+    s3 = client()
+    s3.create_bucket(Bucket=BUCKET)
+    s3.put_object(Bucket=BUCKET, Key="obj-4k", Body=os.urandom(4096))
+    def put(i):
+        s3.put_object(Bucket=BUCKET, Key="keys/%05d" % i, Body=b"k%05d" % i)
+    with ThreadPoolExecutor(8) as ex:
+        list(ex.map(put, range(1000)))
+    n = sum(len(p.get("Contents", [])) for p in
+            s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix="keys/"))
+    assert n == 1000, n
+
+elif cmd == "session":
+    # AssumeRoleWithWebIdentity (unsigned) -> credentials JSON
+    role, token_file, out = sys.argv[3:6]
+    sts = boto3.client("sts", endpoint_url=ep, config=Config(signature_version=UNSIGNED))
+    with open(token_file) as f:
+        token = f.read().strip()
+    r = sts.assume_role_with_web_identity(RoleArn=role, RoleSessionName="bench",
+                                          WebIdentityToken=token)
+    c = r["Credentials"]
+    with open(out, "w") as f:
+        json.dump({k: c[k] for k in ("AccessKeyId", "SecretAccessKey", "SessionToken")}, f)
+    print(r["AssumedRoleUser"]["Arn"])
+
+elif cmd == "presign":
+    # presigned GET of obj-4k, checked (200, 4096 bytes) -> URL on stdout;
+    # then the same URL with one signature digit changed: its status on fd 3
+    creds, expires = load(sys.argv[3]), int(sys.argv[4])
+    url = client(creds).generate_presigned_url(
+        "get_object", Params={"Bucket": BUCKET, "Key": "obj-4k"}, ExpiresIn=expires)
+    assert "X-Amz-Security-Token=" in url, url
+    st, body = fetch(url)
+    if st != 200 or len(body) != 4096:
+        sys.exit("presigned GET: HTTP %s, %d bytes: %r" % (st, len(body), body[:300]))
+    i = url.index("X-Amz-Signature=") + len("X-Amz-Signature=")
+    bad = url[:i] + ("0" if url[i] != "0" else "1") + url[i + 1:]
+    st, body = fetch(bad)
+    code = body.split(b"<Code>")[1].split(b"</Code>")[0].decode() if b"<Code>" in body else ""
+    with os.fdopen(3, "w") as f:
+        f.write("%s %s" % (st, code))
+    print(url)
+
+elif cmd == "signed-list":
+    # one real ListObjectsV2 of keys/ (1,000 keys), signed in headers by the
+    # session; the request exactly as sent goes to OUT for wrk to replay;
+    # a tampered copy (other prefix, same signature): its status on fd 3
+    creds, out = load(sys.argv[3]), sys.argv[4]
+    s3 = client(creds)
+    seen = {}
+    def capture(request, **kw):
+        seen["method"], seen["url"] = request.method, request.url
+        seen["headers"] = [(k, v.decode() if isinstance(v, bytes) else v)
+                           for k, v in request.headers.items()]
+    s3.meta.events.register("before-send.s3.ListObjectsV2", capture)
+    r = s3.list_objects_v2(Bucket=BUCKET, Prefix="keys/")
+    if r["KeyCount"] != 1000 or r["IsTruncated"]:
+        sys.exit("ListObjectsV2: KeyCount %s, truncated %s" % (r["KeyCount"], r["IsTruncated"]))
+    hdrs = dict(seen["headers"])
+    assert "X-Amz-Security-Token" in hdrs and hdrs["Authorization"].startswith("AWS4-HMAC-SHA256")
+    target = seen["url"][len(ep):]
+    with open(out, "w") as f:
+        f.write("%s %s\n" % (seen["method"], target))
+        for k, v in seen["headers"]:
+            f.write("%s: %s\n" % (k, v))
+    st, body = fetch(ep + target.replace("prefix=keys", "prefix=key"), headers=hdrs)
+    code = body.split(b"<Code>")[1].split(b"</Code>")[0].decode() if b"<Code>" in body else ""
+    with os.fdopen(3, "w") as f:
+        f.write("%s %s" % (st, code))
+    st, body = fetch(ep + target, headers=hdrs)
+    if st != 200 or body.count(b"<Key>") != 1000:
+        sys.exit("replayed ListObjectsV2: HTTP %s, %d keys" % (st, body.count(b"<Key>")))
+    print(len(body))
+PY
+
+# ------------------------------------------------------------------ load runs
+
+declare -A BEST_RPS BEST_CONNS BEST_LINE TAMPER RESP_BYTES RSS
+CLK_TCK="$(getconf CLK_TCK)"
+
+group_ticks() {
+    cat /proc/[0-9]*/stat 2>/dev/null |
+        awk -v pg="$1" '{ sub(/^.*\) /, ""); split($0, a, " "); if (a[3] == pg) s += a[12] + a[13] } END { print s + 0 }' || true
+}
+machine_ticks() { awk '/^cpu /{ print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
+children_secs() {
+    tail -n1 "$1" | awk '{ t = 0; for (i = 1; i <= NF; i++) { split($i, p, "m"); sub(/s$/, "", p[2]); t += p[1] * 60 + p[2] } print t }'
+}
+
+quiet_wait() {
+    local limit=$WAIT_QUIET waited=0 m0 m1 busy
+    ((limit > 0)) || return 0
+    while :; do
+        m0="$(machine_ticks)"; sleep 1; m1="$(machine_ticks)"
+        busy="$(awk -v d="$((m1 - m0))" -v hz="$CLK_TCK" 'BEGIN{ printf "%.2f", d / hz }')"
+        if awk -v b="$busy" -v q="$QUIET_CORES" 'BEGIN{ exit !(b < q) }'; then
+            ((waited == 0)) || log "machine quiet after ${waited}s (${busy} cores busy)"
+            return 0
+        fi
+        waited=$((waited + 1))
+        ((waited == 1)) && log "waiting up to ${limit}s for the machine to go quiet (${busy} cores busy elsewhere)"
+        if ((waited >= limit)); then
+            log "still ${busy} cores busy elsewhere after ${limit}s; measuring anyway (see the 'other' column)"
+            return 0
+        fi
+    done
+}
+
+# wrk_run NAME URL SCRIPT CONNS PGID [REQUEST_FILE] -> sets RUN_LINE
+wrk_run() {
+    local name=$1 url=$2 script=$3 c=$4 pg=$5 reqf=${6:-} out line
+    out="$TMP/wrk-$name-c$c.txt"
+    local s0 m0 w0 s1 m1 w1
+    times >"$TMP/times0"
+    s0="$(group_ticks "$pg")"; m0="$(machine_ticks)"
+    BENCH_REQUEST_FILE="$reqf" timeout --kill-after=5 $((DURATION + 30)) \
+        wrk -t"$WRK_THREADS" -c"$c" -d"${DURATION}s" --timeout 10s --latency -s "$script" "$url" >"$out" 2>&1 &
+    WRK_PID=$!
+    if ! wait "$WRK_PID"; then
+        WRK_PID=""
+        cat "$out" >&2
+        die "wrk failed against $name"
+    fi
+    WRK_PID=""
+    s1="$(group_ticks "$pg")"; m1="$(machine_ticks)"
+    kill -0 "$pg" 2>/dev/null ||
+        die "$name: the server (pid $pg) exited during the load run (rerun with BENCH_KEEP_TMP=1 and see its log in $TMP)"
+    times >"$TMP/times1"
+    w0="$(children_secs "$TMP/times0")"; w1="$(children_secs "$TMP/times1")"
+    line="$(grep '^BENCH_RESULT' "$out" || true)"
+    [[ -n "$line" ]] || { cat "$out" >&2; die "wrk printed no BENCH_RESULT for $name"; }
+    RUN_LINE="$line $(awk -v s="$((s1 - s0))" -v m="$((m1 - m0))" -v w0="$w0" -v w1="$w1" -v hz="$CLK_TCK" \
+        -v d="$(field "$line" duration_us)" -v n="$(field "$line" requests)" 'BEGIN {
+            secs = d / 1e6; srv = s / hz; wrk = w1 - w0; tot = m / hz; oth = tot - srv - wrk; if (oth < 0) oth = 0
+            printf "srv_cores=%.2f wrk_cores=%.2f other_cores=%.2f srv_us_per_req=%.1f",
+                srv / secs, wrk / secs, oth / secs, (n > 0 ? srv * 1e6 / n : 0) }')"
+}
+
+field() { # LINE KEY
+    local kv
+    for kv in $1; do
+        [[ "$kv" == "$2="* ]] && { printf '%s' "${kv#*=}"; return; }
+    done
+}
+ms() { awk -v u="$1" 'BEGIN{ if (u >= 100000) printf "%.0fms", u/1000; else printf "%.2fms", u/1000 }'; }
+sock_errs() {
+    echo $(( $(field "$1" connect_err) + $(field "$1" read_err) + $(field "$1" write_err) + $(field "$1" timeout_err) ))
+}
+
+print_run() { # LABEL CONNS LINE
+    printf '  %-22s c=%-4s %9s req/s  p50 %-8s p99 %-8s non-2xx %s  sock-errs %s  cpu: server %s wrk %s other %s cores, server %sus/req\n' \
+        "$1" "$2" "$(field "$3" rps)" "$(ms "$(field "$3" p50_us)")" "$(ms "$(field "$3" p99_us)")" \
+        "$(field "$3" non2xx)" "$(sock_errs "$3")" "$(field "$3" srv_cores)" "$(field "$3" wrk_cores)" \
+        "$(field "$3" other_cores)" "$(field "$3" srv_us_per_req)" >&2
+}
+
+# scenario_load TARGET SCENARIO URL PGID: every connection count, keeps the
+# best. list1k is re-signed (and sent once for real) before each run.
+scenario_load() {
+    local target=$1 scen=$2 url=$3 pg=$4 key="$2:$1" c rps script reqf="" runurl
+    for c in $CONNECTIONS; do
+        quiet_wait
+        case "$scen" in
+            get4k)
+                script="$HERE/wrk/get.lua"
+                runurl="$(cat "$TMP/$target-presigned.url")"
+                ;;
+            list1k)
+                script="$HERE/wrk/signed.lua"
+                reqf="$TMP/$target-list.req"
+                runurl="$url"
+                python3 "$TMP/s3bench.py" signed-list "$url" "$TMP/$target-session.json" "$reqf" \
+                    >"$TMP/$target-list.size" 3>"$TMP/$target-list.tamper" ||
+                    die "$target: the signed ListObjectsV2 failed before the load"
+                ;;
+        esac
+        log "$target $scen: wrk -t$WRK_THREADS -c$c -d${DURATION}s (loadavg $(cut -d' ' -f1-3 /proc/loadavg))"
+        wrk_run "$target-$scen" "$runurl" "$script" "$c" "$pg" "$reqf"
+        print_run "$target $scen" "$c" "$RUN_LINE"
+        rps="$(field "$RUN_LINE" rps)"
+        if [[ -z "${BEST_RPS[$key]:-}" ]] || awk -v a="$rps" -v b="${BEST_RPS[$key]}" 'BEGIN{exit !(a>b)}'; then
+            BEST_RPS[$key]=$rps
+            BEST_CONNS[$key]=$c
+            BEST_LINE[$key]=$RUN_LINE
+        fi
+    done
+}
+
+# checks TARGET URL: both requests once, their sizes, the tampered copies.
+checks() {
+    local target=$1 url=$2 scen
+    for scen in $SCENARIOS; do
+        case "$scen" in
+            get4k)
+                python3 "$TMP/s3bench.py" presign "$url" "$TMP/$target-session.json" 3600 \
+                    >"$TMP/$target-presigned.url" 3>"$TMP/$target-get.tamper" ||
+                    die "$target: presigned GET failed before the load"
+                RESP_BYTES["get4k:$target"]="$(curl -sS --max-time 10 -o /dev/null -w '%{size_download}' "$(cat "$TMP/$target-presigned.url")")"
+                TAMPER["get4k:$target"]="$(cat "$TMP/$target-get.tamper")"
+                ;;
+            list1k)
+                python3 "$TMP/s3bench.py" signed-list "$url" "$TMP/$target-session.json" "$TMP/$target-list.req" \
+                    >"$TMP/$target-list.size" 3>"$TMP/$target-list.tamper" ||
+                    die "$target: the signed ListObjectsV2 failed before the load"
+                RESP_BYTES["list1k:$target"]="$(cat "$TMP/$target-list.size")"
+                TAMPER["list1k:$target"]="$(cat "$TMP/$target-list.tamper")"
+                ;;
+            *) die "unknown scenario $scen (get4k|list1k)" ;;
+        esac
+        log "$target $scen: 200, ${RESP_BYTES[$scen:$target]} bytes; tampered copy -> ${TAMPER[$scen:$target]}"
+    done
+}
+
+# ------------------------------------------------------------------- podiam
+
+bench_podiam() {
+    local data="$TMP/podiam-data" addr url issuer_hp
+    mkdir -p "$data"
+    start_bg podiam "$TMP/podiam.log" "$PODIAM_BIN" serve --listen 127.0.0.1:0 --data-dir "$data"
+    local pid=$BG_PID
+    addr=""
+    for _ in $(seq 1 300); do
+        addr="$(sed -n 's#^podiam: listening on http://##p' "$TMP/podiam.log" | head -n1)"
+        [[ -n "$addr" ]] && break
+        kill -0 "$pid" 2>/dev/null || { cat "$TMP/podiam.log" >&2; die "podiam exited during start-up"; }
+        sleep 0.1
+    done
+    [[ -n "$addr" ]] || { cat "$TMP/podiam.log" >&2; die "podiam did not report its address"; }
+    url="http://$addr"
+    issuer_hp="$addr/clusters/demo"
+    log "podiam listening on $url"
+
+    local -a penv=(env PODIAM_ENDPOINT="$url" PODIAM_DATA_DIR="$data")
+    local -a admin=(env AWS_SHARED_CREDENTIALS_FILE="$data/admin-credentials" AWS_CONFIG_FILE=/dev/null)
+    "${penv[@]}" "$PODIAM_BIN" cluster create demo >/dev/null
+    "${penv[@]}" "$PODIAM_BIN" token --cluster demo --namespace "$SA_NS" \
+        --service-account "$SA_NAME" --expiration 86400 >"$TMP/token.jwt"
+    "${admin[@]}" aws --endpoint-url "$url" iam create-open-id-connect-provider --url "http://$issuer_hp" \
+        --client-id-list sts.amazonaws.com >/dev/null
+    cat >"$TMP/trust.json" <<EOF
+{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"arn:aws:iam::${ACCOUNT}:oidc-provider/$issuer_hp"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"$issuer_hp:aud":"sts.amazonaws.com","$issuer_hp:sub":"system:serviceaccount:${SA_NS}:${SA_NAME}"}}}]}
+EOF
+    cat >"$TMP/policy.json" <<EOF
+{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws:s3:::$BUCKET"},{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::$BUCKET/*"}]}
+EOF
+    "${admin[@]}" aws --endpoint-url "$url" iam create-role --role-name "$ROLE_NAME" \
+        --assume-role-policy-document "file://$TMP/trust.json" >/dev/null
+    "${admin[@]}" aws --endpoint-url "$url" iam put-role-policy --role-name "$ROLE_NAME" \
+        --policy-name bench-read --policy-document "file://$TMP/policy.json"
+    log "podiam: creating s3://$BUCKET with obj-4k and 1,000 keys"
+    "${admin[@]}" python3 "$TMP/s3bench.py" prepare "$url"
+    local arn
+    arn="$(python3 "$TMP/s3bench.py" session "$url" "$ROLE_ARN" "$TMP/token.jwt" "$TMP/podiam-session.json")"
+    log "podiam: session $arn"
+    checks podiam "$url"
+    local scen
+    for scen in $SCENARIOS; do
+        [[ "${TAMPER[$scen:podiam]}" == 403* ]] || die "podiam accepted a tampered $scen request: ${TAMPER[$scen:podiam]}"
+    done
+
+    for scen in $SCENARIOS; do
+        scenario_load podiam "$scen" "$url" "$pid"
+    done
+    if [[ "$CALIBRATE" == 1 ]]; then
+        local c=${BEST_CONNS[get4k:podiam]:-16}
+        quiet_wait
+        log "podiam: calibration, GET /healthz with c=$c"
+        wrk_run podiam-healthz "$url/healthz" "$HERE/wrk/get.lua" "$c" "$pid"
+        print_run "podiam /healthz" "$c" "$RUN_LINE"
+        CALIB_LINE=$RUN_LINE
+        CALIB_CONNS=$c
+    fi
+    # Still correct after the load.
+    local code
+    code="$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' "$(cat "$TMP/podiam-presigned.url" 2>/dev/null || echo "$url/healthz")")"
+    [[ "$code" == 200 ]] || die "podiam: HTTP $code after the load"
+    RSS[podiam]="$(awk '/VmHWM/{printf "%.0fMiB", $2/1024}' "/proc/$pid/status" 2>/dev/null || echo '?')"
+    stop_bg "$pid"
+}
+
+# --------------------------------------------------------------------- moto
+
+bench_moto() {
+    need "$MOTO_SERVER"
+    local port url
+    port="$(free_port)"
+    url="http://127.0.0.1:$port"
+    start_bg moto "$TMP/moto.log" "$MOTO_SERVER" -H 127.0.0.1 -p "$port"
+    local pid=$BG_PID
+    for _ in $(seq 1 300); do
+        curl -s --max-time 2 -o /dev/null "$url/moto-api/" && break
+        kill -0 "$pid" 2>/dev/null || { cat "$TMP/moto.log" >&2; die "moto_server exited during start-up"; }
+        sleep 0.1
+    done
+    curl -s --max-time 2 -o /dev/null "$url/moto-api/" || die "moto_server did not come up on $url"
+    log "moto listening on $url"
+    log "moto: creating s3://$BUCKET with obj-4k and 1,000 keys"
+    AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing python3 "$TMP/s3bench.py" prepare "$url"
+    # moto's STS hands out a session for any token; use podiam's if there is one.
+    [[ -s "$TMP/token.jwt" ]] || printf 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJiZW5jaCJ9.' >"$TMP/token.jwt"
+    local arn
+    arn="$(AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
+        python3 "$TMP/s3bench.py" session "$url" "$ROLE_ARN" "$TMP/token.jwt" "$TMP/moto-session.json")"
+    log "moto: session $arn"
+    checks moto "$url"
+    local scen
+    for scen in $SCENARIOS; do
+        scenario_load moto "$scen" "$url" "$pid"
+    done
+    RSS[moto]="$(awk '/VmHWM/{printf "%.0fMiB", $2/1024}' "/proc/$pid/status" 2>/dev/null || echo '?')"
+    stop_bg "$pid"
+}
+
+# ------------------------------------------------------------------- micro
+
+MICRO_OUT=""
+bench_micro() {
+    log "micro-bench: cargo bench -p podiam-s3 --bench authz (release build first)"
+    MICRO_OUT="$TMP/micro.txt"
+    (cd "$ROOT" && cargo bench -p podiam-s3 --bench authz) >"$MICRO_OUT" 2>&1 ||
+        { cat "$MICRO_OUT" >&2; die "the micro-bench failed"; }
+}
+
+# --------------------------------------------------------------------- main
+
+need curl
+need python3
+need aws
+python3 -c 'import boto3' 2>/dev/null || die "boto3 is required"
+ensure_wrk
+for t in $TARGETS; do [[ "$t" == podiam ]] && locate_podiam; done
+[[ -n "${PODIAM_BIN:-}" ]] && log "podiam binary: $PODIAM_BIN"
+log "wrk: $(wrk --version 2>&1 | head -n1 | cut -d' ' -f1-2), $WRK_THREADS thread(s), ${DURATION}s per run, connections: $CONNECTIONS"
+log "machine: $(nproc) cores, loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
+
+for t in $TARGETS; do
+    case "$t" in
+        podiam) bench_podiam ;;
+        moto) bench_moto ;;
+        *) die "unknown target $t (podiam|moto)" ;;
+    esac
+done
+[[ "$MICRO" == 1 ]] && bench_micro
+
+# ------------------------------------------------------------------- report
+
+row() { # LABEL CONNS LINE EXTRA
+    printf '%-18s %5s %10s %9s %9s %9s %8s %9s %7s %6s %6s %9s  %s\n' \
+        "$1" "$2" "$(field "$3" rps)" "$(ms "$(field "$3" p50_us)")" "$(ms "$(field "$3" p90_us)")" \
+        "$(ms "$(field "$3" p99_us)")" "$(field "$3" non2xx)" "$(sock_errs "$3")" \
+        "$(field "$3" srv_cores)" "$(field "$3" wrk_cores)" "$(field "$3" other_cores)" \
+        "$(field "$3" srv_us_per_req)" "$4"
+}
+
+echo
+echo "S3 over loopback: wrk -t${WRK_THREADS}, ${DURATION}s per run, best of connections {$CONNECTIONS}"
+echo "$(nproc) cores shared by the server, wrk and anything else running (loadavg at end $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "get4k: presigned GetObject, 4 KiB object; list1k: header-signed ListObjectsV2, 1,000 keys; both with a session token"
+echo
+printf '%-18s %5s %10s %9s %9s %9s %8s %9s %7s %6s %6s %9s  %s\n' \
+    "scenario target" conns "req/s" p50 p90 p99 non-2xx sock-errs "cpu:srv" wrk other "srv us/req" "resp bytes, max RSS"
+for scen in $SCENARIOS; do
+    for t in $TARGETS; do
+        [[ -n "${BEST_LINE[$scen:$t]:-}" ]] || continue
+        row "$scen $t" "${BEST_CONNS[$scen:$t]}" "${BEST_LINE[$scen:$t]}" "${RESP_BYTES[$scen:$t]:-?} B, ${RSS[$t]:-?}"
+    done
+done
+if [[ -n "$CALIB_LINE" ]]; then
+    row "podiam /healthz" "$CALIB_CONNS" "$CALIB_LINE" "ceiling: no-op handler, same server+wrk+loopback"
+fi
+echo
+for scen in $SCENARIOS; do
+    if [[ -n "${BEST_RPS[$scen:podiam]:-}" && -n "${BEST_RPS[$scen:moto]:-}" ]]; then
+        awk -v s="$scen" -v p="${BEST_RPS[$scen:podiam]}" -v m="${BEST_RPS[$scen:moto]}" \
+            'BEGIN{ printf "ratio podiam/moto, %s: %.1fx\n", s, (m > 0 ? p/m : 0) }'
+    fi
+done
+for scen in $SCENARIOS; do
+    for t in $TARGETS; do
+        [[ -n "${TAMPER[$scen:$t]:-}" ]] && echo "tampered $scen request -> $t: ${TAMPER[$scen:$t]}"
+    done
+done
+if [[ -n "$MICRO_OUT" ]]; then
+    echo
+    echo "micro-bench (divan, per request; target <= 10 us for get_object_sigv4_and_policy):"
+    grep -E 'get_object|parts|evaluate|policy_set|route_and|session_token|sigv4_parse' "$MICRO_OUT" || cat "$MICRO_OUT"
+fi
+
+busiest=0
+for k in "${!BEST_LINE[@]}"; do
+    busiest="$(awk -v a="$busiest" -v b="$(field "${BEST_LINE[$k]}" other_cores)" 'BEGIN{ print (b > a ? b : a) }')"
+done
+if awk -v b="$busiest" 'BEGIN{ exit !(b > 0.15) }'; then
+    echo "WARNING: other processes used up to $busiest cores during these runs, so req/s (and the ratios) are"
+    echo "         depressed and not comparable; compare 'srv us/req', or rerun with BENCH_WAIT_QUIET=180."
+fi
+
+if [[ -n "${BENCH_RESULTS_DIR:-}" ]]; then
+    mkdir -p "$BENCH_RESULTS_DIR"
+    out="$BENCH_RESULTS_DIR/s3.tsv"
+    printf 'bench\ttarget\tconnections\trps\tp50_us\tp90_us\tp99_us\tnon2xx\tsocket_errors\tsrv_cores\twrk_cores\tother_cores\tsrv_us_per_req\tresp_bytes\n' >"$out"
+    for scen in $SCENARIOS; do
+        for t in $TARGETS; do
+            l="${BEST_LINE[$scen:$t]:-}"
+            [[ -n "$l" ]] || continue
+            printf 's3-%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$scen" "$t" "${BEST_CONNS[$scen:$t]}" \
+                "$(field "$l" rps)" "$(field "$l" p50_us)" "$(field "$l" p90_us)" "$(field "$l" p99_us)" \
+                "$(field "$l" non2xx)" "$(sock_errs "$l")" "$(field "$l" srv_cores)" "$(field "$l" wrk_cores)" \
+                "$(field "$l" other_cores)" "$(field "$l" srv_us_per_req)" "${RESP_BYTES[$scen:$t]:-}" >>"$out"
+        done
+    done
+    [[ -n "$CALIB_LINE" ]] && printf 's3-healthz\tpodiam\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n' "$CALIB_CONNS" \
+        "$(field "$CALIB_LINE" rps)" "$(field "$CALIB_LINE" p50_us)" "$(field "$CALIB_LINE" p90_us)" \
+        "$(field "$CALIB_LINE" p99_us)" "$(field "$CALIB_LINE" non2xx)" "$(sock_errs "$CALIB_LINE")" \
+        "$(field "$CALIB_LINE" srv_cores)" "$(field "$CALIB_LINE" wrk_cores)" "$(field "$CALIB_LINE" other_cores)" \
+        "$(field "$CALIB_LINE" srv_us_per_req)" >>"$out"
+    log "wrote $out"
+fi
+exit 0
