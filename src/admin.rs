@@ -153,7 +153,7 @@ async fn explain_assume(
             policy: None,
             policy_arns: vec![],
         };
-        let check = WebIdentityCheck::run(sts, svc, &session, &token, meta).await;
+        let check = WebIdentityCheck::explain(sts, svc, &session, &token, meta).await;
         let err = check.result.err().map(|e| {
             let w = e.to_aws();
             json!({"code": w.code, "message": w.message})

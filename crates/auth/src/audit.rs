@@ -172,6 +172,17 @@ pub enum AuditSink {
     },
 }
 
+/// The open log file, buffered: a write per event would cost a syscall on
+/// every API call. Buffered lines reach the file within [`FLUSH_EVERY`] or
+/// when the buffer fills.
+struct FileSink {
+    out: std::io::BufWriter<std::fs::File>,
+    last_flush: std::time::Instant,
+}
+
+/// The longest a line waits in the buffer (checked on the next event).
+const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+
 struct Line {
     denied: bool,
     text: Arc<str>,
@@ -180,7 +191,7 @@ struct Line {
 /// The audit log.
 pub struct Auditor {
     sink: AuditSink,
-    file: Mutex<Option<std::fs::File>>,
+    file: Mutex<Option<FileSink>>,
     ring: Mutex<VecDeque<Line>>,
     tx: tokio::sync::broadcast::Sender<(bool, Arc<str>)>,
 }
@@ -240,10 +251,12 @@ impl Auditor {
         let mut guard = self.file.lock().unwrap_or_else(|e| e.into_inner());
         let too_big = guard
             .as_ref()
-            .and_then(|f| f.metadata().ok())
+            .and_then(|f| f.out.get_ref().metadata().ok())
             .is_some_and(|m| m.len() >= max_bytes);
         if too_big {
-            *guard = None;
+            if let Some(mut f) = guard.take() {
+                let _ = f.out.flush();
+            }
             let _ = std::fs::rename(path, path.with_extension("log.1"));
         }
         if guard.is_none() {
@@ -251,12 +264,29 @@ impl Auditor {
                 .create(true)
                 .append(true)
                 .open(path)
-                .ok();
+                .ok()
+                .map(|f| FileSink {
+                    out: std::io::BufWriter::with_capacity(64 * 1024, f),
+                    last_flush: std::time::Instant::now(),
+                });
         }
-        if let Some(f) = guard.as_mut()
-            && writeln!(f, "{text}").is_err()
-        {
+        let Some(f) = guard.as_mut() else {
+            return;
+        };
+        let mut ok = writeln!(f.out, "{text}").is_ok();
+        if ok && f.last_flush.elapsed() >= FLUSH_EVERY {
+            ok = f.out.flush().is_ok();
+            f.last_flush = std::time::Instant::now();
+        }
+        if !ok {
             *guard = None;
+        }
+    }
+
+    /// Writes buffered lines out (shutdown, tests).
+    pub fn flush(&self) {
+        if let Some(f) = self.file.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            let _ = f.out.flush();
         }
     }
 
@@ -272,6 +302,12 @@ impl Auditor {
     /// Live events: (failed, JSON line).
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<(bool, Arc<str>)> {
         self.tx.subscribe()
+    }
+}
+
+impl Drop for Auditor {
+    fn drop(&mut self) {
+        self.flush();
     }
 }
 

@@ -169,7 +169,6 @@ impl Sts {
                     ));
                 }
                 let check = WebIdentityCheck::run(self, svc, &session, &token, meta).await;
-                let steps = serde_json::to_value(&check.steps).unwrap_or_default();
                 let grant = match check.result {
                     Ok(g) => {
                         podiam_auth::audit::note_decision(
@@ -191,7 +190,7 @@ impl Sts {
                             "sts:AssumeRoleWithWebIdentity",
                             &session.role_arn,
                             false,
-                            serde_json::json!({"failedStep": check.failed_step, "explanation": check.explanation, "steps": steps}),
+                            serde_json::json!({"failedStep": check.failed_step, "explanation": check.explanation, "steps": check.steps}),
                         );
                         tracing::info!(
                             target: "podiam::audit",

@@ -86,20 +86,25 @@ pub struct WebIdentityCheck {
     pub steps: Vec<StepReport>,
 }
 
-/// Collects step reports while the checks run.
+/// Collects step reports while the checks run. Passed steps are only
+/// described when `record` is set (explain): the hot path pays for the
+/// failing step's report alone.
 #[derive(Default)]
 struct Checklist {
     steps: Vec<StepReport>,
+    record: bool,
 }
 
 impl Checklist {
-    fn pass(&mut self, step: Step, detail: String) {
-        self.steps.push(StepReport {
-            step,
-            ok: true,
-            detail,
-            fix: None,
-        });
+    fn pass(&mut self, step: Step, detail: impl FnOnce() -> String) {
+        if self.record {
+            self.steps.push(StepReport {
+                step,
+                ok: true,
+                detail: detail(),
+                fix: None,
+            });
+        }
     }
 
     fn fail(
@@ -130,7 +135,7 @@ fn list(v: &[String]) -> String {
 }
 
 impl WebIdentityCheck {
-    /// Runs every check.
+    /// Runs every check, describing only a failure (the STS hot path).
     pub async fn run(
         sts: &Sts,
         svc: &Services,
@@ -138,10 +143,35 @@ impl WebIdentityCheck {
         raw: &str,
         meta: &RequestMeta,
     ) -> Self {
+        Self::run_with(sts, svc, session, raw, meta, false).await
+    }
+
+    /// Runs every check, describing every step (`podiam explain`).
+    pub async fn explain(
+        sts: &Sts,
+        svc: &Services,
+        session: &SessionParams,
+        raw: &str,
+        meta: &RequestMeta,
+    ) -> Self {
+        Self::run_with(sts, svc, session, raw, meta, true).await
+    }
+
+    async fn run_with(
+        sts: &Sts,
+        svc: &Services,
+        session: &SessionParams,
+        raw: &str,
+        meta: &RequestMeta,
+        record: bool,
+    ) -> Self {
         let not_authorized = || {
             StsError::AccessDenied("Not authorized to perform sts:AssumeRoleWithWebIdentity".into())
         };
-        let mut c = Checklist::default();
+        let mut c = Checklist {
+            steps: Vec::new(),
+            record,
+        };
         let Some(role_arn) = podiam_core::arn::parse_iam_path_arn(&session.role_arn, "role") else {
             return c.fail(
                 Step::Request,
@@ -175,8 +205,7 @@ impl WebIdentityCheck {
             );
         };
         let now = svc.now();
-        c.pass(
-            Step::Token,
+        c.pass(Step::Token, || {
             format!(
                 "alg {}, kid {}, iss {iss}, sub {}, aud {}, {}",
                 token.header_alg(),
@@ -188,8 +217,8 @@ impl WebIdentityCheck {
                     Some(exp) => format!("expired {} s ago", now - exp),
                     None => "no exp".into(),
                 }
-            ),
-        );
+            )
+        });
         let provider = match find_provider(svc, &role_arn.account, &iss) {
             Ok(Some(p)) => p,
             Ok(None) => {
@@ -211,14 +240,13 @@ impl WebIdentityCheck {
             }
             Err(e) => return c.fail(Step::Provider, e.clone(), e.to_string(), None, None),
         };
-        c.pass(
-            Step::Provider,
+        c.pass(Step::Provider, || {
             format!(
                 "{} (client ids {})",
                 provider.arn,
                 list(&provider.client_ids)
-            ),
-        );
+            )
+        });
         if let Err(e) = sts.verify_signature(&token, &provider.url, now).await {
             let err = match &e {
                 VerifyError::Fetch(f) => StsError::IdpCommunication(format!(
@@ -241,13 +269,12 @@ impl WebIdentityCheck {
                 Some(e.to_string()),
             );
         }
-        c.pass(
-            Step::Signature,
+        c.pass(Step::Signature, || {
             format!(
                 "{} signature verified with the issuer's JWKS",
                 token.header_alg()
-            ),
-        );
+            )
+        });
         if let Err(e) = token.check_time(now, sts.token_leeway) {
             let err = if e.sts_error_code() == StsErrorCode::ExpiredTokenException {
                 StsError::ExpiredToken(e.to_string())
@@ -262,10 +289,9 @@ impl WebIdentityCheck {
                 None,
             );
         }
-        c.pass(
-            Step::Validity,
-            format!("valid now ({} s left)", token.exp().map_or(0, |e| e - now)),
-        );
+        c.pass(Step::Validity, || {
+            format!("valid now ({} s left)", token.exp().map_or(0, |e| e - now))
+        });
         let audience = match token.check_audience(&provider.client_ids) {
             Ok(a) => a,
             Err(e) => {
@@ -283,10 +309,9 @@ impl WebIdentityCheck {
                 );
             }
         };
-        c.pass(
-            Step::Audience,
-            format!("aud {audience} is a client id of the provider"),
-        );
+        c.pass(Step::Audience, || {
+            format!("aud {audience} is a client id of the provider")
+        });
         let subject = token.subject().unwrap_or_default().to_string();
         let (tags, transitive) = match session_tags(token.claims()) {
             Ok(t) => t,
@@ -307,13 +332,12 @@ impl WebIdentityCheck {
             );
         };
         let duration = session.duration.unwrap_or(3600);
-        c.pass(
-            Step::Role,
+        c.pass(Step::Role, || {
             format!(
                 "{} ({}, MaxSessionDuration {} s)",
                 role.arn, role.id, role.max_session_duration
-            ),
-        );
+            )
+        });
         let Some(trust) = svc.trust_policy(&role) else {
             return c.fail(
                 Step::Trust,
@@ -391,7 +415,7 @@ impl WebIdentityCheck {
                     " — note: no `{key_prefix}:aud` condition; AWS accepts that, but pinning the audience to sts.amazonaws.com is recommended"
                 ));
             }
-            c.pass(Step::Trust, detail);
+            c.pass(Step::Trust, || detail);
         }
         if duration > role.max_session_duration {
             return c.fail(
@@ -402,13 +426,12 @@ impl WebIdentityCheck {
                 None,
             );
         }
-        c.pass(
-            Step::Duration,
+        c.pass(Step::Duration, || {
             format!(
                 "{duration} s ≤ MaxSessionDuration {} s",
                 role.max_session_duration
-            ),
-        );
+            )
+        });
         WebIdentityCheck {
             result: Ok(WebIdentityGrant {
                 role: (*role.value).clone(),
