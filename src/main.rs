@@ -52,6 +52,10 @@ enum Command {
         /// Audit log: `file` (DATA_DIR/audit.log, rotated at 64 MiB), `stdout` or `none`.
         #[arg(long, env = "PODIAM_AUDIT", default_value = "file", value_parser = ["file", "stdout", "none"])]
         audit: String,
+        /// Store: a `postgres://user:pass@host:port/db` URL shared by any
+        /// number of replicas (default: SQLite at DATA_DIR/podiam.db).
+        #[arg(long, env = "PODIAM_STORE")]
+        store: Option<String>,
     },
     /// Manage clusters and their OIDC issuers.
     Cluster {
@@ -230,6 +234,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             region,
             public_url,
             audit,
+            store,
         } => {
             let server = server::Server::bind(server::ServeConfig {
                 listen,
@@ -238,6 +243,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 region,
                 public_url,
                 audit,
+                store,
             })
             .await?;
             eprintln!("podiam: listening on http://{}", server.addr);

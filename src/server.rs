@@ -46,6 +46,9 @@ pub struct ServeConfig {
     pub public_url: Option<String>,
     /// Where audit events go: `file` (DIR/audit.log, rotated), `stdout`, or `none`.
     pub audit: String,
+    /// The store: a `postgres://…` URL, or `None` for SQLite at
+    /// DATA_DIR/podiam.db.
+    pub store: Option<String>,
 }
 
 /// Everything a request handler needs.
@@ -73,7 +76,13 @@ impl Server {
             .public_url
             .clone()
             .unwrap_or_else(|| format!("http://{addr}"));
-        let store = Arc::new(Store::open_sqlite(&cfg.data_dir.join("podiam.db")).await?);
+        let store = Arc::new(match cfg.store.as_deref().filter(|s| !s.is_empty()) {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Store::open_postgres(url).await?
+            }
+            Some(other) => anyhow::bail!("--store: expected a postgres:// URL, got {other:?}"),
+            None => Store::open_sqlite(&cfg.data_dir.join("podiam.db")).await?,
+        });
         let mut svc = Services::new(
             store.clone(),
             Arc::new(SystemClock),
@@ -94,6 +103,9 @@ impl Server {
             },
         });
         bootstrap_admin(&svc, &cfg.data_dir).await?;
+        if store.backend_kind() == podiam_store::BackendKind::Postgres {
+            spawn_replica_refresh(store.clone());
+        }
         let http: Arc<dyn JwksFetcher> = Arc::new(HttpFetcher::new(HttpFetcherConfig::default())?);
         let fetcher = Arc::new(ClusterFetcher::new(store, cfg.account.clone(), http));
         let s3 = podiam_s3::S3::open(&cfg.data_dir, &svc.config)?;
@@ -128,6 +140,22 @@ impl Server {
         .await?;
         Ok(())
     }
+}
+
+/// Other replicas sharing the database write behind this one's cache:
+/// pull their changes four times a second (one indexed range query when
+/// idle), so a change on any replica is in force everywhere within 1 s.
+fn spawn_replica_refresh(store: Arc<Store>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = store.refresh().await {
+                tracing::warn!(error = %e, "store refresh failed; serving from cache");
+            }
+        }
+    });
 }
 
 /// Creates the account's admin key on first start and writes it to

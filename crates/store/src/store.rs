@@ -225,6 +225,13 @@ impl Store {
         Self::with_backend(Backend::open_sqlite(Some(path)).await?).await
     }
 
+    /// Connects to PostgreSQL at `url` (`postgres://user:pass@host:port/db`),
+    /// applies migrations and loads the cache. Any number of replicas may
+    /// share one database.
+    pub async fn open_postgres(url: &str) -> Result<Store, StoreError> {
+        Self::with_backend(Backend::open_postgres(url).await?).await
+    }
+
     /// A private in-memory SQLite store (tests, `policy simulate`).
     pub async fn open_memory() -> Result<Store, StoreError> {
         Self::with_backend(Backend::open_sqlite(None).await?).await
@@ -323,7 +330,13 @@ impl Store {
         let rows = self.backend.write(&ops).await?;
         let mut c = self.write_cache();
         for r in rows {
-            c.seq = c.seq.max(r.seq);
+            // Every committed batch takes the next sequence number, so a
+            // gap means another replica wrote in between: `seq` only
+            // advances when nothing was skipped, and the next refresh pulls
+            // the gap (and this batch again, harmlessly).
+            if r.seq == c.seq + 1 {
+                c.seq = r.seq;
+            }
             apply_row(&mut c, r);
         }
         Ok(())
@@ -345,8 +358,10 @@ fn apply_row(c: &mut Cache, r: Row) {
         .or_default()
         .entry(r.account)
         .or_default();
+    // Same version again (a refresh re-reading this replica's own write):
+    // keep the cached document and what was derived from it.
     if let Some(existing) = keys.get(&r.key)
-        && existing.version > r.version
+        && existing.version >= r.version
     {
         return;
     }

@@ -167,3 +167,196 @@ async fn sqlite_replicas_see_each_other_after_refresh() {
     a.refresh().await.unwrap();
     assert!(a.get::<Role>(A, "x").unwrap().is_none());
 }
+
+/// A fresh, uniquely named database on the server at
+/// `PODIAM_TEST_POSTGRES_URL` (a superuser connection), dropped by
+/// [`TestDb::drop_db`]. `None` when the variable is unset: the PostgreSQL
+/// tests then pass vacuously.
+struct TestDb {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+impl TestDb {
+    async fn create() -> Option<TestDb> {
+        let admin = std::env::var("PODIAM_TEST_POSTGRES_URL")
+            .ok()
+            .filter(|u| !u.is_empty())?;
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let name = format!(
+            "podiam_test_{}_{}_{}",
+            std::process::id(),
+            nanos,
+            N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        );
+        let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+        let url = with_database(&admin, &name);
+        Some(TestDb { admin, name, url })
+    }
+
+    async fn drop_db(self) {
+        let mut conn = sqlx::PgConnection::connect(&self.admin).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        )))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+}
+
+/// `url` with its database path replaced by `db`, query string kept.
+fn with_database(url: &str, db: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[authority_start..]
+        .find('/')
+        .map_or(base.len(), |i| authority_start + i);
+    let mut out = format!("{}/{db}", &base[..path_start]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+use sqlx::Connection as _;
+
+#[tokio::test]
+async fn postgres_contract() {
+    let Some(db) = TestDb::create().await else {
+        eprintln!("PODIAM_TEST_POSTGRES_URL unset: skipping the PostgreSQL contract suite");
+        return;
+    };
+    let store = Store::open_postgres(&db.url).await.unwrap();
+    assert_eq!(store.backend_kind(), podiam_store::BackendKind::Postgres);
+    let url = db.url.clone();
+    suite(store, async || Store::open_postgres(&url).await.unwrap()).await;
+    db.drop_db().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_replicas_race_and_refresh() {
+    let Some(db) = TestDb::create().await else {
+        eprintln!("PODIAM_TEST_POSTGRES_URL unset: skipping the PostgreSQL replica test");
+        return;
+    };
+    // Two pools on one database: two replicas. Opening both at once also
+    // races the migrations.
+    let (a, b) = tokio::join!(Store::open_postgres(&db.url), Store::open_postgres(&db.url));
+    let (a, b) = (
+        std::sync::Arc::new(a.unwrap()),
+        std::sync::Arc::new(b.unwrap()),
+    );
+
+    // Racing creates of the same key: exactly one success, one AlreadyExists.
+    for i in 0..25 {
+        let key = format!("r{i}");
+        let (x, y) = tokio::join!(
+            tokio::spawn({
+                let (a, key) = (a.clone(), key.clone());
+                async move { a.write(vec![Op::create(A, &key, &role(&key))]).await }
+            }),
+            tokio::spawn({
+                let (b, key) = (b.clone(), key.clone());
+                async move { b.write(vec![Op::create(A, &key, &role(&key))]).await }
+            }),
+        );
+        let results = [x.unwrap(), y.unwrap()];
+        let ok = results.iter().filter(|r| r.is_ok()).count();
+        let exists = results
+            .iter()
+            .filter(|r| matches!(r, Err(StoreError::AlreadyExists { .. })))
+            .count();
+        assert_eq!((ok, exists), (1, 1), "{key}: {results:?}");
+    }
+
+    // Each sees the other's writes after refresh().
+    a.refresh().await.unwrap();
+    b.refresh().await.unwrap();
+    assert_eq!(a.list::<Role>(A).unwrap().len(), 25);
+    assert_eq!(b.list::<Role>(A).unwrap().len(), 25);
+    assert_eq!(a.seq(), b.seq());
+    a.write(vec![Op::create(A, "x", &role("x"))]).await.unwrap();
+    assert!(b.get::<Role>(A, "x").unwrap().is_none());
+    assert_eq!(b.refresh().await.unwrap(), 1);
+    assert!(b.get::<Role>(A, "x").unwrap().is_some());
+
+    // Racing updates of one version: one success, one Conflict.
+    let mut r = role("x");
+    r.description = Some("from a".into());
+    let mut s = role("x");
+    s.description = Some("from b".into());
+    let (x, y) = tokio::join!(
+        a.write(vec![Op::update(A, "x", &r, 1)]),
+        b.write(vec![Op::update(A, "x", &s, 1)]),
+    );
+    let results = [x, y];
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
+    assert!(
+        results
+            .iter()
+            .any(|r| matches!(r, Err(StoreError::Conflict { .. }))),
+        "{results:?}"
+    );
+
+    // A stale replica's write conflicts instead of clobbering; deletes
+    // propagate.
+    let e = b.write(vec![Op::update(A, "x", &s, 1)]).await.unwrap_err();
+    assert!(matches!(e, StoreError::Conflict { .. }));
+    a.refresh().await.unwrap();
+    b.refresh().await.unwrap();
+    let cur = b.get::<Role>(A, "x").unwrap().unwrap();
+    assert_eq!(cur.version, 2);
+    assert_eq!(
+        a.get::<Role>(A, "x").unwrap().unwrap().description,
+        cur.description
+    );
+    b.write(vec![Op::delete::<Role>(A, "x", 2)]).await.unwrap();
+    assert_eq!(a.refresh().await.unwrap(), 1);
+    assert!(a.get::<Role>(A, "x").unwrap().is_none());
+
+    drop((a, b));
+    db.drop_db().await;
+}
+
+#[test]
+fn database_url_rewrite() {
+    assert_eq!(
+        with_database("postgres://u@127.0.0.1:5432/postgres", "t"),
+        "postgres://u@127.0.0.1:5432/t"
+    );
+    assert_eq!(
+        with_database("postgres://u:p@h/db?sslmode=disable", "t"),
+        "postgres://u:p@h/t?sslmode=disable"
+    );
+    assert_eq!(with_database("postgres://h:1", "t"), "postgres://h:1/t");
+}
+
+#[tokio::test]
+async fn sqlite_interleaved_writes_are_not_skipped_by_refresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("podiam.db");
+    let a = Store::open_sqlite(&path).await.unwrap();
+    let b = Store::open_sqlite(&path).await.unwrap();
+    a.write(vec![Op::create(A, "1", &role("1"))]).await.unwrap();
+    b.write(vec![Op::create(A, "2", &role("2"))]).await.unwrap();
+    a.write(vec![Op::create(A, "3", &role("3"))]).await.unwrap();
+    // a's own write at seq 3 must not make it skip b's at seq 2.
+    a.refresh().await.unwrap();
+    assert_eq!(a.list::<Role>(A).unwrap().len(), 3);
+    assert_eq!(a.seq(), 3);
+}
