@@ -7,6 +7,7 @@ mod irsa;
 mod pod_identity;
 mod policy;
 pub mod raw;
+mod replicas;
 mod run;
 mod s3;
 mod security;

@@ -34,6 +34,12 @@ pub struct Raw<'a> {
 
 impl Raw<'_> {
     pub fn post(&self, body: &str) -> (u16, String) {
+        self.try_post(body).expect("connect")
+    }
+
+    /// Like [`Raw::post`], with connection errors returned (a server that
+    /// is down or dies mid-request).
+    pub fn try_post(&self, body: &str) -> std::io::Result<(u16, String)> {
         let uri: Uri = format!("http://{}/", self.addr).parse().unwrap();
         let mut headers = HeaderMap::new();
         headers.insert(
@@ -68,10 +74,10 @@ impl Raw<'_> {
             "content-length: {}\r\nconnection: close\r\n\r\n{body}",
             body.len()
         ));
-        let mut s = TcpStream::connect(self.addr).expect("connect");
-        s.write_all(req.as_bytes()).unwrap();
+        let mut s = TcpStream::connect(self.addr)?;
+        s.write_all(req.as_bytes())?;
         let mut resp = String::new();
-        s.read_to_string(&mut resp).unwrap();
+        s.read_to_string(&mut resp)?;
         let status: u16 = resp
             .split(' ')
             .nth(1)
@@ -81,7 +87,7 @@ impl Raw<'_> {
             .split_once("\r\n\r\n")
             .map(|(_, b)| b.to_string())
             .unwrap_or_default();
-        (status, body)
+        Ok((status, body))
     }
 }
 

@@ -322,12 +322,23 @@ impl Store {
     }
 
     /// Applies `ops` atomically. On success the cache reflects them
-    /// immediately.
+    /// immediately. On `Conflict` or `AlreadyExists` the cache is refreshed
+    /// first: the write was checked against a document another replica
+    /// changed behind this one's cache, and the caller's re-read and retry
+    /// must see that change rather than the stale copy again.
     pub async fn write(&self, ops: Vec<Op>) -> Result<(), StoreError> {
         if ops.is_empty() {
             return Ok(());
         }
-        let rows = self.backend.write(&ops).await?;
+        let rows = match self.backend.write(&ops).await {
+            Ok(rows) => rows,
+            Err(e @ (StoreError::Conflict { .. } | StoreError::AlreadyExists { .. })) => {
+                // Best effort: on failure the periodic refresh catches up.
+                let _ = self.refresh().await;
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
         let mut c = self.write_cache();
         for r in rows {
             // Every committed batch takes the next sequence number, so a

@@ -329,6 +329,29 @@ async fn postgres_replicas_race_and_refresh() {
     assert_eq!(a.refresh().await.unwrap(), 1);
     assert!(a.get::<Role>(A, "x").unwrap().is_none());
 
+    // A write refused because another replica changed the document behind
+    // this one's cache brings the cache up to date, so the caller's
+    // re-read and retry succeed without waiting for the periodic refresh.
+    a.write(vec![Op::create(A, "y", &role("y"))]).await.unwrap();
+    b.refresh().await.unwrap();
+    let mut y = role("y");
+    y.description = Some("from a".into());
+    a.write(vec![Op::update(A, "y", &y, 1)]).await.unwrap();
+    let e = b.write(vec![Op::update(A, "y", &y, 1)]).await.unwrap_err();
+    assert!(matches!(e, StoreError::Conflict { .. }), "{e:?}");
+    let cur = b.get::<Role>(A, "y").unwrap().unwrap();
+    assert_eq!(cur.version, 2);
+    b.write(vec![Op::update(A, "y", &y, cur.version)])
+        .await
+        .unwrap();
+    a.write(vec![Op::create(A, "z", &role("z"))]).await.unwrap();
+    let e = b
+        .write(vec![Op::create(A, "z", &role("z"))])
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::AlreadyExists { .. }), "{e:?}");
+    assert!(b.get::<Role>(A, "z").unwrap().is_some());
+
     drop((a, b));
     db.drop_db().await;
 }

@@ -1,0 +1,657 @@
+//! Issue #8: three `podiam serve` replicas on one PostgreSQL database act
+//! as one service. A role assumed on one replica is recognised on the
+//! others, a racing create has one winner, a trust-policy change on one
+//! replica is enforced by another within 1 s, and killing a replica with
+//! SIGKILL under load loses no acknowledged write and fails no request to
+//! the survivors.
+//!
+//! Runs only when `PODIAM_TEST_POSTGRES_URL` names a PostgreSQL server (a
+//! superuser connection: each run creates and drops its own database).
+
+use super::common::{ACCOUNT, BIN, form, raw_fails_with, wait_for, xml_field, xml_unescape};
+use super::raw::{Raw, admin_credentials, raw_unsigned};
+use podiam_sigv4::Credentials;
+use serde_json::json;
+use sqlx::Connection as _;
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Barrier, Mutex};
+use std::time::{Duration, Instant};
+
+/// A throwaway database on the server at `PODIAM_TEST_POSTGRES_URL`,
+/// dropped (with its connections) on drop.
+struct TestDb {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(f)
+}
+
+impl TestDb {
+    fn create() -> Option<TestDb> {
+        let admin = std::env::var("PODIAM_TEST_POSTGRES_URL")
+            .ok()
+            .filter(|u| !u.is_empty())?;
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .subsec_nanos();
+        let name = format!("podiam_test_{}_{}_0", std::process::id(), nanos);
+        block_on(async {
+            let mut conn = sqlx::PgConnection::connect(&admin)
+                .await
+                .expect("connect to PODIAM_TEST_POSTGRES_URL");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut conn)
+                .await
+                .expect("create database");
+            let _ = conn.close().await;
+        });
+        let url = with_database(&admin, &name);
+        Some(TestDb { admin, name, url })
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        block_on(async {
+            match sqlx::PgConnection::connect(&self.admin).await {
+                Ok(mut conn) => {
+                    let dropped = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                        self.name
+                    )))
+                    .execute(&mut conn)
+                    .await;
+                    if let Err(e) = dropped {
+                        eprintln!("cannot drop test database {}: {e}", self.name);
+                    }
+                    let _ = conn.close().await;
+                }
+                Err(e) => eprintln!("cannot drop test database {}: {e}", self.name),
+            }
+        });
+    }
+}
+
+/// `url` with its database path replaced by `db`, query string kept.
+fn with_database(url: &str, db: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[authority_start..]
+        .find('/')
+        .map_or(base.len(), |i| authority_start + i);
+    let mut out = format!("{}/{db}", &base[..path_start]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+/// One `podiam serve --store postgres://…` with its own data directory;
+/// killed on drop.
+struct Replica {
+    name: &'static str,
+    child: Mutex<Option<Child>>,
+    dir: tempfile::TempDir,
+    addr: String,
+}
+
+impl Replica {
+    fn start(name: &'static str, store: &str) -> Replica {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut child = Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--audit", "none"])
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .args(["--store", store])
+            .env("PODIAM_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn podiam serve");
+        let stderr = child.stderr.take().expect("stderr");
+        let mut lines = BufReader::new(stderr).lines();
+        let addr = loop {
+            let Some(line) = lines.next() else {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("replica {name} exited before listening");
+            };
+            let line = line.expect("read stderr");
+            if let Some(a) = line.strip_prefix("podiam: listening on http://") {
+                break a.trim().to_string();
+            }
+            eprintln!("[{name}] {line}");
+        };
+        // Keep draining stderr so the server never blocks on a full pipe.
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                eprintln!("[{name}] {line}");
+            }
+        });
+        Replica {
+            name,
+            child: Mutex::new(Some(child)),
+            dir,
+            addr,
+        }
+    }
+
+    fn data_dir(&self) -> std::path::PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn admin(&self) -> Credentials {
+        admin_credentials(&self.data_dir().join("admin-credentials"))
+    }
+
+    /// A signed query-protocol request; `Err` when the connection fails.
+    fn try_call(
+        &self,
+        creds: &Credentials,
+        service: &str,
+        params: &[(&str, &str)],
+    ) -> std::io::Result<(u16, String)> {
+        Raw {
+            addr: &self.addr,
+            creds: creds.clone(),
+            service,
+            time: time::OffsetDateTime::now_utc(),
+            unsigned_headers: vec![],
+        }
+        .try_post(&form(params))
+    }
+
+    fn call(&self, creds: &Credentials, service: &str, params: &[(&str, &str)]) -> (u16, String) {
+        self.try_call(creds, service, params)
+            .unwrap_or_else(|e| panic!("replica {}: {e}", self.name))
+    }
+
+    fn iam(&self, params: &[(&str, &str)]) -> (u16, String) {
+        let mut p = params.to_vec();
+        p.push(("Version", "2010-05-08"));
+        self.call(&self.admin(), "iam", &p)
+    }
+
+    fn iam_ok(&self, params: &[(&str, &str)]) -> String {
+        let (st, body) = self.iam(params);
+        assert_eq!(st, 200, "replica {} {params:?}: {body}", self.name);
+        body
+    }
+
+    /// Unsigned AssumeRoleWithWebIdentity.
+    fn assume_web(&self, role_arn: &str, token: &str) -> (u16, String) {
+        raw_unsigned(
+            &self.addr,
+            &form(&[
+                ("Action", "AssumeRoleWithWebIdentity"),
+                ("Version", "2011-06-15"),
+                ("RoleArn", role_arn),
+                ("RoleSessionName", "it"),
+                ("WebIdentityToken", token),
+            ]),
+        )
+    }
+
+    /// Runs the podiam CLI against this replica as the admin.
+    fn podiam(&self, args: &[&str]) -> String {
+        let out = Command::new(BIN)
+            .args(args)
+            .env("PODIAM_ENDPOINT", format!("http://{}", self.addr))
+            .env("PODIAM_DATA_DIR", self.data_dir())
+            .output()
+            .expect("run podiam");
+        assert!(
+            out.status.success(),
+            "podiam {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf8")
+    }
+
+    /// SIGKILL: no graceful shutdown.
+    fn kill9(&self) {
+        if let Some(mut c) = self.child.lock().expect("lock").take() {
+            c.kill().expect("kill -9");
+            c.wait().expect("wait");
+        }
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// The replicas, then the database, torn down in that order.
+struct Replicas {
+    r: Vec<Replica>,
+    _db: TestDb,
+}
+
+impl Drop for Replicas {
+    fn drop(&mut self) {
+        // Kill every server before the database is dropped under them.
+        self.r.clear();
+    }
+}
+
+fn trust(hp: &str, sa: &str) -> String {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Federated": format!("arn:aws:iam::{ACCOUNT}:oidc-provider/{hp}")},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {"StringEquals": {
+                format!("{hp}:aud"): "sts.amazonaws.com",
+                format!("{hp}:sub"): format!("system:serviceaccount:default:{sa}"),
+            }}
+        }]
+    })
+    .to_string()
+}
+
+fn session_credentials(body: &str) -> Credentials {
+    let f = |t: &str| xml_unescape(xml_field(body, t).unwrap_or_else(|| panic!("no {t}: {body}")));
+    Credentials::new(f("AccessKeyId"), f("SecretAccessKey")).with_session_token(f("SessionToken"))
+}
+
+/// Every value of `<tag>` in every page of an IAM list call.
+fn list_all(r: &Replica, params: &[(&str, &str)], tag: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let mut p = params.to_vec();
+        p.push(("MaxItems", "1000"));
+        if let Some(m) = &marker {
+            p.push(("Marker", m));
+        }
+        let body = r.iam_ok(&p);
+        let open = format!("<{tag}>");
+        for piece in body.split(&open).skip(1) {
+            if let Some(v) = piece.split(&format!("</{tag}>")).next() {
+                out.insert(xml_unescape(v));
+            }
+        }
+        if xml_field(&body, "IsTruncated") == Some("true") {
+            marker = Some(xml_unescape(xml_field(&body, "Marker").expect("Marker")));
+        } else {
+            return out;
+        }
+    }
+}
+
+#[test]
+fn replicas_share_one_postgres_database() {
+    let Some(db) = TestDb::create() else {
+        eprintln!("PODIAM_TEST_POSTGRES_URL unset: skipping the multi-replica test");
+        return;
+    };
+    let started = Instant::now();
+    // A first (it creates the admin key), then B and C find it.
+    let a = Replica::start("A", &db.url);
+    let b = Replica::start("B", &db.url);
+    let c = Replica::start("C", &db.url);
+    let set = Replicas {
+        r: vec![a, b, c],
+        _db: db,
+    };
+    let (a, b, c) = (&set.r[0], &set.r[1], &set.r[2]);
+    let admin = a.admin();
+    for r in [b, c] {
+        let k = r.admin();
+        assert_eq!(
+            (&k.access_key_id, &k.secret_access_key),
+            (&admin.access_key_id, &admin.secret_access_key),
+            "replica {} has its own admin key",
+            r.name
+        );
+    }
+
+    // --- 1. Assume on A, use the session on B and C; racing creates. ---
+    a.podiam(&["cluster", "create", "irsa"]);
+    let issuer = format!("http://{}/clusters/irsa", a.addr);
+    let hp = format!("{}/clusters/irsa", a.addr);
+    a.iam_ok(&[
+        ("Action", "CreateOpenIDConnectProvider"),
+        ("Url", &issuer),
+        ("ClientIDList.member.1", "sts.amazonaws.com"),
+    ]);
+    a.iam_ok(&[
+        ("Action", "CreateRole"),
+        ("RoleName", "web"),
+        ("AssumeRolePolicyDocument", &trust(&hp, "app")),
+    ]);
+    let role_arn = format!("arn:aws:iam::{ACCOUNT}:role/web");
+    let token = a
+        .podiam(&[
+            "token",
+            "--cluster",
+            "irsa",
+            "--namespace",
+            "default",
+            "--service-account",
+            "app",
+        ])
+        .trim()
+        .to_string();
+    let (st, body) = a.assume_web(&role_arn, &token);
+    assert_eq!(st, 200, "AssumeRoleWithWebIdentity on A: {body}");
+    let session = session_credentials(&body);
+    let assumed = format!("arn:aws:sts::{ACCOUNT}:assumed-role/web/it");
+
+    let who = |r: &Replica, creds: &Credentials| {
+        r.call(
+            creds,
+            "sts",
+            &[("Action", "GetCallerIdentity"), ("Version", "2011-06-15")],
+        )
+    };
+    for r in [b, c] {
+        let t = Instant::now();
+        let mut last = (0, String::new());
+        let mut tries = 0;
+        let seen = wait_for(Duration::from_secs(1), || {
+            last = who(r, &session);
+            tries += 1;
+            if last.0 != 200 {
+                eprintln!("session from A not yet accepted on {}: {last:?}", r.name);
+            }
+            last.0 == 200
+        });
+        assert!(seen, "session from A rejected on {}: {last:?}", r.name);
+        assert_eq!(
+            xml_field(&last.1, "Arn"),
+            Some(assumed.as_str()),
+            "{}",
+            last.1
+        );
+        eprintln!(
+            "session from A accepted on {} after {:?} ({tries} tries)",
+            r.name,
+            t.elapsed()
+        );
+    }
+    let t = Instant::now();
+    assert!(
+        wait_for(Duration::from_secs(1), || list_all(
+            c,
+            &[("Action", "ListRoles")],
+            "RoleName"
+        )
+        .contains("web")),
+        "role created on A not listed on C within 1 s"
+    );
+    eprintln!("role created on A listed on C after {:?}", t.elapsed());
+
+    // Racing CreateRole of one name on two replicas: one 200, one 409.
+    for i in 0..10 {
+        let name = format!("race-{i}");
+        let (x, y) = if i % 2 == 0 { (a, b) } else { (b, c) };
+        let doc = trust(&hp, "app");
+        let go = Barrier::new(2);
+        let (rx, ry) = std::thread::scope(|s| {
+            let create = |rep: &Replica| {
+                go.wait();
+                rep.iam(&[
+                    ("Action", "CreateRole"),
+                    ("RoleName", &name),
+                    ("AssumeRolePolicyDocument", &doc),
+                ])
+            };
+            let hx = s.spawn(move || create(x));
+            let hy = s.spawn(move || create(y));
+            (hx.join().expect("x"), hy.join().expect("y"))
+        });
+        let mut both = [rx, ry];
+        both.sort_by_key(|r| r.0);
+        assert_eq!(both[0].0, 200, "{name} on {}/{}: {both:?}", x.name, y.name);
+        raw_fails_with(&both[1], 409, "EntityAlreadyExists");
+    }
+
+    // --- 2. A trust-policy change on B is enforced by A within 1 s. ---
+    assert!(
+        wait_for(Duration::from_secs(1), || b
+            .iam(&[("Action", "GetRole"), ("RoleName", "web")])
+            .0
+            == 200),
+        "role web not visible on B"
+    );
+    b.iam_ok(&[
+        ("Action", "UpdateAssumeRolePolicy"),
+        ("RoleName", "web"),
+        ("PolicyDocument", &trust(&hp, "other")),
+    ]);
+    let updated = Instant::now();
+    let denied = loop {
+        let resp = a.assume_web(&role_arn, &token);
+        if resp.0 != 200 {
+            break resp;
+        }
+        assert!(
+            updated.elapsed() < Duration::from_secs(2),
+            "A still allows the old trust policy after 2 s"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let latency = updated.elapsed();
+    raw_fails_with(&denied, 403, "AccessDenied");
+    eprintln!("trust-policy update on B enforced on A after {latency:?}");
+    assert!(
+        latency < Duration::from_secs(1),
+        "A enforced B's update only after {latency:?}"
+    );
+    // And on C, which also had the old policy cached.
+    assert!(
+        wait_for(Duration::from_secs(1), || c.assume_web(&role_arn, &token).0
+            == 403),
+        "C still allows the old trust policy"
+    );
+
+    // --- 3. SIGKILL A under load: no failed request to B or C, no lost
+    // acknowledged write. Each worker cycles over A, B, C and over three
+    // writes: CreatePolicy and CreateRole of fresh names, and PutRolePolicy
+    // rewriting one inline policy of its own role (an update of a document
+    // the other replicas wrote a moment before), each followed by a
+    // GetCallerIdentity. ---
+    const WORKERS: usize = 4;
+    for w in 0..WORKERS {
+        b.iam_ok(&[
+            ("Action", "CreateRole"),
+            ("RoleName", &format!("load-{w}")),
+            ("AssumeRolePolicyDocument", &trust(&hp, "app")),
+        ]);
+    }
+    for r in [a, c] {
+        assert!(
+            wait_for(Duration::from_secs(1), || {
+                let roles = list_all(r, &[("Action", "ListRoles")], "RoleName");
+                (0..WORKERS).all(|w| roles.contains(&format!("load-{w}")))
+            }),
+            "load roles not visible on {}",
+            r.name
+        );
+    }
+    let policy_doc = |resource: &str| {
+        json!({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": resource}]
+        })
+        .to_string()
+    };
+    let role_doc = trust(&hp, "app");
+    let killed = AtomicBool::new(false);
+    let stop = AtomicBool::new(false);
+    // "replica action: failure" for every request that had to succeed.
+    let errors: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    // Acknowledged creates (policy and role names), and per worker the
+    // highest acknowledged revision of its inline policy.
+    let policies: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+    let roles: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+    let revisions: Mutex<Vec<Option<usize>>> = Mutex::new(vec![None; WORKERS]);
+    let acked_by = [0usize, 0, 0].map(std::sync::atomic::AtomicUsize::new);
+    let (mut kill_at, mut load_secs) = (Duration::ZERO, 0.0);
+    std::thread::scope(|s| {
+        for w in 0..WORKERS {
+            let (killed, stop, errors, acked_by, admin) =
+                (&killed, &stop, &errors, &acked_by, &admin);
+            let (policies, roles, revisions, policy_doc, role_doc) =
+                (&policies, &roles, &revisions, &policy_doc, &role_doc);
+            let replicas = &set.r;
+            s.spawn(move || {
+                let own_role = format!("load-{w}");
+                let mut i = 0usize;
+                while !stop.load(Ordering::SeqCst) {
+                    let ri = (w + i) % 3;
+                    let r = &replicas[ri];
+                    let name = format!("n-{w}-{i}");
+                    let doc = policy_doc(&format!("arn:aws:s3:::load-w{w}-r{i}"));
+                    let write: Vec<(&str, &str)> = match i % 3 {
+                        0 => vec![
+                            ("Action", "CreatePolicy"),
+                            ("PolicyName", &name),
+                            ("PolicyDocument", &doc),
+                        ],
+                        1 => vec![
+                            ("Action", "CreateRole"),
+                            ("RoleName", &name),
+                            ("AssumeRolePolicyDocument", role_doc),
+                        ],
+                        _ => vec![
+                            ("Action", "PutRolePolicy"),
+                            ("RoleName", &own_role),
+                            ("PolicyName", "inline"),
+                            ("PolicyDocument", &doc),
+                        ],
+                    };
+                    let mut write = write;
+                    write.push(("Version", "2010-05-08"));
+                    let read = [("Action", "GetCallerIdentity"), ("Version", "2011-06-15")];
+                    for (service, params) in [("iam", &write[..]), ("sts", &read[..])] {
+                        let failure = match r.try_call(admin, service, params) {
+                            Ok((200, _)) => None,
+                            Ok((st, body)) => Some(format!("HTTP {st}: {body}")),
+                            Err(e) => Some(e.to_string()),
+                        };
+                        match failure {
+                            None if service == "iam" => {
+                                acked_by[ri].fetch_add(1, Ordering::SeqCst);
+                                match i % 3 {
+                                    0 => {
+                                        policies.lock().expect("lock").insert(name.clone());
+                                    }
+                                    1 => {
+                                        roles.lock().expect("lock").insert(name.clone());
+                                    }
+                                    _ => revisions.lock().expect("lock")[w] = Some(i),
+                                }
+                            }
+                            None => {}
+                            // Replica A's requests fail once it is killed.
+                            Some(_) if ri == 0 && killed.load(Ordering::SeqCst) => {}
+                            Some(why) => errors
+                                .lock()
+                                .expect("lock")
+                                .push(format!("{} {}: {why}", r.name, params[0].1)),
+                        }
+                    }
+                    i += 1;
+                }
+            });
+        }
+        let load = Instant::now();
+        std::thread::sleep(Duration::from_millis(1500));
+        killed.store(true, Ordering::SeqCst);
+        a.kill9();
+        kill_at = load.elapsed();
+        std::thread::sleep(Duration::from_millis(1000));
+        stop.store(true, Ordering::SeqCst);
+        load_secs = load.elapsed().as_secs_f64();
+    });
+    let errors = errors.into_inner().expect("lock");
+    assert!(
+        errors.is_empty(),
+        "{} failed requests to live replicas:\n{}",
+        errors.len(),
+        errors.join("\n")
+    );
+    let policies = policies.into_inner().expect("lock");
+    let roles = roles.into_inner().expect("lock");
+    let revisions = revisions.into_inner().expect("lock");
+    let acked: Vec<usize> = acked_by.iter().map(|n| n.load(Ordering::SeqCst)).collect();
+    eprintln!(
+        "load: {} writes acknowledged ({} CreatePolicy, {} CreateRole, the rest \
+         PutRolePolicy) in {load_secs:.1} s, by A/B/C: {acked:?}; A killed at {kill_at:?}",
+        acked.iter().sum::<usize>(),
+        policies.len(),
+        roles.len(),
+    );
+    assert!(
+        acked.iter().all(|&n| n > 0),
+        "a replica acknowledged nothing: {acked:?}"
+    );
+
+    let done = Instant::now();
+    for r in [b, c] {
+        let mut missing = Vec::new();
+        let visible = wait_for(Duration::from_secs(1), || {
+            let listed = list_all(
+                r,
+                &[("Action", "ListPolicies"), ("Scope", "Local")],
+                "PolicyName",
+            );
+            missing = policies
+                .difference(&listed)
+                .map(|n| format!("policy {n}"))
+                .collect();
+            let listed = list_all(r, &[("Action", "ListRoles")], "RoleName");
+            missing.extend(roles.difference(&listed).map(|n| format!("role {n}")));
+            for (w, rev) in revisions.iter().enumerate() {
+                let Some(rev) = rev else { continue };
+                let body = r.iam_ok(&[
+                    ("Action", "GetRolePolicy"),
+                    ("RoleName", &format!("load-{w}")),
+                    ("PolicyName", "inline"),
+                ]);
+                // A later revision may have been committed by A without
+                // reaching the client; an older one means a lost write.
+                let tag = format!("load-w{w}-r");
+                let seen: Option<usize> = body.split_once(&tag).and_then(|(_, rest)| {
+                    rest.split(|ch: char| !ch.is_ascii_digit())
+                        .next()
+                        .and_then(|d| d.parse().ok())
+                });
+                if seen.is_none_or(|seen| seen < *rev) {
+                    missing.push(format!("load-{w}/inline revision {rev} (seen {seen:?})"));
+                }
+            }
+            missing.is_empty()
+        });
+        assert!(
+            visible,
+            "{} acknowledged writes missing on {}: {missing:?}",
+            missing.len(),
+            r.name
+        );
+    }
+    eprintln!(
+        "every acknowledged write visible on B and C {:?} after the load; test took {:?}",
+        done.elapsed(),
+        started.elapsed()
+    );
+}
