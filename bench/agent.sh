@@ -63,7 +63,8 @@ NS=bench
 SA=app
 
 log() { printf '[agent] %s\n' "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE \
       AWS_DEFAULT_PROFILE AWS_ENDPOINT_URL AWS_SHARED_CREDENTIALS_FILE AWS_CONFIG_FILE \
@@ -74,40 +75,6 @@ TMP="$(mktemp -d "${TMPDIR:-/tmp}/podiam-bench-agent.XXXXXX")"
 PIDS=()
 WRK_PID=""
 
-# Stops one process started by start_bg (its own process group).
-stop_bg() {
-    local pid=$1
-    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL -- "-$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    local keep=() p
-    for p in "${PIDS[@]:-}"; do [[ "$p" == "$pid" || -z "$p" ]] || keep+=("$p"); done
-    PIDS=("${keep[@]:-}")
-}
-
-# shellcheck disable=SC2317 # invoked by the EXIT trap
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    if [[ -n "$WRK_PID" ]]; then
-        kill -TERM -- "-$WRK_PID" 2>/dev/null || kill -TERM "$WRK_PID" 2>/dev/null || true
-        wait "$WRK_PID" 2>/dev/null || true
-    fi
-    local pid
-    for pid in "${PIDS[@]:-}"; do
-        [[ -n "$pid" ]] && stop_bg "$pid"
-    done
-    if [[ "${BENCH_KEEP_TMP:-0}" == 1 ]]; then
-        log "kept $TMP"
-    else
-        rm -rf "$TMP"
-    fi
-    exit "$rc"
-}
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
@@ -131,28 +98,6 @@ locate_podiam() {
     [[ -x "$PODIAM_BIN" ]] || die "no podiam binary at $PODIAM_BIN"
 }
 
-ensure_wrk() {
-    command -v wrk >/dev/null 2>&1 && return
-    log "wrk not found; installing it from Debian's packages"
-    local sudo=""
-    [[ "$(id -u)" == 0 ]] || sudo="sudo"
-    $sudo apt-get update >&2
-    $sudo apt-get install -y wrk >&2
-    command -v wrk >/dev/null 2>&1 || die "could not install wrk"
-}
-
-need() { command -v "$1" >/dev/null 2>&1 || die "$1 is required"; }
-
-# start_bg NAME LOGFILE CMD... ; sets BG_PID
-start_bg() {
-    local name=$1 logf=$2
-    shift 2
-    setsid "$@" >"$logf" 2>&1 </dev/null &
-    BG_PID=$!
-    PIDS+=("$BG_PID")
-    log "started $name (pid $BG_PID)"
-}
-
 # wait_line PID LOGFILE SED_EXPR -> prints the first match (waits up to 30 s)
 wait_line() {
     local pid=$1 logf=$2 expr=$3 v=""
@@ -169,44 +114,6 @@ wait_line() {
 # ------------------------------------------------------------------ accounting
 
 CLK_TCK="$(getconf CLK_TCK)"
-group_ticks() {
-    cat /proc/[0-9]*/stat 2>/dev/null |
-        awk -v pg="$1" '{ sub(/^.*\) /, ""); split($0, a, " "); if (a[3] == pg) s += a[12] + a[13] } END { print s + 0 }' || true
-}
-machine_ticks() { awk '/^cpu /{ print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
-children_secs() {
-    tail -n1 "$1" | awk '{ t = 0; for (i = 1; i <= NF; i++) { split($i, p, "m"); sub(/s$/, "", p[2]); t += p[1] * 60 + p[2] } print t }'
-}
-
-quiet_wait() {
-    local limit=$WAIT_QUIET waited=0 m0 m1 busy
-    ((limit > 0)) || return 0
-    while :; do
-        m0="$(machine_ticks)"; sleep 1; m1="$(machine_ticks)"
-        busy="$(awk -v d="$((m1 - m0))" -v hz="$CLK_TCK" 'BEGIN{ printf "%.2f", d / hz }')"
-        if awk -v b="$busy" -v q="$QUIET_CORES" 'BEGIN{ exit !(b < q) }'; then
-            ((waited == 0)) || log "machine quiet after ${waited}s (${busy} cores busy)"
-            return 0
-        fi
-        waited=$((waited + 1))
-        ((waited == 1)) && log "waiting up to ${limit}s for the machine to go quiet (${busy} cores busy elsewhere)"
-        if ((waited >= limit)); then
-            log "still ${busy} cores busy elsewhere after ${limit}s; measuring anyway (see the 'other' column)"
-            return 0
-        fi
-    done
-}
-
-field() { # LINE KEY
-    local kv
-    for kv in $1; do
-        [[ "$kv" == "$2="* ]] && { printf '%s' "${kv#*=}"; return; }
-    done
-}
-ms() { awk -v u="$1" 'BEGIN{ if (u >= 100000) printf "%.0fms", u/1000; else printf "%.2fms", u/1000 }'; }
-sock_errs() {
-    echo $(( $(field "$1" connect_err) + $(field "$1" read_err) + $(field "$1" write_err) + $(field "$1" timeout_err) ))
-}
 
 # metric NAME_WITH_LABELS -> value from the agent's /metrics (0 if absent)
 metric() {

@@ -1,0 +1,134 @@
+# Shared by the benchmark scripts: process control, wrk, CPU accounting and
+# result fields. The caller defines log() and the PIDS, WRK_PID, TMP,
+# WAIT_QUIET, QUIET_CORES and CLK_TCK variables before using them.
+
+die() { log "ERROR: $*"; exit 1; }
+
+need() { command -v "$1" >/dev/null 2>&1 || die "$1 is required"; }
+
+# Stops one server started by start_bg, by pid (its own process group).
+stop_bg() {
+    local pid=$1
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    local keep=() p
+    for p in "${PIDS[@]:-}"; do [[ "$p" == "$pid" || -z "$p" ]] || keep+=("$p"); done
+    PIDS=("${keep[@]:-}")
+}
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    local pid
+    if [[ -n "$WRK_PID" ]]; then
+        kill -TERM -- "-$WRK_PID" 2>/dev/null || kill -TERM "$WRK_PID" 2>/dev/null || true
+        wait "$WRK_PID" 2>/dev/null || true
+    fi
+    for pid in "${PIDS[@]:-}"; do
+        [[ -n "$pid" ]] || continue
+        # Each server runs in its own process group (setsid) led by $pid.
+        kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]:-}"; do
+        [[ -n "$pid" ]] || continue
+        for _ in $(seq 1 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    if [[ "${BENCH_KEEP_TMP:-0}" == 1 ]]; then
+        log "kept $TMP"
+    else
+        rm -rf "$TMP"
+    fi
+    exit "$rc"
+}
+
+ensure_wrk() {
+    command -v wrk >/dev/null 2>&1 && return
+    log "wrk not found; installing it from Debian's packages"
+    local sudo=""
+    [[ "$(id -u)" == 0 ]] || sudo="sudo"
+    $sudo apt-get update >&2
+    $sudo apt-get install -y wrk >&2
+    command -v wrk >/dev/null 2>&1 || die "could not install wrk"
+}
+
+free_port() {
+    python3 - <<'PY'
+import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()
+PY
+}
+
+# start_bg NAME LOGFILE CMD... ; sets BG_PID
+start_bg() {
+    local name=$1 logf=$2
+    shift 2
+    setsid "$@" >"$logf" 2>&1 </dev/null &
+    BG_PID=$!
+    PIDS+=("$BG_PID")
+    log "started $name (pid $BG_PID)"
+}
+
+# CPU ticks (user+sys) of every live process in process group $1.
+group_ticks() {
+    # cat, not awk FILES: processes come and go while the list is read, and
+    # mawk stops at the first file it cannot open.
+    cat /proc/[0-9]*/stat 2>/dev/null |
+        awk -v pg="$1" '{ sub(/^.*\) /, ""); split($0, a, " "); if (a[3] == pg) s += a[12] + a[13] } END { print s + 0 }' || true
+}
+
+# Busy ticks of the whole machine (all cores).
+machine_ticks() { awk '/^cpu /{ print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
+
+# CPU seconds of this shell's waited-for children (wrk among them), from a
+# file written by `times` -- which must run in this shell, not in $(...).
+children_secs() {
+    tail -n1 "$1" | awk '{ t = 0; for (i = 1; i <= NF; i++) { split($i, p, "m"); sub(/s$/, "", p[2]); t += p[1] * 60 + p[2] } print t }'
+}
+
+# Waits (up to BENCH_WAIT_QUIET seconds) until the rest of the machine uses
+# less than BENCH_QUIET_CORES cores, measured over 1 s; the servers under test
+# are idle at that point, so anything busy is someone else.
+quiet_wait() {
+    local limit=$WAIT_QUIET waited=0 m0 m1 busy
+    ((limit > 0)) || return 0
+    while :; do
+        m0="$(machine_ticks)"; sleep 1; m1="$(machine_ticks)"
+        busy="$(awk -v d="$((m1 - m0))" -v hz="$CLK_TCK" 'BEGIN{ printf "%.2f", d / hz }')"
+        if awk -v b="$busy" -v q="$QUIET_CORES" 'BEGIN{ exit !(b < q) }'; then
+            ((waited == 0)) || log "machine quiet after ${waited}s (${busy} cores busy)"
+            return 0
+        fi
+        waited=$((waited + 1))
+        ((waited == 1)) && log "waiting up to ${limit}s for the machine to go quiet (${busy} cores busy elsewhere)"
+        if ((waited >= limit)); then
+            log "still ${busy} cores busy elsewhere after ${limit}s; measuring anyway (see the 'other' column)"
+            return 0
+        fi
+    done
+}
+
+field() { # LINE KEY
+    local kv
+    for kv in $1; do
+        [[ "$kv" == "$2="* ]] && { printf '%s' "${kv#*=}"; return; }
+    done
+}
+
+ms() { awk -v u="$1" 'BEGIN{ if (u >= 100000) printf "%.0fms", u/1000; else printf "%.2fms", u/1000 }'; }
+
+sock_errs() {
+    echo $(( $(field "$1" connect_err) + $(field "$1" read_err) + $(field "$1" write_err) + $(field "$1" timeout_err) ))
+}
