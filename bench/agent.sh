@@ -66,37 +66,9 @@ log() { printf '[agent] %s\n' "$*" >&2; }
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE \
-      AWS_DEFAULT_PROFILE AWS_ENDPOINT_URL AWS_SHARED_CREDENTIALS_FILE AWS_CONFIG_FILE \
-      PODIAM_ENDPOINT PODIAM_DATA_DIR PODIAM_LISTEN PODIAM_PUBLIC_URL PODIAM_CLUSTER 2>/dev/null || true
-export AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 AWS_PAGER="" AWS_MAX_ATTEMPTS=1
-
-TMP="$(mktemp -d "${TMPDIR:-/tmp}/podiam-bench-agent.XXXXXX")"
-PIDS=()
-WRK_PID=""
-
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_init agent
 
 # ---------------------------------------------------------------- prerequisites
-
-locate_podiam() {
-    if [[ -n "${PODIAM_BIN:-}" ]]; then
-        [[ -x "$PODIAM_BIN" ]] || die "PODIAM_BIN=$PODIAM_BIN is not executable"
-        return
-    fi
-    PODIAM_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/podiam"
-    if [[ ! -x "$PODIAM_BIN" || "${PODIAM_BUILD:-0}" == 1 ]]; then
-        log "building podiam (cargo build --release -p podiam)"
-        (cd "$ROOT" && cargo build --release -p podiam) >&2
-    else
-        local newer
-        newer="$(find "$ROOT/src" "$ROOT/crates" -name '*.rs' -newer "$PODIAM_BIN" -print -quit 2>/dev/null || true)"
-        [[ -z "$newer" ]] || log "WARNING: $PODIAM_BIN is older than $newer; rerun with PODIAM_BUILD=1 to rebuild"
-    fi
-    [[ -x "$PODIAM_BIN" ]] || die "no podiam binary at $PODIAM_BIN"
-}
 
 # wait_line PID LOGFILE SED_EXPR -> prints the first match (waits up to 30 s)
 wait_line() {

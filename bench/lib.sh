@@ -132,3 +132,43 @@ ms() { awk -v u="$1" 'BEGIN{ if (u >= 100000) printf "%.0fms", u/1000; else prin
 sock_errs() {
     echo $(( $(field "$1" connect_err) + $(field "$1" read_err) + $(field "$1" write_err) + $(field "$1" timeout_err) ))
 }
+
+# Common start of every benchmark: no AWS or podiam settings of the caller
+# leak into a target, a private TMP, and cleanup on any exit.
+bench_init() { # NAME
+    unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE \
+          AWS_DEFAULT_PROFILE AWS_ENDPOINT_URL AWS_ENDPOINT_URL_STS AWS_ENDPOINT_URL_IAM \
+          AWS_ENDPOINT_URL_S3 AWS_SHARED_CREDENTIALS_FILE AWS_CONFIG_FILE PODIAM_ENDPOINT \
+          PODIAM_DATA_DIR PODIAM_LISTEN PODIAM_PUBLIC_URL PODIAM_CLUSTER 2>/dev/null || true
+    export AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 AWS_PAGER="" AWS_MAX_ATTEMPTS=1
+    TMP="$(mktemp -d "${TMPDIR:-/tmp}/podiam-bench-$1.XXXXXX")"
+    PIDS=()
+    WRK_PID=""
+    trap cleanup EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+}
+
+# The release binary (PODIAM_BIN, else built or found under the target dir);
+# needs ROOT.
+locate_podiam() {
+    if [[ -n "${PODIAM_BIN:-}" ]]; then
+        [[ -x "$PODIAM_BIN" ]] || die "PODIAM_BIN=$PODIAM_BIN is not executable"
+        return
+    fi
+    local target_dir="${CARGO_TARGET_DIR:-$ROOT/target}"
+    PODIAM_BIN="$target_dir/release/podiam"
+    if [[ ! -x "$PODIAM_BIN" || "${PODIAM_BUILD:-0}" == 1 ]]; then
+        log "building podiam (cargo build --release -p podiam)"
+        (cd "$ROOT" && cargo build --release -p podiam) >&2
+    else
+        local newer
+        # Benches and tests are not part of the binary.
+        newer="$(find "$ROOT/src" "$ROOT/crates" \( -name benches -o -name tests \) -prune -o \
+            -name '*.rs' -newer "$PODIAM_BIN" -print -quit 2>/dev/null || true)"
+        if [[ -n "$newer" ]]; then
+            log "WARNING: $PODIAM_BIN is older than $newer; rerun with PODIAM_BUILD=1 to rebuild"
+        fi
+    fi
+    [[ -x "$PODIAM_BIN" ]] || die "no podiam binary at $PODIAM_BIN"
+}

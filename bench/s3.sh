@@ -73,43 +73,9 @@ log() { printf '[s3] %s\n' "$*" >&2; }
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE \
-      AWS_DEFAULT_PROFILE AWS_ENDPOINT_URL AWS_ENDPOINT_URL_STS AWS_ENDPOINT_URL_IAM \
-      AWS_ENDPOINT_URL_S3 AWS_SHARED_CREDENTIALS_FILE AWS_CONFIG_FILE PODIAM_ENDPOINT \
-      PODIAM_DATA_DIR PODIAM_LISTEN PODIAM_PUBLIC_URL 2>/dev/null || true
-export AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 AWS_PAGER="" AWS_MAX_ATTEMPTS=1
-
-TMP="$(mktemp -d "${TMPDIR:-/tmp}/podiam-bench-s3.XXXXXX")"
-PIDS=()
-WRK_PID=""
-
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_init s3
 
 # ---------------------------------------------------------------- prerequisites
-
-locate_podiam() {
-    if [[ -n "${PODIAM_BIN:-}" ]]; then
-        [[ -x "$PODIAM_BIN" ]] || die "PODIAM_BIN=$PODIAM_BIN is not executable"
-        return
-    fi
-    local target_dir="${CARGO_TARGET_DIR:-$ROOT/target}"
-    PODIAM_BIN="$target_dir/release/podiam"
-    if [[ ! -x "$PODIAM_BIN" || "${PODIAM_BUILD:-0}" == 1 ]]; then
-        log "building podiam (cargo build --release -p podiam)"
-        (cd "$ROOT" && cargo build --release -p podiam) >&2
-    else
-        local newer
-        # Benches and tests are not part of the binary.
-        newer="$(find "$ROOT/src" "$ROOT/crates" \( -name benches -o -name tests \) -prune -o \
-            -name '*.rs' -newer "$PODIAM_BIN" -print -quit 2>/dev/null || true)"
-        if [[ -n "$newer" ]]; then
-            log "WARNING: $PODIAM_BIN is older than $newer; rerun with PODIAM_BUILD=1 to rebuild"
-        fi
-    fi
-    [[ -x "$PODIAM_BIN" ]] || die "no podiam binary at $PODIAM_BIN"
-}
 
 # The S3 side of the setup and the signing, with boto3 (one helper, several
 # commands). Credentials come from the environment of each call.

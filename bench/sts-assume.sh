@@ -60,42 +60,9 @@ log() { printf '[sts-assume] %s\n' "$*" >&2; }
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-# Never let the caller's AWS settings leak into either target.
-unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE \
-      AWS_DEFAULT_PROFILE AWS_ENDPOINT_URL AWS_ENDPOINT_URL_STS AWS_ENDPOINT_URL_IAM \
-      AWS_SHARED_CREDENTIALS_FILE AWS_CONFIG_FILE PODIAM_ENDPOINT PODIAM_DATA_DIR \
-      PODIAM_LISTEN PODIAM_PUBLIC_URL 2>/dev/null || true
-export AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 AWS_PAGER="" AWS_MAX_ATTEMPTS=1
-
-TMP="$(mktemp -d "${TMPDIR:-/tmp}/podiam-bench-sts.XXXXXX")"
-PIDS=()
-WRK_PID=""
-
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_init sts
 
 # ---------------------------------------------------------------- prerequisites
-
-locate_podiam() {
-    if [[ -n "${PODIAM_BIN:-}" ]]; then
-        [[ -x "$PODIAM_BIN" ]] || die "PODIAM_BIN=$PODIAM_BIN is not executable"
-        return
-    fi
-    local target_dir="${CARGO_TARGET_DIR:-$ROOT/target}"
-    PODIAM_BIN="$target_dir/release/podiam"
-    if [[ ! -x "$PODIAM_BIN" || "${PODIAM_BUILD:-0}" == 1 ]]; then
-        log "building podiam (cargo build --release -p podiam)"
-        (cd "$ROOT" && cargo build --release -p podiam) >&2
-    else
-        local newer
-        newer="$(find "$ROOT/src" "$ROOT/crates" -name '*.rs' -newer "$PODIAM_BIN" -print -quit 2>/dev/null || true)"
-        if [[ -n "$newer" ]]; then
-            log "WARNING: $PODIAM_BIN is older than $newer; rerun with PODIAM_BUILD=1 to rebuild"
-        fi
-    fi
-    [[ -x "$PODIAM_BIN" ]] || die "no podiam binary at $PODIAM_BIN"
-}
 
 # post BODYFILE URL OUTFILE -> prints the HTTP status
 post() {
