@@ -149,10 +149,28 @@ fn spawn_replica_refresh(store: Arc<Store>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Log the transitions only: an outage would otherwise log 4 lines/s.
+        let mut down_since: Option<std::time::Instant> = None;
         loop {
             tick.tick().await;
-            if let Err(e) = store.refresh().await {
-                tracing::warn!(error = %e, "store refresh failed; serving from cache");
+            match store.refresh().await {
+                Ok(_) => {
+                    if let Some(t) = down_since.take() {
+                        tracing::warn!(
+                            after_secs = t.elapsed().as_secs_f64(),
+                            "store reachable again; caught up"
+                        );
+                    }
+                }
+                Err(e) => {
+                    if down_since.is_none() {
+                        down_since = Some(std::time::Instant::now());
+                        tracing::error!(
+                            error = %e,
+                            "store unreachable: serving reads from cache, refusing writes with ServiceUnavailable"
+                        );
+                    }
+                }
             }
         }
     });

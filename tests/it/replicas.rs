@@ -222,6 +222,25 @@ impl Replica {
         String::from_utf8(out.stdout).expect("utf8")
     }
 
+    /// The aws CLI against this replica with `creds`.
+    fn aws(&self, creds: &Credentials, args: &[&str]) -> std::process::Output {
+        let mut c = Command::new("aws");
+        c.args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("AWS_ENDPOINT_URL", format!("http://{}", self.addr))
+            .env("AWS_ACCESS_KEY_ID", &creds.access_key_id)
+            .env("AWS_SECRET_ACCESS_KEY", &creds.secret_access_key);
+        if let Some(t) = &creds.session_token {
+            c.env("AWS_SESSION_TOKEN", t);
+        }
+        c.output().expect("run aws")
+    }
+
     /// SIGKILL: no graceful shutdown.
     fn kill9(&self) {
         if let Some(mut c) = self.child.lock().expect("lock").take() {
@@ -653,5 +672,276 @@ fn replicas_share_one_postgres_database() {
         "every acknowledged write visible on B and C {:?} after the load; test took {:?}",
         done.elapsed(),
         started.elapsed()
+    );
+}
+
+/// A loopback TCP proxy in front of the database that can go down: every
+/// open connection is cut and new ones are refused (the port is closed), as
+/// when PostgreSQL stops; `up` listens on the same port again.
+struct DbProxy {
+    addr: std::net::SocketAddr,
+    target: String,
+    down: std::sync::Arc<AtomicBool>,
+    conns: std::sync::Arc<Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl DbProxy {
+    /// Proxies to the host:port of `url`.
+    fn start(url: &str) -> DbProxy {
+        let authority = url
+            .split_once("://")
+            .map_or(url, |(_, r)| r)
+            .split('/')
+            .next()
+            .unwrap_or_default();
+        let target = authority
+            .rsplit('@')
+            .next()
+            .unwrap_or(authority)
+            .to_string();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+        let p = DbProxy {
+            addr: listener.local_addr().expect("addr"),
+            target,
+            down: Default::default(),
+            conns: Default::default(),
+        };
+        p.serve(listener);
+        p
+    }
+
+    /// `url` pointing at the proxy instead.
+    fn url(&self, url: &str) -> String {
+        url.replacen(&self.target, &self.addr.to_string(), 1)
+    }
+
+    fn serve(&self, listener: std::net::TcpListener) {
+        let (target, down, conns) = (self.target.clone(), self.down.clone(), self.conns.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                if down.load(Ordering::SeqCst) {
+                    // Woken by `stop`: close the port.
+                    return;
+                }
+                let Ok(client) = client else { continue };
+                let Ok(upstream) = std::net::TcpStream::connect(&target) else {
+                    continue;
+                };
+                let mut held = conns.lock().expect("lock");
+                for (from, to) in [(&client, &upstream), (&upstream, &client)] {
+                    let (mut from, mut to) = (
+                        from.try_clone().expect("clone"),
+                        to.try_clone().expect("clone"),
+                    );
+                    held.push(from.try_clone().expect("clone"));
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        });
+    }
+
+    /// Cuts every connection and closes the port.
+    fn stop(&self) {
+        self.down.store(true, Ordering::SeqCst);
+        let _ = std::net::TcpStream::connect(self.addr);
+        for c in self.conns.lock().expect("lock").drain(..) {
+            let _ = c.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    /// Listens on the same port again.
+    fn start_again(&self) {
+        self.down.store(false, Ordering::SeqCst);
+        let listener = std::net::TcpListener::bind(self.addr).expect("rebind proxy");
+        self.serve(listener);
+    }
+}
+
+#[test]
+fn replicas_ride_out_a_database_outage() {
+    let Some(db) = TestDb::create() else {
+        eprintln!("PODIAM_TEST_POSTGRES_URL unset: skipping the database-outage test");
+        return;
+    };
+    let proxy = DbProxy::start(&db.url);
+    let url = proxy.url(&db.url);
+    let a = Replica::start("A", &url);
+    let b = Replica::start("B", &url);
+    let set = Replicas {
+        r: vec![a, b],
+        _db: db,
+    };
+    let (a, b) = (&set.r[0], &set.r[1]);
+    let admin = a.admin();
+
+    a.podiam(&["cluster", "create", "irsa"]);
+    let hp = format!("{}/clusters/irsa", a.addr);
+    a.iam_ok(&[
+        ("Action", "CreateOpenIDConnectProvider"),
+        ("Url", &format!("http://{hp}")),
+        ("ClientIDList.member.1", "sts.amazonaws.com"),
+    ]);
+    a.iam_ok(&[
+        ("Action", "CreateRole"),
+        ("RoleName", "web"),
+        ("AssumeRolePolicyDocument", &trust(&hp, "app")),
+    ]);
+    let read_bucket = json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetObject"],
+            "Resource": ["arn:aws:s3:::outage", "arn:aws:s3:::outage/*"]}]
+    })
+    .to_string();
+    a.iam_ok(&[
+        ("Action", "PutRolePolicy"),
+        ("RoleName", "web"),
+        ("PolicyName", "read"),
+        ("PolicyDocument", &read_bucket),
+    ]);
+    let object = a.dir.path().join("object.txt");
+    std::fs::write(&object, "kept\n").expect("object");
+    let o = object.to_str().expect("utf8");
+    for args in [
+        &["s3", "mb", "s3://outage"][..],
+        &["s3", "cp", o, "s3://outage/a.txt"][..],
+    ] {
+        let out = a.aws(&admin, args);
+        assert!(out.status.success(), "{args:?}: {out:?}");
+    }
+    let role_arn = format!("arn:aws:iam::{ACCOUNT}:role/web");
+    let token = a
+        .podiam(&[
+            "token",
+            "--cluster",
+            "irsa",
+            "--namespace",
+            "default",
+            "--service-account",
+            "app",
+        ])
+        .trim()
+        .to_string();
+    let (st, body) = a.assume_web(&role_arn, &token);
+    assert_eq!(st, 200, "{body}");
+    let session = session_credentials(&body);
+    assert!(
+        wait_for(Duration::from_secs(1), || b.assume_web(&role_arn, &token).0
+            == 200),
+        "B does not know the role"
+    );
+
+    // --- PostgreSQL down for 10 s: reads and authorization go on from
+    // the cache while a second thread keeps trying writes. ---
+    proxy.stop();
+    let down = Instant::now();
+    let outage = Duration::from_secs(10);
+    let (mut rounds, mut refusals) = (0, Vec::new());
+    std::thread::scope(|s| {
+        let writer = s.spawn(|| {
+            let mut out = Vec::new();
+            while down.elapsed() < outage {
+                let r = [a, b][out.len() % 2];
+                let t = Instant::now();
+                let resp = r.iam(&[
+                    ("Action", "CreateRole"),
+                    ("RoleName", &format!("during-{}", out.len())),
+                    ("AssumeRolePolicyDocument", &trust(&hp, "app")),
+                ]);
+                out.push((r.name, t.elapsed(), resp));
+            }
+            out
+        });
+        while down.elapsed() < outage {
+            for r in [a, b] {
+                let (st, body) = r.assume_web(&role_arn, &token);
+                assert_eq!(
+                    st, 200,
+                    "{} AssumeRoleWithWebIdentity during outage: {body}",
+                    r.name
+                );
+                let (st, body) = r.call(
+                    &session_credentials(&body),
+                    "sts",
+                    &[("Action", "GetCallerIdentity"), ("Version", "2011-06-15")],
+                );
+                assert_eq!(
+                    st, 200,
+                    "{} GetCallerIdentity during outage: {body}",
+                    r.name
+                );
+            }
+            // S3 authorization (identity policy, session) from the cache.
+            let out = a.aws(&session, &["s3", "cp", "s3://outage/a.txt", "-"]);
+            assert!(out.status.success(), "s3 GET during outage: {out:?}");
+            assert_eq!(String::from_utf8_lossy(&out.stdout), "kept\n");
+            let out = a.aws(&session, &["s3", "cp", o, "s3://outage/b.txt"]);
+            assert!(
+                String::from_utf8_lossy(&out.stderr).contains("AccessDenied"),
+                "s3 PUT must stay denied during outage: {out:?}"
+            );
+            rounds += 1;
+        }
+        refusals = writer.join().expect("writer");
+    });
+    for (name, _, resp) in &refusals {
+        let msg = raw_fails_with(resp, 503, "ServiceUnavailable");
+        assert!(msg.contains("Retry"), "{name}: {msg}");
+    }
+    let slowest = refusals.iter().map(|r| r.1).max().unwrap_or_default();
+    eprintln!(
+        "outage: {rounds} rounds of reads, {} writes refused with 503 ServiceUnavailable \
+         (slowest after {slowest:?}) in {:?}",
+        refusals.len(),
+        down.elapsed()
+    );
+    assert!(refusals.len() >= 2, "too few write attempts: {refusals:?}");
+    assert!(
+        slowest < Duration::from_secs(5),
+        "a refused write took {slowest:?}"
+    );
+
+    // --- PostgreSQL back: writes work again, and replicate, by themselves. ---
+    proxy.start_again();
+    let back = Instant::now();
+    let mut last = (0, String::new());
+    assert!(
+        wait_for(Duration::from_secs(10), || {
+            last = b.iam(&[
+                ("Action", "CreateRole"),
+                ("RoleName", "after"),
+                ("AssumeRolePolicyDocument", &trust(&hp, "app")),
+            ]);
+            last.0 == 200
+        }),
+        "writes did not recover: {last:?}"
+    );
+    eprintln!(
+        "first write accepted {:?} after the database returned",
+        back.elapsed()
+    );
+    assert!(
+        wait_for(Duration::from_secs(1), || a
+            .iam(&[("Action", "GetRole"), ("RoleName", "after")])
+            .0
+            == 200),
+        "A did not catch up after the outage"
+    );
+    b.iam_ok(&[
+        ("Action", "UpdateAssumeRolePolicy"),
+        ("RoleName", "web"),
+        ("PolicyDocument", &trust(&hp, "other")),
+    ]);
+    assert!(
+        wait_for(Duration::from_secs(1), || a.assume_web(&role_arn, &token).0
+            == 403),
+        "A still allows the old trust policy after recovery"
+    );
+    let roles = list_all(a, &[("Action", "ListRoles")], "RoleName");
+    assert!(
+        !roles.iter().any(|r| r.starts_with("during-")),
+        "a refused write was stored: {roles:?}"
     );
 }

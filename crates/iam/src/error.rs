@@ -51,7 +51,10 @@ pub enum IamError {
     /// The action name is unknown.
     #[error("Could not find operation {0} for version 2010-05-08")]
     InvalidAction(String),
-    /// The store is unavailable.
+    /// The store cannot be reached (retryable).
+    #[error("{0}")]
+    ServiceUnavailable(String),
+    /// An internal failure (e.g. a stored document that cannot be decoded).
     #[error("{0}")]
     ServiceFailure(String),
 }
@@ -71,11 +74,16 @@ impl IamError {
             IamError::AccessDenied { .. } => (403, "AccessDenied"),
             IamError::ConcurrentModification(_) => (409, "ConcurrentModification"),
             IamError::InvalidAction(_) => (400, "InvalidAction"),
-            IamError::ServiceFailure(_) => (503, "ServiceFailure"),
+            IamError::ServiceUnavailable(_) => (503, "ServiceUnavailable"),
+            IamError::ServiceFailure(_) => (500, "ServiceFailure"),
         };
         AwsError::new(status, code, self.to_string())
     }
 }
+
+/// What a caller is told while the store is down (the cause is logged).
+const UNAVAILABLE: &str =
+    "The service is temporarily unavailable: its store cannot be reached. Retry the request.";
 
 impl From<StoreError> for IamError {
     fn from(e: StoreError) -> Self {
@@ -86,6 +94,10 @@ impl From<StoreError> for IamError {
             StoreError::Conflict { .. } => IamError::ConcurrentModification(
                 "The request was rejected because multiple requests to change this object were submitted simultaneously. Wait a few minutes and submit your request again.".into(),
             ),
+            StoreError::Unavailable(detail) => {
+                tracing::warn!(%detail, "store unavailable; write refused");
+                IamError::ServiceUnavailable(UNAVAILABLE.into())
+            }
             e => IamError::ServiceFailure(e.to_string()),
         }
     }
@@ -124,7 +136,12 @@ mod tests {
                 "ConcurrentModification",
             ),
             (IamError::InvalidAction("Nope".into()), 400, "InvalidAction"),
-            (IamError::ServiceFailure("x".into()), 503, "ServiceFailure"),
+            (IamError::ServiceFailure("x".into()), 500, "ServiceFailure"),
+            (
+                IamError::ServiceUnavailable("x".into()),
+                503,
+                "ServiceUnavailable",
+            ),
         ];
         for (e, status, code) in cases {
             let w = e.to_aws();

@@ -147,6 +147,24 @@ impl S3Error {
     }
 }
 
+impl From<podiam_store::StoreError> for S3Error {
+    /// The store being unreachable is S3's retryable `ServiceUnavailable`;
+    /// anything else is internal.
+    fn from(e: podiam_store::StoreError) -> Self {
+        match e {
+            podiam_store::StoreError::Unavailable(detail) => {
+                tracing::warn!(%detail, "store unavailable; s3 write refused");
+                S3Error::new(
+                    503,
+                    "ServiceUnavailable",
+                    "Service is unable to handle request.",
+                )
+            }
+            e => S3Error::internal(e),
+        }
+    }
+}
+
 impl From<std::io::Error> for S3Error {
     fn from(e: std::io::Error) -> Self {
         S3Error::internal(e)

@@ -398,7 +398,7 @@ async fn create_bucket(s3: &S3, cx: &Cx<'_>, name: &str, body: Body) -> S3Result
                 _ => Err(already_exists(name)),
             };
         }
-        Err(e) => return Err(S3Error::internal(e)),
+        Err(e) => return Err(e.into()),
     }
     let mut r = respond(StatusCode::OK, Body::empty());
     set(r.headers_mut(), "location", &format!("/{name}"));
@@ -450,7 +450,7 @@ async fn delete_bucket(s3: &S3, cx: &Cx<'_>, name: &str) -> S3Result<Resp> {
                 "OperationAborted",
                 "A conflicting conditional operation is currently in progress against this resource. Please try again.",
             ),
-            e => S3Error::internal(e),
+            e => e.into(),
         })?;
     s3.store.remove_bucket(name)?;
     Ok(no_content())
@@ -474,7 +474,7 @@ async fn update_bucket(
         {
             Ok(()) => return Ok(()),
             Err(StoreError::Conflict { .. }) => continue,
-            Err(e) => return Err(S3Error::internal(e)),
+            Err(e) => return Err(e.into()),
         }
     }
     Err(S3Error::new(

@@ -116,9 +116,14 @@ impl Backend {
     /// Connects to PostgreSQL at `url` (`postgres://user:pass@host/db`) and
     /// applies migrations.
     pub(crate) async fn open_postgres(url: &str) -> Result<Backend, StoreError> {
+        // While the database is down a write fails within the acquire
+        // timeout (a clean ServiceUnavailable the SDKs retry) instead of
+        // hanging; pooled connections are pinged before use, so the pool
+        // heals by itself when the database returns.
         let pool = PgPoolOptions::new()
             .max_connections(8)
-            .acquire_timeout(Duration::from_secs(5))
+            .acquire_timeout(Duration::from_secs(3))
+            .test_before_acquire(true)
             .connect(url)
             .await?;
         let b = Backend::Postgres(pool);
