@@ -68,21 +68,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 bench_init agent
 
-# ---------------------------------------------------------------- prerequisites
-
-# wait_line PID LOGFILE SED_EXPR -> prints the first match (waits up to 30 s)
-wait_line() {
-    local pid=$1 logf=$2 expr=$3 v=""
-    for _ in $(seq 1 300); do
-        v="$(sed -n "$expr" "$logf" | head -n1)"
-        [[ -n "$v" ]] && { printf '%s' "$v"; return 0; }
-        kill -0 "$pid" 2>/dev/null || { cat "$logf" >&2; die "pid $pid exited during start-up"; }
-        sleep 0.1
-    done
-    cat "$logf" >&2
-    die "no '$expr' in $logf"
-}
-
 # ------------------------------------------------------------------ accounting
 
 CLK_TCK="$(getconf CLK_TCK)"

@@ -1,6 +1,7 @@
-# Shared by the benchmark scripts: process control, wrk, CPU accounting and
-# result fields. The caller defines log() and the PIDS, WRK_PID, TMP,
-# WAIT_QUIET, QUIET_CORES and CLK_TCK variables before using them.
+# Shared by the benchmark scripts: process control, wrk, CPU accounting,
+# result fields and the STS request. The caller defines log() and the PIDS,
+# WRK_PID, TMP, WAIT_QUIET, QUIET_CORES and CLK_TCK variables before using
+# them (write_body and write_trust also ACCOUNT, ROLE_ARN, SA_NS and SA_NAME).
 
 die() { log "ERROR: $*"; exit 1; }
 
@@ -79,6 +80,19 @@ start_bg() {
     BG_PID=$!
     PIDS+=("$BG_PID")
     log "started $name (pid $BG_PID)"
+}
+
+# wait_line PID LOGFILE SED_EXPR -> prints the first match (waits up to 30 s)
+wait_line() {
+    local pid=$1 logf=$2 expr=$3 v=""
+    for _ in $(seq 1 300); do
+        v="$(sed -n "$expr" "$logf" | head -n1)"
+        [[ -n "$v" ]] && { printf '%s' "$v"; return 0; }
+        kill -0 "$pid" 2>/dev/null || { cat "$logf" >&2; die "pid $pid exited during start-up"; }
+        sleep 0.1
+    done
+    cat "$logf" >&2
+    die "no '$expr' in $logf"
 }
 
 # CPU ticks (user+sys) of every live process in process group $1.
@@ -171,4 +185,28 @@ locate_podiam() {
         fi
     fi
     [[ -x "$PODIAM_BIN" ]] || die "no podiam binary at $PODIAM_BIN"
+}
+
+# ------------------------------------- STS AssumeRoleWithWebIdentity requests
+
+# post BODYFILE URL OUTFILE -> prints the HTTP status
+post() {
+    curl -sS --max-time 10 -o "$3" -w '%{http_code}' \
+        -H 'Content-Type: application/x-www-form-urlencoded; charset=utf-8' \
+        --data-binary "@$1" "$2"
+}
+
+urlencode() {
+    python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$1"
+}
+
+write_body() { # TOKEN FILE
+    printf 'Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=%s&RoleSessionName=bench&WebIdentityToken=%s' \
+        "$(urlencode "$ROLE_ARN")" "$1" >"$2"
+}
+
+write_trust() { # ISSUER_HOST_PATH FILE
+    cat >"$2" <<EOF
+{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"arn:aws:iam::${ACCOUNT}:oidc-provider/$1"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"$1:aud":"sts.amazonaws.com","$1:sub":"system:serviceaccount:${SA_NS}:${SA_NAME}"}}}]}
+EOF
 }

@@ -5,7 +5,9 @@
 # Usage: bench/run-all.sh [NAME-FILTER]
 #   NAME-FILTER  optional substring; only scripts whose file name contains it run
 #                (e.g. `bench/run-all.sh agent` runs only bench/agent.sh, the
-#                node agent's cached hit and eks-auth miss).
+#                node agent's cached hit and eks-auth miss; `replicas` runs
+#                bench/replicas.sh, 1 and 2 replicas on a private PostgreSQL,
+#                which skips itself, exit 0, when PostgreSQL can't be had).
 # Each script's environment knobs (BENCH_DURATION, BENCH_CONNECTIONS,
 # PODIAM_BIN, ...) pass through. Results go to stdout; if BENCH_RESULTS_DIR is
 # unset it is set to a fresh bench-results.XXXXXX dir under $TMPDIR (or /tmp) and

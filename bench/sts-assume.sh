@@ -62,30 +62,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 bench_init sts
 
-# ---------------------------------------------------------------- prerequisites
-
-# post BODYFILE URL OUTFILE -> prints the HTTP status
-post() {
-    curl -sS --max-time 10 -o "$3" -w '%{http_code}' \
-        -H 'Content-Type: application/x-www-form-urlencoded; charset=utf-8' \
-        --data-binary "@$1" "$2"
-}
-
-urlencode() {
-    python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$1"
-}
-
-write_body() { # TOKEN FILE
-    printf 'Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=%s&RoleSessionName=bench&WebIdentityToken=%s' \
-        "$(urlencode "$ROLE_ARN")" "$1" >"$2"
-}
-
-write_trust() { # ISSUER_HOST_PATH FILE
-    cat >"$2" <<EOF
-{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"arn:aws:iam::${ACCOUNT}:oidc-provider/$1"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"$1:aud":"sts.amazonaws.com","$1:sub":"system:serviceaccount:${SA_NS}:${SA_NAME}"}}}]}
-EOF
-}
-
 # ------------------------------------------------------------------ load runs
 
 declare -A BEST_RPS BEST_CONNS BEST_LINE WRONG_NS RSS
