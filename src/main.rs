@@ -15,7 +15,6 @@ use clap::{Parser, Subcommand};
 use client::{Client, ClientArgs};
 use http::Method;
 use serde_json::json;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -33,34 +32,18 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run every service (IAM, STS, EKS, issuers) on one port.
-    Serve {
-        /// Address to listen on.
-        #[arg(long, env = "PODIAM_LISTEN", default_value = "127.0.0.1:4599")]
-        listen: SocketAddr,
-        /// Data directory (SQLite, admin credentials).
-        #[arg(long, env = "PODIAM_DATA_DIR", default_value = "./podiam-data")]
-        data_dir: PathBuf,
-        /// Account id.
-        #[arg(long, env = "PODIAM_ACCOUNT", default_value = "000000000000")]
-        account: String,
-        /// Region reported in ARNs.
-        #[arg(long, env = "PODIAM_REGION", default_value = "us-east-1")]
-        region: String,
-        /// The URL clients and issuers use to reach this server (default http://LISTEN).
-        #[arg(long, env = "PODIAM_PUBLIC_URL")]
-        public_url: Option<String>,
-        /// Audit log: `file` (DATA_DIR/audit.log, rotated at 64 MiB), `stdout` or `none`.
-        #[arg(long, env = "PODIAM_AUDIT", default_value = "file", value_parser = ["file", "stdout", "none"])]
-        audit: String,
-        /// Store: a `postgres://user:pass@host:port/db` URL shared by any
-        /// number of replicas (default: SQLite at DATA_DIR/podiam.db).
-        #[arg(long, env = "PODIAM_STORE")]
-        store: Option<String>,
-    },
+    Serve(Box<server::ServeConfig>),
     /// Manage clusters and their OIDC issuers.
     Cluster {
         #[command(subcommand)]
         command: ClusterCommand,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Rotate and list the signing keys of podiam-hosted cluster issuers.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
         #[command(flatten)]
         client: ClientArgs,
     },
@@ -84,6 +67,10 @@ enum Command {
         /// Bind the token to a pod of this name.
         #[arg(long)]
         pod: Option<String>,
+        /// Allow --expiration below kube-apiserver's 600 s floor (down to
+        /// 10 s) to test expiry and refresh without waiting.
+        #[arg(long)]
+        insecure_short_lifetime: bool,
         /// Write the token to FILE (mode 0600, no trailing newline, as the
         /// kubelet writes projected tokens) instead of printing it.
         #[arg(long, short = 'o')]
@@ -155,6 +142,54 @@ enum AuditCommand {
 }
 
 #[derive(Subcommand)]
+enum KeysCommand {
+    /// Add a signing key: in the JWKS at once, signing after --publish-delay.
+    /// The old key stops signing then and stays in the JWKS until the last
+    /// token it signed has expired.
+    Rotate {
+        /// Cluster name.
+        #[arg(long)]
+        cluster: String,
+        /// Wait between publishing the key and signing with it, e.g. `90s`,
+        /// `5m`, `1h` (default: the JWKS cache max-age, 1h, so verifiers
+        /// that never refetch on an unknown kid still see the key in time;
+        /// podiam's own STS refetches, so seconds suffice when only it verifies).
+        #[arg(long, value_parser = parse_seconds, default_value = "1h")]
+        publish_delay: i64,
+        /// Algorithm of the new key (default: the current key's).
+        #[arg(long, value_parser = ["RS256", "ES256"])]
+        algorithm: Option<String>,
+    },
+    /// List a cluster's keys: pending, signing, retired (published until
+    /// their last token expires) or expired.
+    List {
+        /// Cluster name.
+        #[arg(long)]
+        cluster: String,
+    },
+}
+
+/// Seconds from `90`, `90s`, `5m`, `2h` or `1d`.
+fn parse_seconds(s: &str) -> Result<i64, String> {
+    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: i64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 90s, 5m, 1h"))?;
+    let mult = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => return Err(format!("{s:?}: unit must be s, m, h or d")),
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("{s:?} is too long"))
+}
+
+#[derive(Subcommand)]
 enum ClusterCommand {
     /// Create a cluster with a built-in issuer at <endpoint>/clusters/NAME.
     Create {
@@ -194,7 +229,7 @@ enum ClusterCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let default_filter = if matches!(cli.command, Command::Serve { .. }) {
+    let default_filter = if matches!(cli.command, Command::Serve(_)) {
         "info"
     } else {
         "warn"
@@ -227,25 +262,8 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Serve {
-            listen,
-            data_dir,
-            account,
-            region,
-            public_url,
-            audit,
-            store,
-        } => {
-            let server = server::Server::bind(server::ServeConfig {
-                listen,
-                data_dir,
-                account,
-                region,
-                public_url,
-                audit,
-                store,
-            })
-            .await?;
+        Command::Serve(cfg) => {
+            let server = server::Server::bind(*cfg).await?;
             eprintln!("podiam: listening on http://{}", server.addr);
             server.run(shutdown_signal()).await?;
         }
@@ -293,6 +311,32 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             println!("{}", serde_json::to_string_pretty(&out)?);
         }
+        Command::Keys { command, client } => {
+            let c = Client::new(&client)?;
+            let out = match command {
+                KeysCommand::Rotate {
+                    cluster,
+                    publish_delay,
+                    algorithm,
+                } => {
+                    c.json(
+                        Method::POST,
+                        &format!("/_podiam/clusters/{cluster}/keys/rotate"),
+                        Some(json!({"publishDelaySeconds": publish_delay, "algorithm": algorithm})),
+                    )
+                    .await?
+                }
+                KeysCommand::List { cluster } => {
+                    c.json(
+                        Method::GET,
+                        &format!("/_podiam/clusters/{cluster}/keys"),
+                        None,
+                    )
+                    .await?
+                }
+            };
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        }
         Command::Token {
             cluster,
             namespace,
@@ -300,6 +344,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             audiences,
             expiration,
             pod,
+            insecure_short_lifetime,
             output,
             client,
         } => {
@@ -314,6 +359,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         "audiences": audiences,
                         "expirationSeconds": expiration,
                         "pod": pod,
+                        "insecureShortLifetime": insecure_short_lifetime,
                     })),
                 )
                 .await?;

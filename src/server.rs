@@ -7,6 +7,7 @@
 //! `AssumeRoleWithWebIdentity`, and every other unsigned request to S3
 //! (anonymous access, decided by bucket policies).
 
+use anyhow::Context;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
@@ -22,7 +23,7 @@ use podiam_core::query::QueryParams;
 use podiam_core::{AwsError, SystemClock, SystemRandom};
 use podiam_eks::{ClusterFetcher, EksRequest, IssuerDocument, issuer_document};
 use podiam_oidc::{HttpFetcher, HttpFetcherConfig, JwksFetcher};
-use podiam_store::{AccessKey, Op, Store};
+use podiam_store::{AccessKey, Cluster, MasterKey, Op, SealingKeyRecord, Store};
 use podiam_sts::Sts;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -32,23 +33,37 @@ use std::sync::Arc;
 const MAX_BODY: usize = 1024 * 1024;
 
 /// Settings of `podiam serve`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct ServeConfig {
     /// Address to listen on.
+    #[arg(long, env = "PODIAM_LISTEN", default_value = "127.0.0.1:4599")]
     pub listen: SocketAddr,
-    /// Where SQLite and the admin credentials live.
+    /// Data directory (SQLite, admin credentials, S3 objects, audit log).
+    #[arg(long, env = "PODIAM_DATA_DIR", default_value = "./podiam-data")]
     pub data_dir: PathBuf,
-    /// The account id.
+    /// Account id.
+    #[arg(long, env = "PODIAM_ACCOUNT", default_value = "000000000000")]
     pub account: String,
-    /// The region.
+    /// Region reported in ARNs.
+    #[arg(long, env = "PODIAM_REGION", default_value = "us-east-1")]
     pub region: String,
-    /// The externally reachable URL; default `http://<bound address>`.
+    /// The URL clients and issuers use to reach this server (default http://LISTEN).
+    #[arg(long, env = "PODIAM_PUBLIC_URL")]
     pub public_url: Option<String>,
-    /// Where audit events go: `file` (DIR/audit.log, rotated), `stdout`, or `none`.
+    /// Audit log: `file` (DATA_DIR/audit.log, rotated at 64 MiB), `stdout` or `none`.
+    #[arg(long, env = "PODIAM_AUDIT", default_value = "file", value_parser = ["file", "stdout", "none"])]
     pub audit: String,
-    /// The store: a `postgres://…` URL, or `None` for SQLite at
-    /// DATA_DIR/podiam.db.
+    /// Store: a `postgres://user:pass@host:port/db` URL shared by any
+    /// number of replicas (default: SQLite at DATA_DIR/podiam.db).
+    #[arg(long, env = "PODIAM_STORE")]
     pub store: Option<String>,
+    /// The master key (32 random bytes, base64 or hex) that encrypts signing
+    /// keys, sealing keys and access keys in the store. The key itself can
+    /// be given in PODIAM_MASTER_KEY instead. Required with PostgreSQL (all
+    /// replicas need the same key); with SQLite it defaults to
+    /// DATA_DIR/master-key, created on first start.
+    #[arg(long, env = "PODIAM_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
 }
 
 /// Everything a request handler needs.
@@ -76,13 +91,27 @@ impl Server {
             .public_url
             .clone()
             .unwrap_or_else(|| format!("http://{addr}"));
-        let store = Arc::new(match cfg.store.as_deref().filter(|s| !s.is_empty()) {
+        let postgres = match cfg.store.as_deref().filter(|s| !s.is_empty()) {
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                Store::open_postgres(url).await?
+                Some(url)
             }
             Some(other) => anyhow::bail!("--store: expected a postgres:// URL, got {other:?}"),
+            None => None,
+        };
+        let master = master_key(&cfg, postgres.is_some())?;
+        let store = match postgres {
+            Some(url) => Store::open_postgres(url).await?,
             None => Store::open_sqlite(&cfg.data_dir.join("podiam.db")).await?,
-        });
+        }
+        .with_master_key(master);
+        store.check_master_key()?;
+        let sealed = store.encrypt_plaintext::<AccessKey>().await?
+            + store.encrypt_plaintext::<SealingKeyRecord>().await?
+            + store.encrypt_plaintext::<Cluster>().await?;
+        if sealed > 0 {
+            tracing::warn!(documents = sealed, "encrypted secrets stored in plain text");
+        }
+        let store = Arc::new(store);
         let mut svc = Services::new(
             store.clone(),
             Arc::new(SystemClock),
@@ -107,7 +136,12 @@ impl Server {
             spawn_replica_refresh(store.clone());
         }
         let http: Arc<dyn JwksFetcher> = Arc::new(HttpFetcher::new(HttpFetcherConfig::default())?);
-        let fetcher = Arc::new(ClusterFetcher::new(store, cfg.account.clone(), http));
+        let fetcher = Arc::new(ClusterFetcher::new(
+            store,
+            svc.clock.clone(),
+            cfg.account.clone(),
+            http,
+        ));
         let s3 = podiam_s3::S3::open(&cfg.data_dir, &svc.config)?;
         let app = Arc::new(App {
             svc,
@@ -140,6 +174,49 @@ impl Server {
         .await?;
         Ok(())
     }
+}
+
+/// The master key: `--master-key-file`, else `PODIAM_MASTER_KEY`, else (for
+/// SQLite only) DATA_DIR/master-key, created on first start.
+fn master_key(cfg: &ServeConfig, postgres: bool) -> anyhow::Result<MasterKey> {
+    let from_file = |path: &Path| -> anyhow::Result<MasterKey> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the master key {}", path.display()))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(path)?.permissions().mode();
+            if mode & 0o077 != 0 {
+                tracing::warn!(path = %path.display(), mode = format!("{mode:o}"), "the master key file is readable by other users");
+            }
+        }
+        MasterKey::parse(&text).with_context(|| format!("master key {}", path.display()))
+    };
+    if let Some(path) = &cfg.master_key_file {
+        return from_file(path);
+    }
+    if let Ok(text) = std::env::var("PODIAM_MASTER_KEY") {
+        return MasterKey::parse(&text).context("PODIAM_MASTER_KEY");
+    }
+    if postgres {
+        anyhow::bail!(
+            "replicas sharing a PostgreSQL store need one master key: pass the same --master-key-file \
+             (or PODIAM_MASTER_KEY) to each; create it with `head -c 32 /dev/urandom | base64 > master.key`"
+        );
+    }
+    let path = cfg.data_dir.join("master-key");
+    if path.exists() {
+        return from_file(&path);
+    }
+    let (key, text) = MasterKey::generate();
+    write_private(&path, format!("{text}\n").as_bytes())?;
+    tracing::warn!(
+        path = %path.display(),
+        key_id = key.id(),
+        "created the master key that encrypts the store's secrets: keep a copy (without it they cannot be read), \
+         and for real protection keep it off the data volume (--master-key-file)"
+    );
+    Ok(key)
 }
 
 /// Other replicas sharing the database write behind this one's cache:
@@ -411,7 +488,7 @@ fn issuer_route(svc: &Services, path: &str) -> Option<Response> {
         return None;
     }
     Some(
-        match issuer_document(&svc.store, &svc.config.account, name, doc) {
+        match issuer_document(&svc.store, &svc.config.account, name, doc, svc.now()) {
             Ok(body) => {
                 let ct = match doc {
                     IssuerDocument::Discovery => podiam_oidc::DISCOVERY_CONTENT_TYPE,

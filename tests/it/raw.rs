@@ -93,13 +93,27 @@ impl Raw<'_> {
 
 /// An unsigned POST of a query-protocol body.
 pub fn raw_unsigned(addr: &str, body: &str) -> (u16, String) {
+    raw_http(
+        addr,
+        &format!(
+            "POST / HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+}
+
+/// An unsigned GET of `path`.
+pub fn raw_get(addr: &str, path: &str) -> (u16, String) {
+    raw_http(
+        addr,
+        &format!("GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n"),
+    )
+}
+
+/// Sends `req` on a new connection; (status, body) of the response.
+fn raw_http(addr: &str, req: &str) -> (u16, String) {
     use std::io::{Read, Write};
     let mut c = std::net::TcpStream::connect(addr).unwrap();
-    let req = format!(
-        "POST / HTTP/1.1\r\nhost: {}\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        addr,
-        body.len()
-    );
     c.write_all(req.as_bytes()).unwrap();
     let mut resp = String::new();
     c.read_to_string(&mut resp).unwrap();

@@ -9,7 +9,7 @@
 //! superuser connection: each run creates and drops its own database).
 
 use super::common::{ACCOUNT, BIN, form, raw_fails_with, wait_for, xml_field, xml_unescape};
-use super::raw::{Raw, admin_credentials, raw_unsigned};
+use super::raw::{Raw, admin_credentials, raw_get, raw_unsigned};
 use podiam_sigv4::Credentials;
 use serde_json::json;
 use sqlx::Connection as _;
@@ -109,15 +109,26 @@ struct Replica {
     addr: String,
 }
 
+/// The master key every replica of a test shares (each test has its own database).
+const MASTER_KEY: &str = "cG9kaWFtLXRlc3QtbWFzdGVyLWtleS0zMi1ieXRlcyE=";
+
+/// `podiam serve` on `store` with `master_key`.
+fn serve(dir: &std::path::Path, store: &str, master_key: &str) -> Command {
+    let mut c = Command::new(BIN);
+    c.args(["serve", "--listen", "127.0.0.1:0", "--audit", "none"])
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .args(["--store", store])
+        .env_remove("PODIAM_MASTER_KEY_FILE")
+        .env("PODIAM_MASTER_KEY", master_key)
+        .env("PODIAM_LOG", "warn");
+    c
+}
+
 impl Replica {
     fn start(name: &'static str, store: &str) -> Replica {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut child = Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0", "--audit", "none"])
-            .arg("--data-dir")
-            .arg(dir.path().join("data"))
-            .args(["--store", store])
-            .env("PODIAM_LOG", "warn")
+        let mut child = serve(dir.path(), store, MASTER_KEY)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -259,7 +270,7 @@ impl Drop for Replica {
 /// The replicas, then the database, torn down in that order.
 struct Replicas {
     r: Vec<Replica>,
-    _db: TestDb,
+    db: TestDb,
 }
 
 impl Drop for Replicas {
@@ -328,9 +339,27 @@ fn replicas_share_one_postgres_database() {
     let c = Replica::start("C", &db.url);
     let set = Replicas {
         r: vec![a, b, c],
-        _db: db,
+        db,
     };
     let (a, b, c) = (&set.r[0], &set.r[1], &set.r[2]);
+    // A replica with another master key (or none) refuses to start, naming
+    // the key the store's secrets are encrypted under.
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (key, says) in [
+        (
+            "b3RoZXItbWFzdGVyLWtleS0zMi1ieXRlcy1sb25nISE=",
+            "encrypted under master key",
+        ),
+        ("", "master key"),
+    ] {
+        let mut cmd = serve(dir.path(), &set.db.url, key);
+        if key.is_empty() {
+            cmd.env_remove("PODIAM_MASTER_KEY");
+        }
+        let out = cmd.output().expect("run podiam serve");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(says), "{err}");
+    }
     let admin = a.admin();
     for r in [b, c] {
         let k = r.admin();
@@ -770,10 +799,7 @@ fn replicas_ride_out_a_database_outage() {
     let url = proxy.url(&db.url);
     let a = Replica::start("A", &url);
     let b = Replica::start("B", &url);
-    let set = Replicas {
-        r: vec![a, b],
-        _db: db,
-    };
+    let set = Replicas { r: vec![a, b], db };
     let (a, b) = (&set.r[0], &set.r[1]);
     let admin = a.admin();
 
@@ -944,4 +970,148 @@ fn replicas_ride_out_a_database_outage() {
         !roles.iter().any(|r| r.starts_with("during-")),
         "a refused write was stored: {roles:?}"
     );
+}
+
+/// The `kid` in a JWT's header.
+fn kid_of(token: &str) -> String {
+    use base64::Engine;
+    let header = token.split('.').next().expect("header");
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .expect("base64url header");
+    let v: serde_json::Value = serde_json::from_slice(&raw).expect("json header");
+    v["kid"].as_str().expect("kid").to_string()
+}
+
+#[test]
+fn signing_key_rotation_with_tokens_in_flight() {
+    let Some(db) = TestDb::create() else {
+        eprintln!("PODIAM_TEST_POSTGRES_URL unset: skipping the key-rotation test");
+        return;
+    };
+    let a = Replica::start("A", &db.url);
+    let b = Replica::start("B", &db.url);
+    let set = Replicas { r: vec![a, b], db };
+    let (a, b) = (&set.r[0], &set.r[1]);
+    a.podiam(&["cluster", "create", "rot"]);
+    let hp = format!("{}/clusters/rot", a.addr);
+    a.iam_ok(&[
+        ("Action", "CreateOpenIDConnectProvider"),
+        ("Url", &format!("http://{hp}")),
+        ("ClientIDList.member.1", "sts.amazonaws.com"),
+    ]);
+    a.iam_ok(&[
+        ("Action", "CreateRole"),
+        ("RoleName", "web"),
+        ("AssumeRolePolicyDocument", &trust(&hp, "app")),
+    ]);
+    let role_arn = format!("arn:aws:iam::{ACCOUNT}:role/web");
+    let token = |r: &Replica, seconds: &str| {
+        r.podiam(&[
+            "token",
+            "--cluster",
+            "rot",
+            "--service-account",
+            "app",
+            "--expiration",
+            seconds,
+            "--insecure-short-lifetime",
+        ])
+        .trim()
+        .to_string()
+    };
+    let jwks_kids = |r: &Replica| {
+        let (st, body) = raw_get(&r.addr, "/clusters/rot/openid/v1/jwks");
+        assert_eq!(st, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).expect("jwks json");
+        v["keys"]
+            .as_array()
+            .expect("keys")
+            .iter()
+            .map(|k| k["kid"].as_str().expect("kid").to_string())
+            .collect::<BTreeSet<String>>()
+    };
+
+    // A token in flight, signed by the first key, expiring in 10 s.
+    let old = token(a, "10");
+    let old_kid = kid_of(&old);
+    let minted_old = Instant::now();
+    assert!(
+        wait_for(Duration::from_secs(1), || b.assume_web(&role_arn, &old).0
+            == 200),
+        "B does not know the cluster and role"
+    );
+
+    // Rotate on B: the new key is in every replica's JWKS at once and signs
+    // two seconds later.
+    let rotated: serde_json::Value = serde_json::from_str(&b.podiam(&[
+        "keys",
+        "rotate",
+        "--cluster",
+        "rot",
+        "--publish-delay",
+        "2s",
+    ]))
+    .expect("json");
+    let rotated_at = Instant::now();
+    assert_eq!(rotated["keys"][0]["state"], "signing", "{rotated}");
+    assert_eq!(rotated["keys"][1]["state"], "pending", "{rotated}");
+    let new_kid = rotated["keys"][1]["kid"].as_str().expect("kid").to_string();
+    assert!(
+        wait_for(Duration::from_secs(1), || jwks_kids(a)
+            == BTreeSet::from([old_kid.clone(), new_kid.clone()])),
+        "A does not publish both keys: {:?}",
+        jwks_kids(a)
+    );
+    // Still inside the delay: the old key signs (the last token it signs).
+    let during = token(a, "10");
+    let minted_during = Instant::now();
+    if rotated_at.elapsed() < Duration::from_millis(1800) {
+        assert_eq!(
+            kid_of(&during),
+            old_kid,
+            "the new key signed before its delay"
+        );
+    }
+
+    // After the delay A signs with the new key; old and new tokens both work
+    // on both replicas.
+    std::thread::sleep(Duration::from_secs(2).saturating_sub(rotated_at.elapsed()));
+    let new = token(a, "600");
+    assert_eq!(kid_of(&new), new_kid);
+    for r in [a, b] {
+        for (what, t) in [("old", &old), ("new", &new)] {
+            let (st, body) = r.assume_web(&role_arn, t);
+            assert_eq!(st, 200, "{what} token on {}: {body}", r.name);
+        }
+    }
+    let listed: serde_json::Value =
+        serde_json::from_str(&b.podiam(&["keys", "list", "--cluster", "rot"])).expect("json");
+    assert_eq!(listed["keys"][0]["state"], "retired", "{listed}");
+    assert!(listed["keys"][0]["publishedUntil"].is_string(), "{listed}");
+    assert_eq!(listed["keys"][1]["state"], "signing", "{listed}");
+
+    // Once the old key's tokens have expired (STS allows 60 s of clock
+    // leeway past `exp`, and the key stays published that long) only the
+    // new token is accepted and only the new key is published.
+    let leeway = Duration::from_secs(60);
+    std::thread::sleep((Duration::from_secs(11) + leeway).saturating_sub(minted_old.elapsed()));
+    for r in [a, b] {
+        raw_fails_with(&r.assume_web(&role_arn, &old), 400, "ExpiredTokenException");
+    }
+    std::thread::sleep((Duration::from_secs(11) + leeway).saturating_sub(minted_during.elapsed()));
+    for r in [a, b] {
+        // Expired (or, to a verifier that never saw it, signed by an
+        // unpublished key): refused either way.
+        let (st, body) = r.assume_web(&role_arn, &during);
+        assert_eq!(st, 400, "old key's last token on {}: {body}", r.name);
+        let (st, body) = r.assume_web(&role_arn, &new);
+        assert_eq!(st, 200, "new token on {}: {body}", r.name);
+        assert_eq!(
+            jwks_kids(r),
+            BTreeSet::from([new_kid.clone()]),
+            "{}",
+            r.name
+        );
+    }
 }

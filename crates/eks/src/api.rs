@@ -6,6 +6,7 @@ use crate::cluster::{
     ClusterSpec, TokenSpec, create_cluster, delete_cluster, mint_token, not_found,
 };
 use crate::error::EksError;
+use crate::keys::RotateSpec;
 use crate::serviceaccount;
 use podiam_auth::{Caller, Services};
 use podiam_store::Cluster;
@@ -126,6 +127,19 @@ pub enum EksRequest {
         cluster: String,
         /// What to mint.
         spec: TokenSpec,
+    },
+    /// `POST /_podiam/clusters/{name}/keys/rotate`
+    /// `{publishDelaySeconds, algorithm}` (podiam extension).
+    RotateKeys {
+        /// Cluster.
+        cluster: String,
+        /// How.
+        spec: RotateSpec,
+    },
+    /// `GET /_podiam/clusters/{name}/keys` (podiam extension).
+    ListKeys {
+        /// Cluster.
+        cluster: String,
     },
 }
 
@@ -342,6 +356,28 @@ impl EksRequest {
                     },
                 })
             }),
+            ("POST", ["_podiam", "clusters", name, "keys", "rotate"]) => {
+                parse_body(body).and_then(|b| {
+                    let publish_delay = match b.get("publishDelaySeconds") {
+                        None | Some(Value::Null) => None,
+                        Some(v) => Some(v.as_i64().ok_or_else(|| {
+                            EksError::InvalidParameter(
+                                "publishDelaySeconds must be an integer".into(),
+                            )
+                        })?),
+                    };
+                    Ok(EksRequest::RotateKeys {
+                        cluster: name.to_string(),
+                        spec: RotateSpec {
+                            publish_delay,
+                            algorithm: str_field(&b, "algorithm")?,
+                        },
+                    })
+                })
+            }
+            ("GET", ["_podiam", "clusters", name, "keys"]) => Ok(EksRequest::ListKeys {
+                cluster: name.to_string(),
+            }),
             _ => return None,
         })
     }
@@ -360,6 +396,10 @@ impl EksRequest {
             EksRequest::MintToken { cluster, .. } => {
                 ("podiam:CreateServiceAccountToken", arn(cluster))
             }
+            EksRequest::RotateKeys { cluster, .. } => {
+                ("podiam:RotateClusterSigningKey", arn(cluster))
+            }
+            EksRequest::ListKeys { cluster } => ("podiam:ListClusterSigningKeys", arn(cluster)),
             EksRequest::CreateAssociation { cluster, .. } => {
                 ("eks:CreatePodIdentityAssociation", arn(cluster))
             }
@@ -627,8 +667,19 @@ pub async fn handle(
             &serviceaccount::delete(svc, &account, &cluster, &namespace, &name).await?,
         ),
         EksRequest::MintToken { cluster, spec } => {
-            let token = mint_token(svc, &account, &cluster, &spec)?;
+            let token = mint_token(svc, &account, &cluster, &spec).await?;
             json!({ "token": token })
+        }
+        EksRequest::RotateKeys { cluster, spec } => {
+            let c = crate::keys::rotate(svc, &account, &cluster, &spec).await?;
+            crate::keys::describe(&c, svc.now())
+        }
+        EksRequest::ListKeys { cluster } => {
+            let c = svc
+                .store
+                .get::<Cluster>(&account, &cluster)?
+                .ok_or_else(|| not_found(&cluster))?;
+            crate::keys::describe(&c, svc.now())
         }
     };
     Ok((200, body.to_string()))

@@ -4,8 +4,8 @@ use crate::error::EksError;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use podiam_auth::Services;
-use podiam_oidc::{Algorithm, ServiceAccountTokenRequest, SigningKey, object_uid};
-use podiam_store::{Cluster, ClusterKey, Op, StoreError};
+use podiam_oidc::{ServiceAccountTokenRequest, object_uid};
+use podiam_store::{Cluster, Op, StoreError};
 use std::collections::BTreeMap;
 
 /// What `CreateCluster` / `podiam cluster create` asks for.
@@ -69,22 +69,11 @@ pub async fn create_cluster(
             ));
         }
     } else {
-        let alg = match spec.algorithm.as_deref().unwrap_or("RS256") {
-            "RS256" => Algorithm::Rs256,
-            "ES256" => Algorithm::Es256,
-            other => {
-                return Err(EksError::InvalidParameter(format!(
-                    "Unsupported signing algorithm {other:?}: use RS256 or ES256."
-                )));
-            }
-        };
-        let key = SigningKey::generate(alg).map_err(|e| EksError::Server(e.to_string()))?;
-        keys.push(ClusterKey {
-            kid: key.kid().to_string(),
-            alg: key.algorithm().as_str().to_string(),
-            private_pkcs8: STANDARD.encode(key.to_pkcs8_der()),
-            created_at: now,
-        });
+        keys.push(crate::keys::generate(
+            spec.algorithm.as_deref().unwrap_or("RS256"),
+            now,
+            0,
+        )?);
     }
     let mut seed = [0u8; 16];
     svc.rng.fill(&mut seed);
@@ -152,8 +141,9 @@ pub struct TokenSpec {
 }
 
 /// Mints a projected service-account token exactly as kube-apiserver would,
-/// with uids stable per (cluster, namespace, name).
-pub fn mint_token(
+/// with uids stable per (cluster, namespace, name), signed by the cluster's
+/// current key (which records the token's expiry, see [`crate::keys`]).
+pub async fn mint_token(
     svc: &Services,
     account: &str,
     cluster: &str,
@@ -163,15 +153,11 @@ pub fn mint_token(
         .store
         .get::<Cluster>(account, cluster)?
         .ok_or_else(|| not_found(cluster))?;
-    let Some(k) = c.keys.last() else {
+    if c.keys.is_empty() {
         return Err(EksError::InvalidRequest(format!(
             "Cluster {cluster} has an external issuer; podiam holds no key to sign its tokens."
         )));
-    };
-    let der = STANDARD
-        .decode(&k.private_pkcs8)
-        .map_err(|e| EksError::Server(format!("stored key is not base64: {e}")))?;
-    let key = SigningKey::from_pkcs8_der(&der).map_err(|e| EksError::Server(e.to_string()))?;
+    }
     let seed = c.uid_seed.as_bytes();
     let sa_uid = object_uid(
         seed,
@@ -214,6 +200,7 @@ pub fn mint_token(
     if short {
         claims.exp = claims.iat + spec.expiration_seconds;
     }
+    let key = crate::keys::sign_with(svc, account, cluster, claims.exp).await?;
     key.sign_jws(&claims)
         .map_err(|e| EksError::Server(e.to_string()))
 }

@@ -110,7 +110,13 @@ pub fn verify_pod_token(
             cluster.name
         )));
     }
-    let jwks = issuer_document(&svc.store, account, &cluster.name, IssuerDocument::Jwks)?;
+    let jwks = issuer_document(
+        &svc.store,
+        account,
+        &cluster.name,
+        IssuerDocument::Jwks,
+        svc.now(),
+    )?;
     let set =
         JwkSet::from_json(jwks.as_bytes()).map_err(|e| EksAuthError::ServiceUnavailable(e.0))?;
     tok.verify_signature(&set)

@@ -3,9 +3,9 @@
 
 use crate::cluster::not_found;
 use crate::error::EksError;
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
+use crate::keys;
 use bytes::Bytes;
+use podiam_core::Clock;
 use podiam_oidc::{
     FetchError, FetchFuture, JwksFetcher, SigningKey, default_jwks_uri, discovery_document,
     discovery_url, jwks_document,
@@ -22,68 +22,73 @@ pub enum IssuerDocument {
     Jwks,
 }
 
-fn public_keys(c: &Cluster) -> Result<Vec<SigningKey>, EksError> {
-    c.keys
-        .iter()
-        .map(|k| {
-            let der = STANDARD
-                .decode(&k.private_pkcs8)
-                .map_err(|e| EksError::Server(e.to_string()))?;
-            SigningKey::from_pkcs8_der(&der).map_err(|e| EksError::Server(e.to_string()))
-        })
-        .collect()
+/// Derived once per cluster version: the documents of an external issuer,
+/// or a built-in issuer's parsed keys (parsing RSA keys is slow; which of
+/// them are published depends on the time, see [`crate::keys`]).
+enum Parsed {
+    External { discovery: String, jwks: String },
+    Builtin(Vec<SigningKey>),
 }
 
-fn render(c: &Cluster, doc: IssuerDocument) -> Result<String, EksError> {
+fn parse(c: &Cluster) -> Result<Parsed, EksError> {
     if let Some(jwks) = &c.external_jwks {
-        return Ok(match doc {
-            IssuerDocument::Jwks => jwks.clone(),
-            IssuerDocument::Discovery => {
-                let algs: Vec<podiam_oidc::Algorithm> =
-                    podiam_oidc::JwkSet::from_json(jwks.as_bytes())
-                        .map(|s| {
-                            s.keys()
-                                .iter()
-                                .filter_map(|k| k.alg().and_then(podiam_oidc::Algorithm::from_name))
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                discovery_document(&c.issuer, &default_jwks_uri(&c.issuer), &algs)
-            }
+        let algs: Vec<podiam_oidc::Algorithm> = podiam_oidc::JwkSet::from_json(jwks.as_bytes())
+            .map(|s| {
+                s.keys()
+                    .iter()
+                    .filter_map(|k| k.alg().and_then(podiam_oidc::Algorithm::from_name))
+                    .collect()
+            })
+            .unwrap_or_default();
+        return Ok(Parsed::External {
+            discovery: discovery_document(&c.issuer, &default_jwks_uri(&c.issuer), &algs),
+            jwks: jwks.clone(),
         });
     }
-    let keys = public_keys(c)?;
-    Ok(match doc {
-        IssuerDocument::Jwks => jwks_document(keys.iter().map(SigningKey::jwk)),
-        IssuerDocument::Discovery => {
-            let algs: Vec<_> = keys.iter().map(SigningKey::algorithm).collect();
-            discovery_document(&c.issuer, &default_jwks_uri(&c.issuer), &algs)
-        }
-    })
+    c.keys
+        .iter()
+        .map(keys::load)
+        .collect::<Result<_, _>>()
+        .map(Parsed::Builtin)
 }
 
-/// A cluster's discovery document or JWKS, as kube-apiserver serves them.
+/// A cluster's discovery document or JWKS at `now`, as kube-apiserver
+/// serves them: pending, signing and retired keys, not expired ones.
 pub fn issuer_document(
     store: &Store,
     account: &str,
     cluster: &str,
     doc: IssuerDocument,
+    now: i64,
 ) -> Result<String, EksError> {
     let c = store
         .get::<Cluster>(account, cluster)?
         .ok_or_else(|| not_found(cluster))?;
-    // A cached rendering per cluster version: JWKS requests are hot.
-    let cached = c.derived(|c| {
-        (
-            render(c, IssuerDocument::Discovery).ok(),
-            render(c, IssuerDocument::Jwks).ok(),
-        )
-    });
-    let out = match doc {
-        IssuerDocument::Discovery => cached.0.clone(),
-        IssuerDocument::Jwks => cached.1.clone(),
-    };
-    out.ok_or_else(|| EksError::Server(format!("cluster {cluster} has unusable keys")))
+    let parsed = c.derived(|c| parse(c).ok());
+    match (parsed.as_ref(), doc) {
+        (None, _) => Err(EksError::Server(format!(
+            "cluster {cluster} has unusable keys"
+        ))),
+        (Some(Parsed::External { discovery, .. }), IssuerDocument::Discovery) => {
+            Ok(discovery.clone())
+        }
+        (Some(Parsed::External { jwks, .. }), IssuerDocument::Jwks) => Ok(jwks.clone()),
+        (Some(Parsed::Builtin(parsed)), doc) => {
+            let live = parsed
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| keys::state(&c.keys, *i, now).published())
+                .map(|(_, k)| k);
+            Ok(match doc {
+                IssuerDocument::Jwks => jwks_document(live.map(SigningKey::jwk)),
+                IssuerDocument::Discovery => {
+                    let mut algs: Vec<_> = live.map(SigningKey::algorithm).collect();
+                    algs.dedup();
+                    discovery_document(&c.issuer, &default_jwks_uri(&c.issuer), &algs)
+                }
+            })
+        }
+    }
 }
 
 /// Resolves the discovery and JWKS URLs of clusters stored in podiam from
@@ -92,6 +97,7 @@ pub fn issuer_document(
 /// an external issuer takes.
 pub struct ClusterFetcher {
     store: Arc<Store>,
+    clock: Arc<dyn Clock>,
     account: String,
     fallback: Arc<dyn JwksFetcher>,
 }
@@ -106,9 +112,15 @@ impl std::fmt::Debug for ClusterFetcher {
 
 impl ClusterFetcher {
     /// A fetcher over the clusters of `account`, with `fallback` for other URLs.
-    pub fn new(store: Arc<Store>, account: String, fallback: Arc<dyn JwksFetcher>) -> Self {
+    pub fn new(
+        store: Arc<Store>,
+        clock: Arc<dyn Clock>,
+        account: String,
+        fallback: Arc<dyn JwksFetcher>,
+    ) -> Self {
         Self {
             store,
+            clock,
             account,
             fallback,
         }
@@ -124,7 +136,8 @@ impl ClusterFetcher {
             } else {
                 continue;
             };
-            return issuer_document(&self.store, &self.account, &c.name, doc).ok();
+            return issuer_document(&self.store, &self.account, &c.name, doc, self.clock.epoch())
+                .ok();
         }
         None
     }

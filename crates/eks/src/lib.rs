@@ -13,6 +13,7 @@ mod cluster;
 pub mod eks_auth;
 mod error;
 mod issuer;
+pub mod keys;
 pub mod serviceaccount;
 
 pub use api::{EksRequest, handle};

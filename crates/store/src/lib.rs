@@ -12,10 +12,16 @@
 //! rows with a newer sequence, which is how replicas sharing one database
 //! see each other's writes.
 
+//!
+//! Secret entities (signing keys, sealing keys, access keys) are encrypted
+//! at rest under a [`MasterKey`] when the store has one.
+
 mod backend;
 pub mod model;
+mod sealed;
 mod store;
 
 pub use backend::BackendKind;
 pub use model::*;
+pub use sealed::{MasterKey, SealError};
 pub use store::{Entity, Expect, Op, Store, StoreError, Versioned};

@@ -32,6 +32,7 @@ pub struct AccessKey {
 
 impl Entity for AccessKey {
     const KIND: &'static str = "access-key";
+    const SECRET: bool = true;
 }
 
 /// An IAM OIDC identity provider.
@@ -174,6 +175,20 @@ pub struct ClusterKey {
     pub private_pkcs8: String,
     /// Epoch seconds.
     pub created_at: i64,
+    /// When the key starts signing (epoch seconds; 0: from creation). A
+    /// rotated-in key is published in the JWKS before this, so verifiers
+    /// holding a cached JWKS know it by the time tokens carry its `kid`.
+    #[serde(default)]
+    pub active_from: i64,
+    /// The latest `exp` of any token this key signed: once a newer key
+    /// signs, this key stays published until then. Keys stored before
+    /// podiam tracked it read as "unknown" (`i64::MAX`) and are kept.
+    #[serde(default = "unknown_signed_until")]
+    pub signed_until: i64,
+}
+
+fn unknown_signed_until() -> i64 {
+    i64::MAX
 }
 
 /// A cluster: a name, an issuer, and (for built-in issuers) signing keys.
@@ -199,6 +214,7 @@ pub struct Cluster {
 
 impl Entity for Cluster {
     const KIND: &'static str = "cluster";
+    const SECRET: bool = true;
 }
 
 /// A key that seals session tokens.
@@ -214,6 +230,7 @@ pub struct SealingKeyRecord {
 
 impl Entity for SealingKeyRecord {
     const KIND: &'static str = "sealing-key";
+    const SECRET: bool = true;
 }
 
 /// An S3 bucket (objects live on disk; this is the bucket's record).

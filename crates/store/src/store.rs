@@ -1,6 +1,7 @@
 //! The cached, typed store over a backend.
 
 use crate::backend::{Backend, BackendKind, Row};
+use crate::sealed::{self, MasterKey, SealError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::any::Any;
@@ -11,6 +12,8 @@ use std::sync::{Arc, OnceLock, RwLock};
 pub trait Entity: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// The document kind, e.g. `role`.
     const KIND: &'static str;
+    /// Whether documents hold secrets, encrypted at rest under the master key.
+    const SECRET: bool = false;
 }
 
 /// Why a store operation failed.
@@ -36,6 +39,16 @@ pub enum StoreError {
     /// The database could not be reached or failed.
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// A secret document cannot be decrypted with this process's master key.
+    #[error("cannot read {kind} {key}: {reason}")]
+    Sealed {
+        /// Entity kind.
+        kind: String,
+        /// Key.
+        key: String,
+        /// Why.
+        reason: SealError,
+    },
     /// A stored document could not be decoded.
     #[error("corrupt {kind} document {key}: {detail}")]
     Corrupt {
@@ -78,6 +91,8 @@ pub enum Op {
         body: String,
         /// Precondition.
         expect: Expect,
+        /// Encrypt the body at rest ([`Entity::SECRET`]).
+        secret: bool,
     },
     /// Delete a document.
     Delete {
@@ -111,6 +126,7 @@ impl Op {
             // Entities are plain data; serialisation cannot fail.
             body: serde_json::to_string(value).unwrap_or_default(),
             expect,
+            secret: T::SECRET,
         }
     }
 
@@ -208,6 +224,7 @@ struct Cache {
 pub struct Store {
     backend: Backend,
     cache: RwLock<Cache>,
+    master: Option<MasterKey>,
 }
 
 impl std::fmt::Debug for Store {
@@ -241,9 +258,87 @@ impl Store {
         let store = Store {
             backend,
             cache: RwLock::new(Cache::default()),
+            master: None,
         };
         store.refresh().await?;
         Ok(store)
+    }
+
+    /// Encrypts secret documents written from now on under `key`, and
+    /// decrypts stored ones with it. Check it with [`Store::check_master_key`].
+    pub fn with_master_key(mut self, key: MasterKey) -> Store {
+        self.master = Some(key);
+        self
+    }
+
+    /// Whether every encrypted document opens with this store's master key:
+    /// a replica started with the wrong key (or none) fails here, at start,
+    /// naming the key it needs.
+    pub fn check_master_key(&self) -> Result<(), StoreError> {
+        let c = self.read_cache();
+        for (kind, accounts) in &c.docs {
+            for (account, keys) in accounts {
+                for (key, doc) in keys {
+                    if sealed::is_sealed(&doc.body) {
+                        self.open_body(kind, account, key, &doc.body)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Re-writes documents of `T` stored in plain text (before a master key
+    /// was configured) encrypted. Returns how many.
+    pub async fn encrypt_plaintext<T: Entity>(&self) -> Result<usize, StoreError> {
+        if !T::SECRET || self.master.is_none() {
+            return Ok(0);
+        }
+        let plain: Vec<Op> = {
+            let c = self.read_cache();
+            c.docs
+                .get(T::KIND)
+                .into_iter()
+                .flat_map(|accounts| accounts.iter())
+                .flat_map(|(account, keys)| {
+                    keys.iter()
+                        .filter(|(_, d)| !sealed::is_sealed(&d.body))
+                        .map(move |(key, d)| Op::Put {
+                            kind: T::KIND,
+                            account: account.clone(),
+                            key: key.clone(),
+                            body: d.body.clone(),
+                            expect: Expect::Version(d.version),
+                            secret: true,
+                        })
+                })
+                .collect()
+        };
+        let n = plain.len();
+        self.write(plain).await?;
+        Ok(n)
+    }
+
+    fn open_body(
+        &self,
+        kind: &str,
+        account: &str,
+        key: &str,
+        body: &str,
+    ) -> Result<String, StoreError> {
+        let locked = |reason| StoreError::Sealed {
+            kind: kind.into(),
+            key: key.into(),
+            reason,
+        };
+        match &self.master {
+            None => Err(locked(SealError::NoKey(
+                sealed::key_id(body).unwrap_or("?").to_string(),
+            ))),
+            Some(m) => m
+                .open(&sealed::aad(kind, account, key), body)
+                .map_err(locked),
+        }
     }
 
     /// Which backend this store uses.
@@ -284,7 +379,7 @@ impl Store {
                 .and_then(|k| k.get(key))
                 .cloned()
         };
-        doc.map(|d| typed::<T>(d, key)).transpose()
+        doc.map(|d| self.typed::<T>(d, account, key)).transpose()
     }
 
     /// Every entity of type `T` in `account`, ordered by key.
@@ -297,7 +392,9 @@ impl Store {
                 .map(|keys| keys.iter().map(|(k, d)| (k.clone(), d.clone())).collect())
                 .unwrap_or_default()
         };
-        docs.into_iter().map(|(k, d)| typed::<T>(d, &k)).collect()
+        docs.into_iter()
+            .map(|(k, d)| self.typed::<T>(d, account, &k))
+            .collect()
     }
 
     /// Every entity of type `T` in every account, as (account, entity),
@@ -315,7 +412,7 @@ impl Store {
         };
         let mut out = docs
             .into_iter()
-            .map(|(a, k, d)| typed::<T>(d, &k).map(|v| (a, v)))
+            .map(|(a, k, d)| self.typed::<T>(d, &a, &k).map(|v| (a, v)))
             .collect::<Result<Vec<_>, _>>()?;
         out.sort_by(|x, y| x.0.cmp(&y.0));
         Ok(out)
@@ -330,6 +427,7 @@ impl Store {
         if ops.is_empty() {
             return Ok(());
         }
+        let ops: Vec<Op> = ops.into_iter().map(|op| self.seal_op(op)).collect();
         let rows = match self.backend.write(&ops).await {
             Ok(rows) => rows,
             Err(e @ (StoreError::Conflict { .. } | StoreError::AlreadyExists { .. })) => {
@@ -391,28 +489,69 @@ fn apply_row(c: &mut Cache, r: Row) {
     }
 }
 
-fn typed<T: Entity>(doc: Arc<Doc>, key: &str) -> Result<Versioned<T>, StoreError> {
-    let any = match doc.typed.get() {
-        Some(a) => a.clone(),
-        None => {
-            let v: T = serde_json::from_str(&doc.body).map_err(|e| StoreError::Corrupt {
-                kind: T::KIND.into(),
-                key: key.into(),
-                detail: e.to_string(),
-            })?;
-            doc.typed
-                .get_or_init(|| Arc::new(v) as Arc<dyn Any + Send + Sync>)
-                .clone()
+impl Store {
+    /// Encrypts a secret document's body when there is a master key.
+    fn seal_op(&self, op: Op) -> Op {
+        match (op, &self.master) {
+            (
+                Op::Put {
+                    kind,
+                    account,
+                    key,
+                    body,
+                    expect,
+                    secret: true,
+                },
+                Some(m),
+            ) if !sealed::is_sealed(&body) => Op::Put {
+                body: m.seal(&sealed::aad(kind, &account, &key), &body),
+                kind,
+                account,
+                key,
+                expect,
+                secret: true,
+            },
+            (op, _) => op,
         }
-    };
-    let value = any.downcast::<T>().map_err(|_| StoreError::Corrupt {
-        kind: T::KIND.into(),
-        key: key.into(),
-        detail: "type mismatch".into(),
-    })?;
-    Ok(Versioned {
-        version: doc.version,
-        value,
-        doc,
-    })
+    }
+
+    /// The typed entity of a cached document, decrypted and decoded once
+    /// per version.
+    fn typed<T: Entity>(
+        &self,
+        doc: Arc<Doc>,
+        account: &str,
+        key: &str,
+    ) -> Result<Versioned<T>, StoreError> {
+        let any = match doc.typed.get() {
+            Some(a) => a.clone(),
+            None => {
+                let opened;
+                let json = if sealed::is_sealed(&doc.body) {
+                    opened = self.open_body(T::KIND, account, key, &doc.body)?;
+                    opened.as_str()
+                } else {
+                    doc.body.as_str()
+                };
+                let v: T = serde_json::from_str(json).map_err(|e| StoreError::Corrupt {
+                    kind: T::KIND.into(),
+                    key: key.into(),
+                    detail: e.to_string(),
+                })?;
+                doc.typed
+                    .get_or_init(|| Arc::new(v) as Arc<dyn Any + Send + Sync>)
+                    .clone()
+            }
+        };
+        let value = any.downcast::<T>().map_err(|_| StoreError::Corrupt {
+            kind: T::KIND.into(),
+            key: key.into(),
+            detail: "type mismatch".into(),
+        })?;
+        Ok(Versioned {
+            version: doc.version,
+            value,
+            doc,
+        })
+    }
 }
