@@ -40,6 +40,13 @@ enum Command {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// Role operations beyond the IAM API.
+    Role {
+        #[command(subcommand)]
+        command: RoleCommand,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
     /// Rotate and list the signing keys of podiam-hosted cluster issuers.
     Keys {
         #[command(subcommand)]
@@ -142,6 +149,46 @@ enum AuditCommand {
 }
 
 #[derive(Subcommand)]
+enum RoleCommand {
+    /// Revoke every active session of a role, as the AWS console's "Revoke
+    /// active sessions" does: an inline policy `AWSRevokeOlderSessions`
+    /// denying everything to sessions issued before now
+    /// (`aws:TokenIssueTime`). Sessions issued afterwards are unaffected;
+    /// every replica enforces it within a second.
+    RevokeSessions {
+        /// Role name.
+        name: String,
+    },
+}
+
+/// The inline policy AWS attaches to revoke a role's sessions issued
+/// before `now` (epoch milliseconds).
+fn revoke_older_sessions(now_ms: i128) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(now_ms * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let stamp = format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    );
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Deny",
+            "Action": ["*"],
+            "Resource": ["*"],
+            "Condition": {"DateLessThan": {"aws:TokenIssueTime": stamp}}
+        }]
+    })
+    .to_string()
+}
+
+#[derive(Subcommand)]
 enum KeysCommand {
     /// Add a signing key: in the JWKS at once, signing after --publish-delay.
     /// The old key stops signing then and stays in the JWKS until the last
@@ -170,7 +217,7 @@ enum KeysCommand {
 }
 
 /// Seconds from `90`, `90s`, `5m`, `2h` or `1d`.
-fn parse_seconds(s: &str) -> Result<i64, String> {
+pub(crate) fn parse_seconds(s: &str) -> Result<i64, String> {
     let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
         Some(i) => s.split_at(i),
         None => (s, "s"),
@@ -311,6 +358,26 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             println!("{}", serde_json::to_string_pretty(&out)?);
         }
+        Command::Role {
+            command: RoleCommand::RevokeSessions { name },
+            client,
+        } => {
+            let now_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+            let doc = revoke_older_sessions(now_ms);
+            Client::new(&client)?
+                .query(
+                    "iam",
+                    &[
+                        ("Action", "PutRolePolicy"),
+                        ("Version", "2010-05-08"),
+                        ("RoleName", &name),
+                        ("PolicyName", "AWSRevokeOlderSessions"),
+                        ("PolicyDocument", &doc),
+                    ],
+                )
+                .await?;
+            println!("{doc}");
+        }
         Command::Keys { command, client } => {
             let c = Client::new(&client)?;
             let out = match command {
@@ -422,5 +489,34 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {},
         _ = term => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_seconds("90"), Ok(90));
+        assert_eq!(parse_seconds("90s"), Ok(90));
+        assert_eq!(parse_seconds("5m"), Ok(300));
+        assert_eq!(parse_seconds("24h"), Ok(86_400));
+        assert_eq!(parse_seconds("2d"), Ok(172_800));
+        for bad in ["", "h", "5w", "-1s", "1.5h", "99999999999999999999d"] {
+            assert!(parse_seconds(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn revocation_policy_is_awss() {
+        let doc: serde_json::Value =
+            serde_json::from_str(&revoke_older_sessions(1_795_338_149_085)).unwrap();
+        assert_eq!(
+            doc["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"],
+            "2026-11-22T09:02:29.085Z"
+        );
+        assert_eq!(doc["Statement"][0]["Effect"], "Deny");
+        assert_eq!(doc["Statement"][0]["Action"][0], "*");
     }
 }

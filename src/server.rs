@@ -64,6 +64,11 @@ pub struct ServeConfig {
     /// DATA_DIR/master-key, created on first start.
     #[arg(long, env = "PODIAM_MASTER_KEY_FILE")]
     pub master_key_file: Option<PathBuf>,
+    /// Start sealing new sessions with a fresh key this often (`24h`,
+    /// `90m`, `0` = never). Older keys keep opening the sessions they
+    /// sealed until those expire, then are dropped.
+    #[arg(long, env = "PODIAM_SEALING_KEY_ROTATION", value_parser = crate::parse_seconds, default_value = "24h")]
+    pub sealing_key_rotation: i64,
 }
 
 /// Everything a request handler needs.
@@ -148,6 +153,7 @@ impl Server {
             sts: Sts::new(fetcher),
             s3,
         });
+        spawn_sealing_rotation(app.clone(), cfg.sealing_key_rotation);
         Ok(Server {
             listener,
             app,
@@ -226,31 +232,60 @@ fn spawn_replica_refresh(store: Arc<Store>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        // Log the transitions only: an outage would otherwise log 4 lines/s.
-        let mut down_since: Option<std::time::Instant> = None;
+        let mut log = FailureLog::new(
+            "store unreachable: serving reads from cache, refusing writes with ServiceUnavailable",
+        );
         loop {
             tick.tick().await;
-            match store.refresh().await {
-                Ok(_) => {
-                    if let Some(t) = down_since.take() {
-                        tracing::warn!(
-                            after_secs = t.elapsed().as_secs_f64(),
-                            "store reachable again; caught up"
-                        );
-                    }
-                }
-                Err(e) => {
-                    if down_since.is_none() {
-                        down_since = Some(std::time::Instant::now());
-                        tracing::error!(
-                            error = %e,
-                            "store unreachable: serving reads from cache, refusing writes with ServiceUnavailable"
-                        );
-                    }
-                }
-            }
+            log.record(store.refresh().await.map(drop));
         }
     });
+}
+
+/// Rotates session-sealing keys every `interval` seconds (0: never) and
+/// picks up keys other replicas created; see
+/// [`Services::maintain_sealing_keys`].
+fn spawn_sealing_rotation(app: Arc<App>, interval: i64) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut log = FailureLog::new("session-sealing key rotation failing");
+        loop {
+            tick.tick().await;
+            log.record(app.svc.maintain_sealing_keys(interval).await);
+        }
+    });
+}
+
+/// Logs a background task's failures once when they start and once when
+/// they stop: an outage would otherwise log several lines a second.
+struct FailureLog {
+    what: &'static str,
+    since: Option<std::time::Instant>,
+}
+
+impl FailureLog {
+    fn new(what: &'static str) -> Self {
+        Self { what, since: None }
+    }
+
+    fn record<E: std::fmt::Display>(&mut self, r: Result<(), E>) {
+        match (r, self.since) {
+            (Ok(()), Some(t)) => {
+                tracing::warn!(
+                    after_secs = t.elapsed().as_secs_f64(),
+                    "recovered: {}",
+                    self.what
+                );
+                self.since = None;
+            }
+            (Err(e), None) => {
+                tracing::error!(error = %e, "{}", self.what);
+                self.since = Some(std::time::Instant::now());
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Creates the account's admin key on first start and writes it to

@@ -127,8 +127,14 @@ fn serve(dir: &std::path::Path, store: &str, master_key: &str) -> Command {
 
 impl Replica {
     fn start(name: &'static str, store: &str) -> Replica {
+        Self::start_with(name, store, &[])
+    }
+
+    /// Like [`Replica::start`] with more `serve` flags.
+    fn start_with(name: &'static str, store: &str, flags: &[&str]) -> Replica {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut child = serve(dir.path(), store, MASTER_KEY)
+            .args(flags)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -955,6 +961,38 @@ fn replicas_ride_out_a_database_outage() {
             == 200),
         "A did not catch up after the outage"
     );
+
+    // "Revoke active sessions" on B: A refuses sessions issued before it
+    // within a second; sessions issued after it work.
+    b.podiam(&["role", "revoke-sessions", "web"]);
+    let revoked = Instant::now();
+    let get = |creds: &Credentials| a.aws(creds, &["s3", "cp", "s3://outage/a.txt", "-"]);
+    let mut last = get(&session);
+    while last.status.success() {
+        assert!(
+            revoked.elapsed() < Duration::from_secs(2),
+            "A still honours a revoked session"
+        );
+        last = get(&session);
+    }
+    // `s3 cp` starts with a HEAD: a 403 without a body.
+    assert!(
+        String::from_utf8_lossy(&last.stderr).contains("(403)"),
+        "{last:?}"
+    );
+    eprintln!(
+        "revocation on B enforced on A after {:?}",
+        revoked.elapsed()
+    );
+    std::thread::sleep(Duration::from_millis(1100));
+    let (st, body) = a.assume_web(&role_arn, &token);
+    assert_eq!(st, 200, "{body}");
+    let out = get(&session_credentials(&body));
+    assert!(
+        out.status.success(),
+        "a session issued after revocation: {out:?}"
+    );
+
     b.iam_ok(&[
         ("Action", "UpdateAssumeRolePolicy"),
         ("RoleName", "web"),
@@ -970,6 +1008,15 @@ fn replicas_ride_out_a_database_outage() {
         !roles.iter().any(|r| r.starts_with("during-")),
         "a refused write was stored: {roles:?}"
     );
+}
+
+/// The id of the key that sealed a session token (bytes 1..5).
+fn sealing_key_of(token: &str) -> u32 {
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(token)
+        .expect("base64 session token");
+    u32::from_be_bytes([raw[1], raw[2], raw[3], raw[4]])
 }
 
 /// The `kid` in a JWT's header.
@@ -989,8 +1036,10 @@ fn signing_key_rotation_with_tokens_in_flight() {
         eprintln!("PODIAM_TEST_POSTGRES_URL unset: skipping the key-rotation test");
         return;
     };
-    let a = Replica::start("A", &db.url);
-    let b = Replica::start("B", &db.url);
+    // Session-sealing keys rotate every 4 s meanwhile.
+    let rotation = ["--sealing-key-rotation", "4s"];
+    let a = Replica::start_with("A", &db.url, &rotation);
+    let b = Replica::start_with("B", &db.url, &rotation);
     let set = Replicas { r: vec![a, b], db };
     let (a, b) = (&set.r[0], &set.r[1]);
     a.podiam(&["cluster", "create", "rot"]);
@@ -1094,12 +1143,44 @@ fn signing_key_rotation_with_tokens_in_flight() {
     // Once the old key's tokens have expired (STS allows 60 s of clock
     // leeway past `exp`, and the key stays published that long) only the
     // new token is accepted and only the new key is published.
+    // Meanwhile sessions sealed on A, under whichever sealing key is
+    // current, open on B, and the first session keeps working throughout.
+    let (st, body) = a.assume_web(&role_arn, &new);
+    assert_eq!(st, 200, "{body}");
+    let first_session = session_credentials(&body);
+    let mut sealing_keys = BTreeSet::new();
+    let mut sessions_until = |deadline: Duration, since: Instant| {
+        while since.elapsed() < deadline {
+            let (st, body) = a.assume_web(&role_arn, &new);
+            assert_eq!(st, 200, "{body}");
+            let s = session_credentials(&body);
+            sealing_keys.insert(sealing_key_of(s.session_token.as_deref().expect("token")));
+            for creds in [&s, &first_session] {
+                let (st, body) = b.call(
+                    creds,
+                    "sts",
+                    &[("Action", "GetCallerIdentity"), ("Version", "2011-06-15")],
+                );
+                assert_eq!(st, 200, "session from A on B: {body}");
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
     let leeway = Duration::from_secs(60);
-    std::thread::sleep((Duration::from_secs(11) + leeway).saturating_sub(minted_old.elapsed()));
+    sessions_until(Duration::from_secs(11) + leeway, minted_old);
     for r in [a, b] {
         raw_fails_with(&r.assume_web(&role_arn, &old), 400, "ExpiredTokenException");
     }
-    std::thread::sleep((Duration::from_secs(11) + leeway).saturating_sub(minted_during.elapsed()));
+    sessions_until(Duration::from_secs(11) + leeway, minted_during);
+    eprintln!(
+        "{} session-sealing keys used over {:?}",
+        sealing_keys.len(),
+        minted_old.elapsed()
+    );
+    assert!(
+        sealing_keys.len() >= 5,
+        "sealing keys did not rotate: {sealing_keys:?}"
+    );
     for r in [a, b] {
         // Expired (or, to a verifier that never saw it, signed by an
         // unpublished key): refused either way.

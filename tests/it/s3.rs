@@ -922,7 +922,13 @@ fn expired_copy(s: &Server, session: &Credentials) -> Credentials {
         .block_on(podiam_store::Store::open_sqlite(
             &s.data_dir().join("podiam.db"),
         ))
-        .unwrap();
+        .unwrap()
+        .with_master_key(
+            podiam_store::MasterKey::parse(
+                &std::fs::read_to_string(s.data_dir().join("master-key")).unwrap(),
+            )
+            .unwrap(),
+        );
     let keys: Vec<SealingKey> = store
         .list::<podiam_store::SealingKeyRecord>("")
         .unwrap()
@@ -931,9 +937,10 @@ fn expired_copy(s: &Server, session: &Credentials) -> Credentials {
             id: k.id,
             secret: k.secret.clone(),
             created_at: k.created_at,
+            active_from: k.active_from,
         })
         .collect();
-    let sealer = Sealer::new(&keys).unwrap();
+    let sealer = Sealer::new(&keys, now()).unwrap();
     let mut claims = sealer
         .open(session.session_token.as_deref().unwrap())
         .unwrap();

@@ -134,6 +134,10 @@ pub struct SealingKey {
     pub secret: String,
     /// When the key was created, epoch seconds.
     pub created_at: i64,
+    /// When it starts sealing (0: at once). A rotated-in key is shared with
+    /// every replica before any of them seals with it.
+    #[serde(default)]
+    pub active_from: i64,
 }
 
 impl std::fmt::Debug for SealingKey {
@@ -141,6 +145,7 @@ impl std::fmt::Debug for SealingKey {
         f.debug_struct("SealingKey")
             .field("id", &self.id)
             .field("created_at", &self.created_at)
+            .field("active_from", &self.active_from)
             .finish_non_exhaustive()
     }
 }
@@ -156,6 +161,7 @@ impl SealingKey {
             id: u32::from_be_bytes(id),
             secret: STANDARD.encode(k),
             created_at: now,
+            active_from: 0,
         }
     }
 }
@@ -176,10 +182,14 @@ impl std::fmt::Debug for Sealer {
 }
 
 impl Sealer {
-    /// A sealer that seals with the newest of `keys` and opens with any.
-    /// `None` when `keys` is empty or a key is not 32 bytes of base64.
-    pub fn new(keys: &[SealingKey]) -> Option<Self> {
-        let newest = keys.iter().max_by_key(|k| (k.created_at, k.id))?;
+    /// A sealer that seals with the newest of `keys` active at `now` and
+    /// opens with any. `None` when no key is active or a key is not 32
+    /// bytes of base64.
+    pub fn new(keys: &[SealingKey], now: i64) -> Option<Self> {
+        let newest = keys
+            .iter()
+            .filter(|k| k.active_from <= now)
+            .max_by_key(|k| (k.active_from, k.created_at, k.id))?;
         let mut map = HashMap::new();
         for k in keys {
             let raw = STANDARD.decode(&k.secret).ok()?;
@@ -286,7 +296,7 @@ mod tests {
     fn seal_open_rotate_tamper() {
         let rng = SeededRandom::new(3);
         let k1 = SealingKey::generate(&rng, 1);
-        let old = Sealer::new(std::slice::from_ref(&k1)).unwrap();
+        let old = Sealer::new(std::slice::from_ref(&k1), 1).unwrap();
         let t1 = old.seal(&claims(), &rng);
         assert_eq!(old.open(&t1).unwrap(), claims());
         assert_eq!(
@@ -295,9 +305,16 @@ mod tests {
         );
         assert!(claims().is_expired(3610) && !claims().is_expired(3609));
 
-        // Rotation: the new key seals, the old one still opens.
-        let k2 = SealingKey::generate(&rng, 2);
-        let both = Sealer::new(&[k1.clone(), k2.clone()]).unwrap();
+        // Rotation: the new key seals once active, the old one still opens.
+        let mut k2 = SealingKey::generate(&rng, 2);
+        k2.active_from = 10;
+        let pending = Sealer::new(&[k1.clone(), k2.clone()], 9).unwrap();
+        assert_eq!(pending.current_key_id(), k1.id);
+        assert_eq!(
+            pending.open(&pending.seal(&claims(), &rng)).unwrap(),
+            claims()
+        );
+        let both = Sealer::new(&[k1.clone(), k2.clone()], 10).unwrap();
         assert_eq!(both.current_key_id(), k2.id);
         assert_eq!(both.open(&t1).unwrap(), claims());
         let t2 = both.seal(&claims(), &rng);

@@ -226,6 +226,13 @@ pub struct SealingKeyRecord {
     pub secret: String,
     /// Epoch seconds.
     pub created_at: i64,
+    /// When it starts sealing (epoch seconds; 0: at once).
+    #[serde(default)]
+    pub active_from: i64,
+    /// Rotation generation: new keys are stored under `g<generation>`, so
+    /// replicas rotating at the same moment create one key, not two.
+    #[serde(default)]
+    pub generation: u32,
 }
 
 impl Entity for SealingKeyRecord {
