@@ -7,6 +7,7 @@ mod explain_cmd;
 mod policy_cmd;
 mod run_cmd;
 mod sa_cmd;
+mod serve_metrics;
 mod server;
 mod webhook_cmd;
 

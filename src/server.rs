@@ -76,6 +76,7 @@ pub struct App {
     svc: Services,
     sts: Sts,
     s3: podiam_s3::S3,
+    metrics: crate::serve_metrics::ServeMetrics,
 }
 
 /// A bound, ready server.
@@ -152,6 +153,7 @@ impl Server {
             svc,
             sts: Sts::new(fetcher),
             s3,
+            metrics: Default::default(),
         });
         spawn_sealing_rotation(app.clone(), cfg.sealing_key_rotation);
         Ok(Server {
@@ -397,6 +399,15 @@ async fn dispatch(
         if path == "/healthz" || path == "/readyz" {
             return (StatusCode::OK, "ok").into_response();
         }
+        if path == "/metrics" {
+            let body = app.metrics.render(&app.svc, app.sts.jwks().stats());
+            let mut r = (StatusCode::OK, body).into_response();
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4"),
+            );
+            return r;
+        }
         if let Some(r) = issuer_route(&app.svc, path) {
             return r;
         }
@@ -408,12 +419,19 @@ async fn dispatch(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string();
+    let started = std::time::Instant::now();
     let (resp, rec) = podiam_auth::audit::scope(route(app.clone(), peer, req, rid.clone())).await;
     let status = resp.status();
     let error_code = rec.error_code.or_else(|| {
         (status.is_client_error() || status.is_server_error())
             .then(|| format!("HTTP{}", status.as_u16()))
     });
+    app.metrics.observe(
+        rec.event_source.as_deref(),
+        rec.event_name.as_deref(),
+        error_code.as_deref(),
+        started.elapsed(),
+    );
     app.svc.audit_log.emit(&podiam_auth::audit::AuditEvent {
         event_time: podiam_core::timefmt::iso8601(app.svc.now()),
         event_source: rec.event_source.unwrap_or_else(|| "podiam".into()),
@@ -642,7 +660,10 @@ async fn eks(
         serde_json::from_slice(body).unwrap_or(serde_json::Value::Null),
     );
     let req = match EksRequest::decode(method.as_str(), path, query, body) {
-        Some(Ok(r)) => r,
+        Some(Ok(r)) => {
+            podiam_auth::audit::note(|rec| rec.event_name = Some(r.operation().to_string()));
+            r
+        }
         Some(Err(e)) => return aws_error(&e.to_aws(), &Protocol::RestJson, rid),
         None => {
             let e = AwsError::new(

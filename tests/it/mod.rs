@@ -4,6 +4,7 @@ mod durability;
 mod explain;
 mod iam;
 mod irsa;
+mod metrics;
 mod pod_identity;
 mod policy;
 pub mod raw;

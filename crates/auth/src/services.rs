@@ -30,6 +30,8 @@ pub struct Services {
     sealer: RwLock<Arc<Sealer>>,
     /// The audit log.
     pub audit_log: crate::audit::Auditor,
+    /// Sessions issued, by origin (`web-identity`, `assume-role`, …).
+    pub sessions_issued: podiam_core::metrics::Counters,
     pub(crate) verifiers: crate::authn::Verifiers,
 }
 
@@ -57,6 +59,7 @@ impl Services {
             config,
             sealer: RwLock::new(Arc::new(sealer)),
             audit_log: crate::audit::Auditor::new(crate::audit::AuditSink::None),
+            sessions_issued: Default::default(),
             verifiers: Default::default(),
         })
     }
@@ -77,6 +80,19 @@ impl Services {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// Seals a new session's credentials into its session token, counted
+    /// in [`Services::sessions_issued`].
+    pub fn issue_session(&self, claims: &podiam_core::session::SessionClaims) -> String {
+        use podiam_core::session::SessionOrigin;
+        self.sessions_issued.inc(&[match claims.origin {
+            SessionOrigin::WebIdentity { .. } => "web-identity",
+            SessionOrigin::AssumeRole { .. } => "assume-role",
+            SessionOrigin::PodIdentity { .. } => "pod-identity",
+            SessionOrigin::InstanceProfile { .. } => "instance-profile",
+        }]);
+        self.sealer().seal(claims, self.rng.as_ref())
     }
 
     /// Re-reads sealing keys from the store (after a rotation elsewhere),

@@ -9,6 +9,7 @@ pub mod arn;
 pub mod clock;
 pub mod error;
 pub mod ids;
+pub mod metrics;
 pub mod query;
 pub mod random;
 pub mod session;

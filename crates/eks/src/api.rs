@@ -382,6 +382,12 @@ impl EksRequest {
         })
     }
 
+    /// The API operation's name (`DescribeCluster`, `CreateServiceAccountToken`, …).
+    pub fn operation(&self) -> &'static str {
+        let (action, _) = self.authz("", "");
+        action.split_once(':').map_or(action, |(_, name)| name)
+    }
+
     /// The IAM action and resource this request is authorized as.
     pub fn authz(&self, region: &str, account: &str) -> (&'static str, String) {
         let arn = |n: &str| format!("arn:aws:eks:{region}:{account}:cluster/{n}");

@@ -1,6 +1,7 @@
 //! Per-issuer JWKS cache with bounded refresh and single-flight fetching.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -89,6 +90,28 @@ pub struct JwksCache {
     fetcher: Arc<dyn JwksFetcher>,
     config: JwksCacheConfig,
     slots: Mutex<HashMap<String, Arc<Slot>>>,
+    stats: Stats,
+}
+
+#[derive(Debug, Default)]
+struct Stats {
+    hits: AtomicU64,
+    fetches: AtomicU64,
+    fetch_errors: AtomicU64,
+    unknown_kid_fetches: AtomicU64,
+}
+
+/// What a [`JwksCache`] has done since it was created.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JwksStats {
+    /// Lookups answered from a fresh cached JWKS.
+    pub hits: u64,
+    /// Discovery + JWKS fetches (each may be two requests).
+    pub fetches: u64,
+    /// Fetches that failed.
+    pub fetch_errors: u64,
+    /// Fetches forced by a token whose `kid` was not in the cached JWKS.
+    pub unknown_kid_fetches: u64,
 }
 
 impl std::fmt::Debug for JwksCache {
@@ -111,6 +134,7 @@ impl JwksCache {
             fetcher,
             config,
             slots: Mutex::new(HashMap::new()),
+            stats: Stats::default(),
         }
     }
 
@@ -180,6 +204,17 @@ impl JwksCache {
         slots.remove(issuer);
     }
 
+    /// Counts of hits and fetches so far.
+    pub fn stats(&self) -> JwksStats {
+        let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        JwksStats {
+            hits: n(&self.stats.hits),
+            fetches: n(&self.stats.fetches),
+            fetch_errors: n(&self.stats.fetch_errors),
+            unknown_kid_fetches: n(&self.stats.unknown_kid_fetches),
+        }
+    }
+
     /// The JWKS of `issuer`: from cache when fresh, otherwise fetched (one fetch in
     /// flight per issuer).
     pub async fn keys(&self, issuer: &str, now: i64) -> Result<Arc<JwkSet>, FetchError> {
@@ -198,6 +233,7 @@ impl JwksCache {
             if reason == Reason::Normal
                 && let Some(k) = self.fresh(&st, now)
             {
+                self.stats.hits.fetch_add(1, Ordering::Relaxed);
                 return Ok(k);
             }
             st.generation
@@ -250,6 +286,15 @@ impl JwksCache {
             }),
         };
 
+        self.stats.fetches.fetch_add(1, Ordering::Relaxed);
+        if reason == Reason::UnknownKid {
+            self.stats
+                .unknown_kid_fetches
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        if result.is_err() {
+            self.stats.fetch_errors.fetch_add(1, Ordering::Relaxed);
+        }
         let mut st = slot.state.lock().unwrap_or_else(|e| e.into_inner());
         st.generation += 1;
         st.last_attempt = Some(now);

@@ -95,7 +95,7 @@ mod token;
 mod uid;
 
 pub use alg::{Algorithm, Curve, KeyFamily};
-pub use cache::{JwksCache, JwksCacheConfig};
+pub use cache::{JwksCache, JwksCacheConfig, JwksStats};
 pub use claims::{
     DEFAULT_EXPIRATION_SECONDS, KubernetesClaims, MAX_EXPIRATION_SECONDS, MIN_EXPIRATION_SECONDS,
     MintedToken, ObjectRef, ServiceAccountClaims, ServiceAccountTokenRequest,

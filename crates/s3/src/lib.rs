@@ -145,6 +145,7 @@ impl S3 {
         let mut resp = match self.handle_inner(svc, req, meta).await {
             Ok(r) => r,
             Err(e) => {
+                podiam_auth::audit::note_error(e.code, &e.message);
                 if e.status >= 500 {
                     tracing::error!(code = e.code, message = %e.message, "s3 request failed");
                 } else {
@@ -181,6 +182,11 @@ impl S3 {
             &parts.headers,
             vhost,
         )?;
+        podiam_auth::audit::note_request(
+            "s3.amazonaws.com",
+            request.name(),
+            serde_json::json!({"bucketName": request.bucket(), "key": request.key()}),
+        );
         let policies = match &auth.caller {
             Some(c) => Some(svc.policy_set(c).map_err(S3Error::internal)?),
             None => None,

@@ -225,6 +225,20 @@ pub struct Store {
     backend: Backend,
     cache: RwLock<Cache>,
     master: Option<MasterKey>,
+    metrics: StoreMetrics,
+}
+
+/// Latency and failures of the store's database round trips (the request
+/// path reads the cache and makes none).
+#[derive(Debug, Default)]
+pub struct StoreMetrics {
+    /// Atomic write batches.
+    pub writes: podiam_core::metrics::Histogram,
+    /// Refreshes (pulling other replicas' changes).
+    pub refreshes: podiam_core::metrics::Histogram,
+    /// Failed round trips by operation (`write`, `refresh`) and error
+    /// (`conflict`, `already_exists`, `unavailable`, `other`).
+    pub errors: podiam_core::metrics::Counters,
 }
 
 impl std::fmt::Debug for Store {
@@ -259,6 +273,7 @@ impl Store {
             backend,
             cache: RwLock::new(Cache::default()),
             master: None,
+            metrics: StoreMetrics::default(),
         };
         store.refresh().await?;
         Ok(store)
@@ -341,6 +356,11 @@ impl Store {
         }
     }
 
+    /// Round-trip latency and failures.
+    pub fn metrics(&self) -> &StoreMetrics {
+        &self.metrics
+    }
+
     /// Which backend this store uses.
     pub fn backend_kind(&self) -> BackendKind {
         self.backend.kind()
@@ -350,7 +370,10 @@ impl Store {
     /// replica). Returns how many changed.
     pub async fn refresh(&self) -> Result<usize, StoreError> {
         let since = self.read_cache().seq;
-        let rows = self.backend.changes_since(since).await?;
+        let started = std::time::Instant::now();
+        let rows = self.backend.changes_since(since).await;
+        self.metrics.refreshes.observe(started.elapsed());
+        let rows = rows.inspect_err(|e| self.metrics.errors.inc(&["refresh", error_label(e)]))?;
         let n = rows.len();
         let mut c = self.write_cache();
         for r in rows {
@@ -428,7 +451,13 @@ impl Store {
             return Ok(());
         }
         let ops: Vec<Op> = ops.into_iter().map(|op| self.seal_op(op)).collect();
-        let rows = match self.backend.write(&ops).await {
+        let started = std::time::Instant::now();
+        let written = self.backend.write(&ops).await;
+        self.metrics.writes.observe(started.elapsed());
+        if let Err(e) = &written {
+            self.metrics.errors.inc(&["write", error_label(e)]);
+        }
+        let rows = match written {
             Ok(rows) => rows,
             Err(e @ (StoreError::Conflict { .. } | StoreError::AlreadyExists { .. })) => {
                 // Best effort: on failure the periodic refresh catches up.
@@ -457,6 +486,15 @@ impl Store {
 
     fn write_cache(&self) -> std::sync::RwLockWriteGuard<'_, Cache> {
         self.cache.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn error_label(e: &StoreError) -> &'static str {
+    match e {
+        StoreError::Conflict { .. } => "conflict",
+        StoreError::AlreadyExists { .. } => "already_exists",
+        StoreError::Unavailable(_) => "unavailable",
+        StoreError::Sealed { .. } | StoreError::Corrupt { .. } => "other",
     }
 }
 

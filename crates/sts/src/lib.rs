@@ -459,7 +459,7 @@ pub fn mint_session(
         source_identity,
         chained,
     };
-    let token = svc.sealer().seal(&claims, rng);
+    let token = svc.issue_session(&claims);
     Ok(Issued {
         claims,
         token,

@@ -86,6 +86,15 @@ async fn fetches_discovery_then_jwks_and_caches_for_ttl() {
     assert!(cache.cached(ISSUER, NOW + 3600).is_none());
     cache.keys(ISSUER, NOW + 3600).await.unwrap();
     assert_eq!(f.count.load(Ordering::SeqCst), 4);
+    assert_eq!(
+        cache.stats(),
+        podiam_oidc::JwksStats {
+            hits: 2,
+            fetches: 2,
+            fetch_errors: 0,
+            unknown_kid_fetches: 0
+        }
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -172,6 +181,12 @@ async fn unknown_kid_refetch_is_bounded_and_collapsed() {
         f.count.load(Ordering::SeqCst),
         6,
         "one refetch after the interval"
+    );
+    let stats = cache.stats();
+    assert_eq!(
+        (stats.fetches, stats.unknown_kid_fetches),
+        (3, 2),
+        "{stats:?}"
     );
 }
 
