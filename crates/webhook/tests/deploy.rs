@@ -92,9 +92,20 @@ fn typed<T: serde::de::DeserializeOwned + serde::Serialize>(doc: &Value, where_:
 #[test]
 fn every_manifest_is_valid() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy");
+    // deploy/ and its variants one level down (deploy/postgres/).
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
+        .flat_map(|p| {
+            if p.is_dir() {
+                std::fs::read_dir(&p)
+                    .unwrap()
+                    .map(|e| e.unwrap().path())
+                    .collect()
+            } else {
+                vec![p]
+            }
+        })
         .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
         .collect();
     files.sort();
