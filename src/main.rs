@@ -164,19 +164,8 @@ enum RoleCommand {
 
 /// The inline policy AWS attaches to revoke a role's sessions issued
 /// before `now` (epoch milliseconds).
-fn revoke_older_sessions(now_ms: i128) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp_nanos(now_ms * 1_000_000)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    let stamp = format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    );
+fn revoke_older_sessions(now_ms: i64) -> String {
+    let stamp = podiam_core::timefmt::iso8601_ms(now_ms);
     json!({
         "Version": "2012-10-17",
         "Statement": [{
@@ -363,7 +352,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: RoleCommand::RevokeSessions { name },
             client,
         } => {
-            let now_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+            let now_ms =
+                i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)?;
             let doc = revoke_older_sessions(now_ms);
             Client::new(&client)?
                 .query(

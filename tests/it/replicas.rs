@@ -302,6 +302,32 @@ fn trust(hp: &str, sa: &str) -> String {
     .to_string()
 }
 
+/// On replica `r`: a built-in cluster, its issuer trusted in IAM, and a
+/// role `web` that default/app may assume. Returns the issuer's host/path
+/// and the role's ARN.
+fn irsa_role(r: &Replica, cluster: &str) -> (String, String) {
+    r.podiam(&["cluster", "create", cluster]);
+    let hp = format!("{}/clusters/{cluster}", r.addr);
+    r.iam_ok(&[
+        ("Action", "CreateOpenIDConnectProvider"),
+        ("Url", &format!("http://{hp}")),
+        ("ClientIDList.member.1", "sts.amazonaws.com"),
+    ]);
+    r.iam_ok(&[
+        ("Action", "CreateRole"),
+        ("RoleName", "web"),
+        ("AssumeRolePolicyDocument", &trust(&hp, "app")),
+    ]);
+    (hp, format!("arn:aws:iam::{ACCOUNT}:role/web"))
+}
+
+/// A token of default/app minted by `r`, with more `podiam token` flags.
+fn app_token(r: &Replica, cluster: &str, flags: &[&str]) -> String {
+    let mut args = vec!["token", "--cluster", cluster, "--service-account", "app"];
+    args.extend_from_slice(flags);
+    r.podiam(&args).trim().to_string()
+}
+
 fn session_credentials(body: &str) -> Credentials {
     let f = |t: &str| xml_unescape(xml_field(body, t).unwrap_or_else(|| panic!("no {t}: {body}")));
     Credentials::new(f("AccessKeyId"), f("SecretAccessKey")).with_session_token(f("SessionToken"))
@@ -378,32 +404,8 @@ fn replicas_share_one_postgres_database() {
     }
 
     // --- 1. Assume on A, use the session on B and C; racing creates. ---
-    a.podiam(&["cluster", "create", "irsa"]);
-    let issuer = format!("http://{}/clusters/irsa", a.addr);
-    let hp = format!("{}/clusters/irsa", a.addr);
-    a.iam_ok(&[
-        ("Action", "CreateOpenIDConnectProvider"),
-        ("Url", &issuer),
-        ("ClientIDList.member.1", "sts.amazonaws.com"),
-    ]);
-    a.iam_ok(&[
-        ("Action", "CreateRole"),
-        ("RoleName", "web"),
-        ("AssumeRolePolicyDocument", &trust(&hp, "app")),
-    ]);
-    let role_arn = format!("arn:aws:iam::{ACCOUNT}:role/web");
-    let token = a
-        .podiam(&[
-            "token",
-            "--cluster",
-            "irsa",
-            "--namespace",
-            "default",
-            "--service-account",
-            "app",
-        ])
-        .trim()
-        .to_string();
+    let (hp, role_arn) = irsa_role(a, "irsa");
+    let token = app_token(a, "irsa", &[]);
     let (st, body) = a.assume_web(&role_arn, &token);
     assert_eq!(st, 200, "AssumeRoleWithWebIdentity on A: {body}");
     let session = session_credentials(&body);
@@ -809,18 +811,7 @@ fn replicas_ride_out_a_database_outage() {
     let (a, b) = (&set.r[0], &set.r[1]);
     let admin = a.admin();
 
-    a.podiam(&["cluster", "create", "irsa"]);
-    let hp = format!("{}/clusters/irsa", a.addr);
-    a.iam_ok(&[
-        ("Action", "CreateOpenIDConnectProvider"),
-        ("Url", &format!("http://{hp}")),
-        ("ClientIDList.member.1", "sts.amazonaws.com"),
-    ]);
-    a.iam_ok(&[
-        ("Action", "CreateRole"),
-        ("RoleName", "web"),
-        ("AssumeRolePolicyDocument", &trust(&hp, "app")),
-    ]);
+    let (hp, role_arn) = irsa_role(a, "irsa");
     let read_bucket = json!({
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetObject"],
@@ -843,19 +834,7 @@ fn replicas_ride_out_a_database_outage() {
         let out = a.aws(&admin, args);
         assert!(out.status.success(), "{args:?}: {out:?}");
     }
-    let role_arn = format!("arn:aws:iam::{ACCOUNT}:role/web");
-    let token = a
-        .podiam(&[
-            "token",
-            "--cluster",
-            "irsa",
-            "--namespace",
-            "default",
-            "--service-account",
-            "app",
-        ])
-        .trim()
-        .to_string();
+    let token = app_token(a, "irsa", &[]);
     let (st, body) = a.assume_web(&role_arn, &token);
     assert_eq!(st, 200, "{body}");
     let session = session_credentials(&body);
@@ -1042,32 +1021,13 @@ fn signing_key_rotation_with_tokens_in_flight() {
     let b = Replica::start_with("B", &db.url, &rotation);
     let set = Replicas { r: vec![a, b], db };
     let (a, b) = (&set.r[0], &set.r[1]);
-    a.podiam(&["cluster", "create", "rot"]);
-    let hp = format!("{}/clusters/rot", a.addr);
-    a.iam_ok(&[
-        ("Action", "CreateOpenIDConnectProvider"),
-        ("Url", &format!("http://{hp}")),
-        ("ClientIDList.member.1", "sts.amazonaws.com"),
-    ]);
-    a.iam_ok(&[
-        ("Action", "CreateRole"),
-        ("RoleName", "web"),
-        ("AssumeRolePolicyDocument", &trust(&hp, "app")),
-    ]);
-    let role_arn = format!("arn:aws:iam::{ACCOUNT}:role/web");
+    let (_, role_arn) = irsa_role(a, "rot");
     let token = |r: &Replica, seconds: &str| {
-        r.podiam(&[
-            "token",
-            "--cluster",
+        app_token(
+            r,
             "rot",
-            "--service-account",
-            "app",
-            "--expiration",
-            seconds,
-            "--insecure-short-lifetime",
-        ])
-        .trim()
-        .to_string()
+            &["--expiration", seconds, "--insecure-short-lifetime"],
+        )
     };
     let jwks_kids = |r: &Replica| {
         let (st, body) = raw_get(&r.addr, "/clusters/rot/openid/v1/jwks");

@@ -231,21 +231,7 @@ pub fn url_encode(s: &str) -> String {
     podiam_sigv4::encode::uri_encode(s.as_bytes(), false)
 }
 
-/// `2009-10-12T17:50:30.000Z`.
-pub fn iso8601_ms(ms: i64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    )
-}
+pub use podiam_core::timefmt::iso8601_ms;
 
 /// `Wed, 21 Oct 2015 07:28:00 GMT`.
 pub fn http_date(ms: i64) -> String {
