@@ -61,11 +61,13 @@ pub async fn handle(
         Err(e) => return error(&e.to_aws(), rid),
     };
     if let Some(req) = EksRequest::decode(method.as_str(), path, query, body) {
-        return match req {
-            Ok(req) => match podiam_eks::handle(svc, &caller, req).await {
-                Ok((_, body)) => ok(serde_json::from_str(&body).unwrap_or(Value::Null)),
-                Err(e) => error(&e.to_aws(), rid),
-            },
+        let req = match req {
+            Ok(req) => req,
+            Err(e) => return error(&e.to_aws(), rid),
+        };
+        podiam_auth::audit::note(|r| r.event_name = Some(req.operation().to_string()));
+        return match podiam_eks::handle(svc, &caller, req).await {
+            Ok((_, body)) => ok(serde_json::from_str(&body).unwrap_or(Value::Null)),
             Err(e) => error(&e.to_aws(), rid),
         };
     }
