@@ -249,6 +249,7 @@ impl Replica {
             .env("AWS_CONFIG_FILE", "/dev/null")
             .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
             .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("AWS_MAX_ATTEMPTS", "1")
             .env("AWS_ENDPOINT_URL", format!("http://{}", self.addr))
             .env("AWS_ACCESS_KEY_ID", &creds.access_key_id)
             .env("AWS_SECRET_ACCESS_KEY", &creds.secret_access_key);
@@ -454,6 +455,31 @@ fn replicas_share_one_postgres_database() {
         "role created on A not listed on C within 1 s"
     );
     eprintln!("role created on A listed on C after {:?}", t.elapsed());
+
+    // S3 objects stay on the replica that holds the bucket: another replica
+    // says so (503) rather than answer NoSuchKey or delete it as empty.
+    let out = a.aws(&admin, &["s3", "mb", "s3://on-a"]);
+    assert!(out.status.success(), "{out:?}");
+    for args in [
+        &["s3", "ls", "s3://on-a"][..],
+        &["s3", "rb", "s3://on-a"][..],
+    ] {
+        let mut out = b.aws(&admin, args);
+        for _ in 0..4 {
+            if !String::from_utf8_lossy(&out.stderr).contains("NoSuchBucket") {
+                break;
+            }
+            // B has not seen the bucket record yet.
+            std::thread::sleep(Duration::from_millis(250));
+            out = b.aws(&admin, args);
+        }
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("ServiceUnavailable") && err.contains("another podiam replica"),
+            "{args:?}: {err}"
+        );
+    }
+    assert!(a.aws(&admin, &["s3", "ls", "s3://on-a"]).status.success());
 
     // Racing CreateRole of one name on two replicas: one 200, one 409.
     for i in 0..10 {

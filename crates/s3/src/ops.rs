@@ -219,8 +219,24 @@ pub(crate) async fn execute(s3: &S3, cx: &Cx<'_>, req: S3Request, body: Body) ->
 }
 
 fn existing_bucket(s3: &S3, cx: &Cx<'_>, name: &str) -> S3Result<podiam_store::Versioned<Bucket>> {
-    s3.bucket(cx.svc, name)?
-        .ok_or_else(|| S3Error::no_such_bucket(name))
+    let b = s3
+        .bucket(cx.svc, name)?
+        .ok_or_else(|| S3Error::no_such_bucket(name))?;
+    // Bucket records are shared between replicas, objects are not (yet):
+    // answering NoSuchKey, or deleting a bucket as empty, for a bucket
+    // whose objects another replica holds would be wrong.
+    if cx.svc.store.backend_kind() == podiam_store::BackendKind::Postgres
+        && !s3.store.has_bucket(name)
+    {
+        return Err(S3Error::new(
+            503,
+            "ServiceUnavailable",
+            format!(
+                "The objects of bucket {name} are stored by another podiam replica (S3 objects are not shared between replicas yet): send this bucket's requests to the replica that created it."
+            ),
+        ));
+    }
+    Ok(b)
 }
 
 async fn small_body(cx: &Cx<'_>, body: Body) -> S3Result<Vec<u8>> {

@@ -279,6 +279,11 @@ impl ObjectStore {
         }
     }
 
+    /// Whether this store holds the bucket's objects.
+    pub fn has_bucket(&self, bucket: &str) -> bool {
+        self.read_index().contains_key(bucket)
+    }
+
     /// Whether the bucket holds no object.
     pub fn bucket_is_empty(&self, bucket: &str) -> bool {
         self.read_index().get(bucket).is_none_or(|m| m.is_empty())
