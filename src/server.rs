@@ -64,6 +64,13 @@ pub struct ServeConfig {
     /// DATA_DIR/master-key, created on first start.
     #[arg(long, env = "PODIAM_MASTER_KEY_FILE")]
     pub master_key_file: Option<PathBuf>,
+    /// Another master key, only used to read secrets sealed under it
+    /// (repeatable). Rotating the master key: (1) restart every replica
+    /// with the new key here, (2) restart every replica with the new key as
+    /// --master-key-file and the old one here (secrets are re-sealed under
+    /// the new key at start), (3) drop the old key.
+    #[arg(long, env = "PODIAM_READ_MASTER_KEY_FILE", value_delimiter = ',')]
+    pub read_master_key_file: Vec<PathBuf>,
     /// Start sealing new sessions with a fresh key this often (`24h`,
     /// `90m`, `0` = never). Older keys keep opening the sessions they
     /// sealed until those expire, then are dropped.
@@ -105,17 +112,25 @@ impl Server {
             None => None,
         };
         let master = master_key(&cfg, postgres.is_some())?;
-        let store = match postgres {
+        let master_id = master.id().to_string();
+        let mut store = match postgres {
             Some(url) => Store::open_postgres(url).await?,
             None => Store::open_sqlite(&cfg.data_dir.join("podiam.db")).await?,
         }
         .with_master_key(master);
+        for path in &cfg.read_master_key_file {
+            store = store.with_read_master_key(read_key_file(path)?);
+        }
         store.check_master_key()?;
-        let sealed = store.encrypt_plaintext::<AccessKey>().await?
-            + store.encrypt_plaintext::<SealingKeyRecord>().await?
-            + store.encrypt_plaintext::<Cluster>().await?;
+        let sealed = store.seal_secrets::<AccessKey>().await?
+            + store.seal_secrets::<SealingKeyRecord>().await?
+            + store.seal_secrets::<Cluster>().await?;
         if sealed > 0 {
-            tracing::warn!(documents = sealed, "encrypted secrets stored in plain text");
+            tracing::warn!(
+                documents = sealed,
+                master_key = master_id,
+                "sealed secrets stored in plain text or under a previous master key"
+            );
         }
         let store = Arc::new(store);
         let mut svc = Services::new(
@@ -187,21 +202,8 @@ impl Server {
 /// The master key: `--master-key-file`, else `PODIAM_MASTER_KEY`, else (for
 /// SQLite only) DATA_DIR/master-key, created on first start.
 fn master_key(cfg: &ServeConfig, postgres: bool) -> anyhow::Result<MasterKey> {
-    let from_file = |path: &Path| -> anyhow::Result<MasterKey> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading the master key {}", path.display()))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(path)?.permissions().mode();
-            if mode & 0o077 != 0 {
-                tracing::warn!(path = %path.display(), mode = format!("{mode:o}"), "the master key file is readable by other users");
-            }
-        }
-        MasterKey::parse(&text).with_context(|| format!("master key {}", path.display()))
-    };
     if let Some(path) = &cfg.master_key_file {
-        return from_file(path);
+        return read_key_file(path);
     }
     if let Ok(text) = std::env::var("PODIAM_MASTER_KEY") {
         return MasterKey::parse(&text).context("PODIAM_MASTER_KEY");
@@ -214,7 +216,7 @@ fn master_key(cfg: &ServeConfig, postgres: bool) -> anyhow::Result<MasterKey> {
     }
     let path = cfg.data_dir.join("master-key");
     if path.exists() {
-        return from_file(&path);
+        return read_key_file(&path);
     }
     let (key, text) = MasterKey::generate();
     write_private(&path, format!("{text}\n").as_bytes())?;
@@ -225,6 +227,21 @@ fn master_key(cfg: &ServeConfig, postgres: bool) -> anyhow::Result<MasterKey> {
          and for real protection keep it off the data volume (--master-key-file)"
     );
     Ok(key)
+}
+
+/// A master key file (warning when others may read it).
+fn read_key_file(path: &Path) -> anyhow::Result<MasterKey> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the master key {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            tracing::warn!(path = %path.display(), mode = format!("{mode:o}"), "the master key file is readable by other users");
+        }
+    }
+    MasterKey::parse(&text).with_context(|| format!("master key {}", path.display()))
 }
 
 /// Other replicas sharing the database write behind this one's cache:

@@ -225,6 +225,8 @@ pub struct Store {
     backend: Backend,
     cache: RwLock<Cache>,
     master: Option<MasterKey>,
+    /// Master keys only read with (a master-key rotation).
+    readers: Vec<MasterKey>,
     metrics: StoreMetrics,
 }
 
@@ -273,6 +275,7 @@ impl Store {
             backend,
             cache: RwLock::new(Cache::default()),
             master: None,
+            readers: Vec::new(),
             metrics: StoreMetrics::default(),
         };
         store.refresh().await?;
@@ -283,6 +286,16 @@ impl Store {
     /// decrypts stored ones with it. Check it with [`Store::check_master_key`].
     pub fn with_master_key(mut self, key: MasterKey) -> Store {
         self.master = Some(key);
+        self
+    }
+
+    /// Also decrypts documents sealed under `key`, without sealing anything
+    /// with it: rotating the master key is (1) every replica reads with the
+    /// new key, (2) every replica seals with the new key and reads with the
+    /// old one while [`Store::seal_secrets`] re-seals at start, (3) the old
+    /// key is dropped.
+    pub fn with_read_master_key(mut self, key: MasterKey) -> Store {
+        self.readers.push(key);
         self
     }
 
@@ -303,13 +316,15 @@ impl Store {
         Ok(())
     }
 
-    /// Re-writes documents of `T` stored in plain text (before a master key
-    /// was configured) encrypted. Returns how many.
-    pub async fn encrypt_plaintext<T: Entity>(&self) -> Result<usize, StoreError> {
-        if !T::SECRET || self.master.is_none() {
+    /// Re-writes documents of `T` that are not sealed under the master key
+    /// — stored in plain text before a master key was configured, or sealed
+    /// under a read-only key being rotated out — sealed under it. Returns
+    /// how many.
+    pub async fn seal_secrets<T: Entity>(&self) -> Result<usize, StoreError> {
+        let Some(master) = self.master.as_ref().filter(|_| T::SECRET) else {
             return Ok(0);
-        }
-        let plain: Vec<Op> = {
+        };
+        let stale: Vec<(String, String, String, i64)> = {
             let c = self.read_cache();
             c.docs
                 .get(T::KIND)
@@ -317,20 +332,31 @@ impl Store {
                 .flat_map(|accounts| accounts.iter())
                 .flat_map(|(account, keys)| {
                     keys.iter()
-                        .filter(|(_, d)| !sealed::is_sealed(&d.body))
-                        .map(move |(key, d)| Op::Put {
-                            kind: T::KIND,
-                            account: account.clone(),
-                            key: key.clone(),
-                            body: d.body.clone(),
-                            expect: Expect::Version(d.version),
-                            secret: true,
+                        .filter(|(_, d)| sealed::key_id(&d.body) != Some(master.id()))
+                        .map(move |(key, d)| {
+                            (account.clone(), key.clone(), d.body.clone(), d.version)
                         })
                 })
                 .collect()
         };
-        let n = plain.len();
-        self.write(plain).await?;
+        let mut ops = Vec::with_capacity(stale.len());
+        for (account, key, body, version) in stale {
+            let plain = if sealed::is_sealed(&body) {
+                self.open_body(T::KIND, &account, &key, &body)?
+            } else {
+                body
+            };
+            ops.push(Op::Put {
+                kind: T::KIND,
+                account,
+                key,
+                body: plain,
+                expect: Expect::Version(version),
+                secret: true,
+            });
+        }
+        let n = ops.len();
+        self.write(ops).await?;
         Ok(n)
     }
 
@@ -346,13 +372,21 @@ impl Store {
             key: key.into(),
             reason,
         };
-        match &self.master {
-            None => Err(locked(SealError::NoKey(
-                sealed::key_id(body).unwrap_or("?").to_string(),
-            ))),
-            Some(m) => m
+        let id = sealed::key_id(body).unwrap_or("?");
+        let reader = self
+            .master
+            .iter()
+            .chain(&self.readers)
+            .find(|k| k.id() == id);
+        match (reader, &self.master) {
+            (Some(k), _) => k
                 .open(&sealed::aad(kind, account, key), body)
                 .map_err(locked),
+            (None, None) => Err(locked(SealError::NoKey(id.to_string()))),
+            (None, Some(m)) => Err(locked(SealError::WrongKey {
+                found: id.to_string(),
+                ours: m.id().to_string(),
+            })),
         }
     }
 

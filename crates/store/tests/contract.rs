@@ -388,7 +388,7 @@ async fn sqlite_interleaved_writes_are_not_skipped_by_refresh() {
 /// database with a master key (or none), `raw()` reads (kind, body) of
 /// every row straight from the database.
 async fn secrets_suite(
-    open: impl AsyncFn(Option<&str>) -> Store,
+    open: impl AsyncFn(Option<&str>, Option<&str>) -> Store,
     raw: impl AsyncFn() -> Vec<(String, String)>,
 ) {
     use podiam_store::{AccessKey, MasterKey, SealError};
@@ -411,7 +411,7 @@ async fn secrets_suite(
     };
 
     // Written before any master key: plain text.
-    let store = open(None).await;
+    let store = open(None, None).await;
     store
         .write(vec![Op::create("", "AKIAOLD", &key("AKIAOLD"))])
         .await
@@ -421,7 +421,7 @@ async fn secrets_suite(
 
     // With a key: the old document still reads, and is re-written sealed;
     // new secrets are sealed, other documents stay readable JSON.
-    let store = open(Some(&k1)).await;
+    let store = open(Some(&k1), None).await;
     assert_eq!(
         *store
             .get::<AccessKey>("", "AKIAOLD")
@@ -430,8 +430,8 @@ async fn secrets_suite(
             .value,
         key("AKIAOLD")
     );
-    assert_eq!(store.encrypt_plaintext::<AccessKey>().await.unwrap(), 1);
-    assert_eq!(store.encrypt_plaintext::<AccessKey>().await.unwrap(), 0);
+    assert_eq!(store.seal_secrets::<AccessKey>().await.unwrap(), 1);
+    assert_eq!(store.seal_secrets::<AccessKey>().await.unwrap(), 0);
     store
         .write(vec![
             Op::create("", "AKIANEW", &key("AKIANEW")),
@@ -452,7 +452,7 @@ async fn secrets_suite(
 
     // The wrong key, or none, is refused at the check and on every read.
     for (k, want_wrong) in [(Some(k2.as_str()), true), (None, false)] {
-        let store = open(k).await;
+        let store = open(k, None).await;
         let e = store.check_master_key().unwrap_err();
         match e {
             StoreError::Sealed { reason, .. } => match reason {
@@ -470,7 +470,7 @@ async fn secrets_suite(
     }
 
     // The right key reads everything back.
-    let store = open(Some(&k1)).await;
+    let store = open(Some(&k1), None).await;
     for id in ["AKIAOLD", "AKIANEW"] {
         assert_eq!(
             *store.get::<AccessKey>("", id).unwrap().unwrap().value,
@@ -481,16 +481,25 @@ async fn secrets_suite(
 
 const ROWS: &str = "SELECT kind, body FROM docs";
 
+/// `store` with a master key and a read-only one, given as base64 text.
+fn with_keys(store: Store, master: Option<&str>, read: Option<&str>) -> Store {
+    let parse = |k: &str| podiam_store::MasterKey::parse(k).unwrap();
+    let store = match master {
+        Some(k) => store.with_master_key(parse(k)),
+        None => store,
+    };
+    match read {
+        Some(k) => store.with_read_master_key(parse(k)),
+        None => store,
+    }
+}
+
 #[tokio::test]
 async fn sqlite_secrets_are_encrypted_at_rest() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("podiam.db");
-    let open = async |k: Option<&str>| {
-        let s = Store::open_sqlite(&path).await.unwrap();
-        match k {
-            Some(k) => s.with_master_key(podiam_store::MasterKey::parse(k).unwrap()),
-            None => s,
-        }
+    let open = async |k: Option<&str>, read: Option<&str>| {
+        with_keys(Store::open_sqlite(&path).await.unwrap(), k, read)
     };
     let raw = async || {
         let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
@@ -508,12 +517,8 @@ async fn postgres_secrets_are_encrypted_at_rest() {
         return;
     };
     let url = db.url.clone();
-    let open = async |k: Option<&str>| {
-        let s = Store::open_postgres(&url).await.unwrap();
-        match k {
-            Some(k) => s.with_master_key(podiam_store::MasterKey::parse(k).unwrap()),
-            None => s,
-        }
+    let open = async |k: Option<&str>, read: Option<&str>| {
+        with_keys(Store::open_postgres(&url).await.unwrap(), k, read)
     };
     let raw = async || {
         let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
