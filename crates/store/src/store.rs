@@ -324,40 +324,52 @@ impl Store {
         let Some(master) = self.master.as_ref().filter(|_| T::SECRET) else {
             return Ok(0);
         };
-        let stale: Vec<(String, String, String, i64)> = {
-            let c = self.read_cache();
-            c.docs
-                .get(T::KIND)
-                .into_iter()
-                .flat_map(|accounts| accounts.iter())
-                .flat_map(|(account, keys)| {
-                    keys.iter()
-                        .filter(|(_, d)| sealed::key_id(&d.body) != Some(master.id()))
-                        .map(move |(key, d)| {
-                            (account.clone(), key.clone(), d.body.clone(), d.version)
-                        })
-                })
-                .collect()
-        };
-        let mut ops = Vec::with_capacity(stale.len());
-        for (account, key, body, version) in stale {
-            let plain = if sealed::is_sealed(&body) {
-                self.open_body(T::KIND, &account, &key, &body)?
-            } else {
-                body
+        // Replicas starting together race to re-seal the same documents:
+        // the loser's write conflicts (and refreshes), and its next look
+        // finds what the winner left to do.
+        for _ in 0..5 {
+            let stale: Vec<(String, String, String, i64)> = {
+                let c = self.read_cache();
+                c.docs
+                    .get(T::KIND)
+                    .into_iter()
+                    .flat_map(|accounts| accounts.iter())
+                    .flat_map(|(account, keys)| {
+                        keys.iter()
+                            .filter(|(_, d)| sealed::key_id(&d.body) != Some(master.id()))
+                            .map(move |(key, d)| {
+                                (account.clone(), key.clone(), d.body.clone(), d.version)
+                            })
+                    })
+                    .collect()
             };
-            ops.push(Op::Put {
-                kind: T::KIND,
-                account,
-                key,
-                body: plain,
-                expect: Expect::Version(version),
-                secret: true,
-            });
+            let mut ops = Vec::with_capacity(stale.len());
+            for (account, key, body, version) in stale {
+                let plain = if sealed::is_sealed(&body) {
+                    self.open_body(T::KIND, &account, &key, &body)?
+                } else {
+                    body
+                };
+                ops.push(Op::Put {
+                    kind: T::KIND,
+                    account,
+                    key,
+                    body: plain,
+                    expect: Expect::Version(version),
+                    secret: true,
+                });
+            }
+            let n = ops.len();
+            match self.write(ops).await {
+                Ok(()) => return Ok(n),
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(e) => return Err(e),
+            }
         }
-        let n = ops.len();
-        self.write(ops).await?;
-        Ok(n)
+        Err(StoreError::Conflict {
+            kind: T::KIND.into(),
+            key: "*".into(),
+        })
     }
 
     fn open_body(
