@@ -191,6 +191,25 @@ impl Client {
 }
 
 impl Client {
+    /// The server's clock, from the `Date` header of its health check
+    /// (second precision): revocation cut-offs must be in the clock that
+    /// stamps sessions, not this machine's.
+    pub async fn server_time(&self) -> anyhow::Result<time::OffsetDateTime> {
+        let uri: Uri = format!("{}/healthz", self.endpoint).parse()?;
+        let req = Request::builder().uri(uri).body(Full::new(Bytes::new()))?;
+        let resp = self
+            .http
+            .request(req)
+            .await
+            .with_context(|| format!("cannot reach podiam at {}", self.endpoint))?;
+        let date = resp
+            .headers()
+            .get(header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .context("the server sent no Date header")?;
+        parse_http_date(date).with_context(|| format!("unreadable Date header {date:?}"))
+    }
+
     /// Sends a signed GET and copies the streamed body to stdout as it
     /// arrives (for `audit tail --follow`).
     pub async fn stream_to_stdout(
@@ -293,4 +312,24 @@ pub fn xml_field(xml: &str, name: &str) -> Option<String> {
             .replace("&gt;", ">")
             .replace("&amp;", "&"),
     )
+}
+
+/// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the form HTTP servers send.
+fn parse_http_date(s: &str) -> anyhow::Result<time::OffsetDateTime> {
+    let f = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    Ok(time::PrimitiveDateTime::parse(s, f)?.assume_utc())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_dates() {
+        let t = parse_http_date("Sun, 22 Nov 2026 10:07:09 GMT").unwrap();
+        assert_eq!(t.unix_timestamp(), 1_795_342_029);
+        assert!(parse_http_date("Sunday, 22-Nov-26 10:07:09 GMT").is_err());
+    }
 }

@@ -352,21 +352,23 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: RoleCommand::RevokeSessions { name },
             client,
         } => {
-            let now_ms =
-                i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)?;
+            let c = Client::new(&client)?;
+            // The server's clock stamps sessions, and its Date header has
+            // whole seconds: round up, so no session issued before now
+            // survives (one issued later in this second is refused too).
+            let now_ms = (c.server_time().await?.unix_timestamp() + 1) * 1000;
             let doc = revoke_older_sessions(now_ms);
-            Client::new(&client)?
-                .query(
-                    "iam",
-                    &[
-                        ("Action", "PutRolePolicy"),
-                        ("Version", "2010-05-08"),
-                        ("RoleName", &name),
-                        ("PolicyName", "AWSRevokeOlderSessions"),
-                        ("PolicyDocument", &doc),
-                    ],
-                )
-                .await?;
+            c.query(
+                "iam",
+                &[
+                    ("Action", "PutRolePolicy"),
+                    ("Version", "2010-05-08"),
+                    ("RoleName", &name),
+                    ("PolicyName", "AWSRevokeOlderSessions"),
+                    ("PolicyDocument", &doc),
+                ],
+            )
+            .await?;
             println!("{doc}");
         }
         Command::Keys { command, client } => {

@@ -8,8 +8,8 @@ use std::fmt::Write;
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// Distinct action labels kept; further names (only reachable with invalid
-/// requests) count as `other`, so clients cannot grow the series set.
+/// Distinct action labels kept; further names count as `other`, so the
+/// series set stays bounded.
 const MAX_ACTIONS: usize = 512;
 
 /// Per-request counters and latencies of the API.
@@ -33,18 +33,23 @@ impl ServeMetrics {
         let service = source
             .map(|s| s.strip_suffix(".amazonaws.com").unwrap_or(s))
             .unwrap_or("unknown");
-        let action = self.action(name.unwrap_or_default());
+        let action = self.action(name.unwrap_or_default(), error.is_none());
         self.requests.inc(&[service, action, error.unwrap_or("ok")]);
         self.latency.observe(&[service, action], took);
     }
 
-    fn action<'a>(&self, name: &'a str) -> &'a str {
+    /// The label for `name`: names enter the label set only with a
+    /// successful request, so unauthenticated or invalid calls with made-up
+    /// actions cannot fill it.
+    fn action<'a>(&self, name: &'a str, ok: bool) -> &'a str {
         if name.is_empty() || name.len() > 64 || !name.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return "-";
         }
         let mut seen = self.actions.lock().unwrap_or_else(|e| e.into_inner());
         if seen.contains(name) {
             name
+        } else if !ok {
+            "-"
         } else if seen.len() < MAX_ACTIONS {
             seen.insert(name.to_string());
             name

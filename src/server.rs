@@ -112,7 +112,6 @@ impl Server {
             None => None,
         };
         let master = master_key(&cfg, postgres.is_some())?;
-        let master_id = master.id().to_string();
         let mut store = match postgres {
             Some(url) => Store::open_postgres(url).await?,
             None => Store::open_sqlite(&cfg.data_dir.join("podiam.db")).await?,
@@ -122,16 +121,7 @@ impl Server {
             store = store.with_read_master_key(read_key_file(path)?);
         }
         store.check_master_key()?;
-        let sealed = store.seal_secrets::<AccessKey>().await?
-            + store.seal_secrets::<SealingKeyRecord>().await?
-            + store.seal_secrets::<Cluster>().await?;
-        if sealed > 0 {
-            tracing::warn!(
-                documents = sealed,
-                master_key = master_id,
-                "sealed secrets stored in plain text or under a previous master key"
-            );
-        }
+        seal_secrets(&store).await?;
         let store = Arc::new(store);
         let mut svc = Services::new(
             store.clone(),
@@ -229,6 +219,21 @@ fn master_key(cfg: &ServeConfig, postgres: bool) -> anyhow::Result<MasterKey> {
     Ok(key)
 }
 
+/// Re-seals secrets stored in plain text or under a read-only master key
+/// (see [`Store::seal_secrets`]).
+async fn seal_secrets(store: &Store) -> Result<(), podiam_store::StoreError> {
+    let n = store.seal_secrets::<AccessKey>().await?
+        + store.seal_secrets::<SealingKeyRecord>().await?
+        + store.seal_secrets::<Cluster>().await?;
+    if n > 0 {
+        tracing::warn!(
+            documents = n,
+            "sealed secrets stored in plain text or under a previous master key"
+        );
+    }
+    Ok(())
+}
+
 /// A master key file (warning when others may read it).
 fn read_key_file(path: &Path) -> anyhow::Result<MasterKey> {
     let text = std::fs::read_to_string(path)
@@ -262,16 +267,21 @@ fn spawn_replica_refresh(store: Arc<Store>) {
 }
 
 /// Rotates session-sealing keys every `interval` seconds (0: never) and
-/// picks up keys other replicas created; see
-/// [`Services::maintain_sealing_keys`].
+/// picks up keys other replicas created (see
+/// [`Services::maintain_sealing_keys`]); every 10 s re-seals secrets that a
+/// replica still on a previous master key wrote during a master-key rotation.
 fn spawn_sealing_rotation(app: Arc<App>, interval: i64) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut log = FailureLog::new("session-sealing key rotation failing");
-        loop {
+        let mut reseal = FailureLog::new("re-sealing secrets under the master key failing");
+        for n in 0u64.. {
             tick.tick().await;
             log.record(app.svc.maintain_sealing_keys(interval).await);
+            if n % 10 == 0 {
+                reseal.record(seal_secrets(&app.svc.store).await);
+            }
         }
     });
 }

@@ -1123,7 +1123,15 @@ fn signing_key_rotation_with_tokens_in_flight() {
     let listed: serde_json::Value =
         serde_json::from_str(&b.podiam(&["keys", "list", "--cluster", "rot"])).expect("json");
     assert_eq!(listed["keys"][0]["state"], "retired", "{listed}");
-    assert!(listed["keys"][0]["publishedUntil"].is_string(), "{listed}");
+    // The old key stays published until its last token has expired (the
+    // key records that with some slack) plus STS's leeway.
+    let published_until = time::OffsetDateTime::parse(
+        listed["keys"][0]["publishedUntil"]
+            .as_str()
+            .expect("publishedUntil"),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .expect("RFC 3339");
     assert_eq!(listed["keys"][1]["state"], "signing", "{listed}");
 
     // Once the old key's tokens have expired (STS allows 60 s of clock
@@ -1158,6 +1166,13 @@ fn signing_key_rotation_with_tokens_in_flight() {
         raw_fails_with(&r.assume_web(&role_arn, &old), 400, "ExpiredTokenException");
     }
     sessions_until(Duration::from_secs(11) + leeway, minted_during);
+    let left = published_until - time::OffsetDateTime::now_utc() + time::Duration::seconds(1);
+    let until_unpublished = Duration::try_from(left).unwrap_or_default();
+    assert!(
+        until_unpublished < Duration::from_secs(30),
+        "old key published until {published_until}"
+    );
+    sessions_until(until_unpublished, Instant::now());
     eprintln!(
         "{} session-sealing keys used over {:?}",
         sealing_keys.len(),

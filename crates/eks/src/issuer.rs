@@ -82,8 +82,12 @@ pub fn issuer_document(
             Ok(match doc {
                 IssuerDocument::Jwks => jwks_document(live.map(SigningKey::jwk)),
                 IssuerDocument::Discovery => {
-                    let mut algs: Vec<_> = live.map(SigningKey::algorithm).collect();
-                    algs.dedup();
+                    let mut algs = Vec::new();
+                    for a in live.map(SigningKey::algorithm) {
+                        if !algs.contains(&a) {
+                            algs.push(a);
+                        }
+                    }
                     discovery_document(&c.issuer, &default_jwks_uri(&c.issuer), &algs)
                 }
             })

@@ -172,8 +172,8 @@ pub async fn rotate(
 }
 
 /// The key that signs a token expiring at `exp`, recorded first so the key
-/// stays published until that token expires even after a rotation. Only a
-/// later `exp` than any before needs a write.
+/// stays published until that token expires even after a rotation. Only an
+/// `exp` past the recorded one needs a write.
 pub(crate) async fn sign_with(
     svc: &Services,
     account: &str,
@@ -192,8 +192,10 @@ pub(crate) async fn sign_with(
         if cur.keys[i].signed_until >= exp {
             return Ok(key);
         }
+        // Recorded with half a lifetime of slack, so steady minting writes
+        // about twice per token lifetime rather than on every token.
         let mut next = (*cur.value).clone();
-        next.keys[i].signed_until = exp;
+        next.keys[i].signed_until = exp.saturating_add(exp.saturating_sub(svc.now()).max(0) / 2);
         match svc
             .store
             .write(vec![Op::update(account, cluster, &next, cur.version)])
@@ -365,8 +367,12 @@ mod tests {
         for t in [&old, &during, &new] {
             assert!(verifies(t));
         }
-        // `during` was the old key's last token: minted at +110, exp +710.
-        clock.set(1_800_000_000 + 710 + EXPIRY_GRACE - 1);
+        // `during` was the old key's last token (minted at +110, exp +710);
+        // the key records that, with slack, and stays published until then.
+        let c = svc.store.get::<Cluster>(acct, "demo").unwrap().unwrap();
+        let until = c.keys[0].signed_until;
+        assert!((1_800_000_710..=1_800_001_010).contains(&until), "{until}");
+        clock.set(until + EXPIRY_GRACE - 1);
         assert!(
             verifies(&during),
             "old key dropped before its last token expired"

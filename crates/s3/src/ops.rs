@@ -405,8 +405,18 @@ async fn create_bucket(s3: &S3, cx: &Cx<'_>, name: &str, body: Body) -> S3Result
         policy: None,
         tags: Vec::new(),
     };
+    let held = s3.store.has_bucket(name);
     s3.store.create_bucket(name)?;
-    match cx.svc.store.write(vec![Op::create("", name, &rec)]).await {
+    let written = cx.svc.store.write(vec![Op::create("", name, &rec)]).await;
+    if written.is_err() && !held {
+        // The record is not ours (another replica won the name, or the
+        // store is down): this replica must not hold the bucket, or it
+        // would answer for another replica's objects.
+        if let Err(e) = s3.store.remove_bucket(name) {
+            tracing::warn!(bucket = name, error = %e, "cannot undo a failed bucket creation");
+        }
+    }
+    match written {
         Ok(()) => {}
         Err(StoreError::AlreadyExists { .. }) => {
             return match s3.bucket(cx.svc, name)? {
