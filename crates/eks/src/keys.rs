@@ -131,12 +131,7 @@ pub async fn rotate(
             "publishDelaySeconds must be between 0 and {MAX_PUBLISH_DELAY}."
         )));
     }
-    for _ in 0..5 {
-        let cur = svc
-            .store
-            .get::<Cluster>(account, cluster)?
-            .ok_or_else(|| crate::cluster::not_found(cluster))?;
-        let now = svc.now();
+    update(svc, account, cluster, |cur, now| {
         let Some(signing) = signing_index(&cur.keys, now) else {
             return Err(external(cluster));
         };
@@ -151,24 +146,15 @@ pub async fn rotate(
             .algorithm
             .clone()
             .unwrap_or_else(|| cur.keys[signing].alg.clone());
-        let new = generate(&alg, now, now + delay)?;
-        let mut next = (*cur.value).clone();
+        let mut next = cur.clone();
         next.keys = (0..cur.keys.len())
             .filter(|&i| state(&cur.keys, i, now).published())
             .map(|i| cur.keys[i].clone())
             .collect();
-        next.keys.push(new);
-        match svc
-            .store
-            .write(vec![Op::update(account, cluster, &next, cur.version)])
-            .await
-        {
-            Ok(()) => return Ok(next),
-            Err(StoreError::Conflict { .. }) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(busy(cluster))
+        next.keys.push(generate(&alg, now, now + delay)?);
+        Ok((Some(next.clone()), next))
+    })
+    .await
 }
 
 /// The key that signs a token expiring at `exp`, recorded first so the key
@@ -180,33 +166,54 @@ pub(crate) async fn sign_with(
     cluster: &str,
     exp: i64,
 ) -> Result<SigningKey, EksError> {
+    update(svc, account, cluster, |cur, now| {
+        let Some(i) = signing_index(&cur.keys, now) else {
+            return Err(external(cluster));
+        };
+        let key = load(&cur.keys[i])?;
+        if cur.keys[i].signed_until >= exp {
+            return Ok((None, key));
+        }
+        // Recorded with half a lifetime of slack, so steady minting writes
+        // about twice per token lifetime rather than on every token.
+        let mut next = cur.clone();
+        next.keys[i].signed_until = exp.saturating_add(exp.saturating_sub(now).max(0) / 2);
+        Ok((Some(next), key))
+    })
+    .await
+}
+
+/// Reads the cluster, lets `f` decide what to write (`None`: nothing) and
+/// what to return, and writes it back, re-reading when another writer (a
+/// rotation, a mint on another replica) got there first.
+async fn update<R>(
+    svc: &Services,
+    account: &str,
+    cluster: &str,
+    f: impl Fn(&Cluster, i64) -> Result<(Option<Cluster>, R), EksError>,
+) -> Result<R, EksError> {
     for _ in 0..5 {
         let cur = svc
             .store
             .get::<Cluster>(account, cluster)?
             .ok_or_else(|| crate::cluster::not_found(cluster))?;
-        let Some(i) = signing_index(&cur.keys, svc.now()) else {
-            return Err(external(cluster));
+        let (next, out) = f(&cur, svc.now())?;
+        let Some(next) = next else {
+            return Ok(out);
         };
-        let key = load(&cur.keys[i])?;
-        if cur.keys[i].signed_until >= exp {
-            return Ok(key);
-        }
-        // Recorded with half a lifetime of slack, so steady minting writes
-        // about twice per token lifetime rather than on every token.
-        let mut next = (*cur.value).clone();
-        next.keys[i].signed_until = exp.saturating_add(exp.saturating_sub(svc.now()).max(0) / 2);
         match svc
             .store
             .write(vec![Op::update(account, cluster, &next, cur.version)])
             .await
         {
-            Ok(()) => return Ok(key),
+            Ok(()) => return Ok(out),
             Err(StoreError::Conflict { .. }) => continue,
             Err(e) => return Err(e.into()),
         }
     }
-    Err(busy(cluster))
+    Err(EksError::ResourceInUse(format!(
+        "Cluster {cluster} was modified concurrently; try again."
+    )))
 }
 
 /// The keys of a cluster and where each is in its life, for `podiam keys list`.
@@ -241,12 +248,6 @@ pub fn describe(c: &Cluster, now: i64) -> Value {
 fn external(cluster: &str) -> EksError {
     EksError::InvalidRequest(format!(
         "Cluster {cluster} has an external issuer; podiam holds no key to sign its tokens."
-    ))
-}
-
-fn busy(cluster: &str) -> EksError {
-    EksError::ResourceInUse(format!(
-        "Cluster {cluster} was modified concurrently; try again."
     ))
 }
 
