@@ -302,59 +302,41 @@ pub async fn update(
     id: &str,
     spec: AssociationSpec,
 ) -> Result<Association, EksError> {
-    for _ in 0..8 {
-        svc.store
-            .get::<Cluster>(account, cluster)?
-            .ok_or_else(|| not_found(cluster))?;
-        let cur = svc
-            .store
-            .get::<Association>(account, &key(cluster, id))?
-            .ok_or_else(|| assoc_not_found(id))?;
-        let mut a = (*cur.value).clone();
-        if let Some(r) = &spec.role_arn {
-            check_role_arn("roleArn", r)?;
-            a.role_arn = r.clone();
-        }
-        if let Some(d) = spec.disable_session_tags {
-            a.disable_session_tags = d;
-        }
-        if let Some(t) = &spec.target_role_arn {
-            if t.is_empty() {
-                a.target_role_arn = None;
-                a.external_id = None;
-            } else {
-                check_role_arn("targetRoleArn", t)?;
-                if a.external_id.is_none() {
-                    let mut b = [0u8; 16];
-                    svc.rng.fill(&mut b);
-                    a.external_id = Some(podiam_core::ids::uuid_string(b));
-                }
-                a.target_role_arn = Some(t.clone());
+    svc.store
+        .modify(account, &key(cluster, id), |cur: Option<&Association>| {
+            svc.store
+                .get::<Cluster>(account, cluster)?
+                .ok_or_else(|| not_found(cluster))?;
+            let mut a = cur.ok_or_else(|| assoc_not_found(id))?.clone();
+            if let Some(r) = &spec.role_arn {
+                check_role_arn("roleArn", r)?;
+                a.role_arn = r.clone();
             }
-        }
-        if let Some(p) = &spec.policy {
-            a.policy = (!p.is_empty()).then(|| p.clone());
-        }
-        check_policy(&a)?;
-        a.modified_at = svc.now();
-        match svc
-            .store
-            .write(vec![Op::update(
-                account,
-                &key(cluster, id),
-                &a,
-                cur.version,
-            )])
-            .await
-        {
-            Ok(()) => return Ok(a),
-            Err(StoreError::Conflict { .. }) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(EksError::ServiceUnavailable(
-        "The association is being modified concurrently; retry.".into(),
-    ))
+            if let Some(d) = spec.disable_session_tags {
+                a.disable_session_tags = d;
+            }
+            if let Some(t) = &spec.target_role_arn {
+                if t.is_empty() {
+                    a.target_role_arn = None;
+                    a.external_id = None;
+                } else {
+                    check_role_arn("targetRoleArn", t)?;
+                    if a.external_id.is_none() {
+                        let mut b = [0u8; 16];
+                        svc.rng.fill(&mut b);
+                        a.external_id = Some(podiam_core::ids::uuid_string(b));
+                    }
+                    a.target_role_arn = Some(t.clone());
+                }
+            }
+            if let Some(p) = &spec.policy {
+                a.policy = (!p.is_empty()).then(|| p.clone());
+            }
+            check_policy(&a)?;
+            a.modified_at = svc.now();
+            Ok((Some(a.clone()), a))
+        })
+        .await
 }
 
 /// Deletes an association.

@@ -13,7 +13,7 @@ use base64::engine::general_purpose::STANDARD;
 use podiam_auth::Services;
 use podiam_core::timefmt::iso8601;
 use podiam_oidc::{Algorithm, SigningKey};
-use podiam_store::{Cluster, ClusterKey, Op, StoreError};
+use podiam_store::{Cluster, ClusterKey};
 use serde_json::{Value, json};
 
 /// How long a retired key outlives its last token: STS's clock leeway, so
@@ -131,30 +131,33 @@ pub async fn rotate(
             "publishDelaySeconds must be between 0 and {MAX_PUBLISH_DELAY}."
         )));
     }
-    update(svc, account, cluster, |cur, now| {
-        let Some(signing) = signing_index(&cur.keys, now) else {
-            return Err(external(cluster));
-        };
-        if let Some(p) = cur.keys.iter().find(|k| k.active_from > now) {
-            return Err(EksError::InvalidRequest(format!(
-                "A rotation of cluster {cluster} is already pending: key {} signs from {}.",
-                p.kid,
-                iso8601(p.active_from)
-            )));
-        }
-        let alg = spec
-            .algorithm
-            .clone()
-            .unwrap_or_else(|| cur.keys[signing].alg.clone());
-        let mut next = cur.clone();
-        next.keys = (0..cur.keys.len())
-            .filter(|&i| state(&cur.keys, i, now).published())
-            .map(|i| cur.keys[i].clone())
-            .collect();
-        next.keys.push(generate(&alg, now, now + delay)?);
-        Ok((Some(next.clone()), next))
-    })
-    .await
+    svc.store
+        .modify(account, cluster, |cur: Option<&Cluster>| {
+            let cur = cur.ok_or_else(|| crate::cluster::not_found(cluster))?;
+            let now = svc.now();
+            let Some(signing) = signing_index(&cur.keys, now) else {
+                return Err(external(cluster));
+            };
+            if let Some(p) = cur.keys.iter().find(|k| k.active_from > now) {
+                return Err(EksError::InvalidRequest(format!(
+                    "A rotation of cluster {cluster} is already pending: key {} signs from {}.",
+                    p.kid,
+                    iso8601(p.active_from)
+                )));
+            }
+            let alg = spec
+                .algorithm
+                .clone()
+                .unwrap_or_else(|| cur.keys[signing].alg.clone());
+            let mut next = cur.clone();
+            next.keys = (0..cur.keys.len())
+                .filter(|&i| state(&cur.keys, i, now).published())
+                .map(|i| cur.keys[i].clone())
+                .collect();
+            next.keys.push(generate(&alg, now, now + delay)?);
+            Ok((Some(next.clone()), next))
+        })
+        .await
 }
 
 /// The key that signs a token expiring at `exp`, recorded first so the key
@@ -166,54 +169,24 @@ pub(crate) async fn sign_with(
     cluster: &str,
     exp: i64,
 ) -> Result<SigningKey, EksError> {
-    update(svc, account, cluster, |cur, now| {
-        let Some(i) = signing_index(&cur.keys, now) else {
-            return Err(external(cluster));
-        };
-        let key = load(&cur.keys[i])?;
-        if cur.keys[i].signed_until >= exp {
-            return Ok((None, key));
-        }
-        // Recorded with half a lifetime of slack, so steady minting writes
-        // about twice per token lifetime rather than on every token.
-        let mut next = cur.clone();
-        next.keys[i].signed_until = exp.saturating_add(exp.saturating_sub(now).max(0) / 2);
-        Ok((Some(next), key))
-    })
-    .await
-}
-
-/// Reads the cluster, lets `f` decide what to write (`None`: nothing) and
-/// what to return, and writes it back, re-reading when another writer (a
-/// rotation, a mint on another replica) got there first.
-async fn update<R>(
-    svc: &Services,
-    account: &str,
-    cluster: &str,
-    f: impl Fn(&Cluster, i64) -> Result<(Option<Cluster>, R), EksError>,
-) -> Result<R, EksError> {
-    for _ in 0..5 {
-        let cur = svc
-            .store
-            .get::<Cluster>(account, cluster)?
-            .ok_or_else(|| crate::cluster::not_found(cluster))?;
-        let (next, out) = f(&cur, svc.now())?;
-        let Some(next) = next else {
-            return Ok(out);
-        };
-        match svc
-            .store
-            .write(vec![Op::update(account, cluster, &next, cur.version)])
-            .await
-        {
-            Ok(()) => return Ok(out),
-            Err(StoreError::Conflict { .. }) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(EksError::ResourceInUse(format!(
-        "Cluster {cluster} was modified concurrently; try again."
-    )))
+    svc.store
+        .modify(account, cluster, |cur: Option<&Cluster>| {
+            let cur = cur.ok_or_else(|| crate::cluster::not_found(cluster))?;
+            let now = svc.now();
+            let Some(i) = signing_index(&cur.keys, now) else {
+                return Err(external(cluster));
+            };
+            let key = load(&cur.keys[i])?;
+            if cur.keys[i].signed_until >= exp {
+                return Ok((None, key));
+            }
+            // Recorded with half a lifetime of slack, so steady minting writes
+            // about twice per token lifetime rather than on every token.
+            let mut next = cur.clone();
+            next.keys[i].signed_until = exp.saturating_add(exp.saturating_sub(now).max(0) / 2);
+            Ok((Some(next), key))
+        })
+        .await
 }
 
 /// The keys of a cluster and where each is in its life, for `podiam keys list`.

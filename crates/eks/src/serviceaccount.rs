@@ -135,34 +135,20 @@ pub async fn annotate(
     set: BTreeMap<String, String>,
     remove: Vec<String>,
 ) -> Result<ServiceAccount, EksError> {
-    for _ in 0..8 {
-        let cur = svc
-            .store
-            .get::<ServiceAccount>(account, &key(cluster, ns, name))?
-            .ok_or_else(|| missing(cluster, ns, name))?;
-        let mut sa = (*cur.value).clone();
-        for k in &remove {
-            sa.annotations.remove(k);
-        }
-        sa.annotations.extend(set.clone());
-        match svc
-            .store
-            .write(vec![Op::update(
-                account,
-                &key(cluster, ns, name),
-                &sa,
-                cur.version,
-            )])
-            .await
-        {
-            Ok(()) => return Ok(sa),
-            Err(StoreError::Conflict { .. }) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(EksError::ServiceUnavailable(
-        "the service account is being modified concurrently; retry".into(),
-    ))
+    svc.store
+        .modify(
+            account,
+            &key(cluster, ns, name),
+            |cur: Option<&ServiceAccount>| {
+                let mut sa = cur.ok_or_else(|| missing(cluster, ns, name))?.clone();
+                for k in &remove {
+                    sa.annotations.remove(k);
+                }
+                sa.annotations.extend(set.clone());
+                Ok((Some(sa.clone()), sa))
+            },
+        )
+        .await
 }
 
 /// Deletes a service account.

@@ -148,10 +148,16 @@ impl S3Error {
 }
 
 impl From<podiam_store::StoreError> for S3Error {
-    /// The store being unreachable is S3's retryable `ServiceUnavailable`;
+    /// A write that kept losing to concurrent ones is `OperationAborted`,
+    /// the store being unreachable S3's retryable `ServiceUnavailable`;
     /// anything else is internal.
     fn from(e: podiam_store::StoreError) -> Self {
         match e {
+            podiam_store::StoreError::Conflict { .. } => S3Error::new(
+                409,
+                "OperationAborted",
+                "A conflicting conditional operation is currently in progress against this resource. Please try again.",
+            ),
             podiam_store::StoreError::Unavailable(detail) => {
                 tracing::warn!(%detail, "store unavailable; s3 write refused");
                 S3Error::new(

@@ -469,15 +469,7 @@ async fn delete_bucket(s3: &S3, cx: &Cx<'_>, name: &str) -> S3Result<Resp> {
     cx.svc
         .store
         .write(vec![Op::delete::<Bucket>("", name, b.version)])
-        .await
-        .map_err(|e| match e {
-            StoreError::Conflict { .. } => S3Error::new(
-                409,
-                "OperationAborted",
-                "A conflicting conditional operation is currently in progress against this resource. Please try again.",
-            ),
-            e => e.into(),
-        })?;
+        .await?;
     s3.store.remove_bucket(name)?;
     Ok(no_content())
 }
@@ -488,26 +480,15 @@ async fn update_bucket(
     name: &str,
     f: impl Fn(&mut Bucket) -> S3Result<()>,
 ) -> S3Result<()> {
-    for _ in 0..5 {
-        let cur = existing_bucket(s3, cx, name)?;
-        let mut b = (*cur.value).clone();
-        f(&mut b)?;
-        match cx
-            .svc
-            .store
-            .write(vec![Op::update("", name, &b, cur.version)])
-            .await
-        {
-            Ok(()) => return Ok(()),
-            Err(StoreError::Conflict { .. }) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(S3Error::new(
-        409,
-        "OperationAborted",
-        "A conflicting conditional operation is currently in progress against this resource. Please try again.",
-    ))
+    existing_bucket(s3, cx, name)?;
+    cx.svc
+        .store
+        .modify("", name, |cur: Option<&Bucket>| {
+            let mut b = cur.ok_or_else(|| S3Error::no_such_bucket(name))?.clone();
+            f(&mut b)?;
+            Ok((Some(b), ()))
+        })
+        .await
 }
 
 /// Checks a bucket policy: the resource-policy grammar, and every resource

@@ -24,4 +24,4 @@ mod store;
 pub use backend::BackendKind;
 pub use model::*;
 pub use sealed::{MasterKey, SealError};
-pub use store::{Entity, Expect, Op, Store, StoreError, StoreMetrics, Versioned};
+pub use store::{Entity, Expect, MODIFY_TRIES, Op, Store, StoreError, StoreMetrics, Versioned};

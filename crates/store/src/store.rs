@@ -67,6 +67,10 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+/// How many times [`Store::modify`] reads and writes before giving up to
+/// concurrent writers.
+pub const MODIFY_TRIES: usize = 8;
+
 /// What a write expects to find.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expect {
@@ -524,6 +528,39 @@ impl Store {
             apply_row(&mut c, r);
         }
         Ok(())
+    }
+
+    /// Read-modify-write of the `T` at (`account`, `key`) under optimistic
+    /// concurrency: `f` sees the current value (`None`: absent) and returns
+    /// the value to write (`None`: write nothing) and the result. When
+    /// another writer got there first, the document is re-read (the failed
+    /// write refreshed the cache) and `f` runs again; after
+    /// [`MODIFY_TRIES`] lost races the `Conflict` is returned.
+    pub async fn modify<T: Entity, R, E: From<StoreError>>(
+        &self,
+        account: &str,
+        key: &str,
+        mut f: impl FnMut(Option<&T>) -> Result<(Option<T>, R), E>,
+    ) -> Result<R, E> {
+        for _ in 0..MODIFY_TRIES {
+            let cur = self.get::<T>(account, key)?;
+            let (next, out) = f(cur.as_deref())?;
+            let Some(next) = next else { return Ok(out) };
+            let op = match &cur {
+                Some(c) => Op::update(account, key, &next, c.version),
+                None => Op::create(account, key, &next),
+            };
+            match self.write(vec![op]).await {
+                Ok(()) => return Ok(out),
+                Err(StoreError::Conflict { .. } | StoreError::AlreadyExists { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::Conflict {
+            kind: T::KIND.into(),
+            key: key.into(),
+        }
+        .into())
     }
 
     fn read_cache(&self) -> std::sync::RwLockReadGuard<'_, Cache> {

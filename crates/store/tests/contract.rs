@@ -26,7 +26,7 @@ fn role(name: &str) -> Role {
 const A: &str = "000000000000";
 
 /// The suite every backend must pass.
-async fn suite(store: Store, reopen: impl AsyncFnOnce() -> Store) {
+async fn suite(store: Store, reopen: impl AsyncFn() -> Store) {
     // Create, read back, list in key order.
     store
         .write(vec![Op::create(A, "b", &role("b"))])
@@ -115,6 +115,51 @@ async fn suite(store: Store, reopen: impl AsyncFnOnce() -> Store) {
     });
     assert_eq!((*d1, *d2), (1, 1));
     assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+    // Read-modify-write: creates when absent, updates at the version it
+    // read, writes nothing when told so, and re-reads after losing a race
+    // to another replica (whose change it then keeps).
+    const M: &str = "222222222222";
+    let made = store
+        .modify::<Role, _, StoreError>(M, "m", |cur| {
+            assert!(cur.is_none());
+            Ok((Some(role("m")), "created"))
+        })
+        .await
+        .unwrap();
+    assert_eq!(made, "created");
+    let other = reopen().await;
+    other
+        .modify::<Role, _, StoreError>(M, "m", |cur| {
+            let mut r = cur.expect("m").clone();
+            r.tags.push(Tag {
+                key: "by".into(),
+                value: "other".into(),
+            });
+            Ok((Some(r), ()))
+        })
+        .await
+        .unwrap();
+    let mut calls = 0;
+    store
+        .modify::<Role, _, StoreError>(M, "m", |cur| {
+            calls += 1;
+            let mut r = cur.expect("m").clone();
+            r.description = Some("mine".into());
+            Ok((Some(r), ()))
+        })
+        .await
+        .unwrap();
+    assert_eq!(calls, 2, "the stale first attempt lost and was re-read");
+    let m = store.get::<Role>(M, "m").unwrap().unwrap();
+    assert_eq!((m.version, m.description.as_deref()), (3, Some("mine")));
+    assert_eq!(m.tags.last().map(|t| t.value.as_str()), Some("other"));
+    store
+        .modify::<Role, _, StoreError>(M, "m", |_| Ok((None, ())))
+        .await
+        .unwrap();
+    assert_eq!(store.get::<Role>(M, "m").unwrap().unwrap().version, 3);
+    drop(other);
 
     // Everything acknowledged is there after reopening.
     let seq = store.seq();
