@@ -76,19 +76,7 @@ pub async fn run(
             listener.local_addr()?
         );
         let router = agent.router();
-        let mut rx = rx.clone();
-        tasks.push(tokio::spawn(async move {
-            axum::serve(
-                listener.tap_io(|tcp| {
-                    let _ = tcp.set_nodelay(true);
-                }),
-                router,
-            )
-            .with_graceful_shutdown(async move {
-                let _ = rx.wait_for(|stop| *stop).await;
-            })
-            .await
-        }));
+        tasks.push(spawn_server(listener, router, rx.clone()));
     }
     if let (Some(role), Some(addr)) = (args.node_role.clone(), args.imds_listen) {
         let listener = tokio::net::TcpListener::bind(addr).await?;
@@ -102,19 +90,7 @@ pub async fn run(
                 insecure_allow_imdsv1: args.insecure_imdsv1,
             },
         );
-        let mut rx = rx.clone();
-        tasks.push(tokio::spawn(async move {
-            axum::serve(
-                listener.tap_io(|tcp| {
-                    let _ = tcp.set_nodelay(true);
-                }),
-                router,
-            )
-            .with_graceful_shutdown(async move {
-                let _ = rx.wait_for(|stop| *stop).await;
-            })
-            .await
-        }));
+        tasks.push(spawn_server(listener, router, rx.clone()));
     }
     shutdown.await;
     let _ = tx.send(true);
@@ -122,4 +98,25 @@ pub async fn run(
         t.await??;
     }
     Ok(())
+}
+
+/// Serves `router` on `listener` until `stop` turns true. TCP_NODELAY: see
+/// `podiam serve` (keep-alive responses otherwise stall ~40 ms).
+fn spawn_server(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<std::io::Result<()>> {
+    tokio::spawn(async move {
+        axum::serve(
+            listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            }),
+            router,
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|stop| *stop).await;
+        })
+        .await
+    })
 }
