@@ -764,6 +764,59 @@ fn podiam_policy_simulate() {
     ]);
     assert_eq!(d, "ImplicitDeny");
 
+    // Cross-account (IAM User Guide, "Cross-account policy evaluation
+    // logic"): the caller's identity policy alone is not enough, the
+    // resource owner must grant access too.
+    let other = "arn:aws:sts::222222222222:assumed-role/app/s";
+    let (d, e) = simulate(&[
+        "--policy",
+        &all_s3,
+        "--principal",
+        other,
+        "--resource-account",
+        "111111111111",
+        "--action",
+        "s3:GetObject",
+        "--resource",
+        obj,
+    ]);
+    assert_eq!(d, "ImplicitDeny", "{e}");
+    let grant = p(
+        "grant.json",
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::222222222222:root"},
+            "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}]}),
+    );
+    let (d, _) = simulate(&[
+        "--policy",
+        &all_s3,
+        "--resource-policy",
+        &grant,
+        "--principal",
+        other,
+        "--resource-account",
+        "111111111111",
+        "--action",
+        "s3:GetObject",
+        "--resource",
+        obj,
+    ]);
+    assert_eq!(d, "Allow");
+    // The owner's grant without the caller's own identity policy: denied.
+    let (d, _) = simulate(&[
+        "--resource-policy",
+        &grant,
+        "--principal",
+        other,
+        "--resource-account",
+        "111111111111",
+        "--action",
+        "s3:GetObject",
+        "--resource",
+        obj,
+    ]);
+    assert_eq!(d, "ImplicitDeny");
+
     // --context-file: strings and lists.
     let ctx = p(
         "ctx.json",

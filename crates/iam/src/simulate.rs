@@ -203,10 +203,8 @@ pub(crate) fn run(
             }
             if let Some(p) = &resource_policy {
                 eval = eval.with_resource("ResourcePolicy", p);
-                if let Some(owner) = &r.resource_owner {
-                    eval = eval.with_resource_account(podiam_policy_account(owner));
-                }
             }
+            eval = eval.with_resource_account(resource_owner(resource, &r, &principal, account));
             let outcome = evaluate(&eval, &ctx);
             let decision = match outcome.decision {
                 Decision::Allow => "allowed",
@@ -279,7 +277,24 @@ pub(crate) fn run(
     Ok(Some(w.finish()))
 }
 
-/// `ResourceOwner` is an account ARN (`arn:aws:iam::A:root`) or an id.
-fn podiam_policy_account(owner: &str) -> String {
-    podiam_core::arn::Arn::parse(owner).map_or_else(|| owner.to_string(), |a| a.account)
+/// The account owning a simulated resource (API reference,
+/// `SimulatePrincipalPolicy`): the one in its ARN, else `ResourceOwner` (an
+/// account ARN `arn:aws:iam::A:root` or an id), else the caller's.
+fn resource_owner(
+    resource: &str,
+    r: &SimulateRequest,
+    principal: &Principal,
+    account: &str,
+) -> String {
+    if let Some(a) = resource.split(':').nth(4).filter(|a| !a.is_empty()) {
+        return a.to_string();
+    }
+    if let Some(owner) = &r.resource_owner {
+        return podiam_core::arn::Arn::parse(owner)
+            .map_or_else(|| owner.to_string(), |a| a.account);
+    }
+    principal
+        .account
+        .clone()
+        .unwrap_or_else(|| account.to_string())
 }

@@ -593,6 +593,25 @@ fn decide_allow(
     };
 
     let Some((rtype, rname, rc)) = res else {
+        // Another account's resource: its owner must grant access in a
+        // resource-based policy, and there is none.
+        if !same_account && p.is_iam_identity() {
+            say.say(|| {
+                let why = if identity_side {
+                    "allowed by identity policy, but ".to_string()
+                } else {
+                    String::new()
+                };
+                (
+                    format!(
+                        "cross-account request: {why}the resource's account {} grants nothing (no resource-based policy)",
+                        resource_account.as_deref().unwrap_or_default()
+                    ),
+                    PolicyType::Resource,
+                )
+            });
+            return Decision::ImplicitDeny;
+        }
         if identity_side {
             say.say(allowed_by_identity);
             return Decision::Allow;
