@@ -173,15 +173,44 @@ pub enum AuditSink {
 }
 
 /// The open log file, buffered: a write per event would cost a syscall on
-/// every API call. Buffered lines reach the file within [`FLUSH_EVERY`] or
-/// when the buffer fills.
+/// every API call. A flusher thread writes buffered lines out every
+/// [`FLUSH_EVERY`], so a line reaches the file without waiting for the
+/// next request; shutdown and drop flush too.
 struct FileSink {
     out: std::io::BufWriter<std::fs::File>,
-    last_flush: std::time::Instant,
 }
 
-/// The longest a line waits in the buffer (checked on the next event).
-const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+/// How often buffered lines are written out.
+const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+
+type SharedFile = Arc<Mutex<Option<FileSink>>>;
+
+/// Flushes `file` every [`FLUSH_EVERY`] until the auditor is dropped.
+fn spawn_flusher(file: &SharedFile) {
+    let weak = Arc::downgrade(file);
+    let spawned = std::thread::Builder::new()
+        .name("podiam-audit-flush".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(FLUSH_EVERY);
+                let Some(file) = weak.upgrade() else { return };
+                flush_file(&file);
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start the audit flusher: lines are written when the buffer fills");
+    }
+}
+
+fn flush_file(file: &Mutex<Option<FileSink>>) {
+    let mut guard = file.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(f) = guard.as_mut()
+        && !f.out.buffer().is_empty()
+        && f.out.flush().is_err()
+    {
+        *guard = None;
+    }
+}
 
 struct Line {
     denied: bool,
@@ -191,7 +220,7 @@ struct Line {
 /// The audit log.
 pub struct Auditor {
     sink: AuditSink,
-    file: Mutex<Option<FileSink>>,
+    file: SharedFile,
     ring: Mutex<VecDeque<Line>>,
     tx: tokio::sync::broadcast::Sender<(bool, Arc<str>)>,
 }
@@ -211,9 +240,13 @@ impl Auditor {
     /// An auditor writing to `sink`.
     pub fn new(sink: AuditSink) -> Self {
         let (tx, _) = tokio::sync::broadcast::channel(1024);
+        let file = SharedFile::default();
+        if matches!(sink, AuditSink::File { .. }) {
+            spawn_flusher(&file);
+        }
         Self {
             sink,
-            file: Mutex::new(None),
+            file,
             ring: Mutex::new(VecDeque::with_capacity(RING)),
             tx,
         }
@@ -267,27 +300,19 @@ impl Auditor {
                 .ok()
                 .map(|f| FileSink {
                     out: std::io::BufWriter::with_capacity(64 * 1024, f),
-                    last_flush: std::time::Instant::now(),
                 });
         }
         let Some(f) = guard.as_mut() else {
             return;
         };
-        let mut ok = writeln!(f.out, "{text}").is_ok();
-        if ok && f.last_flush.elapsed() >= FLUSH_EVERY {
-            ok = f.out.flush().is_ok();
-            f.last_flush = std::time::Instant::now();
-        }
-        if !ok {
+        if writeln!(f.out, "{text}").is_err() {
             *guard = None;
         }
     }
 
     /// Writes buffered lines out (shutdown, tests).
     pub fn flush(&self) {
-        if let Some(f) = self.file.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
-            let _ = f.out.flush();
-        }
+        flush_file(&self.file);
     }
 
     /// The most recent events (oldest first), optionally only failures.
@@ -357,5 +382,45 @@ mod tests {
         assert_eq!(a.recent(false).len(), 2);
         assert_eq!(a.recent(true).len(), 1);
         assert!(!rx.recv().await.unwrap().0);
+    }
+
+    #[test]
+    fn a_lone_line_reaches_the_file_without_another_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        let a = Auditor::new(AuditSink::File {
+            path: path.clone(),
+            max_bytes: 1 << 20,
+        });
+        let mut e = AuditEvent {
+            event_time: "t".into(),
+            event_source: "iam.amazonaws.com".into(),
+            event_name: "GetRole".into(),
+            aws_region: "us-east-1".into(),
+            source_ip_address: "127.0.0.1".into(),
+            user_agent: "ua".into(),
+            user_identity: Value::Null,
+            request_parameters: Value::Null,
+            request_id: "quiet-1".into(),
+            error_code: None,
+            error_message: None,
+            decision: None,
+        };
+        a.emit(&e);
+        // No flush, no further event: the flusher thread writes it out.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let seen = loop {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            if text.contains("quiet-1") || std::time::Instant::now() > deadline {
+                break text;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        assert!(seen.contains("quiet-1"), "line still buffered: {seen:?}");
+        // Drop writes out what the flusher has not reached yet.
+        e.request_id = "last-1".into();
+        a.emit(&e);
+        drop(a);
+        assert!(std::fs::read_to_string(&path).unwrap().contains("last-1"));
     }
 }
