@@ -189,9 +189,29 @@ pub struct HttpFetcherConfig {
     pub total_timeout: Duration,
     /// Maximum response body (default 256 KiB).
     pub max_body_bytes: usize,
-    /// Whether plain `http://` URLs are allowed (default `true`; AWS itself requires
-    /// https, a self-hosted cluster issuer on loopback does not).
-    pub allow_http: bool,
+    /// Whether plain `http://` is allowed to loopback hosts (`localhost`,
+    /// `127.0.0.0/8`, `::1`; default `true`): a self-hosted or lab issuer on
+    /// this machine, which no one on the network can impersonate.
+    pub allow_loopback_http: bool,
+    /// Whether plain `http://` is allowed to any host (default `false`).
+    /// AWS requires https: a JWKS fetched in clear text over a network can
+    /// be replaced, and with it every token's signature check.
+    pub insecure_allow_http: bool,
+}
+
+impl HttpFetcherConfig {
+    /// Whether a plain-http URL to `host` may be fetched.
+    fn http_allowed(&self, host: &str) -> bool {
+        self.insecure_allow_http || (self.allow_loopback_http && is_loopback(host))
+    }
+}
+
+/// Whether `host` (as in a URI) is a loopback name or address.
+fn is_loopback(host: &str) -> bool {
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    h.eq_ignore_ascii_case("localhost")
+        || h.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 impl Default for HttpFetcherConfig {
@@ -200,7 +220,8 @@ impl Default for HttpFetcherConfig {
             connect_timeout: Duration::from_secs(2),
             total_timeout: Duration::from_secs(5),
             max_body_bytes: 256 * 1024,
-            allow_http: true,
+            allow_loopback_http: true,
+            insecure_allow_http: false,
         }
     }
 }
@@ -271,7 +292,7 @@ impl HttpFetcher {
                 })?;
         match uri.scheme_str() {
             Some("https") => {}
-            Some("http") if self.config.allow_http => {}
+            Some("http") if self.config.http_allowed(uri.host().unwrap_or_default()) => {}
             _ => {
                 return Err(FetchError::UnsupportedScheme {
                     url: url.to_owned(),
@@ -359,5 +380,37 @@ impl JwksFetcher for HttpFetcher {
                 }),
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_only_to_loopback_unless_insecure() {
+        let c = HttpFetcherConfig::default();
+        for host in ["127.0.0.1", "127.3.4.5", "localhost", "LOCALHOST", "[::1]"] {
+            assert!(c.http_allowed(host), "{host}");
+        }
+        for host in [
+            "10.0.0.1",
+            "issuer.example.com",
+            "[::2]",
+            "localhost.evil.com",
+            "",
+        ] {
+            assert!(!c.http_allowed(host), "{host}");
+        }
+        let insecure = HttpFetcherConfig {
+            insecure_allow_http: true,
+            ..Default::default()
+        };
+        assert!(insecure.http_allowed("issuer.example.com"));
+        let strict = HttpFetcherConfig {
+            allow_loopback_http: false,
+            ..Default::default()
+        };
+        assert!(!strict.http_allowed("127.0.0.1"));
     }
 }

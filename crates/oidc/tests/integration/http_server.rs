@@ -167,7 +167,7 @@ async fn http_fetcher_against_real_server() {
     ));
     // http disallowed by config.
     let strict = HttpFetcher::new(HttpFetcherConfig {
-        allow_http: false,
+        allow_loopback_http: false,
         ..Default::default()
     })
     .unwrap();
