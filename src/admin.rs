@@ -7,7 +7,7 @@ use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::{HeaderValue, Method, StatusCode, header};
-use podiam_auth::{Caller, RequestMeta, RequestView, Services, signing_service};
+use podiam_auth::{Caller, Check, RequestMeta, RequestView, Services, Subject, signing_service};
 use podiam_core::AwsError;
 use podiam_core::error::Protocol;
 use podiam_eks::EksRequest;
@@ -34,6 +34,7 @@ fn ok(v: Value) -> Response {
 pub async fn handle(
     svc: &Services,
     sts: &Sts,
+    s3: &podiam_s3::S3,
     view: &RequestView<'_>,
     method: &Method,
     path: &str,
@@ -66,13 +67,13 @@ pub async fn handle(
             Err(e) => return error(&e.to_aws(), rid),
         };
         podiam_auth::audit::note(|r| r.event_name = Some(req.operation().to_string()));
-        return match podiam_eks::handle(svc, &caller, req).await {
+        return match podiam_eks::handle(svc, &caller, req, meta).await {
             Ok((_, body)) => ok(serde_json::from_str(&body).unwrap_or(Value::Null)),
             Err(e) => error(&e.to_aws(), rid),
         };
     }
     if method == Method::GET && path == "/_podiam/audit" {
-        return audit_tail(svc, &caller, query, rid);
+        return audit_tail(svc, &caller, meta, query, rid);
     }
     let result = match (method, path) {
         (&Method::POST, "/_podiam/instance-role-credentials") => {
@@ -82,7 +83,9 @@ pub async fn handle(
         (&Method::POST, "/_podiam/explain/assume") => {
             explain_assume(svc, sts, &caller, body, meta).await
         }
-        (&Method::POST, "/_podiam/explain/request") => explain_request(svc, &caller, body, meta),
+        (&Method::POST, "/_podiam/explain/request") => {
+            explain_request(svc, s3, &caller, body, meta)
+        }
         _ => Err(AwsError::new(
             404,
             "NotFoundException",
@@ -96,18 +99,29 @@ pub async fn handle(
 }
 
 /// Authorizes `caller` for one of podiam's own actions, with AWS's message.
-fn require(svc: &Services, caller: &Caller, action: &str, resource: &str) -> Result<(), AwsError> {
-    svc.authorize(caller, action, resource, &[]).map_err(|d| {
-        AwsError::new(
-            403,
-            "AccessDeniedException",
-            format!(
-                "User: {} is not authorized to perform: {action}{}",
-                caller.arn(),
-                d.reason_suffix(action)
-            ),
-        )
-    })
+fn require(
+    svc: &Services,
+    caller: &Caller,
+    meta: &RequestMeta,
+    action: &'static str,
+    resource: &str,
+) -> Result<(), AwsError> {
+    // podiam's own actions act in the caller's account, whatever ARN they
+    // are about (explaining another account's role is not acting on it).
+    let check = Check::new(action, resource).with_resource_account(caller.account().to_string());
+    svc.authorizer(Subject::Caller(caller), meta)
+        .decide(&check)
+        .map_err(|d| {
+            AwsError::new(
+                403,
+                "AccessDeniedException",
+                format!(
+                    "User: {} is not authorized to perform: {action}{}",
+                    caller.arn(),
+                    d.reason_suffix(action)
+                ),
+            )
+        })
 }
 
 fn report(step: Step, ok: bool, detail: impl Into<String>, fix: Option<String>) -> StepReport {
@@ -144,6 +158,7 @@ async fn explain_assume(
     require(
         svc,
         caller,
+        meta,
         "podiam:Explain",
         if role_arn.is_empty() { "*" } else { &role_arn },
     )?;
@@ -313,8 +328,14 @@ async fn explain_pod_identity(
 
 /// `GET /_podiam/audit[?denied=1][&follow=1]`: recent audit lines as
 /// NDJSON, then (with `follow`) new ones as they happen.
-fn audit_tail(svc: &Services, caller: &Caller, query: Option<&str>, rid: &str) -> Response {
-    if let Err(e) = require(svc, caller, "podiam:ReadAuditLog", "*") {
+fn audit_tail(
+    svc: &Services,
+    caller: &Caller,
+    meta: &RequestMeta,
+    query: Option<&str>,
+    rid: &str,
+) -> Response {
+    if let Err(e) = require(svc, caller, meta, "podiam:ReadAuditLog", "*") {
         return error(&e, rid);
     }
     let flag = |k: &str| {
@@ -364,6 +385,7 @@ fn audit_tail(svc: &Services, caller: &Caller, query: Option<&str>, rid: &str) -
 /// boundary, and for S3 the bucket policy).
 fn explain_request(
     svc: &Services,
+    s3: &podiam_s3::S3,
     caller: &Caller,
     body: &[u8],
     meta: &RequestMeta,
@@ -375,7 +397,7 @@ fn explain_request(
     let akid = s("accessKeyId").ok_or_else(|| invalid("accessKeyId is required".into()))?;
     let action = s("action").ok_or_else(|| invalid("action is required".into()))?;
     let resource = s("resource").unwrap_or_else(|| "*".into());
-    require(svc, caller, "podiam:Explain", &resource)?;
+    require(svc, caller, meta, "podiam:Explain", &resource)?;
     let mut notes = Vec::new();
     let subject = if akid.starts_with("ASIA") {
         let token = s("sessionToken")
@@ -408,49 +430,50 @@ fn explain_request(
             access_key_id: key.access_key_id.clone(),
         }
     };
-    let set = svc
-        .policy_set(&subject)
-        .map_err(|e| AwsError::new(503, "ServiceUnavailableException", e.to_string()))?;
-    let mut b = meta.apply(svc.base_context(&subject, &set, &action, &resource));
+    // The service's own check for (action, resource): for S3 the bucket
+    // policy, owner, owner rule and s3:* keys, exactly as S3 decides.
+    // The service's own check: for S3 the bucket policy, owner, owner rule
+    // and existing object's tags, exactly as S3 decides. Keys that only a
+    // real request carries (the signature's s3:* keys, aws:SourceIp) come
+    // from `context`.
+    let mut check = Check::new(action.clone(), resource.clone());
+    if action.starts_with("s3:")
+        && let Some(c) = podiam_s3::authz::for_arn(&action, &resource)
+    {
+        let auth = podiam_s3::auth::Authenticated {
+            caller: Some(subject.clone()),
+            verified: None,
+        };
+        match s3.resolve(svc, &c, &auth) {
+            Ok(resolved) => {
+                if resolved.resource_policy.is_none() {
+                    notes.push(format!(
+                        "bucket {} has no bucket policy",
+                        c.bucket.as_deref().unwrap_or_default()
+                    ));
+                }
+                check = resolved;
+            }
+            Err(e) => notes.push(format!("{}: {}", e.code, e.message)),
+        }
+    }
     if let Some(Value::Object(m)) = v.get("context") {
         for (k, val) in m {
-            b = match val {
-                Value::Array(a) => b.multi_key(
+            match val {
+                Value::Array(a) => check.multi_keys.push((
                     k.clone(),
                     a.iter()
-                        .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string)),
-                ),
-                Value::String(x) => b.key(k.clone(), x.clone()),
-                other => b.key(k.clone(), other.to_string()),
-            };
-        }
-    }
-    let ctx = b.build();
-    let mut eval = set
-        .evaluation()
-        .with_resource_account(subject.account().to_string());
-    let bucket_policy = resource
-        .strip_prefix("arn:aws:s3:::")
-        .and_then(|r| r.split('/').next())
-        .and_then(|name| {
-            svc.store
-                .get::<podiam_store::Bucket>("", name)
-                .ok()
-                .flatten()
-        });
-    let compiled;
-    if let Some(bucket) = &bucket_policy {
-        eval = eval.with_resource_account(bucket.owner.clone());
-        if let Some(doc) = &bucket.policy {
-            compiled = podiam_auth::compile_policy(doc, podiam_policy::PolicyKind::Resource);
-            if let Some(p) = &compiled {
-                eval = eval.with_resource("bucket policy", p);
+                        .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string))
+                        .collect(),
+                )),
+                Value::String(x) => check.keys.push((k.clone(), x.clone())),
+                other => check.keys.push((k.clone(), other.to_string())),
             }
-        } else {
-            notes.push(format!("bucket {} has no bucket policy", bucket.name));
         }
     }
-    let outcome = podiam_policy::evaluate(&eval, &ctx);
+    let outcome = svc
+        .authorizer(Subject::Caller(&subject), meta)
+        .evaluate(&check);
     Ok(json!({
         "principal": subject.arn(),
         "userId": subject.user_id(),

@@ -18,7 +18,7 @@ use http::{HeaderValue, Method, StatusCode, header};
 use podiam_auth::audit::AuditSink;
 use podiam_auth::{Caller, Config, RequestMeta, RequestView, Services, signing_service};
 use podiam_core::error::Protocol;
-use podiam_core::ids::{IdKind, request_id, secret_access_key, unique_id};
+use podiam_core::ids::{IdKind, request_id, s3_request_id, secret_access_key, unique_id};
 use podiam_core::query::QueryParams;
 use podiam_core::{AwsError, SystemClock, SystemRandom};
 use podiam_eks::{ClusterFetcher, EksRequest, IssuerDocument, issuer_document};
@@ -76,6 +76,11 @@ pub struct ServeConfig {
     /// sealed until those expire, then are dropped.
     #[arg(long, env = "PODIAM_SEALING_KEY_ROTATION", value_parser = crate::parse_seconds, default_value = "24h")]
     pub sealing_key_rotation: i64,
+    /// INSECURE: fetch external issuers' discovery documents and JWKS over
+    /// plain http from any host (default: https, or http only to loopback).
+    /// Anyone on the path can then swap the keys and mint accepted tokens.
+    #[arg(long, env = "PODIAM_INSECURE_ALLOW_HTTP_ISSUERS")]
+    pub insecure_allow_http_issuers: bool,
 }
 
 /// Everything a request handler needs.
@@ -146,7 +151,16 @@ impl Server {
         if store.backend_kind() == podiam_store::BackendKind::Postgres {
             spawn_replica_refresh(store.clone());
         }
-        let http: Arc<dyn JwksFetcher> = Arc::new(HttpFetcher::new(HttpFetcherConfig::default())?);
+        if cfg.insecure_allow_http_issuers {
+            tracing::warn!(
+                "INSECURE: --insecure-allow-http-issuers is on: issuer keys are fetched over plain http \
+                 from any host, so anyone on the network path can mint tokens STS accepts"
+            );
+        }
+        let http: Arc<dyn JwksFetcher> = Arc::new(HttpFetcher::new(HttpFetcherConfig {
+            insecure_allow_http: cfg.insecure_allow_http_issuers,
+            ..HttpFetcherConfig::default()
+        })?);
         let fetcher = Arc::new(ClusterFetcher::new(
             store,
             svc.clock.clone(),
@@ -173,6 +187,7 @@ impl Server {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let app = self.app.clone();
         let router = Router::new().fallback(dispatch).with_state(self.app);
         axum::serve(
             // Responses are written in pieces (headers, then body); without
@@ -185,6 +200,8 @@ impl Server {
         )
         .with_graceful_shutdown(shutdown)
         .await?;
+        // Background tasks keep the app alive: write the audit buffer now.
+        app.svc.audit_log.flush();
         Ok(())
     }
 }
@@ -439,7 +456,18 @@ async fn dispatch(
             return r;
         }
     }
-    let rid = request_id(app.svc.rng.as_ref());
+    let (parts, body) = req.into_parts();
+    let service = signing_service(&parts.headers, parts.uri.query());
+    // S3 streams its bodies: it is routed before the query protocols' size cap.
+    let s3 = app.s3.wants(&parts, service.as_deref());
+    // One id per request, in the service's own format: the response's
+    // request id header (and XML RequestId) and the audit line's requestID.
+    let rid = if s3 {
+        s3_request_id(app.svc.rng.as_ref())
+    } else {
+        request_id(app.svc.rng.as_ref())
+    };
+    let req = Request::from_parts(parts, body);
     let user_agent = req
         .headers()
         .get(header::USER_AGENT)
@@ -447,7 +475,8 @@ async fn dispatch(
         .unwrap_or_default()
         .to_string();
     let started = std::time::Instant::now();
-    let (resp, rec) = podiam_auth::audit::scope(route(app.clone(), peer, req, rid.clone())).await;
+    let (resp, rec) =
+        podiam_auth::audit::scope(route(app.clone(), peer, req, service, s3, rid.clone())).await;
     let status = resp.status();
     let error_code = rec.error_code.or_else(|| {
         (status.is_client_error() || status.is_server_error())
@@ -477,7 +506,14 @@ async fn dispatch(
 }
 
 /// Routes one API request (inside an audit scope).
-async fn route(app: Arc<App>, peer: SocketAddr, req: Request, rid: String) -> Response {
+async fn route(
+    app: Arc<App>,
+    peer: SocketAddr,
+    req: Request,
+    service: Option<String>,
+    s3: bool,
+    rid: String,
+) -> Response {
     let rid = rid.as_str();
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_string();
@@ -492,12 +528,10 @@ async fn route(app: Arc<App>, peer: SocketAddr, req: Request, rid: String) -> Re
             .and_then(|v| v.to_str().ok())
             .map(str::to_string),
     };
-    let service = signing_service(&parts.headers, query.as_deref());
-    // S3 streams its bodies: route it before the query protocols' size cap.
-    if app.s3.wants(&parts, service.as_deref()) {
+    if s3 {
         return app
             .s3
-            .handle(&app.svc, Request::from_parts(parts, body), meta)
+            .handle(&app.svc, Request::from_parts(parts, body), meta, rid)
             .await;
     }
     let body = match axum::body::to_bytes(body, MAX_BODY).await {
@@ -516,6 +550,7 @@ async fn route(app: Arc<App>, peer: SocketAddr, req: Request, rid: String) -> Re
         return crate::admin::handle(
             &app.svc,
             &app.sts,
+            &app.s3,
             &view,
             &parts.method,
             &path,
@@ -528,18 +563,7 @@ async fn route(app: Arc<App>, peer: SocketAddr, req: Request, rid: String) -> Re
     }
     match service.as_deref() {
         Some("eks-auth") => eks_auth(&app, &view, &parts.method, &path, &body, &meta, rid).await,
-        Some("eks") => {
-            eks(
-                &app,
-                &view,
-                &parts.method,
-                &path,
-                query.as_deref(),
-                &body,
-                rid,
-            )
-            .await
-        }
+        Some("eks") => eks(&app, &parts, &body, &meta, rid).await,
         Some(svc @ ("iam" | "sts")) => {
             query_protocol(&app, Some(svc), &view, query.as_deref(), &body, &meta, rid).await
         }
@@ -655,7 +679,7 @@ async fn query_protocol(
             .map_err(|e| e.to_aws())
     } else {
         match &caller {
-            Some(c) => podiam_iam::handle(&app.svc, c, &p, rid)
+            Some(c) => podiam_iam::handle(&app.svc, c, &p, meta, rid)
                 .await
                 .map_err(|e| e.to_aws()),
             None => Err(podiam_auth::AuthError::Missing.to_aws()),
@@ -674,13 +698,13 @@ async fn query_protocol(
 
 async fn eks(
     app: &App,
-    view: &RequestView<'_>,
-    method: &Method,
-    path: &str,
-    query: Option<&str>,
+    parts: &http::request::Parts,
     body: &Bytes,
+    meta: &RequestMeta,
     rid: &str,
 ) -> Response {
+    let view = RequestView::from_parts(parts);
+    let (method, path, query) = (&parts.method, parts.uri.path(), parts.uri.query());
     podiam_auth::audit::note_request(
         "eks.amazonaws.com",
         &format!("{method} {path}"),
@@ -701,7 +725,7 @@ async fn eks(
             return aws_error(&e, &Protocol::RestJson, rid);
         }
     };
-    let caller = match app.svc.authenticate(view, body, "eks") {
+    let caller = match app.svc.authenticate(&view, body, "eks") {
         Ok(c) => c,
         Err(e) => {
             let w = e.to_aws();
@@ -709,7 +733,7 @@ async fn eks(
             return aws_error(&e, &Protocol::RestJson, rid);
         }
     };
-    match podiam_eks::handle(&app.svc, &caller, req).await {
+    match podiam_eks::handle(&app.svc, &caller, req, meta).await {
         Ok((status, body)) => json_ok(status, body, rid),
         Err(e) => aws_error(&e.to_aws(), &Protocol::RestJson, rid),
     }

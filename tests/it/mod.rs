@@ -5,6 +5,7 @@ mod explain;
 mod iam;
 mod irsa;
 mod metrics;
+mod pipeline;
 mod pod_identity;
 mod policy;
 pub mod raw;

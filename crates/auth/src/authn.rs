@@ -4,41 +4,47 @@ use crate::caller::Caller;
 use crate::services::Services;
 use podiam_core::AwsError;
 use podiam_core::session::SealError;
-use podiam_sigv4::{Auth, Payload, SigV4Error, Verifier, VerifyOptions};
+use podiam_sigv4::{Auth, Payload, SigV4Error, VerifiedRequest, Verifier, VerifyOptions};
 use podiam_store::AccessKey;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 pub use podiam_sigv4::RequestView;
 
-/// Why a request could not be authenticated.
+/// Why a request could not be authenticated. Each wire protocol renders
+/// it in its own shape ([`AuthError::to_aws`] for the query and JSON
+/// protocols; S3 keeps the details it reports in its error document).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
     /// No signature at all.
     #[error("request is missing authentication")]
     Missing,
-    /// The signature data could not be parsed.
-    #[error("malformed signature: {0}")]
-    Malformed(String),
+    /// The signature could not be parsed, or did not verify.
+    #[error("{error}")]
+    Signature {
+        /// What SigV4 found.
+        error: SigV4Error,
+        /// The access key id, once known.
+        access_key_id: Option<String>,
+        /// The signature the client sent (hex), once known.
+        signature: Option<String>,
+    },
     /// The access key id is unknown or inactive.
-    #[error("unknown access key")]
-    UnknownAccessKey,
-    /// A temporary key came without a session token, or the token is forged,
-    /// tampered with, sealed by an unknown key, or belongs to another key id.
+    #[error("unknown access key {0}")]
+    UnknownAccessKey(String),
+    /// A temporary key (`ASIA…`) came without a session token.
+    #[error("temporary key {0} without a session token")]
+    MissingSessionToken(String),
+    /// The token is forged, tampered with, sealed by an unknown key, belongs
+    /// to another key id, or came with a long-term key.
     #[error("invalid session token: {0}")]
     InvalidSessionToken(String),
     /// The session has expired.
     #[error("session expired")]
-    ExpiredSession,
-    /// The signature is wrong.
-    #[error("signature mismatch")]
-    SignatureMismatch,
-    /// The request was signed too long ago (or in the future).
-    #[error("{0}")]
-    Skewed(String),
-    /// The credential scope names another service or an invalid region.
-    #[error("{0}")]
-    WrongScope(String),
+    ExpiredSession {
+        /// The expired token (S3 echoes it).
+        token: String,
+    },
 }
 
 impl AuthError {
@@ -50,33 +56,30 @@ impl AuthError {
                 "MissingAuthenticationToken",
                 "Request is missing Authentication Token",
             ),
-            AuthError::Malformed(m) => AwsError::new(400, "IncompleteSignature", m.clone()),
-            AuthError::UnknownAccessKey | AuthError::InvalidSessionToken(_) => AwsError::new(
+            AuthError::Signature { error, .. } => sigv4_to_aws(error),
+            AuthError::UnknownAccessKey(_)
+            | AuthError::MissingSessionToken(_)
+            | AuthError::InvalidSessionToken(_) => AwsError::new(
                 403,
                 "InvalidClientTokenId",
                 "The security token included in the request is invalid.",
             ),
-            AuthError::ExpiredSession => AwsError::new(
+            AuthError::ExpiredSession { .. } => AwsError::new(
                 403,
                 "ExpiredToken",
                 "The security token included in the request is expired",
             ),
-            AuthError::SignatureMismatch => AwsError::new(
-                403,
-                "SignatureDoesNotMatch",
-                "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
-            ),
-            AuthError::Skewed(m) | AuthError::WrongScope(m) => {
-                AwsError::new(403, "SignatureDoesNotMatch", m.clone())
-            }
         }
     }
 }
 
-fn from_sigv4(e: SigV4Error) -> AuthError {
+fn sigv4_to_aws(e: &SigV4Error) -> AwsError {
     use podiam_sigv4::ScopePart;
+    let mismatch = |m: String| AwsError::new(403, "SignatureDoesNotMatch", m);
     match e {
-        SigV4Error::SignatureMismatch { .. } => AuthError::SignatureMismatch,
+        SigV4Error::SignatureMismatch { .. } => mismatch(
+            "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.".into(),
+        ),
         SigV4Error::RequestTimeTooSkewed {
             request_time,
             server_time,
@@ -84,39 +87,50 @@ fn from_sigv4(e: SigV4Error) -> AuthError {
         } => {
             let fmt = podiam_sigv4::format_amz_date;
             let mins = max_skew.as_secs() / 60;
-            if request_time < server_time {
-                AuthError::Skewed(format!(
+            let (request_time, server_time) = (*request_time, *server_time);
+            mismatch(if request_time < server_time {
+                format!(
                     "Signature expired: {} is now earlier than {} ({} - {mins} min.)",
                     fmt(request_time),
-                    fmt(server_time - max_skew),
+                    fmt(server_time - *max_skew),
                     fmt(server_time)
-                ))
+                )
             } else {
-                AuthError::Skewed(format!(
+                format!(
                     "Signature not yet current: {} is still later than {} ({} + {mins} min.)",
                     fmt(request_time),
-                    fmt(server_time + max_skew),
+                    fmt(server_time + *max_skew),
                     fmt(server_time)
-                ))
-            }
+                )
+            })
         }
         SigV4Error::PresignExpired { .. } | SigV4Error::PresignNotYetValid { .. } => {
-            AuthError::Skewed("Request has expired".into())
+            mismatch("Request has expired".into())
         }
         SigV4Error::ScopeMismatch {
             part: ScopePart::Service,
             expected,
             ..
-        } => AuthError::WrongScope(format!(
+        } => mismatch(format!(
             "Credential should be scoped to correct service: '{expected}'. "
         )),
         SigV4Error::ScopeMismatch {
             part: ScopePart::Region,
             ..
-        } => AuthError::WrongScope("Credential should be scoped to a valid region. ".into()),
-        SigV4Error::ScopeMismatch { .. } => AuthError::WrongScope(e.to_string()),
-        other => AuthError::Malformed(other.to_string()),
+        } => mismatch("Credential should be scoped to a valid region. ".into()),
+        SigV4Error::ScopeMismatch { .. } => mismatch(e.to_string()),
+        other => AwsError::new(400, "IncompleteSignature", other.to_string()),
     }
+}
+
+/// A verified request: who signed it, and the verified signature (S3
+/// checks streamed bodies and chunk signatures against it).
+#[derive(Debug)]
+pub struct Authenticated {
+    /// The caller.
+    pub caller: Caller,
+    /// The verified signature.
+    pub verified: VerifiedRequest,
 }
 
 /// The SigV4 service name a request was signed for, read from the
@@ -169,7 +183,8 @@ impl Verifiers {
 }
 
 impl Services {
-    /// Authenticates a SigV4-signed request for `service` with its full body.
+    /// Authenticates a request signed for `service` (IAM, STS, EKS, …)
+    /// whose whole body the signature covers.
     pub fn authenticate(
         &self,
         req: &RequestView<'_>,
@@ -177,15 +192,38 @@ impl Services {
         service: &str,
     ) -> Result<Caller, AuthError> {
         let verifier = self.verifiers.get(service);
-        let signed = match verifier.parse(req).map_err(from_sigv4)? {
-            Auth::Anonymous => return Err(AuthError::Missing),
-            Auth::Signed(s) => s,
+        match self.authenticate_with(&verifier, req, Payload::Bytes(body))? {
+            Some(a) => Ok(a.caller),
+            None => Err(AuthError::Missing),
+        }
+    }
+
+    /// The one authentication every service uses: parse the signature
+    /// (header or presigned query), find the caller (a sealed session, or a
+    /// stored long-term key), verify, and note the caller for the audit
+    /// line. `Ok(None)`: the request carries no signature (anonymous).
+    pub fn authenticate_with(
+        &self,
+        verifier: &Verifier,
+        req: &RequestView<'_>,
+        payload: Payload<'_>,
+    ) -> Result<Option<Authenticated>, AuthError> {
+        let signed = match verifier.parse(req) {
+            Ok(Auth::Anonymous) => return Ok(None),
+            Ok(Auth::Signed(s)) => s,
+            Err(error) => {
+                return Err(AuthError::Signature {
+                    error,
+                    access_key_id: None,
+                    signature: None,
+                });
+            }
         };
         let akid = signed.access_key_id();
         let (caller, secret) = if akid.starts_with("ASIA") {
-            let token = signed.security_token().ok_or_else(|| {
-                AuthError::InvalidSessionToken("temporary key without a session token".into())
-            })?;
+            let token = signed
+                .security_token()
+                .ok_or_else(|| AuthError::MissingSessionToken(akid.to_string()))?;
             let claims = self.sealer().open(token).map_err(|e| match e {
                 SealError::Malformed | SealError::Tampered | SealError::UnknownKey(_) => {
                     AuthError::InvalidSessionToken(e.to_string())
@@ -197,7 +235,9 @@ impl Services {
                 ));
             }
             if claims.is_expired(self.now()) {
-                return Err(AuthError::ExpiredSession);
+                return Err(AuthError::ExpiredSession {
+                    token: token.to_string(),
+                });
             }
             let secret = claims.secret_access_key.clone();
             (Caller::Session(Box::new(claims)), secret)
@@ -208,7 +248,7 @@ impl Services {
                 .ok()
                 .flatten()
                 .filter(|k| k.active)
-                .ok_or(AuthError::UnknownAccessKey)?;
+                .ok_or_else(|| AuthError::UnknownAccessKey(akid.to_string()))?;
             if signed.security_token().is_some() {
                 return Err(AuthError::InvalidSessionToken(
                     "a long-term key does not take a session token".into(),
@@ -222,10 +262,14 @@ impl Services {
                 key.secret_access_key.clone(),
             )
         };
-        verifier
-            .verify(&signed, &secret, Payload::Bytes(body), self.clock.now())
-            .map_err(from_sigv4)?;
+        let verified = verifier
+            .verify(&signed, &secret, payload, self.clock.now())
+            .map_err(|error| AuthError::Signature {
+                error,
+                access_key_id: Some(akid.to_string()),
+                signature: Some(hex::encode(signed.signature())),
+            })?;
         crate::audit::note_identity(caller.user_identity());
-        Ok(caller)
+        Ok(Some(Authenticated { caller, verified }))
     }
 }

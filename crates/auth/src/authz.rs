@@ -5,10 +5,7 @@ use crate::aws_managed;
 use crate::caller::Caller;
 use crate::services::Services;
 use podiam_core::session::SessionClaims;
-use podiam_policy::{
-    Decision, Evaluation, Explanation, Outcome, Policy, PolicyKind, PolicyType, RequestContext,
-    RequestContextBuilder, evaluate,
-};
+use podiam_policy::{Decision, Evaluation, Explanation, Policy, PolicyKind, PolicyType};
 use podiam_store::{ManagedPolicy, Role, StoreError};
 use std::sync::Arc;
 
@@ -242,111 +239,5 @@ impl Services {
             set.principal_tags.push((k.clone(), v.clone()));
         }
         Ok(set)
-    }
-
-    /// The request context every service starts from: principal keys,
-    /// principal tags, time, region and session keys.
-    pub fn base_context(
-        &self,
-        caller: &Caller,
-        set: &PolicySet,
-        action: &str,
-        resource: &str,
-    ) -> RequestContextBuilder {
-        let now = self.clock.now();
-        let mut b = RequestContext::builder(caller.principal(), action, resource)
-            .key(
-                "aws:CurrentTime",
-                podiam_core::timefmt::iso8601(now.unix_timestamp()),
-            )
-            .key("aws:EpochTime", now.unix_timestamp().to_string())
-            .key("aws:RequestedRegion", self.config.region.clone())
-            .key("aws:ViaAWSService", "false");
-        for (k, v) in &set.principal_tags {
-            b = b.key(format!("aws:PrincipalTag/{k}"), v.clone());
-        }
-        if let Caller::Session(s) = caller {
-            b = b
-                .key(
-                    "aws:TokenIssueTime",
-                    podiam_core::timefmt::iso8601(s.issued_at),
-                )
-                .key("aws:MultiFactorAuthPresent", "false");
-            if let Some(si) = &s.source_identity {
-                b = b.key("aws:SourceIdentity", si.clone());
-            }
-            if let podiam_core::session::SessionOrigin::WebIdentity { provider_arn, .. } = &s.origin
-            {
-                b = b.key("aws:FederatedProvider", provider_arn.clone());
-            }
-        }
-        b
-    }
-
-    /// Decides `action` on `resource` (in the caller's account) with only the
-    /// caller's own policies; `extra` adds request-specific condition keys.
-    pub fn authorize(
-        &self,
-        caller: &Caller,
-        action: &str,
-        resource: &str,
-        extra: &[(&str, &str)],
-    ) -> Result<(), Denied> {
-        let set = self.policy_set(caller).map_err(|e| {
-            tracing::error!(error = %e, "policy lookup failed; denying");
-            Denied {
-                decision: Decision::ImplicitDeny,
-                explanation: Explanation {
-                    decision: Decision::ImplicitDeny,
-                    summary: format!("the caller's policies could not be loaded: {e}"),
-                    deciding_policy_type: None,
-                    policies: vec![],
-                },
-            }
-        })?;
-        let mut b = self.base_context(caller, &set, action, resource);
-        for (k, v) in extra {
-            b = b.key(*k, *v);
-        }
-        let ctx = b.build();
-        let eval = set
-            .evaluation()
-            .with_resource_account(caller.account().to_string());
-        let outcome = evaluate(&eval, &ctx);
-        self.audit(caller, action, resource, &outcome);
-        match outcome.decision {
-            Decision::Allow => Ok(()),
-            d => Err(Denied {
-                decision: d,
-                explanation: outcome.explanation,
-            }),
-        }
-    }
-
-    /// Records a denied decision with its explanation (never sent to callers).
-    pub fn audit(&self, caller: &Caller, action: &str, resource: &str, outcome: &Outcome) {
-        let allowed = outcome.decision == Decision::Allow;
-        // Explanations of allowed calls are not kept: they cost and say little.
-        crate::audit::note_decision(
-            action,
-            resource,
-            allowed,
-            if allowed {
-                None
-            } else {
-                Some(&outcome.explanation)
-            },
-        );
-        if outcome.decision != Decision::Allow {
-            tracing::info!(
-                target: "podiam::audit",
-                caller = %caller.arn(),
-                action,
-                resource,
-                decision = %outcome.decision,
-                explanation = %outcome.explanation,
-                "denied"
-            );
-        }
     }
 }

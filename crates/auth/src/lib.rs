@@ -10,11 +10,13 @@ mod authn;
 mod authz;
 pub mod aws_managed;
 mod caller;
+mod decide;
 mod services;
 
-pub use authn::{AuthError, RequestView, signing_service};
+pub use authn::{AuthError, Authenticated, RequestView, signing_service};
 pub use authz::{Denied, PolicySet, compile_policy};
 pub use caller::Caller;
+pub use decide::{Authorizer, Check, ResourcePolicy, Subject};
 pub use services::{Config, Services};
 
 /// Facts about the HTTP request that feed condition keys.

@@ -79,6 +79,13 @@ pub fn request_id(rng: &dyn Random) -> String {
     uuid_string(b)
 }
 
+/// S3's request id: 16 upper-case hex digits (`x-amz-request-id`).
+pub fn s3_request_id(rng: &dyn Random) -> String {
+    let mut b = [0u8; 8];
+    rng.fill(&mut b);
+    hex::encode_upper(b)
+}
+
 /// Formats 16 bytes as a version-4 UUID string.
 pub fn uuid_string(mut b: [u8; 16]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";

@@ -8,7 +8,7 @@ use crate::cluster::{
 use crate::error::EksError;
 use crate::keys::RotateSpec;
 use crate::serviceaccount;
-use podiam_auth::{Caller, Services};
+use podiam_auth::{Caller, Check, RequestMeta, Services, Subject};
 use podiam_store::Cluster;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -547,15 +547,19 @@ pub async fn handle(
     svc: &Services,
     caller: &Caller,
     req: EksRequest,
+    meta: &RequestMeta,
 ) -> Result<(u16, String), EksError> {
     let account = caller.account().to_string();
     let (action, resource) = req.authz(&svc.config.region, &account);
-    svc.authorize(caller, action, &resource, &[]).map_err(|_| {
-        EksError::AccessDenied(format!(
-            "User: {} is not authorized to perform: {action} on resource: {resource}",
-            caller.arn()
-        ))
-    })?;
+    let check = Check::new(action, resource.clone());
+    svc.authorizer(Subject::Caller(caller), meta)
+        .decide(&check)
+        .map_err(|_| {
+            EksError::AccessDenied(format!(
+                "User: {} is not authorized to perform: {action} on resource: {resource}",
+                caller.arn()
+            ))
+        })?;
     let body = match req {
         EksRequest::CreateCluster(spec) => {
             let c = create_cluster(svc, &account, spec).await?;

@@ -3,13 +3,12 @@
 
 use crate::association::{Association, find};
 use crate::issuer::{IssuerDocument, issuer_document};
-use podiam_auth::{Caller, RequestMeta, Services};
+use podiam_auth::{Caller, Check, RequestMeta, Services, Subject};
 use podiam_core::AwsError;
 use podiam_core::session::SessionOrigin;
 use podiam_oidc::{JwkSet, StsErrorCode, UnverifiedToken};
-use podiam_policy::{Decision, Evaluation, Principal, RequestContext, evaluate};
 use podiam_store::Cluster;
-use podiam_sts::{SessionParams, Sts, StsError, lookup_role, mint_session, request_tags};
+use podiam_sts::{SessionParams, Sts, StsError, lookup_role, mint_session};
 use serde_json::{Value, json};
 
 /// The audience of Pod Identity tokens.
@@ -211,13 +210,16 @@ pub async fn assume_role_for_pod_identity(
         .ok_or_else(|| {
             EksAuthError::ResourceNotFound(format!("No cluster found for name: {cluster_name}."))
         })?;
-    svc.authorize(caller, "eks-auth:AssumeRoleForPodIdentity", &cluster.arn, &[]).map_err(|_| {
-        EksAuthError::AccessDenied(format!(
-            "User: {} is not authorized to perform: eks-auth:AssumeRoleForPodIdentity on resource: {}",
-            caller.arn(),
-            cluster.arn
-        ))
-    })?;
+    let check = Check::new("eks-auth:AssumeRoleForPodIdentity", cluster.arn.clone());
+    svc.authorizer(Subject::Caller(caller), meta)
+        .decide(&check)
+        .map_err(|_| {
+            EksAuthError::AccessDenied(format!(
+                "User: {} is not authorized to perform: eks-auth:AssumeRoleForPodIdentity on resource: {}",
+                caller.arn(),
+                cluster.arn
+            ))
+        })?;
     let pod = verify_pod_token(svc, &account, &cluster, token)?;
     let assoc = find(
         svc,
@@ -362,22 +364,21 @@ fn evaluate_trust(
     if !tags.is_empty() {
         actions.push("sts:TagSession");
     }
+    let who = svc.authorizer(
+        Subject::Service {
+            name: SERVICE_PRINCIPAL,
+            source_account: account,
+        },
+        meta,
+    );
     for action in actions {
-        let now = svc.now();
-        let mut b = RequestContext::builder(
-            Principal::service(SERVICE_PRINCIPAL),
-            action,
-            role_arn.to_string(),
-        )
-        .key("aws:CurrentTime", podiam_core::timefmt::iso8601(now))
-        .key("aws:EpochTime", now.to_string())
-        .key("aws:SourceAccount", account.to_string())
-        .key("aws:SourceArn", cluster.arn.clone());
-        b = meta.apply(b);
-        b = request_tags(b, tags, &transitive);
-        let outcome = evaluate(&Evaluation::trust("trust policy", trust), &b.build());
-        if outcome.decision != Decision::Allow {
-            return Err((action, Box::new(outcome)));
+        let check = Check::new(action, role_arn)
+            .key("aws:SourceArn", cluster.arn.clone())
+            .with_request_tags(tags, &transitive)
+            .with_resource_policy("trust policy", trust.clone());
+        let o = who.evaluate(&check);
+        if o.decision != podiam_policy::Decision::Allow {
+            return Err((action, Box::new(o)));
         }
     }
     Ok(())
@@ -463,12 +464,15 @@ pub fn instance_role_credentials(
     }
     let account = caller.account().to_string();
     let role_arn_guess = format!("arn:aws:iam::{account}:role/{role_name}");
-    svc.authorize(caller, "podiam:GetInstanceRoleCredentials", &role_arn_guess, &[]).map_err(|_| {
-        EksAuthError::AccessDenied(format!(
-            "User: {} is not authorized to perform: podiam:GetInstanceRoleCredentials on resource: {role_arn_guess}",
-            caller.arn()
-        ))
-    })?;
+    let check = Check::new("podiam:GetInstanceRoleCredentials", role_arn_guess.clone());
+    svc.authorizer(Subject::Caller(caller), meta)
+        .decide(&check)
+        .map_err(|_| {
+            EksAuthError::AccessDenied(format!(
+                "User: {} is not authorized to perform: podiam:GetInstanceRoleCredentials on resource: {role_arn_guess}",
+                caller.arn()
+            ))
+        })?;
     let not_assumable = || {
         EksAuthError::AccessDenied(format!(
             "EC2 cannot assume role {role_name}: its trust policy does not allow ec2.amazonaws.com"
@@ -478,23 +482,15 @@ pub fn instance_role_credentials(
         .role_by_name(&account, role_name)?
         .ok_or_else(not_assumable)?;
     let trust = svc.trust_policy(&role).ok_or_else(not_assumable)?;
-    let now = svc.now();
-    let b = RequestContext::builder(
-        Principal::service(EC2_PRINCIPAL),
-        "sts:AssumeRole",
-        role.arn.clone(),
-    )
-    .key("aws:CurrentTime", podiam_core::timefmt::iso8601(now))
-    .key("aws:EpochTime", now.to_string())
-    .key("aws:SourceAccount", account.clone());
-    let outcome = evaluate(
-        &Evaluation::trust("trust policy", &trust),
-        &meta.apply(b).build(),
-    );
-    if outcome.decision != Decision::Allow {
-        tracing::info!(target: "podiam::audit", role = %role.arn, explanation = %outcome.explanation, "denied");
-        return Err(not_assumable());
-    }
+    let check =
+        Check::new("sts:AssumeRole", role.arn.clone()).with_resource_policy("trust policy", trust);
+    let ec2 = Subject::Service {
+        name: EC2_PRINCIPAL,
+        source_account: &account,
+    };
+    svc.authorizer(ec2, meta)
+        .decide(&check)
+        .map_err(|_| not_assumable())?;
     let params = SessionParams {
         role_arn: role.arn.clone(),
         session_name: instance_id,

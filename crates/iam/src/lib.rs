@@ -15,7 +15,7 @@ pub use action::{IamRequest, Page, Tagged, decode};
 pub use error::IamError;
 pub use simulate::SimulateRequest;
 
-use podiam_auth::{Caller, Services};
+use podiam_auth::{Caller, Check, RequestMeta, Services, Subject};
 use podiam_core::query::QueryParams;
 
 /// IAM's XML namespace.
@@ -26,11 +26,13 @@ pub async fn handle(
     svc: &Services,
     caller: &Caller,
     params: &QueryParams,
+    meta: &RequestMeta,
     request_id: &str,
 ) -> Result<String, IamError> {
     let req = decode(params)?;
     let (action, resource) = req.authz(caller.account());
-    svc.authorize(caller, action, &resource, &[])
+    svc.authorizer(Subject::Caller(caller), meta)
+        .decide(&Check::new(action, resource.clone()))
         .map_err(|d| IamError::AccessDenied {
             caller: caller.arn(),
             action: action.to_string(),

@@ -19,7 +19,7 @@ use axum::body::Body;
 use divan::{Bencher, black_box};
 use http::{HeaderMap, HeaderValue, Method, Request, Uri};
 use http_body_util::BodyExt;
-use podiam_auth::{Caller, Config, RequestMeta, Services, compile_policy};
+use podiam_auth::{Caller, Check, Config, RequestMeta, Services, Subject, compile_policy};
 use podiam_core::session::{SessionClaims, SessionOrigin};
 use podiam_core::{SystemClock, SystemRandom};
 use podiam_policy::{Decision, PolicyKind, evaluate};
@@ -27,7 +27,7 @@ use podiam_s3::{S3, auth, authz, router};
 use podiam_sigv4::{
     Credentials, PayloadMode, RequestView, SigningParams, Verifier, VerifyOptions, sign,
 };
-use podiam_store::{AccessKey, Bucket, Op, Role, Store, Tag};
+use podiam_store::{AccessKey, Op, Role, Store, Tag};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -199,7 +199,7 @@ fn fixture() -> Fixture {
             ),
         ] {
             let resp = s3
-                .handle(&svc, request(&admin_creds, method, &target, &body), meta.clone())
+                .handle(&svc, request(&admin_creds, method, &target, &body), meta.clone(), "0123456789ABCDEF")
                 .await;
             assert!(resp.status().is_success(), "setup {target}: {}", resp.status());
         }
@@ -258,9 +258,9 @@ fn authenticate(
         .expect("authenticated")
 }
 
-/// Routes and authorizes an authenticated request the way `S3::authorize`
-/// does: identity (+ session, boundary) policies and the bucket policy, with
-/// the bucket owner as the resource account.
+/// Routes and authorizes an authenticated request as `S3::handle` does:
+/// S3's checks resolved against the bucket (policy, owner, `s3:*` keys),
+/// then the pipeline's one decision.
 fn authorize(
     f: &Fixture,
     a: &auth::Authenticated,
@@ -268,52 +268,17 @@ fn authorize(
     uri: &Uri,
     headers: &HeaderMap,
 ) -> Decision {
-    let svc = &f.svc;
     let query = router::Query::parse(uri.query());
     let req = router::route(method, uri.path(), &query, headers, None).expect("route");
     let checks = authz::checks(&req, headers)
         .expect("checks")
         .expect("needs checks");
     let caller: &Caller = a.caller.as_ref().expect("caller");
-    let set = svc.policy_set(caller).expect("policies");
+    let who = f.svc.authorizer(Subject::Caller(caller), &f.meta);
     let mut decision = Decision::Allow;
     for c in &checks {
-        let bucket = svc
-            .store
-            .get::<Bucket>("", c.bucket.as_deref().expect("bucket"))
-            .expect("store")
-            .expect("bucket exists");
-        let policy = bucket.derived(|b| {
-            b.policy
-                .as_deref()
-                .and_then(|d| compile_policy(d, PolicyKind::Resource))
-        });
-        let mut b = svc.base_context(caller, &set, c.action, &c.resource);
-        b = f.meta.apply(b);
-        if let Some(v) = &a.verified {
-            b = b
-                .key("s3:signatureversion", "AWS4-HMAC-SHA256")
-                .key("s3:x-amz-content-sha256", v.payload().to_header_value());
-        }
-        if let Some(t) = a.auth_type() {
-            b = b.key("s3:authType", t);
-        }
-        b = b
-            .key("s3:ResourceAccount", bucket.owner.clone())
-            .key("aws:ResourceAccount", bucket.owner.clone());
-        for (k, v) in &c.keys {
-            b = b.key(k.clone(), v.clone());
-        }
-        for (k, v) in &c.multi_keys {
-            b = b.multi_key(k.clone(), v.clone());
-        }
-        let ctx = b.build();
-        let mut eval = set.evaluation();
-        if let Some(p) = policy.as_ref() {
-            eval = eval.with_resource("bucket policy", p);
-        }
-        eval = eval.with_resource_account(bucket.owner.clone());
-        let outcome = evaluate(&eval, &ctx);
+        let check = f.s3.resolve(&f.svc, c, a).expect("resolve");
+        let outcome = who.evaluate(&check);
         if outcome.decision != Decision::Allow {
             decision = outcome.decision;
         }
@@ -395,7 +360,8 @@ fn head_object_handle(b: Bencher) {
         *req.method_mut() = Method::HEAD;
         *req.uri_mut() = uri.clone();
         *req.headers_mut() = headers.clone();
-        let resp = f.rt.block_on(f.s3.handle(&f.svc, req, f.meta.clone()));
+        let resp =
+            f.rt.block_on(f.s3.handle(&f.svc, req, f.meta.clone(), "0123456789ABCDEF"));
         assert_eq!(resp.status(), 200);
         resp
     });
@@ -411,7 +377,9 @@ fn get_object_4k_handle(b: Bencher) {
         *req.uri_mut() = uri.clone();
         *req.headers_mut() = headers.clone();
         f.rt.block_on(async {
-            let resp = f.s3.handle(&f.svc, req, f.meta.clone()).await;
+            let resp =
+                f.s3.handle(&f.svc, req, f.meta.clone(), "0123456789ABCDEF")
+                    .await;
             assert_eq!(resp.status(), 200);
             let body = resp.into_body().collect().await.expect("body").to_bytes();
             assert_eq!(body.len(), 4096);
@@ -467,6 +435,16 @@ mod parts {
         b.bench(|| f.svc.policy_set(black_box(&caller)).expect("set"));
     }
 
+    /// The pipeline's check for the GetObject, resolved by S3.
+    fn resolved(f: &Fixture, a: &auth::Authenticated, uri: &Uri, headers: &HeaderMap) -> Check {
+        let query = router::Query::parse(uri.query());
+        let req = router::route(&Method::GET, uri.path(), &query, headers, None).expect("route");
+        let c = authz::checks(&req, headers)
+            .expect("checks")
+            .expect("checks");
+        f.s3.resolve(&f.svc, &c[0], a).expect("resolve")
+    }
+
     fn context(
         f: &Fixture,
     ) -> (
@@ -478,50 +456,25 @@ mod parts {
         let a = authenticate(f, &Method::GET, &uri, &headers);
         let caller = a.caller.as_ref().expect("caller");
         let set = f.svc.policy_set(caller).expect("set");
-        let b = f.meta.apply(f.svc.base_context(
-            caller,
-            &set,
-            "s3:GetObject",
-            &authz::object_arn(BUCKET, KEY),
-        ));
-        let ctx = b
-            .key("s3:signatureversion", "AWS4-HMAC-SHA256")
-            .key("s3:authType", "REST-HEADER")
-            .key("s3:ResourceAccount", ACCOUNT)
-            .key("aws:ResourceAccount", ACCOUNT)
-            .build();
+        let check = resolved(f, &a, &uri, &headers);
+        let ctx = f
+            .svc
+            .authorizer(Subject::Caller(caller), &f.meta)
+            .context(&check);
         let policy = compile_policy(BUCKET_POLICY, PolicyKind::Resource).expect("policy");
         (set, ctx, policy)
     }
 
-    /// Route + action mapping + the request context (about 20 keys).
+    /// Route + action mapping + bucket lookup + the request context (about
+    /// 20 keys).
     #[divan::bench(sample_count = 500, sample_size = 20)]
     fn route_and_context(b: Bencher) {
         let f = fixture();
         let (uri, headers) = get(&f);
         let a = authenticate(&f, &Method::GET, &uri, &headers);
         let caller = a.caller.as_ref().expect("caller");
-        let set = f.svc.policy_set(caller).expect("set");
-        b.bench(|| {
-            let query = router::Query::parse(uri.query());
-            let req =
-                router::route(&Method::GET, uri.path(), &query, &headers, None).expect("route");
-            let c = authz::checks(&req, &headers)
-                .expect("checks")
-                .expect("checks");
-            let c = &c[0];
-            f.meta
-                .apply(f.svc.base_context(caller, &set, c.action, &c.resource))
-                .key("s3:signatureversion", "AWS4-HMAC-SHA256")
-                .key(
-                    "s3:x-amz-content-sha256",
-                    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
-                )
-                .key("s3:authType", "REST-HEADER")
-                .key("s3:ResourceAccount", ACCOUNT)
-                .key("aws:ResourceAccount", ACCOUNT)
-                .build()
-        });
+        let who = f.svc.authorizer(Subject::Caller(caller), &f.meta);
+        b.bench(|| who.context(&resolved(&f, &a, black_box(&uri), black_box(&headers))));
     }
 
     /// Identity + bucket policy evaluation with the explanation S3 keeps

@@ -2,10 +2,8 @@
 //! key or a sealed session, or nobody (anonymous). Errors are S3's.
 
 use crate::error::S3Error;
-use podiam_auth::{Caller, Services};
-use podiam_core::session::SealError;
-use podiam_sigv4::{Auth, AuthKind, Payload, RequestView, SigV4Error, VerifiedRequest, Verifier};
-use podiam_store::AccessKey;
+use podiam_auth::{AuthError, Caller, Services};
+use podiam_sigv4::{AuthKind, Payload, RequestView, SigV4Error, VerifiedRequest, Verifier};
 
 /// An authenticated request.
 #[derive(Debug)]
@@ -207,7 +205,8 @@ fn hex_spaced(b: &[u8]) -> String {
 }
 
 /// Authenticates a request from its headers alone (the body is checked
-/// while it is read).
+/// while it is read), through the pipeline's one authentication; only the
+/// error shapes are S3's.
 pub fn authenticate(
     svc: &Services,
     verifier: &Verifier,
@@ -229,80 +228,62 @@ pub fn authenticate(
             "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.",
         ));
     }
-    let signed = match verifier.parse(view) {
-        Ok(Auth::Anonymous) => {
-            return Ok(Authenticated {
-                caller: None,
-                verified: None,
-            });
-        }
-        Ok(Auth::Signed(s)) => s,
-        Err(SigV4Error::MalformedAuthorization(m))
-            if view.headers.contains_key(http::header::AUTHORIZATION) =>
-        {
-            return Err(S3Error::new(
-                400,
-                "AuthorizationHeaderMalformed",
-                format!("The authorization header is malformed; {m}"),
-            ));
-        }
-        Err(SigV4Error::MalformedAuthorization(m)) => {
-            return Err(S3Error::new(400, "AuthorizationQueryParametersError", m));
-        }
-        Err(e) => return Err(map_sigv4(e)),
-    };
-    let akid = signed.access_key_id();
-    let (caller, secret) = if akid.starts_with("ASIA") {
-        let token = signed
-            .security_token()
-            .ok_or_else(|| invalid_access_key(akid))?;
-        let claims = svc.sealer().open(token).map_err(|e| match e {
-            SealError::Malformed | SealError::Tampered | SealError::UnknownKey(_) => {
-                invalid_token()
+    let in_header = view.headers.contains_key(http::header::AUTHORIZATION);
+    match svc.authenticate_with(verifier, view, Payload::Declared) {
+        Ok(Some(a)) => Ok(Authenticated {
+            caller: Some(a.caller),
+            verified: Some(a.verified),
+        }),
+        Ok(None) => Ok(Authenticated {
+            caller: None,
+            verified: None,
+        }),
+        Err(e) => Err(map_auth(e, in_header)),
+    }
+}
+
+/// S3's shape of an authentication failure.
+pub fn map_auth(e: AuthError, in_header: bool) -> S3Error {
+    match e {
+        AuthError::Missing => S3Error::access_denied(),
+        AuthError::Signature {
+            error: SigV4Error::MalformedAuthorization(m),
+            ..
+        } => {
+            if in_header {
+                S3Error::new(
+                    400,
+                    "AuthorizationHeaderMalformed",
+                    format!("The authorization header is malformed; {m}"),
+                )
+            } else {
+                S3Error::new(400, "AuthorizationQueryParametersError", m)
             }
-        })?;
-        if claims.access_key_id != akid {
-            return Err(invalid_token());
         }
-        if claims.is_expired(svc.now()) {
-            return Err(
-                S3Error::new(400, "ExpiredToken", "The provided token has expired.")
-                    .with("Token-0", token.to_string()),
-            );
+        AuthError::Signature {
+            error: error @ SigV4Error::SignatureMismatch { .. },
+            access_key_id,
+            signature,
+        } => {
+            let mut e = map_sigv4(error);
+            if let Some(akid) = access_key_id {
+                e = e.with("AWSAccessKeyId", akid);
+            }
+            if let Some(sig) = signature {
+                e = e.with("SignatureProvided", sig);
+            }
+            e
         }
-        let secret = claims.secret_access_key.clone();
-        (Caller::Session(Box::new(claims)), secret)
-    } else {
-        let key = svc
-            .store
-            .get::<AccessKey>("", akid)
-            .ok()
-            .flatten()
-            .filter(|k| k.active)
-            .ok_or_else(|| invalid_access_key(akid))?;
-        if signed.security_token().is_some() {
-            return Err(invalid_token());
+        AuthError::Signature { error, .. } => map_sigv4(error),
+        AuthError::UnknownAccessKey(akid) | AuthError::MissingSessionToken(akid) => {
+            invalid_access_key(&akid)
         }
-        (
-            Caller::Root {
-                account: key.account.clone(),
-                access_key_id: key.access_key_id.clone(),
-            },
-            key.secret_access_key.clone(),
-        )
-    };
-    let verified = verifier
-        .verify(&signed, &secret, Payload::Declared, svc.clock.now())
-        .map_err(|e| match e {
-            SigV4Error::SignatureMismatch { .. } => map_sigv4(e)
-                .with("AWSAccessKeyId", akid)
-                .with("SignatureProvided", hex::encode(signed.signature())),
-            other => map_sigv4(other),
-        })?;
-    Ok(Authenticated {
-        caller: Some(caller),
-        verified: Some(verified),
-    })
+        AuthError::InvalidSessionToken(_) => invalid_token(),
+        AuthError::ExpiredSession { token } => {
+            S3Error::new(400, "ExpiredToken", "The provided token has expired.")
+                .with("Token-0", token)
+        }
+    }
 }
 
 #[cfg(test)]

@@ -8,12 +8,13 @@
 use crate::error::{S3Error, S3Result};
 use crate::router::S3Request;
 use http::HeaderMap;
+use std::borrow::Cow;
 
 /// One authorization S3 performs for a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Check {
     /// The IAM action, e.g. `s3:GetObject`.
-    pub action: &'static str,
+    pub action: Cow<'static, str>,
     /// The bucket whose policy and owner apply (`None`: no bucket, e.g. ListBuckets).
     pub bucket: Option<String>,
     /// The resource ARN.
@@ -39,13 +40,35 @@ pub fn object_arn(bucket: &str, key: &str) -> String {
 
 fn check(action: &'static str, bucket: &str, resource: String) -> Check {
     Check {
-        action,
+        action: action.into(),
         bucket: Some(bucket.to_string()),
         resource,
         keys: Vec::new(),
         multi_keys: Vec::new(),
         existing_object: None,
     }
+}
+
+/// The check of `action` on an S3 resource ARN (`arn:aws:s3:::bucket`
+/// or `…:::bucket/key`), for questions asked without a request (`podiam
+/// explain request`); `None` for other ARNs.
+pub fn for_arn(action: &str, resource: &str) -> Option<Check> {
+    let rest = resource.strip_prefix("arn:aws:s3:::")?;
+    let (bucket, key) = match rest.split_once('/') {
+        Some((b, k)) => (b, Some(k)),
+        None => (rest, None),
+    };
+    if bucket.is_empty() || bucket.contains('*') {
+        return None;
+    }
+    Some(Check {
+        action: action.to_string().into(),
+        bucket: Some(bucket.to_string()),
+        resource: resource.to_string(),
+        keys: Vec::new(),
+        multi_keys: Vec::new(),
+        existing_object: key.map(|k| (bucket.to_string(), k.to_string())),
+    })
 }
 
 fn on_bucket(action: &'static str, bucket: &str) -> Check {
@@ -165,7 +188,7 @@ pub fn checks(req: &S3Request, h: &HeaderMap) -> S3Result<Option<Vec<Check>>> {
     let one = |c: Check| Ok(Some(vec![c]));
     match req {
         R::ListBuckets { .. } => one(Check {
-            action: "s3:ListAllMyBuckets",
+            action: "s3:ListAllMyBuckets".into(),
             bucket: None,
             // S3 matches ListAllMyBuckets against `arn:aws:s3:::*` (policies
             // name either `*` or that ARN).
@@ -461,7 +484,7 @@ mod tests {
         );
         let d = delete_object_check("bkt", "x");
         assert_eq!(
-            (d.action, d.resource.as_str()),
+            (d.action.as_ref(), d.resource.as_str()),
             ("s3:DeleteObject", "arn:aws:s3:::bkt/x")
         );
     }

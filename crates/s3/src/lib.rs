@@ -27,10 +27,10 @@ pub use router::S3Request;
 
 use axum::body::Body;
 use http::{HeaderValue, Method, Response};
-use podiam_auth::{Caller, Denied, PolicySet, RequestMeta, Services, compile_policy};
-use podiam_policy::{
-    Decision, Evaluation, Policy, PolicyKind, Principal, RequestContext, evaluate,
+use podiam_auth::{
+    Authorizer, Caller, Check, Denied, RequestMeta, Services, Subject, compile_policy,
 };
+use podiam_policy::{Policy, PolicyKind};
 use podiam_sigv4::{AuthKind, RequestView, Verifier, VerifyOptions};
 use podiam_store::{Bucket, Versioned};
 use std::path::Path;
@@ -47,11 +47,11 @@ pub struct S3 {
 /// Everything an operation knows about its request.
 pub(crate) struct Cx<'a> {
     pub svc: &'a Services,
-    pub auth: auth::Authenticated,
-    pub meta: RequestMeta,
+    pub auth: &'a auth::Authenticated,
+    /// Decides this request's checks (the caller's policies loaded once).
+    pub authz: Authorizer<'a>,
     pub headers: http::HeaderMap,
     pub query: router::Query,
-    pub policies: Option<PolicySet>,
 }
 
 impl Cx<'_> {
@@ -125,16 +125,15 @@ impl S3 {
         }
     }
 
-    /// Handles one S3 request.
+    /// Handles one S3 request; `rid` (see [`podiam_core::ids::s3_request_id`])
+    /// is its `x-amz-request-id` and its audit line's `requestID`.
     pub async fn handle(
         &self,
         svc: &Services,
         req: http::Request<Body>,
         meta: RequestMeta,
+        rid: &str,
     ) -> Response<Body> {
-        let mut id = [0u8; 8];
-        svc.rng.fill(&mut id);
-        let rid = hex::encode_upper(id);
         let mut hid = [0u8; 24];
         svc.rng.fill(&mut hid);
         let host_id = {
@@ -151,11 +150,11 @@ impl S3 {
                 } else {
                     tracing::debug!(code = e.code, message = %e.message, "s3 request refused");
                 }
-                error_response(&e, is_head, &rid, &host_id)
+                error_response(&e, is_head, rid, &host_id)
             }
         };
         let h = resp.headers_mut();
-        if let Ok(v) = HeaderValue::from_str(&rid) {
+        if let Ok(v) = HeaderValue::from_str(rid) {
             h.insert("x-amz-request-id", v);
         }
         if let Ok(v) = HeaderValue::from_str(&host_id) {
@@ -187,17 +186,16 @@ impl S3 {
             request.name(),
             serde_json::json!({"bucketName": request.bucket(), "key": request.key()}),
         );
-        let policies = match &auth.caller {
-            Some(c) => Some(svc.policy_set(c).map_err(S3Error::internal)?),
-            None => None,
+        let subject = match &auth.caller {
+            Some(c) => Subject::Caller(c),
+            None => Subject::Anonymous,
         };
         let cx = Cx {
             svc,
-            auth,
-            meta,
+            auth: &auth,
+            authz: svc.authorizer(subject, &meta),
             headers: parts.headers,
             query,
-            policies,
         };
         if let Some(checks) = authz::checks(&request, &cx.headers)? {
             for c in &checks {
@@ -214,7 +212,22 @@ impl S3 {
 
     /// Decides one check; `Err(AccessDenied)` unless allowed.
     pub(crate) fn authorize(&self, cx: &Cx<'_>, check: &authz::Check) -> S3Result<()> {
-        let svc = cx.svc;
+        let c = self.resolve(cx.svc, check, cx.auth)?;
+        cx.authz
+            .decide(&c)
+            .map_err(|d| access_denied(cx, &c, cx.authz.resource_account(&c), d))
+    }
+
+    /// The pipeline's check for one of S3's: the bucket's policy and owner
+    /// (the resource account), the owner rule, the signature's `s3:*` keys
+    /// and the existing object's tags. `podiam explain request` asks the
+    /// same question through here.
+    pub fn resolve(
+        &self,
+        svc: &Services,
+        check: &authz::Check,
+        auth: &auth::Authenticated,
+    ) -> S3Result<Check> {
         let bucket = match &check.bucket {
             Some(name) => match self.bucket(svc, name)? {
                 Some(b) => Some(b),
@@ -224,116 +237,53 @@ impl S3 {
             },
             None => None,
         };
-        let policy: Option<Arc<Option<Policy>>> = bucket.as_ref().map(|b| {
-            b.derived(|b| {
+        let mut c = Check::new(check.action.clone(), check.resource.clone());
+        if let Some(b) = &bucket {
+            let policy: Arc<Option<Policy>> = b.derived(|b| {
                 b.policy
                     .as_deref()
                     .and_then(|d| compile_policy(d, PolicyKind::Resource))
-            })
-        });
-        let resource_account = bucket
-            .as_ref()
-            .map(|b| b.owner.clone())
-            .or_else(|| cx.account().map(str::to_string));
-        let action = check.action;
-        let resource = check.resource.as_str();
-        let mut b = match (&cx.auth.caller, &cx.policies) {
-            (Some(c), Some(set)) => svc.base_context(c, set, action, resource),
-            _ => {
-                let now = svc.clock.now();
-                RequestContext::builder(Principal::anonymous(), action, resource)
-                    .key(
-                        "aws:CurrentTime",
-                        podiam_core::timefmt::iso8601(now.unix_timestamp()),
-                    )
-                    .key("aws:EpochTime", now.unix_timestamp().to_string())
-                    .key("aws:RequestedRegion", svc.config.region.clone())
+            });
+            if let Some(p) = policy.as_ref() {
+                c = c.with_resource_policy(format!("bucket policy of {}", b.name), p.clone());
             }
-        };
-        b = cx.meta.apply(b);
-        if let Some(v) = &cx.auth.verified {
-            b = b
+            c = c.with_resource_account(b.owner.clone());
+            // The bucket owner's root can always manage the bucket policy, so
+            // a policy cannot lock its owner out.
+            c.owner_always_allowed = matches!(
+                check.action.as_ref(),
+                "s3:GetBucketPolicy" | "s3:PutBucketPolicy" | "s3:DeleteBucketPolicy"
+            );
+        } else if let Some(caller) = &auth.caller {
+            c = c.with_resource_account(caller.account().to_string());
+        }
+        if let Some(v) = &auth.verified {
+            c = c
                 .key("s3:signatureversion", "AWS4-HMAC-SHA256")
                 .key("s3:x-amz-content-sha256", v.payload().to_header_value());
             if let AuthKind::Presigned { .. } = v.kind() {
                 let age = (svc.clock.now() - v.timestamp())
                     .whole_milliseconds()
                     .max(0);
-                b = b.key("s3:signatureAge", age.to_string());
+                c = c.key("s3:signatureAge", age.to_string());
             }
         }
-        if let Some(t) = cx.auth.auth_type() {
-            b = b.key("s3:authType", t);
+        if let Some(t) = auth.auth_type() {
+            c = c.key("s3:authType", t);
         }
-        if let Some(acct) = &resource_account {
-            b = b
-                .key("s3:ResourceAccount", acct.clone())
-                .key("aws:ResourceAccount", acct.clone());
+        if let Some(acct) = c.resource_account.clone() {
+            c = c.key("s3:ResourceAccount", acct);
         }
-        for (k, v) in &check.keys {
-            b = b.key(k.clone(), v.clone());
-        }
-        for (k, v) in &check.multi_keys {
-            b = b.multi_key(k.clone(), v.clone());
-        }
+        c.keys.extend(check.keys.iter().cloned());
+        c.multi_keys.extend(check.multi_keys.iter().cloned());
         if let Some((ob, ok)) = &check.existing_object
             && let Some(m) = self.store.get(ob, ok)
         {
             for (k, v) in &m.tags {
-                b = b.key(format!("s3:ExistingObjectTag/{k}"), v.clone());
+                c = c.key(format!("s3:ExistingObjectTag/{k}"), v.clone());
             }
         }
-        let ctx = b.build();
-        let policy_name = check
-            .bucket
-            .as_deref()
-            .map(|n| format!("bucket policy of {n}"))
-            .unwrap_or_default();
-        let mut eval = match &cx.policies {
-            Some(set) => set.evaluation(),
-            None => Evaluation::new(),
-        };
-        if let Some(p) = policy.as_deref().and_then(|p| p.as_ref()) {
-            eval = eval.with_resource(&policy_name, p);
-        }
-        if let Some(a) = &resource_account {
-            eval = eval.with_resource_account(a.clone());
-        }
-        let outcome = evaluate(&eval, &ctx);
-        match &cx.auth.caller {
-            Some(c) => svc.audit(c, action, resource, &outcome),
-            None if outcome.decision != Decision::Allow => tracing::info!(
-                target: "podiam::audit",
-                caller = "anonymous",
-                action,
-                resource,
-                decision = %outcome.decision,
-                explanation = %outcome.explanation,
-                "denied"
-            ),
-            None => {}
-        }
-        if outcome.decision == Decision::Allow {
-            return Ok(());
-        }
-        // The bucket owner's root can always manage the bucket policy, so a
-        // policy cannot lock its owner out.
-        if let (Some(Caller::Root { account, .. }), Some(bk)) = (&cx.auth.caller, &bucket)
-            && *account == bk.owner
-            && matches!(
-                action,
-                "s3:GetBucketPolicy" | "s3:PutBucketPolicy" | "s3:DeleteBucketPolicy"
-            )
-        {
-            return Ok(());
-        }
-        Err(access_denied(
-            cx,
-            action,
-            resource,
-            &resource_account,
-            outcome,
-        ))
+        Ok(c)
     }
 }
 
@@ -341,27 +291,22 @@ impl S3 {
 /// classic "Access Denied" for anonymous and cross-account callers.
 fn access_denied(
     cx: &Cx<'_>,
-    action: &str,
-    resource: &str,
-    resource_account: &Option<String>,
-    outcome: podiam_policy::Outcome,
+    check: &Check,
+    resource_account: Option<String>,
+    denied: Denied,
 ) -> S3Error {
     match &cx.auth.caller {
-        Some(c) if resource_account.as_deref() == Some(c.account()) => {
-            let denied = Denied {
-                decision: outcome.decision,
-                explanation: outcome.explanation,
-            };
-            S3Error::new(
-                403,
-                "AccessDenied",
-                format!(
-                    "User: {} is not authorized to perform: {action} on resource: \"{resource}\"{}",
-                    c.arn(),
-                    denied.reason_suffix(action)
-                ),
-            )
-        }
+        Some(c) if resource_account.as_deref() == Some(c.account()) => S3Error::new(
+            403,
+            "AccessDenied",
+            format!(
+                "User: {} is not authorized to perform: {} on resource: \"{}\"{}",
+                c.arn(),
+                check.action,
+                check.resource,
+                denied.reason_suffix(&check.action)
+            ),
+        ),
         _ => S3Error::access_denied(),
     }
 }

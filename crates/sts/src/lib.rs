@@ -20,14 +20,14 @@ pub use action::{SessionParams, StsRequest, decode};
 pub use error::StsError;
 pub use web_identity::{Step, StepReport, WebIdentityCheck, WebIdentityGrant};
 
-use podiam_auth::{Caller, RequestMeta, Services};
+use podiam_auth::{Caller, Check, RequestMeta, Services, Subject};
 use podiam_core::ids::{IdKind, secret_access_key, unique_id};
 use podiam_core::query::QueryParams;
 use podiam_core::session::{SessionClaims, SessionOrigin};
 use podiam_core::timefmt::iso8601;
 use podiam_core::xml::XmlWriter;
 use podiam_oidc::{JwksCache, JwksFetcher};
-use podiam_policy::{Decision, Policy, PolicyKind, evaluate};
+use podiam_policy::{Policy, PolicyKind};
 use std::sync::Arc;
 
 /// STS's XML namespace.
@@ -329,7 +329,7 @@ impl Sts {
         let trust = svc
             .trust_policy(&role)
             .ok_or_else(|| denied("sts:AssumeRole"))?;
-        let set = svc.policy_set(caller)?;
+        let who = svc.authorizer(Subject::Caller(caller), meta);
         let role_account = role.arn.split(':').nth(4).unwrap_or_default().to_string();
         let mut actions = vec!["sts:AssumeRole"];
         if !tags.is_empty() {
@@ -339,24 +339,19 @@ impl Sts {
             actions.push("sts:SetSourceIdentity");
         }
         for action in actions {
-            let mut b = svc.base_context(caller, &set, action, &role.arn);
-            b = meta.apply(b);
-            b = b.key("sts:RoleSessionName", session.session_name.clone());
+            let mut check = Check::new(action, role.arn.clone())
+                .key("sts:RoleSessionName", session.session_name.clone());
             if let Some(x) = &external_id {
-                b = b.key("sts:ExternalId", x.clone());
+                check = check.key("sts:ExternalId", x.clone());
             }
             if let Some(s) = &source_identity {
-                b = b.key("sts:SourceIdentity", s.clone());
+                check = check.key("sts:SourceIdentity", s.clone());
             }
-            b = request_tags(b, &tags, &transitive);
-            let ctx = b.build();
-            let eval = set
-                .evaluation()
-                .with_resource("trust policy", &trust)
+            let check = check
+                .with_request_tags(&tags, &transitive)
+                .with_resource_policy("trust policy", trust.clone())
                 .with_resource_account(role_account.clone());
-            let outcome = evaluate(&eval, &ctx);
-            svc.audit(caller, action, &role.arn, &outcome);
-            if outcome.decision != Decision::Allow {
+            if who.decide(&check).is_err() {
                 return Err(denied(action));
             }
         }
@@ -504,25 +499,6 @@ pub fn check_tags(tags: &[(String, String)], transitive: &[String]) -> Result<()
         }
     }
     Ok(())
-}
-
-/// `aws:RequestTag/*`, `aws:TagKeys` and `sts:TransitiveTagKeys`.
-pub fn request_tags(
-    mut b: podiam_policy::RequestContextBuilder,
-    tags: &[(String, String)],
-    transitive: &[String],
-) -> podiam_policy::RequestContextBuilder {
-    if tags.is_empty() {
-        return b;
-    }
-    for (k, v) in tags {
-        b = b.key(format!("aws:RequestTag/{k}"), v.clone());
-    }
-    b = b.multi_key("aws:TagKeys", tags.iter().map(|(k, _)| k.clone()));
-    if !transitive.is_empty() {
-        b = b.multi_key("sts:TransitiveTagKeys", transitive.iter().cloned());
-    }
-    b
 }
 
 /// The packed size AWS reports, as a percentage of the limit; `None` when no

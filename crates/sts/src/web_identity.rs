@@ -2,12 +2,12 @@
 
 use crate::action::SessionParams;
 use crate::error::StsError;
-use crate::{Sts, check_tags, lookup_role, request_tags};
-use podiam_auth::{RequestMeta, Services};
+use crate::{Sts, check_tags, lookup_role};
+use podiam_auth::{Check, RequestMeta, Services, Subject};
 use podiam_core::arn::issuer_host_path;
 use podiam_core::session::SessionOrigin;
 use podiam_oidc::{StsErrorCode, UnverifiedToken, VerifyError};
-use podiam_policy::{Decision, Evaluation, Principal, RequestContext, evaluate};
+use podiam_policy::Decision;
 use podiam_store::{OidcProvider, Role, Versioned};
 use serde_json::Value;
 
@@ -355,40 +355,40 @@ impl WebIdentityCheck {
         if source_identity.is_some() {
             actions.push("sts:SetSourceIdentity");
         }
+        let who = svc.authorizer(
+            Subject::WebIdentity {
+                provider: &provider.arn,
+            },
+            meta,
+        );
         for action in actions {
-            let mut b = RequestContext::builder(
-                Principal::web_identity(provider.arn.clone()),
-                action,
-                role.arn.clone(),
-            );
-            b = meta.apply(b);
-            let t = svc.clock.now().unix_timestamp();
-            b = b
-                .key("aws:CurrentTime", podiam_core::timefmt::iso8601(t))
-                .key("aws:EpochTime", t.to_string())
-                .key("aws:FederatedProvider", provider.arn.clone())
+            let mut check = Check::new(action, role.arn.clone())
                 .key("sts:RoleSessionName", session.session_name.clone())
                 .key(format!("{key_prefix}:sub"), subject.clone())
                 .key(format!("{key_prefix}:aud"), audience.clone());
             if let Some(azp) = token.claims().get("azp").and_then(Value::as_str) {
-                b = b.key(format!("{key_prefix}:azp"), azp.to_string());
+                check = check.key(format!("{key_prefix}:azp"), azp.to_string());
             }
             match token.claims().get("amr") {
-                Some(Value::Array(a)) => {
-                    b = b.multi_key(
-                        format!("{key_prefix}:amr"),
-                        a.iter().filter_map(Value::as_str).map(str::to_string),
-                    );
-                }
-                Some(Value::String(s)) => b = b.multi_key(format!("{key_prefix}:amr"), [s.clone()]),
+                Some(Value::Array(a)) => check.multi_keys.push((
+                    format!("{key_prefix}:amr"),
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect(),
+                )),
+                Some(Value::String(s)) => check
+                    .multi_keys
+                    .push((format!("{key_prefix}:amr"), vec![s.clone()])),
                 _ => {}
             }
             if let Some(s) = &source_identity {
-                b = b.key("sts:SourceIdentity", s.clone());
+                check = check.key("sts:SourceIdentity", s.clone());
             }
-            b = request_tags(b, &tags, &transitive);
-            let ctx = b.build();
-            let outcome = evaluate(&Evaluation::trust("trust policy", &trust), &ctx);
+            let check = check
+                .with_request_tags(&tags, &transitive)
+                .with_resource_policy("trust policy", trust.clone());
+            let outcome = who.evaluate(&check);
             if outcome.decision != Decision::Allow {
                 let (detail, fix) = crate::hints::trust_failure(
                     &outcome.explanation,
