@@ -4,9 +4,9 @@
 //! authorized as `podiam:*` actions.
 
 use axum::body::Body;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use bytes::Bytes;
-use http::{HeaderValue, Method, StatusCode, header};
+use http::{HeaderValue, Method, header};
 use podiam_auth::{Caller, Check, RequestMeta, RequestView, Services, Subject, signing_service};
 use podiam_core::AwsError;
 use podiam_core::error::Protocol;
@@ -15,18 +15,11 @@ use podiam_sts::{SessionParams, Step, StepReport, Sts, WebIdentityCheck};
 use serde_json::{Value, json};
 
 fn error(e: &AwsError, rid: &str) -> Response {
-    podiam_auth::audit::note_error(&e.code, &e.message);
-    let (parts, body) = e.render(&Protocol::RestJson, rid).into_parts();
-    Response::from_parts(parts, Body::from(body))
+    podiam_auth::pipeline::refuse(e, &Protocol::RestJson, rid)
 }
 
-fn ok(v: Value) -> Response {
-    let mut r = (StatusCode::OK, v.to_string()).into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    r
+fn ok(v: Value, rid: &str) -> Response {
+    podiam_auth::pipeline::json_ok(200, v.to_string(), rid)
 }
 
 /// Handles a request under `/_podiam/`.
@@ -68,7 +61,7 @@ pub async fn handle(
         };
         podiam_auth::audit::note(|r| r.event_name = Some(req.operation().to_string()));
         return match podiam_eks::handle(svc, &caller, req, meta).await {
-            Ok((_, body)) => ok(serde_json::from_str(&body).unwrap_or(Value::Null)),
+            Ok((_, body)) => podiam_auth::pipeline::json_ok(200, body, rid),
             Err(e) => error(&e.to_aws(), rid),
         };
     }
@@ -93,7 +86,7 @@ pub async fn handle(
         )),
     };
     match result {
-        Ok(v) => ok(v),
+        Ok(v) => ok(v, rid),
         Err(e) => error(&e, rid),
     }
 }
@@ -303,15 +296,13 @@ async fn explain_pod_identity(
         format!("{} → {}", assoc.id, assoc.role_arn),
         None,
     ));
-    let result = podiam_eks::assume_role_for_pod_identity(
-        svc,
-        sts,
-        caller,
+    let result = match podiam_eks::PodIdentityRequest::decode(
         cluster_name,
         json!({"token": token}).to_string().as_bytes(),
-        meta,
-    )
-    .await;
+    ) {
+        Ok(req) => podiam_eks::assume_role_for_pod_identity(svc, sts, caller, req, meta).await,
+        Err(e) => Err(e),
+    };
     match result {
         Ok(_) => {
             steps.push(report(Step::Trust, true, "the trust policy allows pods.eks.amazonaws.com to sts:AssumeRole (and sts:TagSession)", None));
@@ -441,7 +432,7 @@ fn explain_request(
         && let Some(c) = podiam_s3::authz::for_arn(&action, &resource)
     {
         let auth = podiam_s3::auth::Authenticated {
-            caller: Some(subject.clone()),
+            caller: Some(&subject),
             verified: None,
         };
         match s3.resolve(svc, &c, &auth) {

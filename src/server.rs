@@ -9,19 +9,17 @@
 
 use anyhow::Context;
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::serve::ListenerExt;
-use bytes::Bytes;
 use http::{HeaderValue, Method, StatusCode, header};
 use podiam_auth::audit::AuditSink;
-use podiam_auth::{Caller, Config, RequestMeta, RequestView, Services, signing_service};
+use podiam_auth::pipeline::{Input, refuse, run};
+use podiam_auth::{Config, RequestMeta, RequestView, Services, signing_service};
 use podiam_core::error::Protocol;
 use podiam_core::ids::{IdKind, request_id, s3_request_id, secret_access_key, unique_id};
-use podiam_core::query::QueryParams;
 use podiam_core::{AwsError, SystemClock, SystemRandom};
-use podiam_eks::{ClusterFetcher, EksRequest, IssuerDocument, issuer_document};
+use podiam_eks::{ClusterFetcher, IssuerDocument, issuer_document};
 use podiam_oidc::{HttpFetcher, HttpFetcherConfig, JwksFetcher};
 use podiam_store::{AccessKey, Cluster, MasterKey, Op, SealingKeyRecord, Store};
 use podiam_sts::Sts;
@@ -86,9 +84,41 @@ pub struct ServeConfig {
 /// Everything a request handler needs.
 pub struct App {
     svc: Services,
-    sts: Sts,
+    iam: podiam_iam::Iam,
+    sts: Arc<Sts>,
+    eks: podiam_eks::Eks,
+    eks_auth: podiam_eks::EksAuth,
     s3: podiam_s3::S3,
     metrics: crate::serve_metrics::ServeMetrics,
+}
+
+impl App {
+    /// Every service on a ready context; S3 objects under `data_dir`.
+    pub fn new(svc: Services, data_dir: &Path, http: HttpFetcherConfig) -> anyhow::Result<App> {
+        let http: Arc<dyn JwksFetcher> = Arc::new(HttpFetcher::new(http)?);
+        let fetcher = Arc::new(ClusterFetcher::new(
+            svc.store.clone(),
+            svc.clock.clone(),
+            svc.config.account.clone(),
+            http,
+        ));
+        let s3 = podiam_s3::S3::open(data_dir, &svc.config)?;
+        let sts = Arc::new(Sts::new(fetcher));
+        Ok(App {
+            svc,
+            iam: podiam_iam::Iam::default(),
+            eks: podiam_eks::Eks::default(),
+            eks_auth: podiam_eks::EksAuth::new(sts.clone()),
+            sts,
+            s3,
+            metrics: Default::default(),
+        })
+    }
+}
+
+/// The HTTP front of `app`: everything is routed by [`dispatch`].
+pub fn router(app: Arc<App>) -> Router {
+    Router::new().fallback(dispatch).with_state(app)
 }
 
 /// A bound, ready server.
@@ -157,23 +187,11 @@ impl Server {
                  from any host, so anyone on the network path can mint tokens STS accepts"
             );
         }
-        let http: Arc<dyn JwksFetcher> = Arc::new(HttpFetcher::new(HttpFetcherConfig {
+        let http = HttpFetcherConfig {
             insecure_allow_http: cfg.insecure_allow_http_issuers,
             ..HttpFetcherConfig::default()
-        })?);
-        let fetcher = Arc::new(ClusterFetcher::new(
-            store,
-            svc.clock.clone(),
-            cfg.account.clone(),
-            http,
-        ));
-        let s3 = podiam_s3::S3::open(&cfg.data_dir, &svc.config)?;
-        let app = Arc::new(App {
-            svc,
-            sts: Sts::new(fetcher),
-            s3,
-            metrics: Default::default(),
-        });
+        };
+        let app = Arc::new(App::new(svc, &cfg.data_dir, http)?);
         spawn_sealing_rotation(app.clone(), cfg.sealing_key_rotation);
         Ok(Server {
             listener,
@@ -188,7 +206,7 @@ impl Server {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let app = self.app.clone();
-        let router = Router::new().fallback(dispatch).with_state(self.app);
+        let router = router(self.app);
         axum::serve(
             // Responses are written in pieces (headers, then body); without
             // TCP_NODELAY, Nagle's algorithm and delayed ACKs stall each
@@ -395,41 +413,8 @@ pub fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
     std::fs::rename(tmp, path)
 }
 
-fn with_request_id(mut r: Response, rid: &str) -> Response {
-    if let Ok(v) = HeaderValue::from_str(rid) {
-        r.headers_mut().insert("x-amzn-requestid", v);
-    }
-    r
-}
-
-fn aws_error(e: &AwsError, protocol: &Protocol, rid: &str) -> Response {
-    podiam_auth::audit::note_error(&e.code, &e.message);
-    let r = e.render(protocol, rid);
-    let (parts, body) = r.into_parts();
-    Response::from_parts(parts, Body::from(body))
-}
-
-fn xml_ok(body: String, rid: &str) -> Response {
-    let mut r = (StatusCode::OK, body).into_response();
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"));
-    with_request_id(r, rid)
-}
-
-fn json_ok(status: u16, body: String, rid: &str) -> Response {
-    let mut r = (StatusCode::from_u16(status).unwrap_or(StatusCode::OK), body).into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    with_request_id(r, rid)
-}
-
 const IAM: Protocol = Protocol::Query {
     namespace: podiam_iam::NAMESPACE,
-};
-const STS: Protocol = Protocol::Query {
-    namespace: podiam_sts::NAMESPACE,
 };
 
 async fn dispatch(
@@ -542,7 +527,7 @@ async fn route(
                 "RequestEntityTooLarge",
                 format!("Request body exceeds {MAX_BODY} bytes"),
             );
-            return aws_error(&e, &IAM, rid);
+            return refuse(&e, &IAM, rid);
         }
     };
     let view = RequestView::from_parts(&parts);
@@ -561,20 +546,27 @@ async fn route(
         )
         .await;
     }
+    let sts_unsigned = service.is_none() && {
+        let action = action_of(query.as_deref(), &body);
+        action.as_deref().is_some_and(|a| {
+            podiam_sts::StsRequest::is_unauthenticated(a) || a == "GetCallerIdentity"
+        })
+    };
+    let (svc, input) = (&app.svc, Input::Buffered(body));
+    // The routing table: one line per service.
     match service.as_deref() {
-        Some("eks-auth") => eks_auth(&app, &view, &parts.method, &path, &body, &meta, rid).await,
-        Some("eks") => eks(&app, &parts, &body, &meta, rid).await,
-        Some(svc @ ("iam" | "sts")) => {
-            query_protocol(&app, Some(svc), &view, query.as_deref(), &body, &meta, rid).await
-        }
-        None => query_protocol(&app, None, &view, query.as_deref(), &body, &meta, rid).await,
+        Some("eks-auth") => run(svc, &app.eks_auth, parts, input, &meta, rid).await,
+        Some("eks") => run(svc, &app.eks, parts, input, &meta, rid).await,
+        Some("sts") => run(svc, app.sts.as_ref(), parts, input, &meta, rid).await,
+        None if sts_unsigned => run(svc, app.sts.as_ref(), parts, input, &meta, rid).await,
+        Some("iam") | None => run(svc, &app.iam, parts, input, &meta, rid).await,
         Some(other) => {
             let e = AwsError::new(
                 400,
                 "UnrecognizedClientException",
                 format!("podiam does not serve the '{other}' service on this endpoint"),
             );
-            aws_error(&e, &IAM, rid)
+            refuse(&e, &IAM, rid)
         }
     }
 }
@@ -612,172 +604,17 @@ fn issuer_route(svc: &Services, path: &str) -> Option<Response> {
     )
 }
 
-fn params(query: Option<&str>, body: &[u8]) -> Result<QueryParams, AwsError> {
-    let mut p = QueryParams::parse(query.unwrap_or_default().as_bytes())
-        .map_err(|e| AwsError::new(400, "ValidationError", e.to_string()))?;
-    p.extend(body)
-        .map_err(|e| AwsError::new(400, "ValidationError", e.to_string()))?;
-    Ok(p)
+/// The `Action` of a query-protocol request (URL query, then body), for
+/// routing unsigned requests between STS and IAM.
+fn action_of<'a>(query: Option<&'a str>, body: &'a [u8]) -> Option<std::borrow::Cow<'a, str>> {
+    let find = |raw: &'a [u8]| {
+        form_urlencoded::parse(raw)
+            .find(|(k, _)| k == "Action")
+            .map(|(_, v)| v)
+    };
+    find(query.unwrap_or_default().as_bytes()).or_else(|| find(body))
 }
 
-async fn query_protocol(
-    app: &App,
-    service: Option<&str>,
-    view: &RequestView<'_>,
-    query: Option<&str>,
-    body: &Bytes,
-    meta: &RequestMeta,
-    rid: &str,
-) -> Response {
-    let p = match params(query, body) {
-        Ok(p) => p,
-        Err(e) => return aws_error(&e, &IAM, rid),
-    };
-    let action = p.get("Action").unwrap_or_default().to_string();
-    let is_sts = service == Some("sts")
-        || (service.is_none()
-            && (podiam_sts::StsRequest::is_unauthenticated(&action)
-                || action == "GetCallerIdentity"));
-    let protocol = if is_sts { &STS } else { &IAM };
-    let logged: serde_json::Map<String, serde_json::Value> = p
-        .iter()
-        .filter(|(k, _)| *k != "Action" && *k != "Version")
-        .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string())))
-        .collect();
-    podiam_auth::audit::note_request(
-        if is_sts {
-            "sts.amazonaws.com"
-        } else {
-            "iam.amazonaws.com"
-        },
-        &action,
-        serde_json::Value::Object(logged),
-    );
-    if action.is_empty() {
-        let e = AwsError::new(400, "MissingAction", "Missing Action");
-        return aws_error(&e, protocol, rid);
-    }
-    // STS's web-identity action is unauthenticated: the token is the credential.
-    let caller: Option<Caller> = if is_sts && podiam_sts::StsRequest::is_unauthenticated(&action) {
-        None
-    } else {
-        let Some(svc_name) = service else {
-            return aws_error(&podiam_auth::AuthError::Missing.to_aws(), protocol, rid);
-        };
-        match app.svc.authenticate(view, body, svc_name) {
-            Ok(c) => Some(c),
-            Err(e) => {
-                tracing::debug!(error = %e, "authentication failed");
-                return aws_error(&e.to_aws(), protocol, rid);
-            }
-        }
-    };
-    let result = if is_sts {
-        app.sts
-            .handle(&app.svc, caller.as_ref(), &p, meta, rid)
-            .await
-            .map_err(|e| e.to_aws())
-    } else {
-        match &caller {
-            Some(c) => podiam_iam::handle(&app.svc, c, &p, meta, rid)
-                .await
-                .map_err(|e| e.to_aws()),
-            None => Err(podiam_auth::AuthError::Missing.to_aws()),
-        }
-    };
-    match result {
-        Ok(body) => xml_ok(body, rid),
-        Err(e) => {
-            if e.status.is_server_error() {
-                tracing::error!(code = %e.code, message = %e.message, "request failed");
-            }
-            aws_error(&e, protocol, rid)
-        }
-    }
-}
-
-async fn eks(
-    app: &App,
-    parts: &http::request::Parts,
-    body: &Bytes,
-    meta: &RequestMeta,
-    rid: &str,
-) -> Response {
-    let view = RequestView::from_parts(parts);
-    let (method, path, query) = (&parts.method, parts.uri.path(), parts.uri.query());
-    podiam_auth::audit::note_request(
-        "eks.amazonaws.com",
-        &format!("{method} {path}"),
-        serde_json::from_slice(body).unwrap_or(serde_json::Value::Null),
-    );
-    let req = match EksRequest::decode(method.as_str(), path, query, body) {
-        Some(Ok(r)) => {
-            podiam_auth::audit::note(|rec| rec.event_name = Some(r.operation().to_string()));
-            r
-        }
-        Some(Err(e)) => return aws_error(&e.to_aws(), &Protocol::RestJson, rid),
-        None => {
-            let e = AwsError::new(
-                404,
-                "NotFoundException",
-                format!("No EKS route for {method} {path}"),
-            );
-            return aws_error(&e, &Protocol::RestJson, rid);
-        }
-    };
-    let caller = match app.svc.authenticate(&view, body, "eks") {
-        Ok(c) => c,
-        Err(e) => {
-            let w = e.to_aws();
-            let e = AwsError::new(w.status.as_u16(), "UnrecognizedClientException", w.message);
-            return aws_error(&e, &Protocol::RestJson, rid);
-        }
-    };
-    match podiam_eks::handle(&app.svc, &caller, req, meta).await {
-        Ok((status, body)) => json_ok(status, body, rid),
-        Err(e) => aws_error(&e.to_aws(), &Protocol::RestJson, rid),
-    }
-}
-
-/// eks-auth: `POST /clusters/{name}/assume-role-for-pod-identity`.
-async fn eks_auth(
-    app: &App,
-    view: &RequestView<'_>,
-    method: &Method,
-    path: &str,
-    body: &Bytes,
-    meta: &RequestMeta,
-    rid: &str,
-) -> Response {
-    podiam_auth::audit::note_request(
-        "eks-auth.amazonaws.com",
-        "AssumeRoleForPodIdentity",
-        serde_json::json!({"path": path, "token": "(redacted)"}),
-    );
-    let cluster = path
-        .strip_prefix("/clusters/")
-        .and_then(|r| r.strip_suffix("/assume-role-for-pod-identity"))
-        .filter(|c| !c.contains('/'));
-    let Some(cluster) = cluster.filter(|_| method == Method::POST) else {
-        let e = AwsError::new(
-            404,
-            "NotFoundException",
-            format!("No eks-auth route for {method} {path}"),
-        );
-        return aws_error(&e, &Protocol::RestJson, rid);
-    };
-    let caller = match app.svc.authenticate(view, body, "eks-auth") {
-        Ok(c) => c,
-        Err(e) => {
-            let w = e.to_aws();
-            let e = AwsError::new(w.status.as_u16(), "UnrecognizedClientException", w.message);
-            return aws_error(&e, &Protocol::RestJson, rid);
-        }
-    };
-    match podiam_eks::assume_role_for_pod_identity(&app.svc, &app.sts, &caller, cluster, body, meta)
-        .await
-    {
-        Ok(v) => json_ok(200, v.to_string(), rid),
-        Err(e) => aws_error(&e.to_aws(), &Protocol::RestJson, rid),
-    }
-}
+#[cfg(test)]
+#[path = "server_tests.rs"]
+mod tests;

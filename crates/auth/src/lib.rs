@@ -1,9 +1,11 @@
-//! podiam's shared request pipeline.
+//! podiam's request pipeline, shared by every service.
 //!
-//! Every service handles a request in the same four steps: decode it into a
-//! typed action, [`authenticate`](Services::authenticate) the caller (SigV4
-//! against a stored long-term key or a sealed session), authorize the
-//! action with [`Services::authorize`] (through `podiam-policy`), then act.
+//! A service implements [`Service`]; [`pipeline::run`] authenticates the
+//! caller ([`Services::authenticate_with`]: SigV4 against a stored key or a
+//! sealed session, or anonymous), decodes the typed action, decides each
+//! [`Check`] with the one [`Authorizer`] (through `podiam-policy`), then
+//! lets the service act, rendering errors in its protocol. The
+//! [`audit`] module collects the request's one audit line.
 
 pub mod audit;
 mod authn;
@@ -11,12 +13,14 @@ mod authz;
 pub mod aws_managed;
 mod caller;
 mod decide;
+pub mod pipeline;
 mod services;
 
 pub use authn::{AuthError, Authenticated, RequestView, signing_service};
 pub use authz::{Denied, PolicySet, compile_policy};
 pub use caller::Caller;
 pub use decide::{Authorizer, Check, ResourcePolicy, Subject};
+pub use pipeline::{Authentication, Cx, Input, Service, ServiceError};
 pub use services::{Config, Services};
 
 /// Facts about the HTTP request that feed condition keys.

@@ -34,6 +34,14 @@ impl QueryParams {
         Ok(p)
     }
 
+    /// A query-protocol request's parameters: the URL query, then the
+    /// form-encoded body.
+    pub fn from_request(query: Option<&str>, body: &[u8]) -> Result<Self, QueryError> {
+        let mut p = QueryParams::parse(query.unwrap_or_default().as_bytes())?;
+        p.extend(body)?;
+        Ok(p)
+    }
+
     /// Adds the parameters of another form-encoded string.
     pub fn extend(&mut self, raw: &[u8]) -> Result<(), QueryError> {
         if std::str::from_utf8(raw).is_err() {

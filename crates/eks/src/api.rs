@@ -542,24 +542,48 @@ pub fn cluster_json(svc: &Services, c: &Cluster) -> Value {
     })
 }
 
-/// Handles an authenticated EKS request; returns the JSON body.
+/// Authorizes and handles an EKS request for `caller`; returns the status
+/// and JSON body. (podiam's own API serves cluster calls this way; the EKS
+/// endpoint runs the same two steps through the pipeline.)
 pub async fn handle(
     svc: &Services,
     caller: &Caller,
     req: EksRequest,
     meta: &RequestMeta,
 ) -> Result<(u16, String), EksError> {
-    let account = caller.account().to_string();
-    let (action, resource) = req.authz(&svc.config.region, &account);
-    let check = Check::new(action, resource.clone());
+    let check = req.check(&svc.config.region, caller.account());
     svc.authorizer(Subject::Caller(caller), meta)
         .decide(&check)
-        .map_err(|_| {
-            EksError::AccessDenied(format!(
-                "User: {} is not authorized to perform: {action} on resource: {resource}",
-                caller.arn()
-            ))
-        })?;
+        .map_err(|_| denied(caller, &check))?;
+    execute(svc, caller.account(), req).await
+}
+
+/// EKS's refusal message.
+pub(crate) fn denied(caller: &Caller, check: &Check) -> EksError {
+    EksError::AccessDenied(format!(
+        "User: {} is not authorized to perform: {} on resource: {}",
+        caller.arn(),
+        check.action,
+        check.resource
+    ))
+}
+
+impl EksRequest {
+    /// The one authorization this request needs.
+    pub fn check(&self, region: &str, account: &str) -> Check {
+        let (action, resource) = self.authz(region, account);
+        Check::new(action, resource)
+    }
+}
+
+/// Handles an authorized EKS request in `account`; returns the status and
+/// JSON body.
+pub async fn execute(
+    svc: &Services,
+    account: &str,
+    req: EksRequest,
+) -> Result<(u16, String), EksError> {
+    let account = account.to_string();
     let body = match req {
         EksRequest::CreateCluster(spec) => {
             let c = create_cluster(svc, &account, spec).await?;

@@ -42,6 +42,12 @@ pub enum EksAuthError {
     /// The store failed.
     #[error("{0}")]
     ServiceUnavailable(String),
+    /// No operation at this method and path.
+    #[error("{0}")]
+    NoRoute(String),
+    /// The request could not be authenticated.
+    #[error("{0}")]
+    Unauthenticated(podiam_auth::AuthError),
 }
 
 impl EksAuthError {
@@ -55,6 +61,8 @@ impl EksAuthError {
             EksAuthError::InvalidParameter(_) => (400, "InvalidParameterException"),
             EksAuthError::InvalidRequest(_) => (400, "InvalidRequestException"),
             EksAuthError::ServiceUnavailable(_) => (503, "ServiceUnavailableException"),
+            EksAuthError::NoRoute(_) => (404, "NotFoundException"),
+            EksAuthError::Unauthenticated(e) => return crate::error::unrecognized_client(e),
         };
         AwsError::new(status, code, self.to_string())
     }
@@ -182,44 +190,81 @@ fn denied() -> EksAuthError {
     )
 }
 
-/// Handles `POST /clusters/{name}/assume-role-for-pod-identity`.
+/// A decoded `POST /clusters/{name}/assume-role-for-pod-identity`.
+#[derive(Debug)]
+pub struct PodIdentityRequest {
+    cluster: String,
+    token: String,
+}
+
+impl PodIdentityRequest {
+    /// Validates the cluster name and the JSON body.
+    pub fn decode(cluster: &str, body: &[u8]) -> Result<Self, EksAuthError> {
+        if !crate::cluster::valid_cluster_name(cluster) {
+            return Err(EksAuthError::InvalidParameter(format!(
+                "Invalid cluster name: {cluster}"
+            )));
+        }
+        let v: Value = serde_json::from_slice(body)
+            .map_err(|e| EksAuthError::InvalidRequest(format!("Invalid JSON body: {e}")))?;
+        let token = v
+            .get("token")
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| EksAuthError::InvalidParameter("token is required".into()))?;
+        Ok(PodIdentityRequest {
+            cluster: cluster.to_string(),
+            token: token.to_string(),
+        })
+    }
+
+    fn cluster(
+        &self,
+        svc: &Services,
+        account: &str,
+    ) -> Result<podiam_store::Versioned<Cluster>, EksAuthError> {
+        svc.store
+            .get::<Cluster>(account, &self.cluster)?
+            .ok_or_else(|| {
+                EksAuthError::ResourceNotFound(format!(
+                    "No cluster found for name: {}.",
+                    self.cluster
+                ))
+            })
+    }
+
+    /// `eks-auth:AssumeRoleForPodIdentity` on the cluster.
+    pub fn check(&self, svc: &Services, account: &str) -> Result<Check, EksAuthError> {
+        let cluster = self.cluster(svc, account)?;
+        Ok(Check::new(
+            "eks-auth:AssumeRoleForPodIdentity",
+            cluster.arn.clone(),
+        ))
+    }
+}
+
+/// The caller may not call eks-auth on the cluster.
+pub(crate) fn caller_denied(caller: &Caller, check: &Check) -> EksAuthError {
+    EksAuthError::AccessDenied(format!(
+        "User: {} is not authorized to perform: {} on resource: {}",
+        caller.arn(),
+        check.action,
+        check.resource
+    ))
+}
+
+/// Handles an authorized `AssumeRoleForPodIdentity`: the pod's token, its
+/// association, EKS's trust check, and the session.
 pub async fn assume_role_for_pod_identity(
     svc: &Services,
     sts: &Sts,
     caller: &Caller,
-    cluster_name: &str,
-    body: &[u8],
+    req: PodIdentityRequest,
     meta: &RequestMeta,
 ) -> Result<Value, EksAuthError> {
-    if !crate::cluster::valid_cluster_name(cluster_name) {
-        return Err(EksAuthError::InvalidParameter(format!(
-            "Invalid cluster name: {cluster_name}"
-        )));
-    }
-    let v: Value = serde_json::from_slice(body)
-        .map_err(|e| EksAuthError::InvalidRequest(format!("Invalid JSON body: {e}")))?;
-    let token = v
-        .get("token")
-        .and_then(Value::as_str)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| EksAuthError::InvalidParameter("token is required".into()))?;
     let account = caller.account().to_string();
-    let cluster = svc
-        .store
-        .get::<Cluster>(&account, cluster_name)?
-        .ok_or_else(|| {
-            EksAuthError::ResourceNotFound(format!("No cluster found for name: {cluster_name}."))
-        })?;
-    let check = Check::new("eks-auth:AssumeRoleForPodIdentity", cluster.arn.clone());
-    svc.authorizer(Subject::Caller(caller), meta)
-        .decide(&check)
-        .map_err(|_| {
-            EksAuthError::AccessDenied(format!(
-                "User: {} is not authorized to perform: eks-auth:AssumeRoleForPodIdentity on resource: {}",
-                caller.arn(),
-                cluster.arn
-            ))
-        })?;
+    let cluster = req.cluster(svc, &account)?;
+    let (cluster_name, token) = (req.cluster.as_str(), req.token.as_str());
     let pod = verify_pod_token(svc, &account, &cluster, token)?;
     let assoc = find(
         svc,

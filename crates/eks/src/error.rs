@@ -26,6 +26,12 @@ pub enum EksError {
     /// An unexpected internal failure.
     #[error("{0}")]
     Server(String),
+    /// No operation at this method and path.
+    #[error("{0}")]
+    NoRoute(String),
+    /// The request could not be authenticated.
+    #[error("{0}")]
+    Unauthenticated(podiam_auth::AuthError),
 }
 
 impl EksError {
@@ -39,9 +45,18 @@ impl EksError {
             EksError::AccessDenied(_) => (403, "AccessDeniedException"),
             EksError::ServiceUnavailable(_) => (503, "ServiceUnavailableException"),
             EksError::Server(_) => (500, "ServerException"),
+            EksError::NoRoute(_) => (404, "NotFoundException"),
+            EksError::Unauthenticated(e) => return unrecognized_client(e),
         };
         AwsError::new(status, code, self.to_string())
     }
+}
+
+/// REST-JSON services report every authentication failure as
+/// `UnrecognizedClientException`, with the status and message STS would give.
+pub(crate) fn unrecognized_client(e: &podiam_auth::AuthError) -> AwsError {
+    let w = e.to_aws();
+    AwsError::new(w.status.as_u16(), "UnrecognizedClientException", w.message)
 }
 
 impl From<podiam_store::StoreError> for EksError {

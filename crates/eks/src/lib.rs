@@ -14,10 +14,12 @@ pub mod eks_auth;
 mod error;
 mod issuer;
 pub mod keys;
+mod service;
 pub mod serviceaccount;
 
-pub use api::{EksRequest, handle};
+pub use api::{EksRequest, execute, handle};
 pub use cluster::{ClusterSpec, TokenSpec, create_cluster, delete_cluster, mint_token};
-pub use eks_auth::{EksAuthError, assume_role_for_pod_identity};
+pub use eks_auth::{EksAuthError, PodIdentityRequest, assume_role_for_pod_identity};
 pub use error::EksError;
 pub use issuer::{ClusterFetcher, IssuerDocument, issuer_document};
+pub use service::{Eks, EksAuth};

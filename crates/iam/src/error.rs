@@ -57,6 +57,12 @@ pub enum IamError {
     /// An internal failure (e.g. a stored document that cannot be decoded).
     #[error("{0}")]
     ServiceFailure(String),
+    /// No `Action` parameter.
+    #[error("Missing Action")]
+    MissingAction,
+    /// The request could not be authenticated.
+    #[error("{0}")]
+    Unauthenticated(podiam_auth::AuthError),
 }
 
 impl IamError {
@@ -76,6 +82,8 @@ impl IamError {
             IamError::InvalidAction(_) => (400, "InvalidAction"),
             IamError::ServiceUnavailable(_) => (503, "ServiceUnavailable"),
             IamError::ServiceFailure(_) => (500, "ServiceFailure"),
+            IamError::MissingAction => (400, "MissingAction"),
+            IamError::Unauthenticated(e) => return e.to_aws(),
         };
         AwsError::new(status, code, self.to_string())
     }

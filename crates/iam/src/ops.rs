@@ -5,8 +5,8 @@ use crate::error::IamError;
 use crate::render;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use podiam_auth::Services;
 use podiam_auth::aws_managed;
-use podiam_auth::{Caller, Services};
 use podiam_core::arn::{iam_arn, issuer_host_path, oidc_provider_arn, parse_iam_path_arn};
 use podiam_core::ids::{IdKind, unique_id};
 use podiam_core::xml::XmlWriter;
@@ -30,8 +30,6 @@ const MAX_TAGS: usize = 50;
 
 pub(crate) struct Iam<'a> {
     pub svc: &'a Services,
-    #[allow(dead_code)]
-    pub caller: &'a Caller,
     pub account: String,
 }
 

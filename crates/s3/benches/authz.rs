@@ -253,9 +253,23 @@ fn authenticate(
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
-) -> auth::Authenticated {
-    auth::authenticate(&f.svc, &f.verifier, &RequestView::new(method, uri, headers))
+) -> podiam_auth::Authenticated {
+    f.svc
+        .authenticate_with(
+            &f.verifier,
+            &RequestView::new(method, uri, headers),
+            podiam_sigv4::Payload::Declared,
+        )
         .expect("authenticated")
+        .expect("signed")
+}
+
+/// S3's view of an authenticated request.
+fn s3_view(a: &podiam_auth::Authenticated) -> auth::Authenticated<'_> {
+    auth::Authenticated {
+        caller: Some(&a.caller),
+        verified: Some(&a.verified),
+    }
 }
 
 /// Routes and authorizes an authenticated request as `S3::handle` does:
@@ -263,7 +277,7 @@ fn authenticate(
 /// then the pipeline's one decision.
 fn authorize(
     f: &Fixture,
-    a: &auth::Authenticated,
+    a: &podiam_auth::Authenticated,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
@@ -273,11 +287,11 @@ fn authorize(
     let checks = authz::checks(&req, headers)
         .expect("checks")
         .expect("needs checks");
-    let caller: &Caller = a.caller.as_ref().expect("caller");
+    let caller: &Caller = &a.caller;
     let who = f.svc.authorizer(Subject::Caller(caller), &f.meta);
     let mut decision = Decision::Allow;
     for c in &checks {
-        let check = f.s3.resolve(&f.svc, c, a).expect("resolve");
+        let check = f.s3.resolve(&f.svc, c, &s3_view(a)).expect("resolve");
         let outcome = who.evaluate(&check);
         if outcome.decision != Decision::Allow {
             decision = outcome.decision;
@@ -431,18 +445,23 @@ mod parts {
         let f = fixture();
         let (uri, headers) = get(&f);
         let a = authenticate(&f, &Method::GET, &uri, &headers);
-        let caller = a.caller.expect("caller");
+        let caller = a.caller;
         b.bench(|| f.svc.policy_set(black_box(&caller)).expect("set"));
     }
 
     /// The pipeline's check for the GetObject, resolved by S3.
-    fn resolved(f: &Fixture, a: &auth::Authenticated, uri: &Uri, headers: &HeaderMap) -> Check {
+    fn resolved(
+        f: &Fixture,
+        a: &podiam_auth::Authenticated,
+        uri: &Uri,
+        headers: &HeaderMap,
+    ) -> Check {
         let query = router::Query::parse(uri.query());
         let req = router::route(&Method::GET, uri.path(), &query, headers, None).expect("route");
         let c = authz::checks(&req, headers)
             .expect("checks")
             .expect("checks");
-        f.s3.resolve(&f.svc, &c[0], a).expect("resolve")
+        f.s3.resolve(&f.svc, &c[0], &s3_view(a)).expect("resolve")
     }
 
     fn context(
@@ -454,7 +473,7 @@ mod parts {
     ) {
         let (uri, headers) = get(f);
         let a = authenticate(f, &Method::GET, &uri, &headers);
-        let caller = a.caller.as_ref().expect("caller");
+        let caller = &a.caller;
         let set = f.svc.policy_set(caller).expect("set");
         let check = resolved(f, &a, &uri, &headers);
         let ctx = f
@@ -472,7 +491,7 @@ mod parts {
         let f = fixture();
         let (uri, headers) = get(&f);
         let a = authenticate(&f, &Method::GET, &uri, &headers);
-        let caller = a.caller.as_ref().expect("caller");
+        let caller = &a.caller;
         let who = f.svc.authorizer(Subject::Caller(caller), &f.meta);
         b.bench(|| who.context(&resolved(&f, &a, black_box(&uri), black_box(&headers))));
     }

@@ -2,22 +2,30 @@
 //! key or a sealed session, or nobody (anonymous). Errors are S3's.
 
 use crate::error::S3Error;
-use podiam_auth::{AuthError, Caller, Services};
-use podiam_sigv4::{AuthKind, Payload, RequestView, SigV4Error, VerifiedRequest, Verifier};
+use podiam_auth::{AuthError, Caller, pipeline};
+use podiam_sigv4::{AuthKind, RequestView, SigV4Error, VerifiedRequest};
 
-/// An authenticated request.
-#[derive(Debug)]
-pub struct Authenticated {
+/// Who signed a request, as S3's operations see it.
+#[derive(Debug, Clone, Copy)]
+pub struct Authenticated<'a> {
     /// The caller; `None` for anonymous requests.
-    pub caller: Option<Caller>,
+    pub caller: Option<&'a Caller>,
     /// The verified signature (body checks chain from it).
-    pub verified: Option<VerifiedRequest>,
+    pub verified: Option<&'a VerifiedRequest>,
 }
 
-impl Authenticated {
+impl<'a> Authenticated<'a> {
+    /// What the pipeline authenticated.
+    pub fn of(cx: &pipeline::Cx<'a>) -> Self {
+        Authenticated {
+            caller: cx.caller,
+            verified: cx.verified,
+        }
+    }
+
     /// `s3:authType`.
     pub fn auth_type(&self) -> Option<&'static str> {
-        self.verified.as_ref().map(|v| match v.kind() {
+        self.verified.map(|v| match v.kind() {
             AuthKind::Header => "REST-HEADER",
             AuthKind::Presigned { .. } => "REST-QUERY-STRING",
         })
@@ -204,14 +212,9 @@ fn hex_spaced(b: &[u8]) -> String {
     s
 }
 
-/// Authenticates a request from its headers alone (the body is checked
-/// while it is read), through the pipeline's one authentication; only the
-/// error shapes are S3's.
-pub fn authenticate(
-    svc: &Services,
-    verifier: &Verifier,
-    view: &RequestView<'_>,
-) -> Result<Authenticated, S3Error> {
+/// S3 answers SigV2 (`Authorization: AWS …` or a v2 presigned query)
+/// with `InvalidRequest` before looking at the signature.
+pub fn refuse_sigv2(view: &RequestView<'_>) -> Result<(), S3Error> {
     let sigv2 = view
         .headers
         .get(http::header::AUTHORIZATION)
@@ -228,18 +231,7 @@ pub fn authenticate(
             "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.",
         ));
     }
-    let in_header = view.headers.contains_key(http::header::AUTHORIZATION);
-    match svc.authenticate_with(verifier, view, Payload::Declared) {
-        Ok(Some(a)) => Ok(Authenticated {
-            caller: Some(a.caller),
-            verified: Some(a.verified),
-        }),
-        Ok(None) => Ok(Authenticated {
-            caller: None,
-            verified: None,
-        }),
-        Err(e) => Err(map_auth(e, in_header)),
-    }
+    Ok(())
 }
 
 /// S3's shape of an authentication failure.

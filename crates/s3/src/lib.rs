@@ -26,9 +26,11 @@ pub use error::{S3Error, S3Result};
 pub use router::S3Request;
 
 use axum::body::Body;
+use http::request::Parts;
 use http::{HeaderValue, Method, Response};
+use podiam_auth::pipeline::{self, Authentication, Input, Service, ServiceError};
 use podiam_auth::{
-    Authorizer, Caller, Check, Denied, RequestMeta, Services, Subject, compile_policy,
+    AuthError, Authorizer, Caller, Check, Denied, RequestMeta, Services, compile_policy,
 };
 use podiam_policy::{Policy, PolicyKind};
 use podiam_sigv4::{AuthKind, RequestView, Verifier, VerifyOptions};
@@ -47,22 +49,29 @@ pub struct S3 {
 /// Everything an operation knows about its request.
 pub(crate) struct Cx<'a> {
     pub svc: &'a Services,
-    pub auth: &'a auth::Authenticated,
+    pub auth: auth::Authenticated<'a>,
     /// Decides this request's checks (the caller's policies loaded once).
-    pub authz: Authorizer<'a>,
-    pub headers: http::HeaderMap,
+    pub authz: &'a Authorizer<'a>,
+    pub headers: &'a http::HeaderMap,
     pub query: router::Query,
 }
 
 impl Cx<'_> {
     /// The caller's account (`None` for anonymous callers).
     pub fn account(&self) -> Option<&str> {
-        self.auth.caller.as_ref().map(Caller::account)
+        self.auth.caller.map(Caller::account)
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
+}
+
+/// A routed S3 request.
+#[derive(Debug)]
+pub struct S3Action {
+    request: S3Request,
+    query: router::Query,
 }
 
 /// The canonical user id S3 reports for an account's resources.
@@ -125,8 +134,9 @@ impl S3 {
         }
     }
 
-    /// Handles one S3 request; `rid` (see [`podiam_core::ids::s3_request_id`])
-    /// is its `x-amz-request-id` and its audit line's `requestID`.
+    /// Handles one S3 request through the pipeline; `rid` (see
+    /// [`podiam_core::ids::s3_request_id`]) is its `x-amz-request-id` and
+    /// its audit line's `requestID`.
     pub async fn handle(
         &self,
         svc: &Services,
@@ -134,75 +144,23 @@ impl S3 {
         meta: RequestMeta,
         rid: &str,
     ) -> Response<Body> {
-        let mut hid = [0u8; 24];
-        svc.rng.fill(&mut hid);
-        let host_id = {
-            use base64::Engine as _;
-            base64::engine::general_purpose::STANDARD.encode(hid)
-        };
         let is_head = req.method() == Method::HEAD;
-        let mut resp = match self.handle_inner(svc, req, meta).await {
-            Ok(r) => r,
-            Err(e) => {
-                podiam_auth::audit::note_error(e.code, &e.message);
-                if e.status >= 500 {
-                    tracing::error!(code = e.code, message = %e.message, "s3 request failed");
-                } else {
-                    tracing::debug!(code = e.code, message = %e.message, "s3 request refused");
-                }
-                error_response(&e, is_head, rid, &host_id)
-            }
-        };
+        let (parts, body) = req.into_parts();
+        let mut resp = pipeline::run(svc, self, parts, Input::Stream(body), &meta, rid).await;
+        if is_head && resp.status().as_u16() >= 300 {
+            // A HEAD error has S3's status and headers, and no body.
+            *resp.body_mut() = Body::empty();
+            resp.headers_mut().remove(http::header::CONTENT_TYPE);
+        }
         let h = resp.headers_mut();
         if let Ok(v) = HeaderValue::from_str(rid) {
             h.insert("x-amz-request-id", v);
         }
-        if let Ok(v) = HeaderValue::from_str(&host_id) {
+        if let Ok(v) = HeaderValue::from_str(&host_id(rid)) {
             h.insert("x-amz-id-2", v);
         }
         h.insert("server", HeaderValue::from_static("AmazonS3"));
         resp
-    }
-
-    async fn handle_inner(
-        &self,
-        svc: &Services,
-        req: http::Request<Body>,
-        meta: RequestMeta,
-    ) -> S3Result<Response<Body>> {
-        let (parts, body) = req.into_parts();
-        let auth = auth::authenticate(svc, &self.verifier, &RequestView::from_parts(&parts))?;
-        let query = router::Query::parse(parts.uri.query());
-        let vhost = router::virtual_host_bucket(host(&parts.headers), &self.vhost_bases);
-        let request = router::route(
-            &parts.method,
-            parts.uri.path(),
-            &query,
-            &parts.headers,
-            vhost,
-        )?;
-        podiam_auth::audit::note_request(
-            "s3.amazonaws.com",
-            request.name(),
-            serde_json::json!({"bucketName": request.bucket(), "key": request.key()}),
-        );
-        let subject = match &auth.caller {
-            Some(c) => Subject::Caller(c),
-            None => Subject::Anonymous,
-        };
-        let cx = Cx {
-            svc,
-            auth: &auth,
-            authz: svc.authorizer(subject, &meta),
-            headers: parts.headers,
-            query,
-        };
-        if let Some(checks) = authz::checks(&request, &cx.headers)? {
-            for c in &checks {
-                self.authorize(&cx, c)?;
-            }
-        }
-        ops::execute(self, &cx, request, body).await
     }
 
     /// The bucket record, if the bucket exists.
@@ -212,10 +170,10 @@ impl S3 {
 
     /// Decides one check; `Err(AccessDenied)` unless allowed.
     pub(crate) fn authorize(&self, cx: &Cx<'_>, check: &authz::Check) -> S3Result<()> {
-        let c = self.resolve(cx.svc, check, cx.auth)?;
+        let c = self.resolve(cx.svc, check, &cx.auth)?;
         cx.authz
             .decide(&c)
-            .map_err(|d| access_denied(cx, &c, cx.authz.resource_account(&c), d))
+            .map_err(|d| access_denied(cx.auth.caller, &c, cx.authz.resource_account(&c), d))
     }
 
     /// The pipeline's check for one of S3's: the bucket's policy and owner
@@ -226,7 +184,7 @@ impl S3 {
         &self,
         svc: &Services,
         check: &authz::Check,
-        auth: &auth::Authenticated,
+        auth: &auth::Authenticated<'_>,
     ) -> S3Result<Check> {
         let bucket = match &check.bucket {
             Some(name) => match self.bucket(svc, name)? {
@@ -254,10 +212,10 @@ impl S3 {
                 check.action.as_ref(),
                 "s3:GetBucketPolicy" | "s3:PutBucketPolicy" | "s3:DeleteBucketPolicy"
             );
-        } else if let Some(caller) = &auth.caller {
+        } else if let Some(caller) = auth.caller {
             c = c.with_resource_account(caller.account().to_string());
         }
-        if let Some(v) = &auth.verified {
+        if let Some(v) = auth.verified {
             c = c
                 .key("s3:signatureversion", "AWS4-HMAC-SHA256")
                 .key("s3:x-amz-content-sha256", v.payload().to_header_value());
@@ -290,12 +248,12 @@ impl S3 {
 /// AWS's newer explicit message for same-account identity callers; the
 /// classic "Access Denied" for anonymous and cross-account callers.
 fn access_denied(
-    cx: &Cx<'_>,
+    caller: Option<&Caller>,
     check: &Check,
     resource_account: Option<String>,
     denied: Denied,
 ) -> S3Error {
-    match &cx.auth.caller {
+    match caller {
         Some(c) if resource_account.as_deref() == Some(c.account()) => S3Error::new(
             403,
             "AccessDenied",
@@ -317,26 +275,118 @@ fn host(headers: &http::HeaderMap) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
 }
 
-fn error_response(e: &S3Error, is_head: bool, rid: &str, host_id: &str) -> Response<Body> {
-    let body = if is_head {
-        Body::empty()
-    } else {
-        Body::from(e.to_xml(rid, host_id))
-    };
-    let mut r = Response::new(body);
-    *r.status_mut() =
-        http::StatusCode::from_u16(e.status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-    if !is_head {
+/// `x-amz-id-2` and the error document's `<HostId>`: derived from the
+/// request id, so the two always agree.
+fn host_id(rid: &str) -> String {
+    use base64::Engine as _;
+    let digest = podiam_sigv4::sha256(format!("podiam host id {rid}").as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(&digest[..24])
+}
+
+impl ServiceError for S3Error {
+    fn aws_error(&self) -> podiam_core::AwsError {
+        podiam_core::AwsError::new(self.status, self.code, self.message.clone())
+    }
+
+    fn protocol(&self) -> podiam_core::error::Protocol {
+        podiam_core::error::Protocol::S3 {
+            resource: self.resource.clone(),
+        }
+    }
+
+    fn render(&self, request_id: &str) -> Response<Body> {
+        let mut r = Response::new(Body::from(self.to_xml(request_id, &host_id(request_id))));
+        *r.status_mut() = http::StatusCode::from_u16(self.status)
+            .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
         r.headers_mut().insert(
             http::header::CONTENT_TYPE,
             HeaderValue::from_static("application/xml"),
         );
+        if self.code == "InvalidRange"
+            && let Some((_, size)) = self.extra.iter().find(|(k, _)| *k == "ActualObjectSize")
+            && let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}"))
+        {
+            r.headers_mut().insert(http::header::CONTENT_RANGE, v);
+        }
+        r
     }
-    if e.code == "InvalidRange"
-        && let Some((_, size)) = e.extra.iter().find(|(k, _)| *k == "ActualObjectSize")
-        && let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}"))
-    {
-        r.headers_mut().insert(http::header::CONTENT_RANGE, v);
+}
+
+impl Service for S3 {
+    type Envelope = ();
+    type Action = S3Action;
+    type Error = S3Error;
+
+    fn event_source(&self) -> &'static str {
+        "s3.amazonaws.com"
     }
-    r
+
+    fn verifier(&self) -> &Verifier {
+        &self.verifier
+    }
+
+    /// Anyone may call (bucket policies decide anonymous requests), but
+    /// not with SigV2.
+    fn open(&self, parts: &Parts, _input: &Input) -> S3Result<((), Authentication)> {
+        auth::refuse_sigv2(&RequestView::from_parts(parts))?;
+        Ok(((), Authentication::AllowAnonymous))
+    }
+
+    fn auth_error(&self, parts: &Parts, e: AuthError) -> S3Error {
+        auth::map_auth(e, parts.headers.contains_key(http::header::AUTHORIZATION))
+    }
+
+    fn decode(&self, cx: &pipeline::Cx<'_>, _: (), _input: &Input) -> S3Result<S3Action> {
+        let parts = cx.parts;
+        let query = router::Query::parse(parts.uri.query());
+        let vhost = router::virtual_host_bucket(host(&parts.headers), &self.vhost_bases);
+        let request = router::route(
+            &parts.method,
+            parts.uri.path(),
+            &query,
+            &parts.headers,
+            vhost,
+        )?;
+        podiam_auth::audit::note_request(
+            self.event_source(),
+            request.name(),
+            serde_json::json!({"bucketName": request.bucket(), "key": request.key()}),
+        );
+        Ok(S3Action { request, query })
+    }
+
+    /// `DeleteObjects` has none here: it is decided key by key, and
+    /// reported per key, while handling.
+    fn checks(&self, cx: &pipeline::Cx<'_>, a: &S3Action) -> S3Result<Vec<Check>> {
+        let auth = auth::Authenticated::of(cx);
+        authz::checks(&a.request, &cx.parts.headers)?
+            .unwrap_or_default()
+            .iter()
+            .map(|c| self.resolve(cx.svc, c, &auth))
+            .collect()
+    }
+
+    fn denied(&self, cx: &pipeline::Cx<'_>, check: &Check, d: Denied) -> S3Error {
+        access_denied(cx.caller, check, cx.authz.resource_account(check), d)
+    }
+
+    async fn handle(
+        &self,
+        cx: &pipeline::Cx<'_>,
+        a: S3Action,
+        input: Input,
+    ) -> S3Result<Response<Body>> {
+        let body = match input {
+            Input::Stream(b) => b,
+            Input::Buffered(b) => Body::from(b),
+        };
+        let s3cx = Cx {
+            svc: cx.svc,
+            auth: auth::Authenticated::of(cx),
+            authz: &cx.authz,
+            headers: &cx.parts.headers,
+            query: a.query,
+        };
+        ops::execute(self, &s3cx, a.request, body).await
+    }
 }

@@ -242,8 +242,8 @@ fn existing_bucket(s3: &S3, cx: &Cx<'_>, name: &str) -> S3Result<podiam_store::V
 async fn small_body(cx: &Cx<'_>, body: Body) -> S3Result<Vec<u8>> {
     let reader = BodyReader::new(
         body,
-        cx.auth.verified.as_ref(),
-        &cx.headers,
+        cx.auth.verified,
+        cx.headers,
         crate::xml::MAX_XML_BODY as u64,
     )
     .map_err(|_| S3Error::malformed_xml())?;
@@ -527,19 +527,14 @@ pub fn validate_bucket_policy(bucket: &str, doc: &str) -> S3Result<()> {
 
 async fn put_bucket_policy(s3: &S3, cx: &Cx<'_>, name: &str, body: Body) -> S3Result<Resp> {
     existing_bucket(s3, cx, name)?;
-    let reader = BodyReader::new(
-        body,
-        cx.auth.verified.as_ref(),
-        &cx.headers,
-        MAX_POLICY_BODY as u64,
-    )
-    .map_err(|e| {
-        if e.code == "EntityTooLarge" {
-            policy_too_large()
-        } else {
-            e
-        }
-    })?;
+    let reader = BodyReader::new(body, cx.auth.verified, cx.headers, MAX_POLICY_BODY as u64)
+        .map_err(|e| {
+            if e.code == "EntityTooLarge" {
+                policy_too_large()
+            } else {
+                e
+            }
+        })?;
     let raw = reader.read_all(MAX_POLICY_BODY, policy_too_large()).await?;
     let doc = String::from_utf8(raw)
         .map_err(|_| S3Error::new(400, "MalformedPolicy", "Policies must be valid JSON"))?;
@@ -717,7 +712,7 @@ fn object_template(cx: &Cx<'_>, key: &str) -> S3Result<ObjectMeta> {
     }
     let mut user_meta = Vec::new();
     let mut size = 0;
-    for (name, value) in &cx.headers {
+    for (name, value) in cx.headers {
         if let Some(n) = name.as_str().strip_prefix("x-amz-meta-") {
             let v = String::from_utf8_lossy(value.as_bytes()).into_owned();
             size += n.len() + v.len();
@@ -762,12 +757,7 @@ async fn receive(
     cx: &Cx<'_>,
     body: Body,
 ) -> S3Result<(TempFile, String, u64, Option<(String, String)>)> {
-    let mut reader = BodyReader::new(
-        body,
-        cx.auth.verified.as_ref(),
-        &cx.headers,
-        MAX_OBJECT_SIZE,
-    )?;
+    let mut reader = BodyReader::new(body, cx.auth.verified, cx.headers, MAX_OBJECT_SIZE)?;
     let mut tmp = s3.store.temp_file().await?;
     let mut md5 = md5::Md5::new();
     let mut size = 0u64;
@@ -1144,7 +1134,7 @@ async fn get_object(s3: &S3, cx: &Cx<'_>, bucket: &str, key: &str, head: bool) -
         }
     }
     let (m, file) = opened.ok_or_else(|| S3Error::no_such_key(key))?;
-    match evaluate_preconditions(&cx.headers, &m.etag, m.last_modified_ms / 1000) {
+    match evaluate_preconditions(cx.headers, &m.etag, m.last_modified_ms / 1000) {
         Precondition::Proceed => {}
         Precondition::NotModified => {
             let mut r = respond(StatusCode::NOT_MODIFIED, Body::empty());

@@ -32,6 +32,12 @@ pub enum StsError {
     /// The store failed.
     #[error("{0}")]
     ServiceUnavailable(String),
+    /// No `Action` parameter.
+    #[error("Missing Action")]
+    MissingAction,
+    /// The request could not be authenticated.
+    #[error("{0}")]
+    Unauthenticated(podiam_auth::AuthError),
 }
 
 impl StsError {
@@ -47,6 +53,8 @@ impl StsError {
             StsError::AccessDenied(_) => (403, "AccessDenied"),
             StsError::InvalidAction(_) => (400, "InvalidAction"),
             StsError::ServiceUnavailable(_) => (503, "ServiceUnavailable"),
+            StsError::MissingAction => (400, "MissingAction"),
+            StsError::Unauthenticated(e) => return e.to_aws(),
         };
         AwsError::new(status, code, self.to_string())
     }

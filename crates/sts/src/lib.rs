@@ -14,6 +14,7 @@
 mod action;
 mod error;
 pub mod hints;
+mod service;
 mod web_identity;
 
 pub use action::{SessionParams, StsRequest, decode};
@@ -22,7 +23,6 @@ pub use web_identity::{Step, StepReport, WebIdentityCheck, WebIdentityGrant};
 
 use podiam_auth::{Caller, Check, RequestMeta, Services, Subject};
 use podiam_core::ids::{IdKind, secret_access_key, unique_id};
-use podiam_core::query::QueryParams;
 use podiam_core::session::{SessionClaims, SessionOrigin};
 use podiam_core::timefmt::iso8601;
 use podiam_core::xml::XmlWriter;
@@ -79,6 +79,7 @@ pub struct Sts {
     verified: VerifiedTokens,
     /// Clock skew tolerated on `exp`/`nbf`/`iat`, seconds.
     pub token_leeway: i64,
+    verifier: podiam_sigv4::Verifier,
 }
 
 impl std::fmt::Debug for Sts {
@@ -107,6 +108,7 @@ impl Sts {
             jwks: JwksCache::new(fetcher),
             verified: VerifiedTokens::default(),
             token_leeway: 60,
+            verifier: podiam_sigv4::Verifier::new(podiam_sigv4::VerifyOptions::new("sts")),
         }
     }
 
@@ -142,18 +144,18 @@ impl Sts {
         &self.jwks
     }
 
-    /// Handles one STS request. `caller` is `None` for unsigned requests,
-    /// which may only be `AssumeRoleWithWebIdentity`.
-    pub async fn handle(
+    /// Answers one decoded STS request (`action` is its operation name)
+    /// with its XML body. `caller` is `None` for unsigned requests, which
+    /// may only be `AssumeRoleWithWebIdentity`.
+    pub async fn answer(
         &self,
         svc: &Services,
         caller: Option<&Caller>,
-        params: &QueryParams,
+        action: &str,
+        req: StsRequest,
         meta: &RequestMeta,
         request_id: &str,
     ) -> Result<String, StsError> {
-        let req = decode(params)?;
-        let action = params.get("Action").unwrap_or_default();
         let body = match (req, caller) {
             (
                 StsRequest::AssumeRoleWithWebIdentity {

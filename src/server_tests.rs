@@ -1,0 +1,596 @@
+//! Every service's authentication and authorization through the real
+//! routing table and pipeline, in process: tower `oneshot` (no socket), an
+//! in-memory store, a manual clock and seeded randomness.
+
+use super::*;
+use axum::body::Body;
+use http::{HeaderMap, Method, Uri};
+use http_body_util::BodyExt;
+use podiam_core::random::SeededRandom;
+use podiam_core::session::{SessionClaims, SessionOrigin};
+use podiam_core::{Clock, ManualClock};
+use podiam_sigv4::{Credentials, PayloadMode, SigningParams, sign};
+use podiam_store::Role;
+use serde_json::json;
+use tower::ServiceExt;
+
+const NOW: i64 = 1_800_000_000;
+const ACCOUNT: &str = "000000000000";
+const OTHER: &str = "111111111111";
+
+struct Env {
+    app: Arc<App>,
+    clock: ManualClock,
+    admin: Credentials,
+    _dir: tempfile::TempDir,
+}
+
+struct Reply {
+    status: u16,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Reply {
+    /// The AWS error code in any of podiam's protocols.
+    fn code(&self) -> String {
+        if let Some(c) = self.headers.get("x-amzn-errortype") {
+            return c.to_str().unwrap_or_default().to_string();
+        }
+        let start = self.body.find("<Code>").map(|i| i + 6);
+        let end = self.body.find("</Code>");
+        match (start, end) {
+            (Some(a), Some(b)) if a <= b => self.body[a..b].to_string(),
+            _ => String::new(),
+        }
+    }
+
+    fn expect(&self, status: u16, code: &str) {
+        assert_eq!(
+            (self.status, self.code().as_str()),
+            (status, code),
+            "{}",
+            self.body
+        );
+    }
+}
+
+async fn env() -> Env {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = ManualClock::at(NOW);
+    let store = Arc::new(Store::open_memory().await.expect("store"));
+    let svc = Services::new(
+        store,
+        Arc::new(clock.clone()),
+        Arc::new(SeededRandom::new(7)),
+        Config {
+            account: ACCOUNT.into(),
+            region: "us-east-1".into(),
+            public_url: "http://127.0.0.1:4599".into(),
+        },
+    )
+    .await
+    .expect("services");
+    bootstrap_admin(&svc, dir.path()).await.expect("admin");
+    let admin =
+        crate::client::read_credentials_file(&dir.path().join("admin-credentials"), "default")
+            .expect("admin credentials");
+    let app = Arc::new(App::new(svc, dir.path(), HttpFetcherConfig::default()).expect("app"));
+    Env {
+        app,
+        clock,
+        admin,
+        _dir: dir,
+    }
+}
+
+impl Env {
+    /// Sends `req` from 127.0.0.1 through the router.
+    async fn send(&self, mut req: http::Request<Body>) -> Reply {
+        req.extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
+        let resp = router(self.app.clone())
+            .oneshot(req)
+            .await
+            .expect("infallible");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = resp.into_body().collect().await.expect("body").to_bytes();
+        Reply {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        }
+    }
+
+    /// A request signed by `creds` for `service` in `region`, at the
+    /// manual clock's time.
+    fn signed(
+        &self,
+        creds: Option<&Credentials>,
+        service: &str,
+        region: &str,
+        method: Method,
+        target: &str,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> http::Request<Body> {
+        let uri: Uri = format!("http://127.0.0.1:4599{target}")
+            .parse()
+            .expect("uri");
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_static("127.0.0.1:4599"));
+        if let Some(ct) = content_type {
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_str(ct).expect("ct"));
+        }
+        if let Some(creds) = creds {
+            let params = SigningParams {
+                credentials: creds,
+                region,
+                service,
+                time: self.clock.now(),
+                s3: service == "s3",
+            };
+            sign(
+                &method,
+                &uri,
+                &headers,
+                &PayloadMode::for_body(body),
+                &params,
+            )
+            .expect("sign")
+            .apply(&mut headers);
+        }
+        let mut req = http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(Body::from(body.to_vec()))
+            .expect("request");
+        *req.headers_mut() = headers;
+        req
+    }
+
+    async fn query(&self, creds: Option<&Credentials>, service: &str, form: &str) -> Reply {
+        self.send(self.signed(
+            creds,
+            service,
+            "us-east-1",
+            Method::POST,
+            "/",
+            Some("application/x-www-form-urlencoded"),
+            form.as_bytes(),
+        ))
+        .await
+    }
+
+    async fn iam(&self, creds: &Credentials, form: &str) -> Reply {
+        self.query(Some(creds), "iam", form).await
+    }
+
+    async fn s3(
+        &self,
+        creds: Option<&Credentials>,
+        method: Method,
+        target: &str,
+        body: &[u8],
+    ) -> Reply {
+        self.send(self.signed(creds, "s3", "us-east-1", method, target, None, body))
+            .await
+    }
+
+    async fn eks(
+        &self,
+        creds: Option<&Credentials>,
+        method: Method,
+        target: &str,
+        body: &str,
+    ) -> Reply {
+        self.send(self.signed(
+            creds,
+            "eks",
+            "us-east-1",
+            method,
+            target,
+            Some("application/json"),
+            body.as_bytes(),
+        ))
+        .await
+    }
+
+    /// Creates role `name` (trusting the account) with `policy` inline.
+    async fn role(&self, creds: &Credentials, name: &str, policy: &serde_json::Value) {
+        let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")}, "Action": "sts:AssumeRole"}]});
+        self.iam(
+            creds,
+            &format!(
+                "Action=CreateRole&Version=2010-05-08&RoleName={name}&AssumeRolePolicyDocument={}",
+                pct(&trust.to_string())
+            ),
+        )
+        .await
+        .expect(200, "");
+        self.iam(
+            creds,
+            &format!(
+                "Action=PutRolePolicy&Version=2010-05-08&RoleName={name}&PolicyName=p&PolicyDocument={}",
+                pct(&policy.to_string())
+            ),
+        )
+        .await
+        .expect(200, "");
+    }
+
+    /// A session of role `name` in `account`, sealed as STS seals them.
+    fn session(
+        &self,
+        account: &str,
+        name: &str,
+        session_policy: Option<&serde_json::Value>,
+    ) -> Credentials {
+        let role = self
+            .app
+            .svc
+            .store
+            .get::<Role>(account, name)
+            .expect("store")
+            .expect("role");
+        let n = name.len();
+        let claims = SessionClaims {
+            access_key_id: format!("ASIA{n:016}"),
+            secret_access_key: format!("secret-of-{name}"),
+            account: account.into(),
+            role_arn: role.arn.clone(),
+            role_id: role.id.clone(),
+            role_name: role.name.clone(),
+            session_name: "s".into(),
+            issued_at: NOW,
+            expires_at: NOW + 3600,
+            origin: SessionOrigin::AssumeRole {
+                source_arn: format!("arn:aws:iam::{account}:root"),
+            },
+            session_policy: session_policy.map(|p| p.to_string()),
+            policy_arns: vec![],
+            tags: vec![],
+            transitive_tag_keys: vec![],
+            source_identity: None,
+            chained: false,
+        };
+        let token = self.app.svc.issue_session(&claims);
+        Credentials::new(&claims.access_key_id, &claims.secret_access_key).with_session_token(token)
+    }
+
+    /// The root key of another account, stored directly.
+    async fn other_account_root(&self) -> Credentials {
+        let k = AccessKey {
+            access_key_id: "AKIAOTHERACCOUNT0001".into(),
+            secret_access_key: "other-secret".into(),
+            account: OTHER.into(),
+            principal_arn: format!("arn:aws:iam::{OTHER}:root"),
+            active: true,
+            created_at: NOW,
+        };
+        self.app
+            .svc
+            .store
+            .write(vec![Op::create("", &k.access_key_id, &k)])
+            .await
+            .expect("write");
+        Credentials::new(&k.access_key_id, &k.secret_access_key)
+    }
+}
+
+fn pct(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+fn allow(actions: &[&str]) -> serde_json::Value {
+    json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]})
+}
+
+const GET_ROLE: &str = "Action=GetRole&Version=2010-05-08&RoleName=app";
+
+#[tokio::test]
+async fn authentication_failures_in_each_protocol() {
+    let e = env().await;
+    e.role(&e.admin, "app", &allow(&["iam:GetRole"])).await;
+    let wrong = Credentials::new(&e.admin.access_key_id, "not-the-secret");
+
+    // Unsigned.
+    e.query(None, "iam", GET_ROLE)
+        .await
+        .expect(403, "MissingAuthenticationToken");
+    let r = e
+        .query(None, "sts", "Action=GetCallerIdentity&Version=2011-06-15")
+        .await;
+    r.expect(403, "MissingAuthenticationToken");
+    // (An unsigned request names no service: on the shared port it is S3's.)
+    e.s3(Some(&e.admin), Method::PUT, "/bk1", b"")
+        .await
+        .expect(200, "");
+    // S3 serves anonymous callers; with no bucket policy they are refused.
+    e.s3(None, Method::GET, "/bk1", b"")
+        .await
+        .expect(403, "AccessDenied");
+
+    // A wrong secret.
+    e.iam(&wrong, GET_ROLE)
+        .await
+        .expect(403, "SignatureDoesNotMatch");
+    let r = e
+        .query(
+            Some(&wrong),
+            "sts",
+            "Action=GetCallerIdentity&Version=2011-06-15",
+        )
+        .await;
+    r.expect(403, "SignatureDoesNotMatch");
+    e.eks(Some(&wrong), Method::GET, "/clusters", "")
+        .await
+        .expect(403, "UnrecognizedClientException");
+    e.s3(Some(&wrong), Method::GET, "/bk1", b"")
+        .await
+        .expect(403, "SignatureDoesNotMatch");
+
+    // S3 is regional: a scope for another region is malformed.
+    let r = e
+        .send(e.signed(
+            Some(&e.admin),
+            "s3",
+            "eu-west-1",
+            Method::GET,
+            "/bk1",
+            None,
+            b"",
+        ))
+        .await;
+    r.expect(400, "AuthorizationHeaderMalformed");
+    assert!(r.body.contains("<Region>us-east-1</Region>"), "{}", r.body);
+
+    // Expired and tampered sessions.
+    let s = e.session(ACCOUNT, "app", None);
+    e.iam(&s, GET_ROLE).await.expect(200, "");
+    let mut tampered = s.clone();
+    let mut t = tampered.session_token.clone().expect("token").into_bytes();
+    let i = t.len() / 2;
+    t[i] = if t[i] == b'A' { b'B' } else { b'A' };
+    tampered.session_token = Some(String::from_utf8(t).expect("ascii"));
+    e.iam(&tampered, GET_ROLE)
+        .await
+        .expect(403, "InvalidClientTokenId");
+    e.s3(Some(&tampered), Method::GET, "/bk1", b"")
+        .await
+        .expect(400, "InvalidToken");
+    e.eks(Some(&tampered), Method::GET, "/clusters", "")
+        .await
+        .expect(403, "UnrecognizedClientException");
+    e.clock.advance(3601);
+    e.iam(&s, GET_ROLE).await.expect(403, "ExpiredToken");
+    e.s3(Some(&s), Method::GET, "/bk1", b"")
+        .await
+        .expect(400, "ExpiredToken");
+    let r = e
+        .query(
+            Some(&s),
+            "sts",
+            "Action=GetCallerIdentity&Version=2011-06-15",
+        )
+        .await;
+    r.expect(403, "ExpiredToken");
+}
+
+#[tokio::test]
+async fn identity_resource_session_and_boundary_policies() {
+    let e = env().await;
+    let deny_delete = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["iam:GetRole", "iam:ListRoles", "s3:ListBucket", "s3:GetObject", "eks:ListClusters"], "Resource": "*"},
+        {"Effect": "Deny", "Action": "iam:ListRoles", "Resource": "*"}]});
+    e.role(&e.admin, "app", &deny_delete).await;
+    e.role(&e.admin, "bare", &allow(&["iam:GetRole"])).await;
+    let app = e.session(ACCOUNT, "app", None);
+
+    // Identity allow, and an explicit deny in the identity policy.
+    e.iam(&app, GET_ROLE).await.expect(200, "");
+    let r = e.iam(&app, "Action=ListRoles&Version=2010-05-08").await;
+    r.expect(403, "AccessDenied");
+    assert!(
+        r.body
+            .contains("with an explicit deny in an identity-based policy"),
+        "{}",
+        r.body
+    );
+    e.eks(Some(&app), Method::GET, "/clusters", "")
+        .await
+        .expect(200, "");
+    let r = e.eks(Some(&app), Method::GET, "/clusters/demo", "").await;
+    r.expect(403, "AccessDeniedException");
+
+    // A bucket policy grants what no identity policy does; a Deny in it wins.
+    e.s3(Some(&e.admin), Method::PUT, "/bk1", b"")
+        .await
+        .expect(200, "");
+    e.s3(Some(&e.admin), Method::PUT, "/bk1/k", b"data")
+        .await
+        .expect(200, "");
+    e.s3(Some(&e.admin), Method::PUT, "/bk1/secret", b"data")
+        .await
+        .expect(200, "");
+    let bare = e.session(ACCOUNT, "bare", None);
+    e.s3(Some(&bare), Method::GET, "/bk1/k", b"")
+        .await
+        .expect(403, "AccessDenied");
+    let policy = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:role/bare")}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::bk1/*"},
+        {"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::bk1/secret"}]});
+    e.s3(
+        Some(&e.admin),
+        Method::PUT,
+        "/bk1?policy",
+        policy.to_string().as_bytes(),
+    )
+    .await
+    .expect(204, "");
+    e.s3(Some(&bare), Method::GET, "/bk1/k", b"")
+        .await
+        .expect(200, "");
+    let r = e.s3(Some(&bare), Method::GET, "/bk1/secret", b"").await;
+    r.expect(403, "AccessDenied");
+    assert!(
+        r.body.contains("explicit deny in a resource-based policy"),
+        "{}",
+        r.body
+    );
+    e.s3(Some(&app), Method::GET, "/bk1/secret", b"")
+        .await
+        .expect(403, "AccessDenied");
+
+    // A session policy narrows; a Deny in it wins.
+    let narrow = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"},
+        {"Effect": "Deny", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::bk1/k"}]});
+    let narrowed = e.session(ACCOUNT, "app", Some(&narrow));
+    let r = e.iam(&narrowed, GET_ROLE).await;
+    r.expect(403, "AccessDenied");
+    assert!(
+        r.body.contains("because no session policy allows"),
+        "{}",
+        r.body
+    );
+    let r = e.s3(Some(&narrowed), Method::GET, "/bk1/k", b"").await;
+    r.expect(403, "AccessDenied");
+    assert!(
+        r.body.contains("explicit deny in a session policy"),
+        "{}",
+        r.body
+    );
+
+    // A permissions boundary without iam:GetRole.
+    let boundary = allow(&["s3:*"]);
+    e.iam(
+        &e.admin,
+        &format!(
+            "Action=CreatePolicy&Version=2010-05-08&PolicyName=bound&PolicyDocument={}",
+            pct(&boundary.to_string())
+        ),
+    )
+    .await
+    .expect(200, "");
+    e.iam(
+        &e.admin,
+        &format!(
+            "Action=PutRolePermissionsBoundary&Version=2010-05-08&RoleName=app&PermissionsBoundary=arn:aws:iam::{ACCOUNT}:policy/bound"
+        ),
+    )
+    .await
+    .expect(200, "");
+    let bounded = e.session(ACCOUNT, "app", None);
+    let r = e.iam(&bounded, GET_ROLE).await;
+    r.expect(403, "AccessDenied");
+    assert!(
+        r.body.contains("because no permissions boundary allows"),
+        "{}",
+        r.body
+    );
+    e.s3(Some(&bounded), Method::GET, "/bk1/k", b"")
+        .await
+        .expect(200, "");
+}
+
+#[tokio::test]
+async fn cross_account_needs_the_owners_policy() {
+    let e = env().await;
+    let other_root = e.other_account_root().await;
+    // A role in the other account allowed everything on S3 by its own policy.
+    e.role(&other_root, "reader", &allow(&["s3:*"])).await;
+    let reader = e.session(OTHER, "reader", None);
+    e.s3(Some(&e.admin), Method::PUT, "/owned", b"")
+        .await
+        .expect(200, "");
+    e.s3(Some(&e.admin), Method::PUT, "/owned/k", b"data")
+        .await
+        .expect(200, "");
+
+    // Its identity policy alone does not open another account's bucket.
+    let r = e.s3(Some(&reader), Method::GET, "/owned/k", b"").await;
+    r.expect(403, "AccessDenied");
+    assert!(
+        r.body.contains("<Message>Access Denied</Message>"),
+        "{}",
+        r.body
+    );
+
+    // The owner's bucket policy naming the account opens it.
+    let policy = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{OTHER}:root")}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::owned/*"}]});
+    e.s3(
+        Some(&e.admin),
+        Method::PUT,
+        "/owned?policy",
+        policy.to_string().as_bytes(),
+    )
+    .await
+    .expect(204, "");
+    e.s3(Some(&reader), Method::GET, "/owned/k", b"")
+        .await
+        .expect(200, "");
+    // The grant still needs the caller's own identity policy.
+    e.role(&other_root, "noperm", &allow(&["iam:GetRole"]))
+        .await;
+    let noperm = e.session(OTHER, "noperm", None);
+    e.s3(Some(&noperm), Method::GET, "/owned/k", b"")
+        .await
+        .expect(403, "AccessDenied");
+}
+
+#[tokio::test]
+async fn request_ids_and_audit_lines_agree() {
+    let e = env().await;
+    e.role(&e.admin, "app", &allow(&["iam:GetRole"])).await;
+    let app = e.session(ACCOUNT, "app", None);
+    let mut rx = e.app.svc.audit_log.subscribe();
+    for (r, header) in [
+        (e.iam(&app, GET_ROLE).await, "x-amzn-requestid"),
+        (
+            e.iam(&app, "Action=ListRoles&Version=2010-05-08").await,
+            "x-amzn-requestid",
+        ),
+        (
+            e.s3(Some(&app), Method::GET, "/", b"").await,
+            "x-amz-request-id",
+        ),
+        (
+            e.eks(Some(&app), Method::GET, "/clusters", "").await,
+            "x-amzn-requestid",
+        ),
+    ] {
+        let rid = r
+            .headers
+            .get(header)
+            .expect("request id")
+            .to_str()
+            .unwrap()
+            .to_string();
+        let (_, line) = rx.recv().await.expect("audit line");
+        let v: serde_json::Value = serde_json::from_str(&line).expect("json");
+        assert_eq!(v["requestID"], rid.as_str(), "{line}");
+        assert_eq!(v["userIdentity"]["type"], "AssumedRole", "{line}");
+        assert_eq!(
+            v["userIdentity"]["accessKeyId"],
+            app.access_key_id.as_str(),
+            "{line}"
+        );
+        if r.status == 200 {
+            assert!(v.get("errorCode").is_none(), "{line}");
+        } else {
+            assert_eq!(v["errorCode"], r.code().as_str(), "{line}");
+            assert_eq!(v["decision"]["allowed"], false, "{line}");
+        }
+        if r.body.contains("<RequestId>") {
+            assert!(
+                r.body.contains(&format!("<RequestId>{rid}</RequestId>")),
+                "{}",
+                r.body
+            );
+        }
+    }
+}
