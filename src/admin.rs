@@ -177,7 +177,7 @@ async fn explain_assume(
                 "cluster is required for Pod Identity",
             )
         })?;
-        explain_pod_identity(svc, sts, caller, &cluster, &role_arn, &token, meta).await
+        explain_pod_identity(svc, caller, &cluster, &role_arn, &token, meta).await
     };
     Ok(json!({
         "action": action,
@@ -192,7 +192,6 @@ async fn explain_assume(
 /// association, the role, and its trust policy as `pods.eks.amazonaws.com`.
 async fn explain_pod_identity(
     svc: &Services,
-    sts: &Sts,
     caller: &Caller,
     cluster_name: &str,
     role_arn: &str,
@@ -300,7 +299,7 @@ async fn explain_pod_identity(
         cluster_name,
         json!({"token": token}).to_string().as_bytes(),
     ) {
-        Ok(req) => podiam_eks::assume_role_for_pod_identity(svc, sts, caller, req, meta).await,
+        Ok(req) => podiam_eks::assume_role_for_pod_identity(svc, caller, req, meta).await,
         Err(e) => Err(e),
     };
     match result {

@@ -108,7 +108,7 @@ impl App {
             svc,
             iam: podiam_iam::Iam::default(),
             eks: podiam_eks::Eks::default(),
-            eks_auth: podiam_eks::EksAuth::new(sts.clone()),
+            eks_auth: podiam_eks::EksAuth::default(),
             sts,
             s3,
             metrics: Default::default(),

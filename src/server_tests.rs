@@ -105,6 +105,7 @@ impl Env {
 
     /// A request signed by `creds` for `service` in `region`, at the
     /// manual clock's time.
+    #[allow(clippy::too_many_arguments)]
     fn signed(
         &self,
         creds: Option<&Credentials>,

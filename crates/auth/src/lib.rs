@@ -13,8 +13,10 @@ mod authz;
 pub mod aws_managed;
 mod caller;
 mod decide;
+pub mod hints;
 pub mod pipeline;
 mod services;
+pub mod sessions;
 
 pub use authn::{AuthError, Authenticated, RequestView, signing_service};
 pub use authz::{Denied, PolicySet, compile_policy};

@@ -3,12 +3,12 @@
 
 use crate::association::{Association, find};
 use crate::issuer::{IssuerDocument, issuer_document};
+use podiam_auth::sessions::{SessionError, SessionParams, assume_role, lookup_role, mint_session};
 use podiam_auth::{Caller, Check, RequestMeta, Services, Subject};
 use podiam_core::AwsError;
 use podiam_core::session::SessionOrigin;
 use podiam_oidc::{JwkSet, StsErrorCode, UnverifiedToken};
 use podiam_store::Cluster;
-use podiam_sts::{SessionParams, Sts, StsError, lookup_role, mint_session};
 use serde_json::{Value, json};
 
 /// The audience of Pod Identity tokens.
@@ -257,7 +257,6 @@ pub(crate) fn caller_denied(caller: &Caller, check: &Check) -> EksAuthError {
 /// association, EKS's trust check, and the session.
 pub async fn assume_role_for_pod_identity(
     svc: &Services,
-    sts: &Sts,
     caller: &Caller,
     req: PodIdentityRequest,
     meta: &RequestMeta,
@@ -279,7 +278,7 @@ pub async fn assume_role_for_pod_identity(
             pod.service_account, pod.namespace
         ))
     })?;
-    let (claims, session_token) = assume(svc, sts, &account, &cluster, &assoc, &pod, meta)?;
+    let (claims, session_token) = assume(svc, &account, &cluster, &assoc, &pod, meta)?;
     Ok(json!({
         "subject": {"namespace": pod.namespace, "serviceAccount": pod.service_account},
         "audience": AUDIENCE,
@@ -298,7 +297,6 @@ pub async fn assume_role_for_pod_identity(
 /// chains into the target role when one is set).
 fn assume(
     svc: &Services,
-    sts: &Sts,
     account: &str,
     cluster: &Cluster,
     assoc: &Association,
@@ -369,25 +367,24 @@ fn assume(
         policy: assoc.policy.clone(),
         policy_arns: vec![],
     };
-    let chained = sts
-        .assume_role(
-            svc,
-            &caller,
-            &params,
-            assoc.external_id.clone(),
-            vec![],
-            vec![],
-            None,
-            meta,
-        )
-        .map_err(map_sts)?;
+    let chained = assume_role(
+        svc,
+        &caller,
+        &params,
+        assoc.external_id.clone(),
+        vec![],
+        vec![],
+        None,
+        meta,
+    )
+    .map_err(map_sts)?;
     Ok((chained.claims, chained.token))
 }
 
-fn map_sts(e: StsError) -> EksAuthError {
+fn map_sts(e: SessionError) -> EksAuthError {
     match e {
-        StsError::AccessDenied(_) => denied(),
-        StsError::ServiceUnavailable(m) => EksAuthError::ServiceUnavailable(m),
+        SessionError::AccessDenied(_) => denied(),
+        SessionError::ServiceUnavailable(m) => EksAuthError::ServiceUnavailable(m),
         other => EksAuthError::InvalidRequest(other.to_string()),
     }
 }
@@ -462,7 +459,7 @@ pub fn explain_trust(
     if let Err((action, outcome)) =
         evaluate_trust(svc, account, cluster, &role.arn, &trust, &tags, meta)
     {
-        return podiam_sts::hints::trust_failure(
+        return podiam_auth::hints::trust_failure(
             &outcome.explanation,
             action,
             SERVICE_PRINCIPAL,

@@ -6,8 +6,6 @@ use podiam_auth::pipeline::{self, Authentication, Cx, Input, Service, ServiceErr
 use podiam_auth::{AuthError, Check, Denied};
 use podiam_core::error::Protocol;
 use podiam_sigv4::{Verifier, VerifyOptions};
-use podiam_sts::Sts;
-use std::sync::Arc;
 
 impl ServiceError for EksError {
     fn aws_error(&self) -> podiam_core::AwsError {
@@ -112,15 +110,12 @@ impl Service for Eks {
 /// eks-auth: `POST /clusters/{name}/assume-role-for-pod-identity`.
 #[derive(Debug)]
 pub struct EksAuth {
-    sts: Arc<Sts>,
     verifier: Verifier,
 }
 
-impl EksAuth {
-    /// eks-auth minting sessions through `sts`.
-    pub fn new(sts: Arc<Sts>) -> Self {
+impl Default for EksAuth {
+    fn default() -> Self {
         EksAuth {
-            sts,
             verifier: Verifier::new(VerifyOptions::new("eks-auth")),
         }
     }
@@ -192,7 +187,7 @@ impl Service for EksAuth {
         _input: Input,
     ) -> Result<http::Response<axum::body::Body>, EksAuthError> {
         let caller = caller(cx).map_err(EksAuthError::Unauthenticated)?;
-        let v = assume_role_for_pod_identity(cx.svc, &self.sts, caller, req, cx.meta).await?;
+        let v = assume_role_for_pod_identity(cx.svc, caller, req, cx.meta).await?;
         Ok(pipeline::json_ok(200, v.to_string(), cx.request_id))
     }
 }

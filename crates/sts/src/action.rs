@@ -1,22 +1,8 @@
 //! Decoding STS requests into typed actions.
 
 use crate::error::StsError;
+use podiam_auth::sessions::SessionParams;
 use podiam_core::query::{QueryParams, Validator, is_name_char, is_policy_char, parse_int};
-
-/// Parameters shared by the AssumeRole* actions.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionParams {
-    /// `RoleArn`.
-    pub role_arn: String,
-    /// `RoleSessionName`.
-    pub session_name: String,
-    /// `DurationSeconds` (900..=43200).
-    pub duration: Option<i64>,
-    /// `Policy` (inline session policy).
-    pub policy: Option<String>,
-    /// `PolicyArns.member.N.arn`.
-    pub policy_arns: Vec<String>,
-}
 
 /// A decoded STS request.
 #[derive(Debug, Clone, PartialEq, Eq)]

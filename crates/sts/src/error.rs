@@ -60,6 +60,19 @@ impl StsError {
     }
 }
 
+impl From<podiam_auth::sessions::SessionError> for StsError {
+    fn from(e: podiam_auth::sessions::SessionError) -> Self {
+        use podiam_auth::sessions::SessionError as E;
+        match e {
+            E::Validation(m) => StsError::Validation(m),
+            E::MalformedPolicyDocument(m) => StsError::MalformedPolicyDocument(m),
+            E::PackedPolicyTooLarge(m) => StsError::PackedPolicyTooLarge(m),
+            E::AccessDenied(m) => StsError::AccessDenied(m),
+            E::ServiceUnavailable(m) => StsError::ServiceUnavailable(m),
+        }
+    }
+}
+
 impl From<podiam_store::StoreError> for StsError {
     fn from(e: podiam_store::StoreError) -> Self {
         StsError::ServiceUnavailable(e.to_string())

@@ -13,28 +13,23 @@
 
 mod action;
 mod error;
-pub mod hints;
 mod service;
 mod web_identity;
 
-pub use action::{SessionParams, StsRequest, decode};
+pub use action::{StsRequest, decode};
 pub use error::StsError;
+pub use podiam_auth::sessions::{Issued, SessionParams};
 pub use web_identity::{Step, StepReport, WebIdentityCheck, WebIdentityGrant};
 
-use podiam_auth::{Caller, Check, RequestMeta, Services, Subject};
-use podiam_core::ids::{IdKind, secret_access_key, unique_id};
-use podiam_core::session::{SessionClaims, SessionOrigin};
+use podiam_auth::{Caller, RequestMeta, Services};
+use podiam_core::session::SessionClaims;
 use podiam_core::timefmt::iso8601;
 use podiam_core::xml::XmlWriter;
 use podiam_oidc::{JwksCache, JwksFetcher};
-use podiam_policy::{Policy, PolicyKind};
 use std::sync::Arc;
 
 /// STS's XML namespace.
 pub const NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
-
-/// Role chaining caps sessions at one hour.
-const CHAINED_MAX: i64 = 3600;
 
 /// Tokens whose signature verified, by SHA-256 of (token, issuer), with
 /// their `exp`: a pod presents the same token for every refresh until the
@@ -88,17 +83,6 @@ impl std::fmt::Debug for Sts {
             .field("token_leeway", &self.token_leeway)
             .finish_non_exhaustive()
     }
-}
-
-/// Issued credentials plus what the response reports.
-#[derive(Debug, Clone)]
-pub struct Issued {
-    /// What the session token carries.
-    pub claims: SessionClaims,
-    /// The sealed session token.
-    pub token: String,
-    /// `PackedPolicySize`, when session policies or tags were passed.
-    pub packed_policy_size: Option<u32>,
 }
 
 impl Sts {
@@ -206,7 +190,7 @@ impl Sts {
                         return Err(e);
                     }
                 };
-                let issued = self.issue(
+                let issued = podiam_auth::sessions::issue(
                     svc,
                     &session,
                     &grant.role,
@@ -256,7 +240,7 @@ impl Sts {
                 },
                 Some(c),
             ) => {
-                let issued = self.assume_role(
+                let issued = podiam_auth::sessions::assume_role(
                     svc,
                     c,
                     &session,
@@ -282,251 +266,6 @@ impl Sts {
         };
         Ok(body)
     }
-
-    /// `sts:AssumeRole` by `caller` (a role session): evaluates the caller's
-    /// policies and the target's trust policy, carries transitive tags over,
-    /// and caps the chained session at one hour.
-    #[allow(clippy::too_many_arguments)]
-    pub fn assume_role(
-        &self,
-        svc: &Services,
-        caller: &Caller,
-        session: &SessionParams,
-        external_id: Option<String>,
-        mut tags: Vec<(String, String)>,
-        mut transitive: Vec<String>,
-        source_identity: Option<String>,
-        meta: &RequestMeta,
-    ) -> Result<Issued, StsError> {
-        let denied = |action: &str| {
-            StsError::AccessDenied(format!(
-                "User: {} is not authorized to perform: {action} on resource: {}",
-                caller.arn(),
-                session.role_arn
-            ))
-        };
-        let Caller::Session(parent) = caller else {
-            return Err(StsError::AccessDenied(
-                "Roles may not be assumed by root accounts.".into(),
-            ));
-        };
-        // Transitive tags of the parent session carry over and cannot be overridden.
-        for k in &parent.transitive_tag_keys {
-            if let Some((_, v)) = parent
-                .tags
-                .iter()
-                .find(|(pk, _)| pk.eq_ignore_ascii_case(k))
-            {
-                if tags.iter().any(|(tk, _)| tk.eq_ignore_ascii_case(k)) {
-                    return Err(StsError::Validation(format!(
-                        "One of the specified transitive tag keys can't be set because it conflicts with a transitive tag key from the calling session: {k}"
-                    )));
-                }
-                tags.push((k.clone(), v.clone()));
-                transitive.push(k.clone());
-            }
-        }
-        check_tags(&tags, &transitive)?;
-        let role = lookup_role(svc, &session.role_arn)?.ok_or_else(|| denied("sts:AssumeRole"))?;
-        let trust = svc
-            .trust_policy(&role)
-            .ok_or_else(|| denied("sts:AssumeRole"))?;
-        let who = svc.authorizer(Subject::Caller(caller), meta);
-        let role_account = role.arn.split(':').nth(4).unwrap_or_default().to_string();
-        let mut actions = vec!["sts:AssumeRole"];
-        if !tags.is_empty() {
-            actions.push("sts:TagSession");
-        }
-        if source_identity.is_some() {
-            actions.push("sts:SetSourceIdentity");
-        }
-        for action in actions {
-            let mut check = Check::new(action, role.arn.clone())
-                .key("sts:RoleSessionName", session.session_name.clone());
-            if let Some(x) = &external_id {
-                check = check.key("sts:ExternalId", x.clone());
-            }
-            if let Some(s) = &source_identity {
-                check = check.key("sts:SourceIdentity", s.clone());
-            }
-            let check = check
-                .with_request_tags(&tags, &transitive)
-                .with_resource_policy("trust policy", trust.clone())
-                .with_resource_account(role_account.clone());
-            if who.decide(&check).is_err() {
-                return Err(denied(action));
-            }
-        }
-        let duration = session.duration.unwrap_or(3600);
-        if duration > CHAINED_MAX {
-            return Err(StsError::Validation(
-                "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.".into(),
-            ));
-        }
-        let origin = SessionOrigin::AssumeRole {
-            source_arn: caller.arn(),
-        };
-        self.issue(
-            svc,
-            session,
-            &role,
-            origin,
-            tags,
-            transitive,
-            source_identity,
-            true,
-        )
-    }
-
-    /// Mints credentials for `role`; validates the duration and session policies.
-    #[allow(clippy::too_many_arguments)]
-    fn issue(
-        &self,
-        svc: &Services,
-        session: &SessionParams,
-        role: &podiam_store::Role,
-        origin: SessionOrigin,
-        tags: Vec<(String, String)>,
-        transitive: Vec<String>,
-        source_identity: Option<String>,
-        chained: bool,
-    ) -> Result<Issued, StsError> {
-        let duration = session.duration.unwrap_or(3600);
-        if duration > role.max_session_duration {
-            return Err(StsError::Validation(
-                "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
-                    .into(),
-            ));
-        }
-        mint_session(
-            svc,
-            session,
-            role,
-            origin,
-            tags,
-            transitive,
-            source_identity,
-            chained,
-        )
-    }
-}
-
-/// Seals a new session for `role`. The caller has authorized it and checked
-/// the duration (`session.duration`, default 3600) against its own rules;
-/// this validates the session policies and their packed size.
-#[allow(clippy::too_many_arguments)]
-pub fn mint_session(
-    svc: &Services,
-    session: &SessionParams,
-    role: &podiam_store::Role,
-    origin: SessionOrigin,
-    tags: Vec<(String, String)>,
-    transitive: Vec<String>,
-    source_identity: Option<String>,
-    chained: bool,
-) -> Result<Issued, StsError> {
-    let duration = session.duration.unwrap_or(3600);
-    if let Some(doc) = &session.policy {
-        Policy::parse(doc, PolicyKind::Session)
-            .map_err(|e| StsError::MalformedPolicyDocument(e.to_string()))?;
-    }
-    if session.policy_arns.len() > 10 {
-        return Err(StsError::Validation(
-            "1 validation error detected: Value at 'policyArns' failed to satisfy constraint: Member must have length less than or equal to 10".into(),
-        ));
-    }
-    let packed = packed_size(session, &tags)?;
-    let now = svc.now();
-    let rng = svc.rng.as_ref();
-    let claims = SessionClaims {
-        access_key_id: unique_id(rng, IdKind::TemporaryAccessKey),
-        secret_access_key: secret_access_key(rng),
-        account: role.arn.split(':').nth(4).unwrap_or_default().to_string(),
-        role_arn: role.arn.clone(),
-        role_id: role.id.clone(),
-        role_name: role.name.clone(),
-        session_name: session.session_name.clone(),
-        issued_at: now,
-        expires_at: now + duration,
-        origin,
-        session_policy: session.policy.clone(),
-        policy_arns: session.policy_arns.clone(),
-        tags,
-        transitive_tag_keys: transitive,
-        source_identity,
-        chained,
-    };
-    let token = svc.issue_session(&claims);
-    Ok(Issued {
-        claims,
-        token,
-        packed_policy_size: packed,
-    })
-}
-
-/// Looks a role up by ARN; `None` when the ARN is malformed or the role is
-/// missing (callers answer AccessDenied then, as AWS does, without
-/// revealing which).
-pub fn lookup_role(
-    svc: &Services,
-    arn: &str,
-) -> Result<Option<podiam_store::Versioned<podiam_store::Role>>, StsError> {
-    let Some(parsed) = podiam_core::arn::parse_iam_path_arn(arn, "role") else {
-        return Ok(None);
-    };
-    Ok(svc
-        .role_by_name(&parsed.account, &parsed.name)?
-        .filter(|r| r.arn == arn))
-}
-
-/// Session tag limits (IAM User Guide, "Passing session tags in AWS STS").
-pub fn check_tags(tags: &[(String, String)], transitive: &[String]) -> Result<(), StsError> {
-    if tags.len() > 50 {
-        return Err(StsError::Validation(
-            "1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to 50".into(),
-        ));
-    }
-    for (i, (k, _)) in tags.iter().enumerate() {
-        if tags[..i].iter().any(|(o, _)| o.eq_ignore_ascii_case(k)) {
-            return Err(StsError::Validation(
-                "Duplicate tag keys found. Please note that Tag keys are case insensitive.".into(),
-            ));
-        }
-    }
-    for k in transitive {
-        if !tags.iter().any(|(t, _)| t.eq_ignore_ascii_case(k)) {
-            return Err(StsError::Validation(format!(
-                "The specified transitive tag key must be included in the requested tags: {k}"
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// The packed size AWS reports, as a percentage of the limit; `None` when no
-/// session policy or tag was passed. Over 100% is `PackedPolicyTooLarge`.
-fn packed_size(
-    session: &SessionParams,
-    tags: &[(String, String)],
-) -> Result<Option<u32>, StsError> {
-    if session.policy.is_none() && session.policy_arns.is_empty() && tags.is_empty() {
-        return Ok(None);
-    }
-    let policy_chars: usize = session
-        .policy
-        .as_deref()
-        .map_or(0, |p| p.chars().filter(|c| !c.is_whitespace()).count());
-    let arn_chars: usize = session.policy_arns.iter().map(String::len).sum();
-    let tag_chars: usize = tags.iter().map(|(k, v)| k.len() + v.len()).sum();
-    // Policies and tags share one packed budget; AWS compresses, so its
-    // numbers are lower — this is deliberately conservative.
-    let pct = ((policy_chars + arn_chars) * 100).div_ceil(2048) + (tag_chars * 100).div_ceil(4096);
-    if pct > 100 {
-        return Err(StsError::PackedPolicyTooLarge(format!(
-            "Packed policy consumes {pct}% of allotted space, please use smaller policy."
-        )));
-    }
-    Ok(Some(pct as u32))
 }
 
 fn credentials(w: &mut XmlWriter, i: &Issued) {

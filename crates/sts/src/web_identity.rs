@@ -1,8 +1,8 @@
 //! `AssumeRoleWithWebIdentity`, step by step, in AWS's order.
 
-use crate::action::SessionParams;
+use crate::Sts;
 use crate::error::StsError;
-use crate::{Sts, check_tags, lookup_role};
+use podiam_auth::sessions::{SessionParams, check_tags, lookup_role};
 use podiam_auth::{Check, RequestMeta, Services, Subject};
 use podiam_core::arn::issuer_host_path;
 use podiam_core::session::SessionOrigin;
@@ -390,7 +390,7 @@ impl WebIdentityCheck {
                 .with_resource_policy("trust policy", trust.clone());
             let outcome = who.evaluate(&check);
             if outcome.decision != Decision::Allow {
-                let (detail, fix) = crate::hints::trust_failure(
+                let (detail, fix) = podiam_auth::hints::trust_failure(
                     &outcome.explanation,
                     action,
                     &provider.arn,
@@ -404,7 +404,7 @@ impl WebIdentityCheck {
                     Some(outcome.explanation.to_string()),
                 );
             }
-            let mut detail = crate::hints::trust_success(&outcome.explanation, action);
+            let mut detail = podiam_auth::hints::trust_success(&outcome.explanation, action);
             if action == "sts:AssumeRoleWithWebIdentity"
                 && !role
                     .trust_policy
