@@ -595,3 +595,154 @@ async fn request_ids_and_audit_lines_agree() {
         }
     }
 }
+
+mod explain_agrees {
+    //! Property: for generated identity and bucket policies, `podiam
+    //! explain request` decides every S3 request exactly as S3 does.
+
+    use super::*;
+    use proptest::prelude::*;
+
+    const ACTIONS: &[&str] = &[
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:ListBucket",
+        "s3:*",
+        "s3:Get*",
+    ];
+    const RESOURCES: &[&str] = &[
+        "arn:aws:s3:::bkt/*",
+        "arn:aws:s3:::bkt/k1",
+        "arn:aws:s3:::bkt",
+        "*",
+    ];
+    const CONDITIONS: &[Option<(&str, &str, &str)>] = &[
+        None,
+        Some(("IpAddress", "aws:SourceIp", "127.0.0.0/8")),
+        Some(("IpAddress", "aws:SourceIp", "10.0.0.0/8")),
+        Some(("StringEquals", "s3:ExistingObjectTag/team", "blue")),
+        Some(("StringEquals", "aws:ResourceAccount", ACCOUNT)),
+        Some(("StringLike", "aws:PrincipalArn", "arn:aws:iam::*:role/app")),
+    ];
+
+    fn statement(principal: bool) -> impl Strategy<Value = serde_json::Value> {
+        (
+            any::<bool>(),
+            0..ACTIONS.len(),
+            0..RESOURCES.len(),
+            0..CONDITIONS.len(),
+            0..3usize,
+        )
+            .prop_map(move |(allow, a, r, c, p)| {
+                let mut s = json!({
+                    "Effect": if allow { "Allow" } else { "Deny" },
+                    "Action": ACTIONS[a],
+                    "Resource": RESOURCES[r],
+                });
+                if let Some((op, k, v)) = CONDITIONS[c] {
+                    s["Condition"] = json!({op: {k: v}});
+                }
+                if principal {
+                    s["Principal"] = match p {
+                        0 => json!("*"),
+                        1 => json!({"AWS": format!("arn:aws:iam::{ACCOUNT}:role/app")}),
+                        _ => json!({"AWS": format!("arn:aws:iam::{ACCOUNT}:root")}),
+                    };
+                }
+                s
+            })
+    }
+
+    fn policy(principal: bool) -> impl Strategy<Value = serde_json::Value> {
+        prop::collection::vec(statement(principal), 1..4)
+            .prop_map(|s| json!({"Version": "2012-10-17", "Statement": s}))
+    }
+
+    async fn explain(e: &Env, s: &Credentials, action: &str, resource: &str) -> String {
+        let body = json!({
+            "accessKeyId": s.access_key_id,
+            "sessionToken": s.session_token,
+            "action": action,
+            "resource": resource,
+        })
+        .to_string();
+        let r = e
+            .send(e.signed(
+                Some(&e.admin),
+                "podiam",
+                "us-east-1",
+                Method::POST,
+                "/_podiam/explain/request",
+                Some("application/json"),
+                body.as_bytes(),
+            ))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let v: serde_json::Value = serde_json::from_str(&r.body).expect("json");
+        v["decision"].as_str().expect("decision").to_string()
+    }
+
+    async fn case(identity: serde_json::Value, bucket: serde_json::Value) {
+        let e = env().await;
+        e.role(&e.admin, "app", &identity).await;
+        e.s3(Some(&e.admin), Method::PUT, "/bkt", b"")
+            .await
+            .expect(200, "");
+        let mut put = e.signed(
+            Some(&e.admin),
+            "s3",
+            "us-east-1",
+            Method::PUT,
+            "/bkt/k1",
+            None,
+            b"v",
+        );
+        put.headers_mut()
+            .insert("x-amz-tagging", HeaderValue::from_static("team=blue"));
+        e.send(put).await.expect(200, "");
+        e.s3(
+            Some(&e.admin),
+            Method::PUT,
+            "/bkt?policy",
+            bucket.to_string().as_bytes(),
+        )
+        .await
+        .expect(204, "");
+        let s = e.session(ACCOUNT, "app", None);
+        for (method, target, action, resource) in [
+            (
+                Method::GET,
+                "/bkt/k1",
+                "s3:GetObject",
+                "arn:aws:s3:::bkt/k1",
+            ),
+            (
+                Method::PUT,
+                "/bkt/k2",
+                "s3:PutObject",
+                "arn:aws:s3:::bkt/k2",
+            ),
+            (Method::GET, "/bkt", "s3:ListBucket", "arn:aws:s3:::bkt"),
+        ] {
+            let r = e.s3(Some(&s), method, target, b"x").await;
+            assert!(matches!(r.status, 200 | 403), "{}", r.body);
+            let s3_allowed = r.status == 200;
+            let explained = explain(&e, &s, action, resource).await;
+            assert_eq!(
+                s3_allowed,
+                explained == "Allow",
+                "{action} on {resource}: S3 {} but explain {explained}\nidentity {identity}\nbucket {bucket}",
+                r.status
+            );
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+        #[test]
+        fn explain_request_decides_as_s3_does(identity in policy(false), bucket in policy(true)) {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            rt.block_on(case(identity, bucket));
+        }
+    }
+}
