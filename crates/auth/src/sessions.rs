@@ -149,25 +149,50 @@ pub fn assume_role(
         svc,
         session,
         &role,
-        origin,
-        tags,
-        transitive,
-        source_identity,
-        true,
+        Grant {
+            origin,
+            tags,
+            transitive,
+            source_identity,
+            chained: true,
+        },
     )
 }
 
-/// Mints credentials for `role`; validates the duration and session policies.
-#[allow(clippy::too_many_arguments)]
+/// What a new session carries besides its request parameters.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    /// How the session came about.
+    pub origin: SessionOrigin,
+    /// Session tags.
+    pub tags: Vec<(String, String)>,
+    /// Transitive tag keys.
+    pub transitive: Vec<String>,
+    /// `SourceIdentity`.
+    pub source_identity: Option<String>,
+    /// Made by role chaining.
+    pub chained: bool,
+}
+
+impl Grant {
+    /// A grant with no tags or source identity.
+    pub fn new(origin: SessionOrigin) -> Grant {
+        Grant {
+            origin,
+            tags: Vec::new(),
+            transitive: Vec::new(),
+            source_identity: None,
+            chained: false,
+        }
+    }
+}
+
+/// Mints credentials for `role` within its `MaxSessionDuration` (STS).
 pub fn issue(
     svc: &Services,
     session: &SessionParams,
     role: &podiam_store::Role,
-    origin: SessionOrigin,
-    tags: Vec<(String, String)>,
-    transitive: Vec<String>,
-    source_identity: Option<String>,
-    chained: bool,
+    grant: Grant,
 ) -> Result<Issued, SessionError> {
     let duration = session.duration.unwrap_or(3600);
     if duration > role.max_session_duration {
@@ -176,31 +201,17 @@ pub fn issue(
                 .into(),
         ));
     }
-    mint_session(
-        svc,
-        session,
-        role,
-        origin,
-        tags,
-        transitive,
-        source_identity,
-        chained,
-    )
+    mint_session(svc, session, role, grant)
 }
 
 /// Seals a new session for `role`. The caller has authorized it and checked
 /// the duration (`session.duration`, default 3600) against its own rules;
 /// this validates the session policies and their packed size.
-#[allow(clippy::too_many_arguments)]
 pub fn mint_session(
     svc: &Services,
     session: &SessionParams,
     role: &podiam_store::Role,
-    origin: SessionOrigin,
-    tags: Vec<(String, String)>,
-    transitive: Vec<String>,
-    source_identity: Option<String>,
-    chained: bool,
+    grant: Grant,
 ) -> Result<Issued, SessionError> {
     let duration = session.duration.unwrap_or(3600);
     if let Some(doc) = &session.policy {
@@ -212,7 +223,7 @@ pub fn mint_session(
             "1 validation error detected: Value at 'policyArns' failed to satisfy constraint: Member must have length less than or equal to 10".into(),
         ));
     }
-    let packed = packed_size(session, &tags)?;
+    let packed = packed_size(session, &grant.tags)?;
     let now = svc.now();
     let rng = svc.rng.as_ref();
     let claims = SessionClaims {
@@ -225,13 +236,13 @@ pub fn mint_session(
         session_name: session.session_name.clone(),
         issued_at: now,
         expires_at: now + duration,
-        origin,
+        origin: grant.origin,
         session_policy: session.policy.clone(),
         policy_arns: session.policy_arns.clone(),
-        tags,
-        transitive_tag_keys: transitive,
-        source_identity,
-        chained,
+        tags: grant.tags,
+        transitive_tag_keys: grant.transitive,
+        source_identity: grant.source_identity,
+        chained: grant.chained,
     };
     let token = svc.issue_session(&claims);
     Ok(Issued {

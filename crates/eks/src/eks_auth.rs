@@ -3,7 +3,9 @@
 
 use crate::association::{Association, find};
 use crate::issuer::{IssuerDocument, issuer_document};
-use podiam_auth::sessions::{SessionError, SessionParams, assume_role, lookup_role, mint_session};
+use podiam_auth::sessions::{
+    Grant, SessionError, SessionParams, assume_role, lookup_role, mint_session,
+};
 use podiam_auth::{Caller, Check, RequestMeta, Services, Subject};
 use podiam_core::AwsError;
 use podiam_core::session::SessionOrigin;
@@ -353,8 +355,12 @@ fn assume(
         cluster: cluster.name.clone(),
         association_id: assoc.id.clone(),
     };
-    let issued = mint_session(svc, &params, &role, origin, tags, transitive, None, false)
-        .map_err(map_sts)?;
+    let grant = Grant {
+        tags,
+        transitive,
+        ..Grant::new(origin)
+    };
+    let issued = mint_session(svc, &params, &role, grant).map_err(map_sts)?;
     let Some(target) = &assoc.target_role_arn else {
         return Ok((issued.claims, issued.token));
     };
@@ -543,8 +549,7 @@ pub fn instance_role_credentials(
     let origin = SessionOrigin::InstanceProfile {
         instance_profile_arn: format!("arn:aws:iam::{account}:instance-profile/{role_name}"),
     };
-    let issued =
-        mint_session(svc, &params, &role, origin, vec![], vec![], None, false).map_err(map_sts)?;
+    let issued = mint_session(svc, &params, &role, Grant::new(origin)).map_err(map_sts)?;
     Ok(json!({
         "roleArn": role.arn,
         "accessKeyId": issued.claims.access_key_id,

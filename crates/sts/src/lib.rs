@@ -194,11 +194,13 @@ impl Sts {
                     svc,
                     &session,
                     &grant.role,
-                    grant.origin.clone(),
-                    grant.tags.clone(),
-                    grant.transitive.clone(),
-                    grant.source_identity.clone(),
-                    false,
+                    podiam_auth::sessions::Grant {
+                        origin: grant.origin.clone(),
+                        tags: grant.tags.clone(),
+                        transitive: grant.transitive.clone(),
+                        source_identity: grant.source_identity.clone(),
+                        chained: false,
+                    },
                 )?;
                 render(
                     action,
