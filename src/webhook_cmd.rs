@@ -217,43 +217,6 @@ fn read_doc(path: &PathBuf) -> anyhow::Result<Json> {
     parse_document(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
-fn sa_info(doc: &Json) -> ServiceAccountInfo {
-    let annotations = doc
-        .path(&["metadata", "annotations"])
-        .and_then(|a| match a {
-            Json::Obj(m) => Some(
-                m.iter()
-                    .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
-                    .collect(),
-            ),
-            _ => None,
-        })
-        .unwrap_or_default();
-    ServiceAccountInfo {
-        namespace: doc
-            .path(&["metadata", "namespace"])
-            .and_then(Json::as_str)
-            .unwrap_or("")
-            .to_string(),
-        name: doc
-            .path(&["metadata", "name"])
-            .and_then(Json::as_str)
-            .unwrap_or("")
-            .to_string(),
-        annotations,
-    }
-}
-
-fn service_accounts(doc: &Json) -> Vec<ServiceAccountInfo> {
-    match doc {
-        Json::Arr(items) => items.iter().map(sa_info).collect(),
-        d => match d.get("items").and_then(Json::as_array) {
-            Some(items) => items.iter().map(sa_info).collect(),
-            None => vec![sa_info(d)],
-        },
-    }
-}
-
 fn run_mutate(args: MutateArgs) -> anyhow::Result<()> {
     let config = args.mutation.config()?;
     let doc = read_doc(&args.pod)?;
@@ -262,7 +225,7 @@ fn run_mutate(args: MutateArgs) -> anyhow::Result<()> {
         .as_ref()
         .map(read_doc)
         .transpose()?
-        .map(|d| sa_info(&d));
+        .map(|d| ServiceAccountInfo::from_doc(&d));
     let associations = match &args.associations {
         Some(p) => {
             let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
@@ -359,7 +322,7 @@ async fn run_server(
             let doc = read_doc(path)?;
             let c = ServiceAccountCache::from_accounts(
                 &config.annotation_prefix,
-                service_accounts(&doc),
+                ServiceAccountInfo::all_in(&doc),
             );
             eprintln!(
                 "podiam webhook: {} service accounts from {}",

@@ -34,6 +34,44 @@ impl ServiceAccountInfo {
             annotations: sa.metadata.annotations.clone().unwrap_or_default(),
         }
     }
+
+    /// From a ServiceAccount document (YAML or JSON, parsed).
+    pub fn from_doc(doc: &Json) -> ServiceAccountInfo {
+        let annotations = doc
+            .path(&["metadata", "annotations"])
+            .and_then(|a| match a {
+                Json::Obj(m) => Some(
+                    m.iter()
+                        .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+                        .collect(),
+                ),
+                _ => None,
+            })
+            .unwrap_or_default();
+        let field = |name: &str| {
+            doc.path(&["metadata", name])
+                .and_then(Json::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        ServiceAccountInfo {
+            namespace: field("namespace"),
+            name: field("name"),
+            annotations,
+        }
+    }
+
+    /// Every ServiceAccount in a document: a list, a `kind: List`
+    /// (`items`), or a single one.
+    pub fn all_in(doc: &Json) -> Vec<ServiceAccountInfo> {
+        match doc {
+            Json::Arr(items) => items.iter().map(Self::from_doc).collect(),
+            d => match d.get("items").and_then(Json::as_array) {
+                Some(items) => items.iter().map(Self::from_doc).collect(),
+                None => vec![Self::from_doc(d)],
+            },
+        }
+    }
 }
 
 /// The (namespace, service account) pairs that have a Pod Identity association.
