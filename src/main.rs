@@ -1,6 +1,5 @@
 //! `podiam`: self-hosted, AWS-wire-compatible workload identity.
 
-mod admin;
 mod agent_cmd;
 mod client;
 mod explain_cmd;

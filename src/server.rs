@@ -15,7 +15,7 @@ use axum::serve::ListenerExt;
 use http::{HeaderValue, Method, StatusCode, header};
 use podiam_auth::audit::AuditSink;
 use podiam_auth::pipeline::{Input, refuse, run};
-use podiam_auth::{Config, RequestMeta, RequestView, Services, signing_service};
+use podiam_auth::{Config, RequestMeta, Services, signing_service};
 use podiam_core::error::Protocol;
 use podiam_core::ids::{IdKind, request_id, s3_request_id, secret_access_key, unique_id};
 use podiam_core::{AwsError, SystemClock, SystemRandom};
@@ -88,7 +88,8 @@ pub struct App {
     sts: Arc<Sts>,
     eks: podiam_eks::Eks,
     eks_auth: podiam_eks::EksAuth,
-    s3: podiam_s3::S3,
+    admin: podiam_admin::Admin,
+    s3: Arc<podiam_s3::S3>,
     metrics: crate::serve_metrics::ServeMetrics,
 }
 
@@ -102,13 +103,14 @@ impl App {
             svc.config.account.clone(),
             http,
         ));
-        let s3 = podiam_s3::S3::open(data_dir, &svc.config)?;
+        let s3 = Arc::new(podiam_s3::S3::open(data_dir, &svc.config)?);
         let sts = Arc::new(Sts::new(fetcher));
         Ok(App {
             svc,
             iam: podiam_iam::Iam::default(),
             eks: podiam_eks::Eks::default(),
             eks_auth: podiam_eks::EksAuth::default(),
+            admin: podiam_admin::Admin::new(sts.clone(), s3.clone()),
             sts,
             s3,
             metrics: Default::default(),
@@ -530,22 +532,6 @@ async fn route(
             return refuse(&e, &IAM, rid);
         }
     };
-    let view = RequestView::from_parts(&parts);
-    if path.starts_with("/_podiam/") {
-        return crate::admin::handle(
-            &app.svc,
-            &app.sts,
-            &app.s3,
-            &view,
-            &parts.method,
-            &path,
-            query.as_deref(),
-            &body,
-            &meta,
-            rid,
-        )
-        .await;
-    }
     let sts_unsigned = service.is_none() && {
         let action = action_of(query.as_deref(), &body);
         action.as_deref().is_some_and(|a| {
@@ -553,6 +539,9 @@ async fn route(
         })
     };
     let (svc, input) = (&app.svc, Input::Buffered(body));
+    if path.starts_with("/_podiam/") {
+        return run(svc, &app.admin, parts, input, &meta, rid).await;
+    }
     // The routing table: one line per service.
     match service.as_deref() {
         Some("eks-auth") => run(svc, &app.eks_auth, parts, input, &meta, rid).await,

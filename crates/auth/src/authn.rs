@@ -4,10 +4,8 @@ use crate::caller::Caller;
 use crate::services::Services;
 use podiam_core::AwsError;
 use podiam_core::session::SealError;
-use podiam_sigv4::{Auth, Payload, SigV4Error, VerifiedRequest, Verifier, VerifyOptions};
+use podiam_sigv4::{Auth, Payload, SigV4Error, VerifiedRequest, Verifier};
 use podiam_store::AccessKey;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 
 pub use podiam_sigv4::RequestView;
 
@@ -163,41 +161,7 @@ fn form_value(q: &str, key: &str) -> Option<String> {
     })
 }
 
-/// Signature verifiers per service, each with its own signing-key cache.
-#[derive(Debug, Default)]
-pub(crate) struct Verifiers(Mutex<HashMap<String, Arc<Verifier>>>);
-
-impl Verifiers {
-    fn get(&self, service: &str) -> Arc<Verifier> {
-        let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        m.entry(service.to_string())
-            .or_insert_with(|| {
-                Arc::new(Verifier::new(if service == "s3" {
-                    VerifyOptions::s3()
-                } else {
-                    VerifyOptions::new(service)
-                }))
-            })
-            .clone()
-    }
-}
-
 impl Services {
-    /// Authenticates a request signed for `service` (IAM, STS, EKS, …)
-    /// whose whole body the signature covers.
-    pub fn authenticate(
-        &self,
-        req: &RequestView<'_>,
-        body: &[u8],
-        service: &str,
-    ) -> Result<Caller, AuthError> {
-        let verifier = self.verifiers.get(service);
-        match self.authenticate_with(&verifier, req, Payload::Bytes(body))? {
-            Some(a) => Ok(a.caller),
-            None => Err(AuthError::Missing),
-        }
-    }
-
     /// The one authentication every service uses: parse the signature
     /// (header or presigned query), find the caller (a sealed session, or a
     /// stored long-term key), verify, and note the caller for the audit

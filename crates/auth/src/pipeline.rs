@@ -110,8 +110,9 @@ pub trait Service: Send + Sync {
     /// The audit line's `eventSource`, e.g. `iam.amazonaws.com`.
     fn event_source(&self) -> &'static str;
 
-    /// The signature verifier (SigV4 service name, region, S3 rules).
-    fn verifier(&self) -> &Verifier;
+    /// The signature verifier (SigV4 service name, region, S3 rules) for
+    /// a request; podiam's own API accepts several signing names.
+    fn verifier(&self, parts: &Parts) -> &Verifier;
 
     /// What is read before authentication: the audit line's event name
     /// and parameters (noted here, so failed authentications are audited
@@ -192,7 +193,7 @@ async fn run_inner<S: Service>(
                 Input::Stream(_) => Payload::Declared,
             };
             let view = RequestView::from_parts(parts);
-            match svc.authenticate_with(service.verifier(), &view, payload) {
+            match svc.authenticate_with(service.verifier(parts), &view, payload) {
                 Ok(Some(a)) => Some(a),
                 Ok(None) if mode == Authentication::AllowAnonymous => None,
                 Ok(None) => return Err(service.auth_error(parts, AuthError::Missing)),

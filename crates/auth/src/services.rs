@@ -32,7 +32,6 @@ pub struct Services {
     pub audit_log: crate::audit::Auditor,
     /// Sessions issued, by origin (`web-identity`, `assume-role`, …).
     pub sessions_issued: podiam_core::metrics::Counters,
-    pub(crate) verifiers: crate::authn::Verifiers,
 }
 
 impl std::fmt::Debug for Services {
@@ -60,7 +59,6 @@ impl Services {
             sealer: RwLock::new(Arc::new(sealer)),
             audit_log: crate::audit::Auditor::new(crate::audit::AuditSink::None),
             sessions_issued: Default::default(),
-            verifiers: Default::default(),
         })
     }
 

@@ -54,7 +54,7 @@ impl Service for Eks {
         "eks.amazonaws.com"
     }
 
-    fn verifier(&self) -> &Verifier {
+    fn verifier(&self, _parts: &http::request::Parts) -> &Verifier {
         &self.verifier
     }
 
@@ -130,7 +130,7 @@ impl Service for EksAuth {
         "eks-auth.amazonaws.com"
     }
 
-    fn verifier(&self) -> &Verifier {
+    fn verifier(&self, _parts: &http::request::Parts) -> &Verifier {
         &self.verifier
     }
 

@@ -53,7 +53,7 @@ impl Service for Iam {
         "iam.amazonaws.com"
     }
 
-    fn verifier(&self) -> &Verifier {
+    fn verifier(&self, _parts: &http::request::Parts) -> &Verifier {
         &self.verifier
     }
 

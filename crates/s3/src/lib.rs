@@ -321,7 +321,7 @@ impl Service for S3 {
         "s3.amazonaws.com"
     }
 
-    fn verifier(&self) -> &Verifier {
+    fn verifier(&self, _parts: &http::request::Parts) -> &Verifier {
         &self.verifier
     }
 

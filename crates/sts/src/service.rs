@@ -39,7 +39,7 @@ impl Service for Sts {
         "sts.amazonaws.com"
     }
 
-    fn verifier(&self) -> &Verifier {
+    fn verifier(&self, _parts: &http::request::Parts) -> &Verifier {
         &self.verifier
     }
 

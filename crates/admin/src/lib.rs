@@ -1,94 +1,230 @@
-//! podiam's own API under `/_podiam/`: token minting, instance-role
-//! credentials for the node agent, and `explain`. SigV4-signed like the AWS
-//! APIs (any of the `eks`, `eks-auth` or `podiam` signing names), and
-//! authorized as `podiam:*` actions.
+//! podiam's own API under `/_podiam/`: token minting and keys (EKS-shaped
+//! cluster calls), instance-role credentials for the node agent, `explain`
+//! and the live audit log. On the request pipeline like the AWS services:
+//! SigV4-signed (any of the `eks`, `eks-auth` or `podiam` signing names)
+//! and authorized as `podiam:*` actions.
 
 use axum::body::Body;
-use axum::response::Response;
 use bytes::Bytes;
-use http::{HeaderValue, Method, header};
-use podiam_auth::{Caller, Check, RequestMeta, RequestView, Services, Subject, signing_service};
+use http::request::Parts;
+use http::{HeaderValue, Method, Response, header};
+use podiam_auth::pipeline::{self, Authentication, Cx, Input, Service, ServiceError};
+use podiam_auth::{
+    AuthError, Caller, Check, Denied, RequestMeta, Services, Subject, signing_service,
+};
 use podiam_core::AwsError;
 use podiam_core::error::Protocol;
 use podiam_eks::EksRequest;
+use podiam_sigv4::{Verifier, VerifyOptions};
 use podiam_sts::{SessionParams, Step, StepReport, Sts, WebIdentityCheck};
 use serde_json::{Value, json};
+use std::sync::Arc;
 
-fn error(e: &AwsError, rid: &str) -> Response {
-    podiam_auth::pipeline::refuse(e, &Protocol::RestJson, rid)
+/// The signing names podiam's API accepts.
+const SIGNING_NAMES: [&str; 3] = ["eks", "eks-auth", "podiam"];
+
+/// podiam's API.
+#[derive(Debug)]
+pub struct Admin {
+    sts: Arc<Sts>,
+    s3: Arc<podiam_s3::S3>,
+    verifiers: [Verifier; 3],
 }
 
-fn ok(v: Value, rid: &str) -> Response {
-    podiam_auth::pipeline::json_ok(200, v.to_string(), rid)
+impl Admin {
+    /// The API, explaining with `sts`'s checks and `s3`'s resolved checks.
+    pub fn new(sts: Arc<Sts>, s3: Arc<podiam_s3::S3>) -> Admin {
+        Admin {
+            sts,
+            s3,
+            verifiers: SIGNING_NAMES.map(|n| Verifier::new(VerifyOptions::new(n))),
+        }
+    }
 }
 
-/// Handles a request under `/_podiam/`.
-#[allow(clippy::too_many_arguments)]
-pub async fn handle(
-    svc: &Services,
-    sts: &Sts,
-    s3: &podiam_s3::S3,
-    view: &RequestView<'_>,
-    method: &Method,
-    path: &str,
-    query: Option<&str>,
-    body: &Bytes,
-    meta: &RequestMeta,
-    rid: &str,
-) -> Response {
-    podiam_auth::audit::note_request(
-        "podiam",
-        &format!("{method} {path}"),
-        serde_json::from_slice(body).unwrap_or(Value::Null),
-    );
-    let service = signing_service(view.headers, query).unwrap_or_default();
-    if !matches!(service.as_str(), "eks" | "eks-auth" | "podiam") {
-        let e = AwsError::new(
-            403,
-            "MissingAuthenticationToken",
-            "podiam's API requires a SigV4 signature (service eks or podiam)",
+/// An error of podiam's API (REST-JSON, like EKS).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminError(pub AwsError);
+
+impl ServiceError for AdminError {
+    fn aws_error(&self) -> AwsError {
+        self.0.clone()
+    }
+
+    fn protocol(&self) -> Protocol {
+        Protocol::RestJson
+    }
+}
+
+impl From<AwsError> for AdminError {
+    fn from(e: AwsError) -> Self {
+        AdminError(e)
+    }
+}
+
+/// A decoded call.
+#[derive(Debug)]
+pub enum AdminAction {
+    /// Cluster, token, key and service-account calls (EKS-shaped).
+    Eks(Box<EksRequest>),
+    /// `GET /_podiam/audit`, `?denied=1`, `&follow=1`.
+    AuditTail {
+        /// Only failed calls.
+        denied: bool,
+        /// Keep streaming new lines.
+        follow: bool,
+    },
+    /// `POST /_podiam/instance-role-credentials`.
+    InstanceRoleCredentials,
+    /// `POST /_podiam/explain/assume`.
+    ExplainAssume,
+    /// `POST /_podiam/explain/request`.
+    ExplainRequest,
+}
+
+fn no_route(parts: &Parts) -> AdminError {
+    AdminError(AwsError::new(
+        404,
+        "NotFoundException",
+        format!("No route for {} {}", parts.method, parts.uri.path()),
+    ))
+}
+
+impl Service for Admin {
+    type Envelope = ();
+    type Action = AdminAction;
+    type Error = AdminError;
+
+    fn event_source(&self) -> &'static str {
+        "podiam"
+    }
+
+    fn verifier(&self, parts: &Parts) -> &Verifier {
+        let name = signing_service(&parts.headers, parts.uri.query());
+        let i = SIGNING_NAMES
+            .iter()
+            .position(|n| name.as_deref() == Some(*n))
+            .unwrap_or(2);
+        &self.verifiers[i]
+    }
+
+    fn open(&self, parts: &Parts, input: &Input) -> Result<((), Authentication), AdminError> {
+        podiam_auth::audit::note_request(
+            self.event_source(),
+            &format!("{} {}", parts.method, parts.uri.path()),
+            serde_json::from_slice(input.bytes()).unwrap_or(Value::Null),
         );
-        return error(&e, rid);
+        let name = signing_service(&parts.headers, parts.uri.query());
+        if !SIGNING_NAMES.iter().any(|n| name.as_deref() == Some(*n)) {
+            return Err(AdminError(AwsError::new(
+                403,
+                "MissingAuthenticationToken",
+                "podiam's API requires a SigV4 signature (service eks or podiam)",
+            )));
+        }
+        Ok(((), Authentication::Required))
     }
-    let caller = match svc.authenticate(view, body, &service) {
-        Ok(c) => c,
-        Err(e) => return error(&e.to_aws(), rid),
-    };
-    if let Some(req) = EksRequest::decode(method.as_str(), path, query, body) {
-        let req = match req {
-            Ok(req) => req,
-            Err(e) => return error(&e.to_aws(), rid),
+
+    fn auth_error(&self, _parts: &Parts, e: AuthError) -> AdminError {
+        AdminError(e.to_aws())
+    }
+
+    fn decode(&self, cx: &Cx<'_>, _: (), input: &Input) -> Result<AdminAction, AdminError> {
+        let parts = cx.parts;
+        let (method, path, query) = (&parts.method, parts.uri.path(), parts.uri.query());
+        if let Some(req) = EksRequest::decode(method.as_str(), path, query, input.bytes()) {
+            let req = req.map_err(|e| AdminError(e.to_aws()))?;
+            podiam_auth::audit::note(|r| r.event_name = Some(req.operation().to_string()));
+            return Ok(AdminAction::Eks(Box::new(req)));
+        }
+        let flag = |k: &str| {
+            query.is_some_and(|q| {
+                form_urlencoded::parse(q.as_bytes())
+                    .any(|(qk, v)| qk == k && (v == "1" || v == "true"))
+            })
         };
-        podiam_auth::audit::note(|r| r.event_name = Some(req.operation().to_string()));
-        return match podiam_eks::handle(svc, &caller, req, meta).await {
-            Ok((_, body)) => podiam_auth::pipeline::json_ok(200, body, rid),
-            Err(e) => error(&e.to_aws(), rid),
+        Ok(match (method, path) {
+            (&Method::GET, "/_podiam/audit") => AdminAction::AuditTail {
+                denied: flag("denied"),
+                follow: flag("follow"),
+            },
+            (&Method::POST, "/_podiam/instance-role-credentials") => {
+                AdminAction::InstanceRoleCredentials
+            }
+            (&Method::POST, "/_podiam/explain/assume") => AdminAction::ExplainAssume,
+            (&Method::POST, "/_podiam/explain/request") => AdminAction::ExplainRequest,
+            _ => return Err(no_route(parts)),
+        })
+    }
+
+    /// Cluster calls are EKS's checks; the audit log needs
+    /// `podiam:ReadAuditLog`. Instance-role credentials and explain decide
+    /// on what their bodies name, while handling.
+    fn checks(&self, cx: &Cx<'_>, action: &AdminAction) -> Result<Vec<Check>, AdminError> {
+        let account = cx.caller.map(Caller::account).unwrap_or_default();
+        Ok(match action {
+            AdminAction::Eks(req) => vec![req.check(&cx.svc.config.region, account)],
+            AdminAction::AuditTail { .. } => {
+                vec![own_check("podiam:ReadAuditLog", "*", account)]
+            }
+            _ => vec![],
+        })
+    }
+
+    fn denied(&self, cx: &Cx<'_>, check: &Check, d: Denied) -> AdminError {
+        AdminError(access_denied(cx.caller, &check.action, &d))
+    }
+
+    async fn handle(
+        &self,
+        cx: &Cx<'_>,
+        action: AdminAction,
+        input: Input,
+    ) -> Result<Response<Body>, AdminError> {
+        let caller = cx
+            .caller
+            .ok_or_else(|| AdminError(AuthError::Missing.to_aws()))?;
+        let (svc, meta, body) = (cx.svc, cx.meta, input.bytes());
+        let v = match action {
+            AdminAction::Eks(req) => {
+                let (_, body) = podiam_eks::execute(svc, caller.account(), *req)
+                    .await
+                    .map_err(|e| AdminError(e.to_aws()))?;
+                return Ok(pipeline::json_ok(200, body, cx.request_id));
+            }
+            AdminAction::AuditTail { denied, follow } => {
+                return Ok(audit_tail(svc, denied, follow));
+            }
+            AdminAction::InstanceRoleCredentials => {
+                podiam_eks::eks_auth::instance_role_credentials(svc, caller, body, meta)
+                    .map_err(|e| e.to_aws())?
+            }
+            AdminAction::ExplainAssume => {
+                explain_assume(svc, &self.sts, caller, body, meta).await?
+            }
+            AdminAction::ExplainRequest => explain_request(svc, &self.s3, caller, body, meta)?,
         };
+        Ok(pipeline::json_ok(200, v.to_string(), cx.request_id))
     }
-    if method == Method::GET && path == "/_podiam/audit" {
-        return audit_tail(svc, &caller, meta, query, rid);
-    }
-    let result = match (method, path) {
-        (&Method::POST, "/_podiam/instance-role-credentials") => {
-            podiam_eks::eks_auth::instance_role_credentials(svc, &caller, body, meta)
-                .map_err(|e| e.to_aws())
-        }
-        (&Method::POST, "/_podiam/explain/assume") => {
-            explain_assume(svc, sts, &caller, body, meta).await
-        }
-        (&Method::POST, "/_podiam/explain/request") => {
-            explain_request(svc, s3, &caller, body, meta)
-        }
-        _ => Err(AwsError::new(
-            404,
-            "NotFoundException",
-            format!("No route for {method} {path}"),
-        )),
-    };
-    match result {
-        Ok(v) => ok(v, rid),
-        Err(e) => error(&e, rid),
-    }
+}
+
+/// A check of one of podiam's own actions: they act in the caller's
+/// account, whatever ARN they are about (explaining another account's
+/// role is not acting on it).
+fn own_check(action: &'static str, resource: &str, account: &str) -> Check {
+    Check::new(action, resource).with_resource_account(account.to_string())
+}
+
+fn access_denied(caller: Option<&Caller>, action: &str, d: &Denied) -> AwsError {
+    AwsError::new(
+        403,
+        "AccessDeniedException",
+        format!(
+            "User: {} is not authorized to perform: {action}{}",
+            caller.map(Caller::arn).unwrap_or_default(),
+            d.reason_suffix(action)
+        ),
+    )
 }
 
 /// Authorizes `caller` for one of podiam's own actions, with AWS's message.
@@ -99,22 +235,9 @@ fn require(
     action: &'static str,
     resource: &str,
 ) -> Result<(), AwsError> {
-    // podiam's own actions act in the caller's account, whatever ARN they
-    // are about (explaining another account's role is not acting on it).
-    let check = Check::new(action, resource).with_resource_account(caller.account().to_string());
     svc.authorizer(Subject::Caller(caller), meta)
-        .decide(&check)
-        .map_err(|d| {
-            AwsError::new(
-                403,
-                "AccessDeniedException",
-                format!(
-                    "User: {} is not authorized to perform: {action}{}",
-                    caller.arn(),
-                    d.reason_suffix(action)
-                ),
-            )
-        })
+        .decide(&own_check(action, resource, caller.account()))
+        .map_err(|d| access_denied(Some(caller), action, &d))
 }
 
 fn report(step: Step, ok: bool, detail: impl Into<String>, fix: Option<String>) -> StepReport {
@@ -318,22 +441,7 @@ async fn explain_pod_identity(
 
 /// `GET /_podiam/audit[?denied=1][&follow=1]`: recent audit lines as
 /// NDJSON, then (with `follow`) new ones as they happen.
-fn audit_tail(
-    svc: &Services,
-    caller: &Caller,
-    meta: &RequestMeta,
-    query: Option<&str>,
-    rid: &str,
-) -> Response {
-    if let Err(e) = require(svc, caller, meta, "podiam:ReadAuditLog", "*") {
-        return error(&e, rid);
-    }
-    let flag = |k: &str| {
-        query.is_some_and(|q| {
-            form_urlencoded::parse(q.as_bytes()).any(|(qk, v)| qk == k && (v == "1" || v == "true"))
-        })
-    };
-    let (denied, follow) = (flag("denied"), flag("follow"));
+fn audit_tail(svc: &Services, denied: bool, follow: bool) -> Response<Body> {
     let mut head = String::new();
     for line in svc.audit_log.recent(denied) {
         head.push_str(&line);
