@@ -90,7 +90,6 @@ pub struct App {
     eks_auth: podiam_eks::EksAuth,
     admin: podiam_admin::Admin,
     s3: Arc<podiam_s3::S3>,
-    metrics: crate::serve_metrics::ServeMetrics,
 }
 
 impl App {
@@ -113,7 +112,6 @@ impl App {
             admin: podiam_admin::Admin::new(sts.clone(), s3.clone()),
             sts,
             s3,
-            metrics: Default::default(),
         })
     }
 }
@@ -431,7 +429,7 @@ async fn dispatch(
             return (StatusCode::OK, "ok").into_response();
         }
         if path == "/metrics" {
-            let body = app.metrics.render(&app.svc, app.sts.jwks().stats());
+            let body = crate::serve_metrics::render(&app.svc, app.sts.jwks().stats());
             let mut r = (StatusCode::OK, body).into_response();
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
@@ -454,42 +452,23 @@ async fn dispatch(
     } else {
         request_id(app.svc.rng.as_ref())
     };
+    let facts = podiam_auth::pipeline::RequestFacts {
+        request_id: rid.clone(),
+        source_ip: peer.ip().to_string(),
+        user_agent: parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string(),
+    };
     let req = Request::from_parts(parts, body);
-    let user_agent = req
-        .headers()
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    let started = std::time::Instant::now();
-    let (resp, rec) =
-        podiam_auth::audit::scope(route(app.clone(), peer, req, service, s3, rid.clone())).await;
-    let status = resp.status();
-    let error_code = rec.error_code.or_else(|| {
-        (status.is_client_error() || status.is_server_error())
-            .then(|| format!("HTTP{}", status.as_u16()))
-    });
-    app.metrics.observe(
-        rec.event_source.as_deref(),
-        rec.event_name.as_deref(),
-        error_code.as_deref(),
-        started.elapsed(),
-    );
-    app.svc.audit_log.emit(&podiam_auth::audit::AuditEvent {
-        event_time: podiam_core::timefmt::iso8601(app.svc.now()),
-        event_source: rec.event_source.unwrap_or_else(|| "podiam".into()),
-        event_name: rec.event_name.unwrap_or_default(),
-        aws_region: app.svc.config.region.clone(),
-        source_ip_address: peer.ip().to_string(),
-        user_agent,
-        user_identity: rec.user_identity.unwrap_or(serde_json::Value::Null),
-        request_parameters: rec.request_parameters.unwrap_or(serde_json::Value::Null),
-        request_id: rid,
-        error_code,
-        error_message: rec.error_message,
-        decision: rec.decision,
-    });
-    resp
+    podiam_auth::pipeline::audited(
+        &app.svc,
+        facts,
+        route(app.clone(), peer, req, service, s3, rid),
+    )
+    .await
 }
 
 /// Routes one API request (inside an audit scope).

@@ -14,6 +14,7 @@ pub mod aws_managed;
 mod caller;
 mod decide;
 pub mod hints;
+pub mod metrics;
 pub mod pipeline;
 mod services;
 pub mod sessions;

@@ -279,3 +279,52 @@ pub fn open_query(
     }
     Ok((params, action))
 }
+
+/// What the audit line records of a request besides what the pipeline
+/// notes while serving it.
+#[derive(Debug, Clone)]
+pub struct RequestFacts {
+    /// The request id, in the service's format.
+    pub request_id: String,
+    /// The client's address.
+    pub source_ip: String,
+    /// The `User-Agent`.
+    pub user_agent: String,
+}
+
+/// Serves one API request: runs `serve` in an audit scope, then writes the
+/// request's one audit line (with the response's own request id) and its
+/// metrics.
+pub async fn audited<F>(svc: &Services, facts: RequestFacts, serve: F) -> Response<Body>
+where
+    F: Future<Output = Response<Body>>,
+{
+    let started = std::time::Instant::now();
+    let (resp, rec) = audit::scope(serve).await;
+    let status = resp.status();
+    let error_code = rec.error_code.or_else(|| {
+        (status.is_client_error() || status.is_server_error())
+            .then(|| format!("HTTP{}", status.as_u16()))
+    });
+    svc.request_metrics.observe(
+        rec.event_source.as_deref(),
+        rec.event_name.as_deref(),
+        error_code.as_deref(),
+        started.elapsed(),
+    );
+    svc.audit_log.emit(&audit::AuditEvent {
+        event_time: podiam_core::timefmt::iso8601(svc.now()),
+        event_source: rec.event_source.unwrap_or_else(|| "podiam".into()),
+        event_name: rec.event_name.unwrap_or_default(),
+        aws_region: svc.config.region.clone(),
+        source_ip_address: facts.source_ip,
+        user_agent: facts.user_agent,
+        user_identity: rec.user_identity.unwrap_or(serde_json::Value::Null),
+        request_parameters: rec.request_parameters.unwrap_or(serde_json::Value::Null),
+        request_id: facts.request_id,
+        error_code,
+        error_message: rec.error_message,
+        decision: rec.decision,
+    });
+    resp
+}

@@ -32,6 +32,8 @@ pub struct Services {
     pub audit_log: crate::audit::Auditor,
     /// Sessions issued, by origin (`web-identity`, `assume-role`, …).
     pub sessions_issued: podiam_core::metrics::Counters,
+    /// API requests and their latency.
+    pub request_metrics: crate::metrics::RequestMetrics,
 }
 
 impl std::fmt::Debug for Services {
@@ -59,6 +61,7 @@ impl Services {
             sealer: RwLock::new(Arc::new(sealer)),
             audit_log: crate::audit::Auditor::new(crate::audit::AuditSink::None),
             sessions_issued: Default::default(),
+            request_metrics: Default::default(),
         })
     }
 
