@@ -1,0 +1,113 @@
+//! ListObjects and ListObjectsV2.
+
+use super::*;
+
+pub(super) fn list_objects(
+    s3: &S3,
+    cx: &Cx<'_>,
+    bucket: &str,
+    p: ListParams,
+    v2: bool,
+) -> S3Result<Resp> {
+    existing_bucket(s3, cx, bucket)?;
+    let max = parse_max(&p.max_keys, "max-keys", 1000)?;
+    let url = match p.encoding_type.as_deref() {
+        None => false,
+        Some("url") => true,
+        Some(other) => {
+            return Err(S3Error::invalid_argument(
+                "Invalid Encoding Method specified in Request",
+                "encoding-type",
+                other,
+            ));
+        }
+    };
+    let enc = |s: &str| if url { url_encode(s) } else { s.to_string() };
+    let token_marker = match &p.continuation_token {
+        Some(t) if v2 => Some(
+            B64.decode(t)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(|| {
+                    S3Error::invalid_argument(
+                        "The continuation token provided is incorrect",
+                        "continuation-token",
+                        t,
+                    )
+                })?,
+        ),
+        _ => None,
+    };
+    let marker = token_marker.clone().or_else(|| p.marker.clone());
+    let prefix = p.prefix.clone().unwrap_or_default();
+    let page = s3.store.list(
+        bucket,
+        &prefix,
+        p.delimiter.as_deref(),
+        marker.as_deref(),
+        max,
+    );
+    let owner = canonical_user_id(&existing_bucket(s3, cx, bucket)?.owner);
+    let mut w = XmlWriter::with_declaration();
+    w.start_ns("ListBucketResult", NS);
+    w.elem("Name", bucket).elem("Prefix", &enc(&prefix));
+    if v2 {
+        if let Some(sa) = &p.marker {
+            w.elem("StartAfter", &enc(sa));
+        }
+        w.opt("ContinuationToken", p.continuation_token.as_deref());
+        if page.truncated
+            && let Some(last) = &page.last
+        {
+            w.elem("NextContinuationToken", &B64.encode(last));
+        }
+        w.elem("KeyCount", &page.entries.len().to_string());
+    } else {
+        w.elem("Marker", &enc(p.marker.as_deref().unwrap_or_default()));
+        if page.truncated
+            && p.delimiter.is_some()
+            && let Some(last) = &page.last
+        {
+            w.elem("NextMarker", &enc(last));
+        }
+    }
+    w.elem("MaxKeys", &max.to_string());
+    if let Some(d) = &p.delimiter {
+        w.elem("Delimiter", &enc(d));
+    }
+    if url {
+        w.elem("EncodingType", "url");
+    }
+    w.elem("IsTruncated", if page.truncated { "true" } else { "false" });
+    let mut prefixes = Vec::new();
+    for e in &page.entries {
+        match e {
+            ListEntry::Object(m) => {
+                w.start("Contents")
+                    .elem("Key", &enc(&m.key))
+                    .elem("LastModified", &iso8601_ms(m.last_modified_ms))
+                    .elem("ETag", &quoted(&m.etag));
+                if let Some((alg, _)) = &m.checksum {
+                    w.elem(
+                        "ChecksumAlgorithm",
+                        &alg.trim_start_matches("x-amz-checksum-")
+                            .to_ascii_uppercase(),
+                    );
+                }
+                w.elem("Size", &m.size.to_string());
+                if !v2 || p.fetch_owner {
+                    w.start("Owner").elem("ID", &owner).end("Owner");
+                }
+                w.elem("StorageClass", "STANDARD").end("Contents");
+            }
+            ListEntry::Prefix(cp) => prefixes.push(cp.clone()),
+        }
+    }
+    for cp in prefixes {
+        w.start("CommonPrefixes")
+            .elem("Prefix", &enc(&cp))
+            .end("CommonPrefixes");
+    }
+    w.end("ListBucketResult");
+    Ok(xml_response(w.finish()))
+}

@@ -1,0 +1,587 @@
+//! Objects: put, copy, get and head (ranges, preconditions, overrides), batch delete.
+
+use super::*;
+
+/// Headers stored with an object and returned on GET/HEAD.
+pub(super) const STORED_HEADERS: [&str; 5] = [
+    "cache-control",
+    "content-disposition",
+    "content-encoding",
+    "content-language",
+    "expires",
+];
+
+/// Content type, stored headers and user metadata from a PUT-like request.
+pub(super) fn object_template(cx: &Cx<'_>, key: &str) -> S3Result<ObjectMeta> {
+    let mut headers = Vec::new();
+    for h in STORED_HEADERS {
+        if let Some(v) = cx.header(h) {
+            let v = if h == "content-encoding" {
+                // aws-chunked is transport framing, not the object's encoding.
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|e| !e.eq_ignore_ascii_case("aws-chunked") && !e.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            } else {
+                v.to_string()
+            };
+            if !v.is_empty() {
+                headers.push((h.to_string(), v));
+            }
+        }
+    }
+    let mut user_meta = Vec::new();
+    let mut size = 0;
+    for (name, value) in cx.headers {
+        if let Some(n) = name.as_str().strip_prefix("x-amz-meta-") {
+            let v = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            size += n.len() + v.len();
+            user_meta.push((n.to_string(), v));
+        }
+    }
+    if size > MAX_USER_META {
+        return Err(S3Error::new(
+            400,
+            "MetadataTooLarge",
+            "Your metadata headers exceed the maximum allowed metadata size.",
+        )
+        .with("Size", size.to_string())
+        .with("MaxSizeAllowed", MAX_USER_META.to_string()));
+    }
+    let tags = match cx.header("x-amz-tagging") {
+        Some(t) => authz::parse_tagging_header(t)?,
+        None => Vec::new(),
+    };
+    Ok(ObjectMeta {
+        key: key.to_string(),
+        size: 0,
+        etag: String::new(),
+        last_modified_ms: 0,
+        content_type: cx
+            .header("content-type")
+            .unwrap_or("binary/octet-stream")
+            .to_string(),
+        headers,
+        user_meta,
+        tags,
+        parts: None,
+        checksum: None,
+        data: String::new(),
+    })
+}
+
+/// Streams the body into a temp file; returns it with the hex MD5, size and
+/// verified checksum.
+pub(super) async fn receive(
+    s3: &S3,
+    cx: &Cx<'_>,
+    body: Body,
+) -> S3Result<(TempFile, String, u64, Option<(String, String)>)> {
+    let mut reader = BodyReader::new(body, cx.auth.verified, cx.headers, MAX_OBJECT_SIZE)?;
+    let mut tmp = s3.store.temp_file().await?;
+    let mut md5 = md5::Md5::new();
+    let mut size = 0u64;
+    let result: S3Result<()> = async {
+        while let Some(chunk) = reader.next().await? {
+            md5.update(&chunk);
+            size += chunk.len() as u64;
+            tmp.file.write_all(&chunk).await?;
+        }
+        tmp.file.flush().await?;
+        Ok(())
+    }
+    .await;
+    if let Err(e) = result {
+        let _ = tokio::fs::remove_file(&tmp.path).await;
+        return Err(e);
+    }
+    let checksum = reader.verified_checksum().cloned();
+    Ok((tmp, hex::encode(md5.finalize()), size, checksum))
+}
+
+pub(super) fn write_precondition(s3: &S3, cx: &Cx<'_>, bucket: &str, key: &str) -> S3Result<()> {
+    let cur = s3.store.get(bucket, key);
+    let failed = |cond: &str| {
+        S3Error::new(
+            412,
+            "PreconditionFailed",
+            "At least one of the pre-conditions you specified did not hold",
+        )
+        .with("Condition", cond)
+    };
+    if let Some(v) = cx.header("if-none-match")
+        && v.trim() == "*"
+        && cur.is_some()
+    {
+        return Err(failed("If-None-Match"));
+    }
+    if let Some(v) = cx.header("if-match") {
+        match &cur {
+            None => return Err(S3Error::no_such_key(key)),
+            Some(m) if !etag_matches(v, &m.etag) => return Err(failed("If-Match")),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+pub(super) async fn put_object(
+    s3: &S3,
+    cx: &Cx<'_>,
+    bucket: &str,
+    key: &str,
+    body: Body,
+) -> S3Result<Resp> {
+    existing_bucket(s3, cx, bucket)?;
+    let mut meta = object_template(cx, key)?;
+    write_precondition(s3, cx, bucket, key)?;
+    let (tmp, etag, size, checksum) = receive(s3, cx, body).await?;
+    if let Err(e) = write_precondition(s3, cx, bucket, key) {
+        let _ = tokio::fs::remove_file(&tmp.path).await;
+        return Err(e);
+    }
+    meta.size = size;
+    meta.etag = etag;
+    meta.last_modified_ms = now_ms(cx);
+    meta.checksum = checksum;
+    let m = commit(s3, bucket, tmp, meta).await?;
+    let mut r = respond(StatusCode::OK, Body::empty());
+    let h = r.headers_mut();
+    set(h, "etag", &quoted(&m.etag));
+    set(h, "x-amz-server-side-encryption", "AES256");
+    if let Some((n, v)) = &m.checksum
+        && let Ok(name) = http::HeaderName::from_bytes(n.as_bytes())
+        && let Ok(v) = HeaderValue::from_str(v)
+    {
+        h.insert(name, v);
+    }
+    Ok(r)
+}
+
+pub(super) async fn commit(
+    s3: &S3,
+    bucket: &str,
+    tmp: TempFile,
+    meta: ObjectMeta,
+) -> S3Result<std::sync::Arc<ObjectMeta>> {
+    s3.store
+        .commit_object(bucket, tmp, meta)
+        .await
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                S3Error::no_such_bucket(bucket)
+            } else {
+                S3Error::internal(e)
+            }
+        })
+}
+
+pub(super) async fn copy_object(
+    s3: &S3,
+    cx: &Cx<'_>,
+    bucket: &str,
+    key: &str,
+    src_bucket: &str,
+    src_key: &str,
+) -> S3Result<Resp> {
+    existing_bucket(s3, cx, bucket)?;
+    existing_bucket(s3, cx, src_bucket)?;
+    let src = s3
+        .store
+        .get(src_bucket, src_key)
+        .ok_or_else(|| S3Error::no_such_key(src_key))?;
+    // Copy-source conditions.
+    let lm = src.last_modified_ms / 1000;
+    let failed = || {
+        S3Error::new(
+            412,
+            "PreconditionFailed",
+            "At least one of the pre-conditions you specified did not hold",
+        )
+    };
+    if let Some(v) = cx.header("x-amz-copy-source-if-match")
+        && !etag_matches(v, &src.etag)
+    {
+        return Err(failed());
+    }
+    if let Some(v) = cx.header("x-amz-copy-source-if-none-match")
+        && etag_matches(v, &src.etag)
+    {
+        return Err(failed());
+    }
+    if let Some(t) = cx
+        .header("x-amz-copy-source-if-unmodified-since")
+        .and_then(http_time)
+        && lm > t
+    {
+        return Err(failed());
+    }
+    if let Some(t) = cx
+        .header("x-amz-copy-source-if-modified-since")
+        .and_then(http_time)
+        && lm <= t
+    {
+        return Err(failed());
+    }
+    let directive = cx.header("x-amz-metadata-directive").unwrap_or("COPY");
+    let replace = match directive {
+        "COPY" => false,
+        "REPLACE" => true,
+        other => {
+            return Err(S3Error::invalid_argument(
+                "Unknown metadata directive.",
+                "x-amz-metadata-directive",
+                other,
+            ));
+        }
+    };
+    if bucket == src_bucket && key == src_key && !replace {
+        return Err(S3Error::invalid_request(
+            "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
+        ));
+    }
+    let mut meta = if replace {
+        object_template(cx, key)?
+    } else {
+        let mut m = (*src).clone();
+        m.key = key.to_string();
+        m
+    };
+    match cx.header("x-amz-tagging-directive").unwrap_or("COPY") {
+        "REPLACE" => {
+            meta.tags = match cx.header("x-amz-tagging") {
+                Some(t) => authz::parse_tagging_header(t)?,
+                None => Vec::new(),
+            }
+        }
+        _ => meta.tags = src.tags.clone(),
+    }
+    let path = s3.store.data_path(src_bucket, &src)?;
+    let mut input = tokio::fs::File::open(&path)
+        .await
+        .map_err(|_| S3Error::no_such_key(src_key))?;
+    let mut tmp = s3.store.temp_file().await?;
+    if let Err(e) = tokio::io::copy(&mut input, &mut tmp.file).await {
+        let _ = tokio::fs::remove_file(&tmp.path).await;
+        return Err(e.into());
+    }
+    meta.size = src.size;
+    meta.etag = src.etag.clone();
+    meta.parts = src.parts;
+    meta.checksum = src.checksum.clone();
+    meta.last_modified_ms = now_ms(cx);
+    let m = commit(s3, bucket, tmp, meta).await?;
+    let mut w = XmlWriter::with_declaration();
+    w.start_ns("CopyObjectResult", NS)
+        .elem("LastModified", &iso8601_ms(m.last_modified_ms))
+        .elem("ETag", &quoted(&m.etag))
+        .end("CopyObjectResult");
+    let mut r = xml_response(w.finish());
+    set(r.headers_mut(), "x-amz-server-side-encryption", "AES256");
+    Ok(r)
+}
+
+/// Whether an `If-Match`/`If-None-Match` value (a list of entity tags, or
+/// `*`) names `etag`.
+pub fn etag_matches(header: &str, etag: &str) -> bool {
+    header.split(',').any(|t| {
+        let t = t.trim();
+        let t = t.strip_prefix("W/").unwrap_or(t);
+        t == "*" || t.trim_matches('"') == etag
+    })
+}
+
+pub(super) fn http_time(s: &str) -> Option<i64> {
+    podiam_sigv4::parse_http_date(s.trim()).map(|t| t.unix_timestamp())
+}
+
+/// The outcome of GET/HEAD conditional headers (RFC 7232 as S3 applies it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precondition {
+    /// Serve the object.
+    Proceed,
+    /// 304 Not Modified.
+    NotModified,
+    /// 412 Precondition Failed, naming the header.
+    Failed(&'static str),
+}
+
+/// Evaluates `If-Match`, `If-Unmodified-Since`, `If-None-Match` and
+/// `If-Modified-Since` against an object (`last_modified` in epoch seconds).
+pub fn evaluate_preconditions(h: &HeaderMap, etag: &str, last_modified: i64) -> Precondition {
+    let get = |n: &str| h.get(n).and_then(|v| v.to_str().ok());
+    let if_match = get("if-match");
+    if let Some(v) = if_match {
+        if !etag_matches(v, etag) {
+            return Precondition::Failed("If-Match");
+        }
+    } else if let Some(t) = get("if-unmodified-since").and_then(http_time)
+        && last_modified > t
+    {
+        return Precondition::Failed("If-Unmodified-Since");
+    }
+    if let Some(v) = get("if-none-match") {
+        if etag_matches(v, etag) {
+            return Precondition::NotModified;
+        }
+    } else if let Some(t) = get("if-modified-since").and_then(http_time)
+        && last_modified <= t
+    {
+        return Precondition::NotModified;
+    }
+    Precondition::Proceed
+}
+
+/// A parsed `Range` header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RangeSpec {
+    /// No (usable) range: the whole object.
+    Full,
+    /// Bytes `start..=end`.
+    Partial(u64, u64),
+    /// Outside the object: 416 InvalidRange.
+    Unsatisfiable,
+}
+
+/// Parses `bytes=a-b`, `bytes=a-` and `bytes=-n` for an object of `size`
+/// bytes. Syntactically invalid or multi-range headers are ignored, as S3
+/// does.
+pub fn parse_range(header: Option<&str>, size: u64) -> RangeSpec {
+    let Some(spec) = header.and_then(|h| h.trim().strip_prefix("bytes=")) else {
+        return RangeSpec::Full;
+    };
+    if spec.contains(',') {
+        return RangeSpec::Full;
+    }
+    let Some((a, b)) = spec.trim().split_once('-') else {
+        return RangeSpec::Full;
+    };
+    let num = |s: &str| -> Option<u64> {
+        (!s.is_empty() && s.bytes().all(|c| c.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
+    };
+    match (a.trim(), b.trim()) {
+        ("", n) => match num(n) {
+            None => RangeSpec::Full,
+            Some(0) => RangeSpec::Unsatisfiable,
+            Some(_) if size == 0 => RangeSpec::Unsatisfiable,
+            Some(n) => RangeSpec::Partial(size.saturating_sub(n), size - 1),
+        },
+        (a, "") => match num(a) {
+            None => RangeSpec::Full,
+            Some(a) if a >= size => RangeSpec::Unsatisfiable,
+            Some(a) => RangeSpec::Partial(a, size - 1),
+        },
+        (a, b) => match (num(a), num(b)) {
+            (Some(a), Some(b)) if a <= b => {
+                if a >= size {
+                    RangeSpec::Unsatisfiable
+                } else {
+                    RangeSpec::Partial(a, b.min(size - 1))
+                }
+            }
+            _ => RangeSpec::Full,
+        },
+    }
+}
+
+pub(super) fn object_headers(h: &mut HeaderMap, m: &ObjectMeta) {
+    set(h, "etag", &quoted(&m.etag));
+    set(h, "last-modified", &http_date(m.last_modified_ms));
+    set(h, "content-type", &m.content_type);
+    set(h, "accept-ranges", "bytes");
+    set(h, "x-amz-server-side-encryption", "AES256");
+    for (k, v) in &m.headers {
+        if let Ok(n) = http::HeaderName::from_bytes(k.as_bytes())
+            && let Ok(v) = HeaderValue::from_str(v)
+        {
+            h.insert(n, v);
+        }
+    }
+    for (k, v) in &m.user_meta {
+        if let Ok(n) = http::HeaderName::from_bytes(format!("x-amz-meta-{k}").as_bytes())
+            && let Ok(v) = HeaderValue::from_bytes(v.as_bytes())
+        {
+            h.insert(n, v);
+        }
+    }
+    if !m.tags.is_empty() {
+        set(h, "x-amz-tagging-count", &m.tags.len().to_string());
+    }
+    if let Some(n) = m.parts {
+        set(h, "x-amz-mp-parts-count", &n.to_string());
+    }
+}
+
+pub(super) const RESPONSE_OVERRIDES: [(&str, &str); 6] = [
+    ("response-content-type", "content-type"),
+    ("response-content-language", "content-language"),
+    ("response-expires", "expires"),
+    ("response-cache-control", "cache-control"),
+    ("response-content-disposition", "content-disposition"),
+    ("response-content-encoding", "content-encoding"),
+];
+
+pub(super) async fn get_object(
+    s3: &S3,
+    cx: &Cx<'_>,
+    bucket: &str,
+    key: &str,
+    head: bool,
+) -> S3Result<Resp> {
+    existing_bucket(s3, cx, bucket)?;
+    if cx.query.has("partNumber") || cx.query.has("versionId") {
+        // Per-part reads and versions are not supported; refuse rather than
+        // serve something else.
+        if cx.query.get("partNumber") != Some("1") && cx.query.get("versionId") != Some("null") {
+            return Err(S3Error::not_implemented());
+        }
+    }
+    let overrides: Vec<(&str, &str)> = RESPONSE_OVERRIDES
+        .iter()
+        .filter_map(|(q, h)| cx.query.get(q).map(|v| (*h, v)))
+        .collect();
+    if !overrides.is_empty() && cx.auth.caller.is_none() {
+        return Err(S3Error::invalid_request(
+            "Request specific response headers cannot be used for anonymous GET requests.",
+        ));
+    }
+    // The data file of a superseded version may vanish between the lookup
+    // and the open; look again once.
+    let mut opened = None;
+    for _ in 0..2 {
+        let m = s3
+            .store
+            .get(bucket, key)
+            .ok_or_else(|| S3Error::no_such_key(key))?;
+        let path = s3.store.data_path(bucket, &m)?;
+        if head {
+            opened = Some((m, None));
+            break;
+        }
+        if let Ok(f) = tokio::fs::File::open(&path).await {
+            opened = Some((m, Some(f)));
+            break;
+        }
+    }
+    let (m, file) = opened.ok_or_else(|| S3Error::no_such_key(key))?;
+    match evaluate_preconditions(cx.headers, &m.etag, m.last_modified_ms / 1000) {
+        Precondition::Proceed => {}
+        Precondition::NotModified => {
+            let mut r = respond(StatusCode::NOT_MODIFIED, Body::empty());
+            set(r.headers_mut(), "etag", &quoted(&m.etag));
+            set(
+                r.headers_mut(),
+                "last-modified",
+                &http_date(m.last_modified_ms),
+            );
+            return Ok(r);
+        }
+        Precondition::Failed(cond) => {
+            return Err(S3Error::new(
+                412,
+                "PreconditionFailed",
+                "At least one of the pre-conditions you specified did not hold",
+            )
+            .with("Condition", cond));
+        }
+    }
+    let range = parse_range(cx.header("range"), m.size);
+    let (status, start, len) = match range {
+        RangeSpec::Full => (StatusCode::OK, 0, m.size),
+        RangeSpec::Partial(a, b) => (StatusCode::PARTIAL_CONTENT, a, b - a + 1),
+        RangeSpec::Unsatisfiable => {
+            return Err(S3Error::new(
+                416,
+                "InvalidRange",
+                "The requested range is not satisfiable",
+            )
+            .with("RangeRequested", cx.header("range").unwrap_or_default())
+            .with("ActualObjectSize", m.size.to_string()));
+        }
+    };
+    let body = match file {
+        Some(mut f) => {
+            if start > 0 {
+                f.seek(std::io::SeekFrom::Start(start)).await?;
+            }
+            let stream = tokio_util::io::ReaderStream::with_capacity(f.take(len), 64 * 1024);
+            Body::from_stream(stream)
+        }
+        None => Body::empty(),
+    };
+    let mut r = respond(status, body);
+    let h = r.headers_mut();
+    object_headers(h, &m);
+    set(h, "content-length", &len.to_string());
+    if status == StatusCode::PARTIAL_CONTENT {
+        set(
+            h,
+            "content-range",
+            &format!("bytes {start}-{}/{}", start + len - 1, m.size),
+        );
+    }
+    if status == StatusCode::OK
+        && cx.header("x-amz-checksum-mode") == Some("ENABLED")
+        && let Some((n, v)) = &m.checksum
+        && let Ok(name) = http::HeaderName::from_bytes(n.as_bytes())
+        && let Ok(v) = HeaderValue::from_str(v)
+    {
+        h.insert(name, v);
+    }
+    for (name, v) in overrides {
+        if let Ok(n) = http::HeaderName::from_bytes(name.as_bytes())
+            && let Ok(v) = HeaderValue::from_str(v)
+        {
+            h.insert(n, v);
+        }
+    }
+    Ok(r)
+}
+
+pub(super) async fn delete_objects(
+    s3: &S3,
+    cx: &Cx<'_>,
+    bucket: &str,
+    body: Body,
+) -> S3Result<Resp> {
+    existing_bucket(s3, cx, bucket)?;
+    let raw = small_body(cx, body).await?;
+    let (quiet, keys) = crate::xml::parse_delete(&raw)?;
+    let mut w = XmlWriter::with_declaration();
+    w.start_ns("DeleteResult", NS);
+    for key in keys {
+        let check = authz::delete_object_check(bucket, &key);
+        match s3.authorize(cx, &check) {
+            Err(e) => {
+                w.start("Error")
+                    .elem("Key", &key)
+                    .elem("Code", e.code)
+                    .elem("Message", &e.message)
+                    .end("Error");
+            }
+            Ok(()) => match s3.store.delete(bucket, &key).await {
+                Ok(_) => {
+                    if !quiet {
+                        w.start("Deleted").elem("Key", &key).end("Deleted");
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "delete failed");
+                    w.start("Error")
+                        .elem("Key", &key)
+                        .elem("Code", "InternalError")
+                        .elem(
+                            "Message",
+                            "We encountered an internal error. Please try again.",
+                        )
+                        .end("Error");
+                }
+            },
+        }
+    }
+    w.end("DeleteResult");
+    Ok(xml_response(w.finish()))
+}
