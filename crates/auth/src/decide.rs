@@ -202,6 +202,10 @@ impl<'a> Authorizer<'a> {
     /// The request context of `check`: every global condition key, added
     /// here and nowhere else, then the service's keys.
     pub fn context(&self, check: &Check) -> RequestContext {
+        self.context_in(check, self.resource_account(check))
+    }
+
+    fn context_in(&self, check: &Check, resource_account: Option<String>) -> RequestContext {
         let svc = self.svc;
         let now = svc.clock.now().unix_timestamp();
         let mut b = RequestContext::builder(
@@ -223,7 +227,7 @@ impl<'a> Authorizer<'a> {
             }
             Subject::Anonymous => {}
         }
-        if let Some(a) = self.resource_account(check) {
+        if let Some(a) = resource_account {
             b = b.key("aws:ResourceAccount", a);
         }
         for (k, v) in &check.keys {
@@ -253,12 +257,13 @@ impl<'a> Authorizer<'a> {
                 };
             }
         };
-        let ctx = self.context(check);
+        let resource_account = self.resource_account(check);
+        let ctx = self.context_in(check, resource_account.clone());
         let mut eval: Evaluation<'_> = set.evaluation();
         if let Some(rp) = &check.resource_policy {
             eval = eval.with_resource(&rp.name, &rp.policy);
         }
-        if let Some(a) = self.resource_account(check) {
+        if let Some(a) = resource_account {
             eval = eval.with_resource_account(a);
         }
         let mut outcome = evaluate(&eval, &ctx);

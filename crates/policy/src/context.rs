@@ -334,14 +334,14 @@ impl RequestContextBuilder {
     pub fn build(self) -> RequestContext {
         let mut keys = HashMap::with_capacity(self.keys.len() + 6);
         for (k, v) in self.keys {
-            keys.insert(k.to_lowercase(), v);
+            keys.insert(lowercase(k), v);
         }
         if self.derive {
             let p = &self.principal;
             let mut add = |k: &str, v: Option<String>| {
                 if let Some(v) = v {
-                    let lower = k.to_lowercase();
-                    keys.entry(lower).or_insert(ContextValue::Single(v));
+                    keys.entry(lowercase(k.to_string()))
+                        .or_insert(ContextValue::Single(v));
                 }
             };
             if p.is_iam_identity() {
@@ -364,7 +364,7 @@ impl RequestContextBuilder {
                 add("aws:PrincipalServiceName", Some(s.clone()));
             }
         }
-        let action_lower = self.action.to_lowercase();
+        let action_lower = lowercase(self.action.clone());
         RequestContext {
             principal: self.principal,
             action: self.action,
@@ -372,5 +372,16 @@ impl RequestContextBuilder {
             resource: self.resource,
             keys,
         }
+    }
+}
+
+/// Lower-cases a key for case-insensitive lookup, in place for ASCII (every
+/// AWS-defined key; tag keys may be Unicode).
+fn lowercase(mut k: String) -> String {
+    if k.is_ascii() {
+        k.make_ascii_lowercase();
+        k
+    } else {
+        k.to_lowercase()
     }
 }
