@@ -495,10 +495,11 @@ async fn route(
             .map(str::to_string),
     };
     if s3 {
-        return app
-            .s3
-            .handle(&app.svc, Request::from_parts(parts, body), meta, rid)
-            .await;
+        return Box::pin(
+            app.s3
+                .handle(&app.svc, Request::from_parts(parts, body), meta, rid),
+        )
+        .await;
     }
     let body = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
@@ -519,15 +520,19 @@ async fn route(
     };
     let (svc, input) = (&app.svc, Input::Buffered(body));
     if path.starts_with("/_podiam/") {
-        return run(svc, &app.admin, parts, input, &meta, rid).await;
+        return Box::pin(run(svc, &app.admin, parts, input, &meta, rid)).await;
     }
-    // The routing table: one line per service.
+    // The routing table: one line per service. Each service's future is
+    // boxed: it is large (S3's is ~14 KiB) and would otherwise be copied
+    // with every future that wraps it, on every request.
     match service.as_deref() {
-        Some("eks-auth") => run(svc, &app.eks_auth, parts, input, &meta, rid).await,
-        Some("eks") => run(svc, &app.eks, parts, input, &meta, rid).await,
-        Some("sts") => run(svc, app.sts.as_ref(), parts, input, &meta, rid).await,
-        None if sts_unsigned => run(svc, app.sts.as_ref(), parts, input, &meta, rid).await,
-        Some("iam") | None => run(svc, &app.iam, parts, input, &meta, rid).await,
+        Some("eks-auth") => Box::pin(run(svc, &app.eks_auth, parts, input, &meta, rid)).await,
+        Some("eks") => Box::pin(run(svc, &app.eks, parts, input, &meta, rid)).await,
+        Some("sts") => Box::pin(run(svc, app.sts.as_ref(), parts, input, &meta, rid)).await,
+        None if sts_unsigned => {
+            Box::pin(run(svc, app.sts.as_ref(), parts, input, &meta, rid)).await
+        }
+        Some("iam") | None => Box::pin(run(svc, &app.iam, parts, input, &meta, rid)).await,
         Some(other) => {
             let e = AwsError::new(
                 400,
