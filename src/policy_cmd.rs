@@ -71,7 +71,9 @@ pub struct SimulateArgs {
     /// The caller (default: a user in the resource's account).
     #[arg(long)]
     principal: Option<String>,
-    /// The account that owns the resource.
+    /// The account that owns the resource (default: the one in its ARN,
+    /// else the principal's). Another account's resource needs its
+    /// owner's grant in --resource-policy.
     #[arg(long)]
     resource_account: Option<String>,
     /// The action, e.g. s3:GetObject.
@@ -190,17 +192,25 @@ pub fn run(cmd: PolicyCommand) -> anyhow::Result<ExitCode> {
                 (_, Some(p)) => Some((p.display().to_string(), load(p, PolicyKind::Trust)?)),
                 _ => None,
             };
-            let account = resource_account.clone().unwrap_or_else(|| {
-                resource
-                    .split(':')
-                    .nth(4)
-                    .filter(|a| !a.is_empty())
-                    .unwrap_or("123456789012")
-                    .to_string()
-            });
-            let principal = principal_from(
-                &principal.unwrap_or_else(|| format!("arn:aws:iam::{account}:user/simulated-user")),
-            );
+            // The resource's account: --resource-account, else its ARN's,
+            // else the principal's (as AWS's simulator assumes for ARNs
+            // without one, such as S3's).
+            let arn_account = resource
+                .split(':')
+                .nth(4)
+                .filter(|a| !a.is_empty())
+                .map(str::to_string);
+            let principal = principal_from(&principal.unwrap_or_else(|| {
+                format!(
+                    "arn:aws:iam::{}:user/simulated-user",
+                    arn_account.as_deref().unwrap_or("123456789012")
+                )
+            }));
+            let account = resource_account
+                .clone()
+                .or(arn_account)
+                .or_else(|| principal.account.clone())
+                .unwrap_or_else(|| "123456789012".to_string());
             let mut b = RequestContext::builder(principal, action, resource);
             if let Some(f) = context_file {
                 let text = std::fs::read_to_string(&f)

@@ -802,6 +802,19 @@ fn podiam_policy_simulate() {
         obj,
     ]);
     assert_eq!(d, "Allow");
+    // Without --resource-account, an S3 ARN (no account in it) belongs to
+    // the principal's account: the identity policy decides.
+    let (d, _) = simulate(&[
+        "--policy",
+        &all_s3,
+        "--principal",
+        other,
+        "--action",
+        "s3:GetObject",
+        "--resource",
+        obj,
+    ]);
+    assert_eq!(d, "Allow");
     // The owner's grant without the caller's own identity policy: denied.
     let (d, _) = simulate(&[
         "--resource-policy",
