@@ -90,6 +90,7 @@ pub struct App {
     eks_auth: podiam_eks::EksAuth,
     admin: podiam_admin::Admin,
     s3: Arc<podiam_s3::S3>,
+    metrics: prometheus_client::registry::Registry,
 }
 
 impl App {
@@ -105,6 +106,7 @@ impl App {
         let s3 = Arc::new(podiam_s3::S3::open(data_dir, &svc.config)?);
         let sts = Arc::new(Sts::new(fetcher));
         Ok(App {
+            metrics: crate::serve_metrics::registry(&svc, sts.clone()),
             svc,
             iam: podiam_iam::Iam::default(),
             eks: podiam_eks::Eks::default(),
@@ -429,11 +431,11 @@ async fn dispatch(
             return (StatusCode::OK, "ok").into_response();
         }
         if path == "/metrics" {
-            let body = crate::serve_metrics::render(&app.svc, app.sts.jwks().stats());
+            let body = podiam_core::metrics::render(&app.metrics);
             let mut r = (StatusCode::OK, body).into_response();
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
-                HeaderValue::from_static("text/plain; version=0.0.4"),
+                HeaderValue::from_static(podiam_core::metrics::CONTENT_TYPE),
             );
             return r;
         }

@@ -1,14 +1,30 @@
-//! `GET /metrics` of `podiam serve`: Prometheus text with requests by
+//! `GET /metrics` of `podiam serve`: OpenMetrics text with requests by
 //! service/action/result, latency histograms, sessions issued, the JWKS
 //! cache and the store.
 
 use super::common::{Server, form, ok};
 use super::raw::{raw_get, raw_unsigned};
 
-/// The value of the sample `series` (name and labels exactly as rendered).
+/// The value of the sample `series` (`name{k="v",…}`, labels in any order).
 fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+    let want = canonical(series);
+    text.lines().find_map(|l| {
+        let (s, v) = l.rsplit_once(' ')?;
+        (canonical(s) == want).then(|| v.parse().ok())?
+    })
+}
+
+/// The series name and its labels, sorted (values here hold no `,`).
+fn canonical(series: &str) -> (String, Vec<String>) {
+    let (name, labels) = series.split_once('{').unwrap_or((series, "}"));
+    let mut labels: Vec<String> = labels
+        .trim_end_matches('}')
+        .split(',')
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
+    labels.sort();
+    (name.to_string(), labels)
 }
 
 #[test]
@@ -39,6 +55,7 @@ fn serve_exports_prometheus_metrics() {
 
     let (st, text) = raw_get(&s.addr, "/metrics");
     assert_eq!(st, 200);
+    assert!(text.ends_with("# EOF\n"), "{text}");
     // Every sample line is `name{labels} number`.
     for line in text.lines().filter(|l| !l.starts_with('#')) {
         let (_, v) = line.rsplit_once(' ').unwrap_or_else(|| panic!("{line}"));

@@ -110,7 +110,7 @@ async fn render_metrics(State(a): State<Arc<Agent>>) -> Response {
     let mut r = a.metrics.render().into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4"),
+        HeaderValue::from_static(podiam_core::metrics::CONTENT_TYPE),
     );
     r
 }

@@ -306,7 +306,7 @@ where
         (status.is_client_error() || status.is_server_error())
             .then(|| format!("HTTP{}", status.as_u16()))
     });
-    svc.request_metrics.observe(
+    svc.metrics.observe(
         rec.event_source.as_deref(),
         rec.event_name.as_deref(),
         error_code.as_deref(),

@@ -30,10 +30,8 @@ pub struct Services {
     sealer: RwLock<Arc<Sealer>>,
     /// The audit log.
     pub audit_log: crate::audit::Auditor,
-    /// Sessions issued, by origin (`web-identity`, `assume-role`, …).
-    pub sessions_issued: podiam_core::metrics::Counters,
-    /// API requests and their latency.
-    pub request_metrics: crate::metrics::RequestMetrics,
+    /// API requests, their latency, and the sessions issued.
+    pub metrics: crate::metrics::ApiMetrics,
 }
 
 impl std::fmt::Debug for Services {
@@ -60,8 +58,7 @@ impl Services {
             config,
             sealer: RwLock::new(Arc::new(sealer)),
             audit_log: crate::audit::Auditor::new(crate::audit::AuditSink::None),
-            sessions_issued: Default::default(),
-            request_metrics: Default::default(),
+            metrics: Default::default(),
         })
     }
 
@@ -84,15 +81,15 @@ impl Services {
     }
 
     /// Seals a new session's credentials into its session token, counted
-    /// in [`Services::sessions_issued`].
+    /// in [`Services::metrics`].
     pub fn issue_session(&self, claims: &podiam_core::session::SessionClaims) -> String {
         use podiam_core::session::SessionOrigin;
-        self.sessions_issued.inc(&[match claims.origin {
+        self.metrics.session_issued(match claims.origin {
             SessionOrigin::WebIdentity { .. } => "web-identity",
             SessionOrigin::AssumeRole { .. } => "assume-role",
             SessionOrigin::PodIdentity { .. } => "pod-identity",
             SessionOrigin::InstanceProfile { .. } => "instance-profile",
-        }]);
+        });
         self.sealer().seal(claims, self.rng.as_ref())
     }
 

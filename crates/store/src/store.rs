@@ -2,6 +2,10 @@
 
 use crate::backend::{Backend, BackendKind, Row};
 use crate::sealed::{self, MasterKey, SealError};
+use podiam_core::metrics::{latency_histogram, observe};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::{counter::Counter, family::Family, histogram::Histogram};
+use prometheus_client::registry::{Registry, Unit};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::any::Any;
@@ -236,15 +240,58 @@ pub struct Store {
 
 /// Latency and failures of the store's database round trips (the request
 /// path reads the cache and makes none).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct StoreMetrics {
-    /// Atomic write batches.
-    pub writes: podiam_core::metrics::Histogram,
-    /// Refreshes (pulling other replicas' changes).
-    pub refreshes: podiam_core::metrics::Histogram,
-    /// Failed round trips by operation (`write`, `refresh`) and error
-    /// (`conflict`, `already_exists`, `unavailable`, `other`).
-    pub errors: podiam_core::metrics::Counters,
+    writes: Histogram,
+    refreshes: Histogram,
+    errors: Family<ErrorLabels, Counter>,
+}
+
+/// A failed round trip: operation (`write`, `refresh`) and error
+/// (`conflict`, `already_exists`, `unavailable`, `other`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ErrorLabels {
+    op: &'static str,
+    error: &'static str,
+}
+
+impl Default for StoreMetrics {
+    fn default() -> Self {
+        StoreMetrics {
+            writes: latency_histogram(),
+            refreshes: latency_histogram(),
+            errors: Family::default(),
+        }
+    }
+}
+
+impl StoreMetrics {
+    fn failed(&self, op: &'static str, e: &StoreError) {
+        let error = error_label(e);
+        self.errors.get_or_create(&ErrorLabels { op, error }).inc();
+    }
+
+    /// Registers `podiam_store_write_duration_seconds`,
+    /// `podiam_store_refresh_duration_seconds` and `podiam_store_errors_total`.
+    pub fn register(&self, reg: &mut Registry) {
+        reg.register_with_unit(
+            "podiam_store_write_duration",
+            "Latency of atomic write batches to the store's database",
+            Unit::Seconds,
+            self.writes.clone(),
+        );
+        reg.register_with_unit(
+            "podiam_store_refresh_duration",
+            "Latency of pulling other replicas' changes (PostgreSQL; every 250 ms)",
+            Unit::Seconds,
+            self.refreshes.clone(),
+        );
+        reg.register(
+            "podiam_store_errors",
+            "Failed store round trips by operation and error",
+            self.errors.clone(),
+        );
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -422,8 +469,8 @@ impl Store {
         let since = self.read_cache().seq;
         let started = std::time::Instant::now();
         let rows = self.backend.changes_since(since).await;
-        self.metrics.refreshes.observe(started.elapsed());
-        let rows = rows.inspect_err(|e| self.metrics.errors.inc(&["refresh", error_label(e)]))?;
+        observe(&self.metrics.refreshes, started.elapsed());
+        let rows = rows.inspect_err(|e| self.metrics.failed("refresh", e))?;
         let n = rows.len();
         let mut c = self.write_cache();
         for r in rows {
@@ -503,9 +550,9 @@ impl Store {
         let ops: Vec<Op> = ops.into_iter().map(|op| self.seal_op(op)).collect();
         let started = std::time::Instant::now();
         let written = self.backend.write(&ops).await;
-        self.metrics.writes.observe(started.elapsed());
+        observe(&self.metrics.writes, started.elapsed());
         if let Err(e) = &written {
-            self.metrics.errors.inc(&["write", error_label(e)]);
+            self.metrics.failed("write", e);
         }
         let rows = match written {
             Ok(rows) => rows,
