@@ -552,7 +552,7 @@ fn explain_request(
                 }
                 check = resolved;
             }
-            Err(e) => notes.push(format!("{}: {}", e.code, e.message)),
+            Err(e) => notes.push(format!("{}: {}", e.code.as_str(), e.message)),
         }
     }
     if let Some(Value::Object(m)) = v.get("context") {

@@ -1,7 +1,7 @@
 //! Who is calling: SigV4 (header or presigned) against a stored long-term
 //! key or a sealed session, or nobody (anonymous). Errors are S3's.
 
-use crate::error::S3Error;
+use crate::error::{S3Code, S3Error};
 use podiam_auth::{AuthError, Caller, pipeline};
 use podiam_sigv4::{AuthKind, RequestView, SigV4Error, VerifiedRequest};
 
@@ -34,8 +34,7 @@ impl<'a> Authenticated<'a> {
 
 fn invalid_access_key(akid: &str) -> S3Error {
     S3Error::new(
-        403,
-        "InvalidAccessKeyId",
+        S3Code::InvalidAccessKeyId,
         "The AWS Access Key Id you provided does not exist in our records.",
     )
     .with("AWSAccessKeyId", akid)
@@ -43,8 +42,7 @@ fn invalid_access_key(akid: &str) -> S3Error {
 
 fn invalid_token() -> S3Error {
     S3Error::new(
-        400,
-        "InvalidToken",
+        S3Code::InvalidToken,
         "The provided token is malformed or otherwise invalid.",
     )
 }
@@ -58,8 +56,7 @@ pub fn map_sigv4(e: SigV4Error) -> S3Error {
             canonical_request,
             string_to_sign,
         } => S3Error::new(
-            403,
-            "SignatureDoesNotMatch",
+            S3Code::SignatureDoesNotMatch,
             "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
         )
         .with("StringToSign", string_to_sign.clone())
@@ -68,8 +65,7 @@ pub fn map_sigv4(e: SigV4Error) -> S3Error {
         .with("CanonicalRequestBytes", hex_spaced(canonical_request.as_bytes())),
         SigV4Error::ChunkSignatureMismatch { .. } | SigV4Error::TrailerSignatureMismatch => {
             S3Error::new(
-                403,
-                "SignatureDoesNotMatch",
+                S3Code::SignatureDoesNotMatch,
                 "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
             )
         }
@@ -78,8 +74,7 @@ pub fn map_sigv4(e: SigV4Error) -> S3Error {
             server_time,
             max_skew,
         } => S3Error::new(
-            403,
-            "RequestTimeTooSkewed",
+            S3Code::RequestTimeTooSkewed,
             "The difference between the request time and the current time is too large.",
         )
         .with("RequestTime", fmt(request_time))
@@ -88,15 +83,14 @@ pub fn map_sigv4(e: SigV4Error) -> S3Error {
         SigV4Error::PresignExpired {
             expires_at,
             server_time,
-        } => S3Error::new(403, "AccessDenied", "Request has expired")
+        } => S3Error::new(S3Code::AccessDenied, "Request has expired")
             .with("Expires", crate::xml::iso8601_ms(expires_at.unix_timestamp() * 1000))
             .with("ServerTime", crate::xml::iso8601_ms(server_time.unix_timestamp() * 1000)),
         SigV4Error::PresignNotYetValid { .. } => {
-            S3Error::new(403, "AccessDenied", "Request is not valid yet")
+            S3Error::new(S3Code::AccessDenied, "Request is not valid yet")
         }
         SigV4Error::PresignTooLong { max, .. } => S3Error::new(
-            400,
-            "AuthorizationQueryParametersError",
+            S3Code::AuthorizationQueryParametersError,
             format!("X-Amz-Expires must be less than a week (in seconds) that is {max}"),
         ),
         SigV4Error::ScopeMismatch {
@@ -104,8 +98,7 @@ pub fn map_sigv4(e: SigV4Error) -> S3Error {
             expected,
             found,
         } => S3Error::new(
-            400,
-            "AuthorizationHeaderMalformed",
+            S3Code::AuthorizationHeaderMalformed,
             format!(
                 "The authorization header is malformed; the region '{found}' is wrong; expecting '{expected}'"
             ),
@@ -116,86 +109,72 @@ pub fn map_sigv4(e: SigV4Error) -> S3Error {
             found,
             ..
         } => S3Error::new(
-            400,
-            "AuthorizationHeaderMalformed",
+            S3Code::AuthorizationHeaderMalformed,
             format!(
                 "The authorization header is malformed; incorrect service \"{found}\". This endpoint belongs to \"s3\"."
             ),
         ),
         SigV4Error::ScopeMismatch { part: ScopePart::Date, .. } => S3Error::new(
-            400,
-            "AuthorizationHeaderMalformed",
+            S3Code::AuthorizationHeaderMalformed,
             "The authorization header is malformed; Invalid credential date. Date is not the same as X-Amz-Date.",
         ),
         SigV4Error::HeaderNotSigned(h) => S3Error::new(
-            403,
-            "AccessDenied",
+            S3Code::AccessDenied,
             "There were headers present in the request which were not signed",
         )
         .with("HeadersNotSigned", h),
         SigV4Error::Missing("x-amz-content-sha256") => S3Error::new(
-            400,
-            "InvalidRequest",
+            S3Code::InvalidRequest,
             "Missing required header for this request: x-amz-content-sha256",
         ),
         SigV4Error::Missing(h @ "x-amz-decoded-content-length") => S3Error::new(
-            400,
-            "MissingSecurityHeader",
+            S3Code::MissingSecurityHeader,
             "Your request was missing a required header",
         )
         .with("MissingHeaderName", h),
         SigV4Error::InvalidContentSha256(_) => S3Error::new(
-            400,
-            "InvalidArgument",
+            S3Code::InvalidArgument,
             "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER or a valid sha256 value.",
         ),
         SigV4Error::PayloadHashMismatch { declared, computed } => S3Error::new(
-            400,
-            "XAmzContentSHA256Mismatch",
+            S3Code::XAmzContentSHA256Mismatch,
             "The provided 'x-amz-content-sha256' header does not match what was computed.",
         )
         .with("ClientComputedContentSHA256", declared)
         .with("S3ComputedContentSHA256", computed),
         SigV4Error::ChecksumMismatch { algorithm, .. } => S3Error::new(
-            400,
-            "BadDigest",
+            S3Code::BadDigest,
             format!(
                 "The {} you specified did not match the calculated checksum.",
                 algorithm.trim_start_matches("x-amz-checksum-").to_ascii_uppercase()
             ),
         ),
         SigV4Error::IncompleteBody | SigV4Error::DecodedLengthMismatch { .. } => S3Error::new(
-            400,
-            "IncompleteBody",
+            S3Code::IncompleteBody,
             "You did not provide the number of bytes specified by the Content-Length HTTP header",
         ),
         SigV4Error::UnsupportedChecksum(h) => S3Error::new(
-            400,
-            "InvalidRequest",
+            S3Code::InvalidRequest,
             format!("Value for {h} header is invalid."),
         ),
         SigV4Error::UnexpectedTrailer(_) | SigV4Error::MissingTrailer(_) => S3Error::new(
-            400,
-            "MalformedTrailerError",
+            S3Code::MalformedTrailerError,
             "The request contained trailing data that was not well-formed or did not conform to our published schema.",
         ),
-        SigV4Error::ChunkedFraming(m) => S3Error::new(400, "InvalidRequest", format!("Invalid chunked body: {m}")),
+        SigV4Error::ChunkedFraming(m) => S3Error::new(S3Code::InvalidRequest, format!("Invalid chunked body: {m}")),
         SigV4Error::ChunkTooLarge { .. } => {
-            S3Error::new(400, "InvalidRequest", "Chunk size exceeds the maximum allowed")
+            S3Error::new(S3Code::InvalidRequest, "Chunk size exceeds the maximum allowed")
         }
         SigV4Error::UnsupportedPayloadMode(m) => S3Error::new(
-            400,
-            "InvalidRequest",
+            S3Code::InvalidRequest,
             format!("The payload mode {m} is not supported for this request"),
         ),
         SigV4Error::UnsupportedAlgorithm(_) => S3Error::new(
-            400,
-            "InvalidArgument",
+            S3Code::InvalidArgument,
             "Unsupported Authorization Type",
         ),
         other => S3Error::new(
-            400,
-            "AuthorizationHeaderMalformed",
+            S3Code::AuthorizationHeaderMalformed,
             format!("The authorization header is malformed; {other}"),
         ),
     }
@@ -226,8 +205,7 @@ pub fn refuse_sigv2(view: &RequestView<'_>) -> Result<(), S3Error> {
         });
     if sigv2 {
         return Err(S3Error::new(
-            400,
-            "InvalidRequest",
+            S3Code::InvalidRequest,
             "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.",
         ));
     }
@@ -244,12 +222,11 @@ pub fn map_auth(e: AuthError, in_header: bool) -> S3Error {
         } => {
             if in_header {
                 S3Error::new(
-                    400,
-                    "AuthorizationHeaderMalformed",
+                    S3Code::AuthorizationHeaderMalformed,
                     format!("The authorization header is malformed; {m}"),
                 )
             } else {
-                S3Error::new(400, "AuthorizationQueryParametersError", m)
+                S3Error::new(S3Code::AuthorizationQueryParametersError, m)
             }
         }
         AuthError::Signature {
@@ -272,7 +249,7 @@ pub fn map_auth(e: AuthError, in_header: bool) -> S3Error {
         }
         AuthError::InvalidSessionToken(_) => invalid_token(),
         AuthError::ExpiredSession { token } => {
-            S3Error::new(400, "ExpiredToken", "The provided token has expired.")
+            S3Error::new(S3Code::ExpiredToken, "The provided token has expired.")
                 .with("Token-0", token)
         }
     }
@@ -366,7 +343,7 @@ mod tests {
         ];
         for (e, status, code) in cases {
             let m = map_sigv4(e);
-            assert_eq!((m.status, m.code), (status, code));
+            assert_eq!((m.status(), m.code.as_str()), (status, code));
         }
         let m = map_sigv4(SigV4Error::SignatureMismatch {
             canonical_request: "GET\n/".into(),

@@ -5,7 +5,7 @@
 //! transport (`aws:SourceIp`, `aws:SecureTransport`) or stored state
 //! (`s3:ExistingObjectTag/*`) are added by the caller of [`checks`].
 
-use crate::error::{S3Error, S3Result};
+use crate::error::{S3Code, S3Error, S3Result};
 use crate::router::S3Request;
 use http::HeaderMap;
 use std::borrow::Cow;
@@ -101,7 +101,7 @@ pub fn parse_tagging_header(v: &str) -> S3Result<Vec<(String, String)>> {
 
 /// S3's object tag rules.
 pub fn validate_tags(tags: &[(String, String)]) -> S3Result<()> {
-    let bad = |m: &str| S3Error::new(400, "InvalidTag", m.to_string());
+    let bad = |m: &str| S3Error::new(S3Code::InvalidTag, m.to_string());
     if tags.len() > 10 {
         return Err(bad("Object tags cannot be greater than 10"));
     }
@@ -587,7 +587,10 @@ mod tests {
         assert!(parse_tagging_header("aws:x=1").is_err());
         let many: Vec<String> = (0..11).map(|i| format!("k{i}=v")).collect();
         assert_eq!(
-            parse_tagging_header(&many.join("&")).unwrap_err().code,
+            parse_tagging_header(&many.join("&"))
+                .unwrap_err()
+                .code
+                .as_str(),
             "InvalidTag"
         );
         assert_eq!(parse_tagging_header("").unwrap(), vec![]);

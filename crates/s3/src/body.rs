@@ -5,7 +5,7 @@
 //! frame or one chunk.
 
 use crate::auth::map_sigv4;
-use crate::error::{S3Error, S3Result};
+use crate::error::{S3Code, S3Error, S3Result};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use bytes::Bytes;
@@ -80,8 +80,7 @@ impl BodyReader {
                 let raw = B64.decode(v.trim()).ok();
                 let arr: [u8; 16] = raw.and_then(|r| r.try_into().ok()).ok_or_else(|| {
                     S3Error::new(
-                        400,
-                        "InvalidDigest",
+                        S3Code::InvalidDigest,
                         "The Content-MD5 you specified was invalid.",
                     )
                 })?;
@@ -140,8 +139,7 @@ impl BodyReader {
                 }
                 Some(Err(_)) => {
                     return Err(S3Error::new(
-                        400,
-                        "IncompleteBody",
+                        S3Code::IncompleteBody,
                         "You did not provide the number of bytes specified by the Content-Length HTTP header",
                     ));
                 }
@@ -195,8 +193,7 @@ impl BodyReader {
             && ctx.finalize().as_slice() != expected
         {
             return Err(S3Error::new(
-                400,
-                "BadDigest",
+                S3Code::BadDigest,
                 "The Content-MD5 you specified did not match what we received.",
             ));
         }
@@ -204,8 +201,7 @@ impl BodyReader {
             let alg = c.algorithm();
             if c.finalize_base64() != expected {
                 return Err(S3Error::new(
-                    400,
-                    "BadDigest",
+                    S3Code::BadDigest,
                     format!(
                         "The {} you specified did not match the calculated checksum.",
                         alg.header_name()

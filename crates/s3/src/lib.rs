@@ -22,7 +22,7 @@ pub mod router;
 pub mod store;
 pub mod xml;
 
-pub use error::{S3Error, S3Result};
+pub use error::{S3Code, S3Error, S3Result};
 pub use router::S3Request;
 
 use axum::body::Body;
@@ -255,8 +255,7 @@ fn access_denied(
 ) -> S3Error {
     match caller {
         Some(c) if resource_account.as_deref() == Some(c.account()) => S3Error::new(
-            403,
-            "AccessDenied",
+            S3Code::AccessDenied,
             format!(
                 "User: {} is not authorized to perform: {} on resource: \"{}\"{}",
                 c.arn(),
@@ -285,7 +284,7 @@ fn host_id(rid: &str) -> String {
 
 impl ServiceError for S3Error {
     fn aws_error(&self) -> podiam_core::AwsError {
-        podiam_core::AwsError::new(self.status, self.code, self.message.clone())
+        podiam_core::AwsError::new(self.status(), self.code.as_str(), self.message.clone())
     }
 
     fn protocol(&self) -> podiam_core::error::Protocol {
@@ -296,13 +295,13 @@ impl ServiceError for S3Error {
 
     fn render(&self, request_id: &str) -> Response<Body> {
         let mut r = Response::new(Body::from(self.to_xml(request_id, &host_id(request_id))));
-        *r.status_mut() = http::StatusCode::from_u16(self.status)
+        *r.status_mut() = http::StatusCode::from_u16(self.status())
             .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
         r.headers_mut().insert(
             http::header::CONTENT_TYPE,
             HeaderValue::from_static("application/xml"),
         );
-        if self.code == "InvalidRange"
+        if self.code == S3Code::InvalidRange
             && let Some((_, size)) = self.extra.iter().find(|(k, _)| *k == "ActualObjectSize")
             && let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}"))
         {

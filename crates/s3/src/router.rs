@@ -4,7 +4,7 @@
 //! (`bucket.localhost:PORT`, `bucket.<public host>`) when the Host header asks
 //! for it.
 
-use crate::error::{S3Error, S3Result};
+use crate::error::{S3Code, S3Error, S3Result};
 use http::Method;
 
 /// Most keys S3 accepts, in bytes (UTF-8).
@@ -358,7 +358,7 @@ pub fn virtual_host_bucket(host: Option<&str>, bases: &[String]) -> Option<Strin
 fn decode_path(raw: &str) -> S3Result<String> {
     let bytes = percent_encoding::percent_decode_str(raw).collect::<Vec<u8>>();
     String::from_utf8(bytes)
-        .map_err(|_| S3Error::new(400, "InvalidURI", "Couldn't parse the specified URI."))
+        .map_err(|_| S3Error::new(S3Code::InvalidURI, "Couldn't parse the specified URI."))
 }
 
 /// Routes a request. `vhost_bucket` is the bucket from the Host header, if
@@ -395,9 +395,11 @@ pub fn route(
         None => bucket_request(method, bucket, q),
         Some(key) => {
             if key.len() > MAX_KEY_LEN {
-                return Err(S3Error::new(400, "KeyTooLongError", "Your key is too long")
-                    .with("Size", key.len().to_string())
-                    .with("MaxSizeAllowed", MAX_KEY_LEN.to_string()));
+                return Err(
+                    S3Error::new(S3Code::KeyTooLongError, "Your key is too long")
+                        .with("Size", key.len().to_string())
+                        .with("MaxSizeAllowed", MAX_KEY_LEN.to_string()),
+                );
             }
             object_request(method, bucket, key, q, headers)
         }
@@ -406,8 +408,7 @@ pub fn route(
 
 fn method_not_allowed(method: &Method, resource_type: &str) -> S3Error {
     S3Error::new(
-        405,
-        "MethodNotAllowed",
+        S3Code::MethodNotAllowed,
         "The specified method is not allowed against this resource.",
     )
     .with("Method", method.as_str())
@@ -603,7 +604,7 @@ mod tests {
     #[test]
     fn service_and_bucket_routes() {
         assert!(matches!(r("GET", "/"), Ok(S3Request::ListBuckets { .. })));
-        assert_eq!(r("PUT", "/").unwrap_err().code, "MethodNotAllowed");
+        assert_eq!(r("PUT", "/").unwrap_err().code.as_str(), "MethodNotAllowed");
         let b = || "b".to_string();
         assert_eq!(
             r("PUT", "/b").unwrap(),
@@ -665,10 +666,13 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(
-            r("GET", "/b?versioning").unwrap_err().code,
+            r("GET", "/b?versioning").unwrap_err().code.as_str(),
             "NotImplemented"
         );
-        assert_eq!(r("POST", "/b").unwrap_err().code, "MethodNotAllowed");
+        assert_eq!(
+            r("POST", "/b").unwrap_err().code.as_str(),
+            "MethodNotAllowed"
+        );
     }
 
     #[test]
@@ -756,12 +760,15 @@ mod tests {
         );
         h.insert("x-amz-copy-source", "nokey".parse().unwrap());
         assert_eq!(
-            r_h("PUT", "/b/k", &h, None).unwrap_err().code,
+            r_h("PUT", "/b/k", &h, None).unwrap_err().code.as_str(),
             "InvalidArgument"
         );
         let long = format!("/b/{}", "x".repeat(1025));
-        assert_eq!(r("GET", &long).unwrap_err().code, "KeyTooLongError");
-        assert_eq!(r("GET", "/b/%ff").unwrap_err().code, "InvalidURI");
+        assert_eq!(
+            r("GET", &long).unwrap_err().code.as_str(),
+            "KeyTooLongError"
+        );
+        assert_eq!(r("GET", "/b/%ff").unwrap_err().code.as_str(), "InvalidURI");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Request bodies in (a size- and depth-capped tree read with quick-xml's
 //! event reader) and the bits of response XML shared by operations.
 
-use crate::error::{S3Error, S3Result};
+use crate::error::{S3Code, S3Error, S3Result};
 use quick_xml::events::Event;
 use quick_xml::reader::Reader;
 
@@ -202,8 +202,7 @@ pub fn parse_complete(bytes: &[u8]) -> S3Result<Vec<(u32, String)>> {
     }
     if parts.is_empty() {
         return Err(S3Error::new(
-            400,
-            "MalformedXML",
+            S3Code::MalformedXML,
             "The XML you provided was not well-formed or did not validate against our published schema",
         ));
     }
@@ -281,7 +280,7 @@ mod tests {
             b"<Delete></Delete>",
         ] {
             assert_eq!(
-                parse_delete(bad).unwrap_err().code,
+                parse_delete(bad).unwrap_err().code.as_str(),
                 "MalformedXML",
                 "{:?}",
                 String::from_utf8_lossy(bad)

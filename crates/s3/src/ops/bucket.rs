@@ -1,6 +1,7 @@
 //! Buckets: create, delete, list, and the bucket policy.
 
 use super::*;
+use crate::error::S3Code;
 
 /// S3's bucket naming rules (general purpose buckets).
 pub fn valid_bucket_name(name: &str) -> bool {
@@ -95,8 +96,7 @@ pub(super) fn list_buckets(
 pub(super) async fn create_bucket(s3: &S3, cx: &Cx<'_>, name: &str, body: Body) -> S3Result<Resp> {
     if !valid_bucket_name(name) {
         return Err(S3Error::new(
-            400,
-            "InvalidBucketName",
+            S3Code::InvalidBucketName,
             "The specified bucket is not valid.",
         )
         .with("BucketName", name));
@@ -109,24 +109,21 @@ pub(super) async fn create_bucket(s3: &S3, cx: &Cx<'_>, name: &str, body: Body) 
         None if region == "us-east-1" => {}
         None => {
             return Err(S3Error::new(
-                400,
-                "IllegalLocationConstraintException",
+                S3Code::IllegalLocationConstraintException,
                 "The unspecified location constraint is incompatible for the region specific endpoint this request was sent to.",
             ));
         }
         Some(l) if l == region && region != "us-east-1" => {}
         Some(l) if l == "us-east-1" || !looks_like_region(l) => {
             return Err(S3Error::new(
-                400,
-                "InvalidLocationConstraint",
+                S3Code::InvalidLocationConstraint,
                 "The specified location-constraint is not valid",
             )
             .with("LocationConstraint", l));
         }
         Some(l) => {
             return Err(S3Error::new(
-                400,
-                "IllegalLocationConstraintException",
+                S3Code::IllegalLocationConstraintException,
                 format!(
                     "The {l} location constraint is incompatible for the region specific endpoint this request was sent to."
                 ),
@@ -188,8 +185,7 @@ pub(super) fn looks_like_region(l: &str) -> bool {
 
 pub(super) fn already_owned(name: &str) -> S3Error {
     S3Error::new(
-        409,
-        "BucketAlreadyOwnedByYou",
+        S3Code::BucketAlreadyOwnedByYou,
         "Your previous request to create the named bucket succeeded and you already own it.",
     )
     .with("BucketName", name)
@@ -197,8 +193,7 @@ pub(super) fn already_owned(name: &str) -> S3Error {
 
 pub(super) fn already_exists(name: &str) -> S3Error {
     S3Error::new(
-        409,
-        "BucketAlreadyExists",
+        S3Code::BucketAlreadyExists,
         "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.",
     )
     .with("BucketName", name)
@@ -208,8 +203,7 @@ pub(super) async fn delete_bucket(s3: &S3, cx: &Cx<'_>, name: &str) -> S3Result<
     let b = existing_bucket(s3, cx, name)?;
     if !s3.store.bucket_is_empty(name) {
         return Err(S3Error::new(
-            409,
-            "BucketNotEmpty",
+            S3Code::BucketNotEmpty,
             "The bucket you tried to delete is not empty",
         )
         .with("BucketName", name));
@@ -242,7 +236,7 @@ pub(super) async fn update_bucket(
 /// Checks a bucket policy: the resource-policy grammar, and every resource
 /// in this bucket.
 pub fn validate_bucket_policy(bucket: &str, doc: &str) -> S3Result<()> {
-    let malformed = |m: String| S3Error::new(400, "MalformedPolicy", m);
+    let malformed = |m: String| S3Error::new(S3Code::MalformedPolicy, m);
     Policy::parse(doc, PolicyKind::Resource).map_err(|e| malformed(e.to_string()))?;
     let v: serde_json::Value = serde_json::from_str(doc).map_err(|e| malformed(e.to_string()))?;
     let stmts = match &v["Statement"] {
@@ -282,7 +276,7 @@ pub(super) async fn put_bucket_policy(
     existing_bucket(s3, cx, name)?;
     let reader = BodyReader::new(body, cx.auth.verified, cx.headers, MAX_POLICY_BODY as u64)
         .map_err(|e| {
-            if e.code == "EntityTooLarge" {
+            if e.code == S3Code::EntityTooLarge {
                 policy_too_large()
             } else {
                 e
@@ -290,7 +284,7 @@ pub(super) async fn put_bucket_policy(
         })?;
     let raw = reader.read_all(MAX_POLICY_BODY, policy_too_large()).await?;
     let doc = String::from_utf8(raw)
-        .map_err(|_| S3Error::new(400, "MalformedPolicy", "Policies must be valid JSON"))?;
+        .map_err(|_| S3Error::new(S3Code::MalformedPolicy, "Policies must be valid JSON"))?;
     validate_bucket_policy(name, &doc)?;
     update_bucket(s3, cx, name, |b| {
         b.policy = Some(doc.clone());
@@ -302,8 +296,7 @@ pub(super) async fn put_bucket_policy(
 
 pub(super) fn policy_too_large() -> S3Error {
     S3Error::new(
-        400,
-        "PolicyTooLarge",
+        S3Code::PolicyTooLarge,
         "Policy exceeds the maximum allowed document size.",
     )
 }

@@ -1,7 +1,7 @@
 //! The operations, after authentication and authorization.
 
 use crate::body::BodyReader;
-use crate::error::{S3Error, S3Result};
+use crate::error::{S3Code, S3Error, S3Result};
 use crate::router::{ListParams, S3Request};
 use crate::store::{ListEntry, ObjectMeta, Part, TempFile, Upload};
 use crate::xml::{NS, http_date, iso8601_ms, url_encode};
@@ -120,8 +120,7 @@ pub(crate) async fn execute(s3: &S3, cx: &Cx<'_>, req: S3Request, body: Body) ->
                     Ok(r)
                 }
                 None => Err(S3Error::new(
-                    404,
-                    "NoSuchBucketPolicy",
+                    S3Code::NoSuchBucketPolicy,
                     "The bucket policy does not exist",
                 )
                 .with("BucketName", bucket)),
@@ -239,8 +238,7 @@ fn existing_bucket(s3: &S3, cx: &Cx<'_>, name: &str) -> S3Result<podiam_store::V
         && !s3.store.has_bucket(name)
     {
         return Err(S3Error::new(
-            503,
-            "ServiceUnavailable",
+            S3Code::ServiceUnavailable,
             format!(
                 "The objects of bucket {name} are stored by another podiam replica (S3 objects are not shared between replicas yet): send this bucket's requests to the replica that created it."
             ),
@@ -412,11 +410,15 @@ mod tests {
         assert_eq!(
             validate_bucket_policy("bkt", no_principal)
                 .unwrap_err()
-                .code,
+                .code
+                .as_str(),
             "MalformedPolicy"
         );
         assert_eq!(
-            validate_bucket_policy("bkt", "{").unwrap_err().code,
+            validate_bucket_policy("bkt", "{")
+                .unwrap_err()
+                .code
+                .as_str(),
             "MalformedPolicy"
         );
         let var = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::bkt/${aws:PrincipalTag/team}/*"}]}"#;

@@ -1,6 +1,7 @@
 //! Multipart uploads: create, parts, complete, abort, and their listings.
 
 use super::*;
+use crate::error::S3Code;
 
 pub(super) fn create_upload(s3: &S3, cx: &Cx<'_>, bucket: &str, key: &str) -> S3Result<Resp> {
     existing_bucket(s3, cx, bucket)?;
@@ -114,8 +115,7 @@ pub(super) async fn complete_upload(
     let parts = s3.store.parts(id).await?;
     if wanted.windows(2).any(|w| w[0].0 >= w[1].0) {
         return Err(S3Error::new(
-            400,
-            "InvalidPartOrder",
+            S3Code::InvalidPartOrder,
             "The list of parts was not in ascending order. Parts must be ordered by part number.",
         )
         .with("UploadId", id));
@@ -127,8 +127,7 @@ pub(super) async fn complete_upload(
             .find(|p| p.number == *n && p.etag == *etag)
             .ok_or_else(|| {
                 S3Error::new(
-                    400,
-                    "InvalidPart",
+                    S3Code::InvalidPart,
                     "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.",
                 )
                 .with("UploadId", id)
@@ -137,8 +136,7 @@ pub(super) async fn complete_upload(
             })?;
         if i + 1 < wanted.len() && p.size < MIN_PART_SIZE {
             return Err(S3Error::new(
-                400,
-                "EntityTooSmall",
+                S3Code::EntityTooSmall,
                 "Your proposed upload is smaller than the minimum allowed size",
             )
             .with("ProposedSize", p.size.to_string())

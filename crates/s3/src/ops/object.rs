@@ -1,6 +1,7 @@
 //! Objects: put, copy, get and head (ranges, preconditions, overrides), batch delete.
 
 use super::*;
+use crate::error::S3Code;
 
 /// Headers stored with an object and returned on GET/HEAD.
 pub(super) const STORED_HEADERS: [&str; 5] = [
@@ -42,8 +43,7 @@ pub(super) fn object_template(cx: &Cx<'_>, key: &str) -> S3Result<ObjectMeta> {
     }
     if size > MAX_USER_META {
         return Err(S3Error::new(
-            400,
-            "MetadataTooLarge",
+            S3Code::MetadataTooLarge,
             "Your metadata headers exceed the maximum allowed metadata size.",
         )
         .with("Size", size.to_string())
@@ -104,8 +104,7 @@ pub(super) fn write_precondition(s3: &S3, cx: &Cx<'_>, bucket: &str, key: &str) 
     let cur = s3.store.get(bucket, key);
     let failed = |cond: &str| {
         S3Error::new(
-            412,
-            "PreconditionFailed",
+            S3Code::PreconditionFailed,
             "At least one of the pre-conditions you specified did not hold",
         )
         .with("Condition", cond)
@@ -195,8 +194,7 @@ pub(super) async fn copy_object(
     let lm = src.last_modified_ms / 1000;
     let failed = || {
         S3Error::new(
-            412,
-            "PreconditionFailed",
+            S3Code::PreconditionFailed,
             "At least one of the pre-conditions you specified did not hold",
         )
     };
@@ -481,8 +479,7 @@ pub(super) async fn get_object(
         }
         Precondition::Failed(cond) => {
             return Err(S3Error::new(
-                412,
-                "PreconditionFailed",
+                S3Code::PreconditionFailed,
                 "At least one of the pre-conditions you specified did not hold",
             )
             .with("Condition", cond));
@@ -494,8 +491,7 @@ pub(super) async fn get_object(
         RangeSpec::Partial(a, b) => (StatusCode::PARTIAL_CONTENT, a, b - a + 1),
         RangeSpec::Unsatisfiable => {
             return Err(S3Error::new(
-                416,
-                "InvalidRange",
+                S3Code::InvalidRange,
                 "The requested range is not satisfiable",
             )
             .with("RangeRequested", cx.header("range").unwrap_or_default())
@@ -558,7 +554,7 @@ pub(super) async fn delete_objects(
             Err(e) => {
                 w.start("Error")
                     .elem("Key", &key)
-                    .elem("Code", e.code)
+                    .elem("Code", e.code.as_str())
                     .elem("Message", &e.message)
                     .end("Error");
             }
