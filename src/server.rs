@@ -90,6 +90,7 @@ pub struct App {
     eks_auth: podiam_eks::EksAuth,
     admin: podiam_admin::Admin,
     s3: Arc<podiam_s3::S3>,
+    dynamodb: podiam_dynamodb::DynamoDb,
     metrics: prometheus_client::registry::Registry,
 }
 
@@ -105,7 +106,9 @@ impl App {
         ));
         let s3 = Arc::new(podiam_s3::S3::open(data_dir, &svc.config)?);
         let sts = Arc::new(Sts::new(fetcher));
+        let dynamodb = podiam_dynamodb::DynamoDb::open(data_dir)?;
         Ok(App {
+            dynamodb,
             metrics: crate::serve_metrics::registry(&svc, sts.clone()),
             svc,
             iam: podiam_iam::Iam::default(),
@@ -195,6 +198,7 @@ impl Server {
         };
         let app = Arc::new(App::new(svc, &cfg.data_dir, http)?);
         spawn_sealing_rotation(app.clone(), cfg.sealing_key_rotation);
+        spawn_ttl_sweep(app.clone());
         Ok(Server {
             listener,
             app,
@@ -323,6 +327,21 @@ fn spawn_sealing_rotation(app: Arc<App>, interval: i64) {
     });
 }
 
+/// Deletes DynamoDB items whose TTL has passed, once a minute (DynamoDB
+/// itself takes up to a few days).
+fn spawn_ttl_sweep(app: Arc<App>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let engine = app.dynamodb.engine().clone();
+            // The sweep is synchronous SQLite work.
+            let _ = tokio::task::spawn_blocking(move || engine.sweep_ttl()).await;
+        }
+    });
+}
+
 /// Logs a background task's failures once when they start and once when
 /// they stop: an outage would otherwise log several lines a second.
 struct FailureLog {
@@ -446,13 +465,18 @@ async fn dispatch(
     let (parts, body) = req.into_parts();
     let service = signing_service(&parts.headers, parts.uri.query());
     // S3 streams its bodies: it is routed before the query protocols' size cap.
-    let s3 = app.s3.wants(&parts, service.as_deref());
+    // DynamoDB's target header claims an unsigned request before S3 does.
+    let dynamodb = podiam_dynamodb::DynamoDb::wants(&parts.headers, service.as_deref());
+    let s3 = !dynamodb && app.s3.wants(&parts, service.as_deref());
     // One id per request, in the service's own format: the response's
     // request id header (and XML RequestId) and the audit line's requestID.
+    let rng = app.svc.rng.as_ref();
     let rid = if s3 {
-        s3_request_id(app.svc.rng.as_ref())
+        s3_request_id(rng)
+    } else if dynamodb {
+        podiam_core::ids::dynamodb_request_id(rng)
     } else {
-        request_id(app.svc.rng.as_ref())
+        request_id(rng)
     };
     let facts = podiam_auth::pipeline::RequestFacts {
         request_id: rid.clone(),
@@ -503,13 +527,19 @@ async fn route(
         )
         .await;
     }
-    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+    let dynamodb = podiam_dynamodb::DynamoDb::wants(&parts.headers, service.as_deref());
+    let limit = if dynamodb {
+        podiam_dynamodb::MAX_BODY
+    } else {
+        MAX_BODY
+    };
+    let body = match axum::body::to_bytes(body, limit).await {
         Ok(b) => b,
         Err(_) => {
             let e = AwsError::new(
                 413,
                 "RequestEntityTooLarge",
-                format!("Request body exceeds {MAX_BODY} bytes"),
+                format!("Request body exceeds {limit} bytes"),
             );
             return refuse(&e, &IAM, rid);
         }
@@ -528,6 +558,7 @@ async fn route(
     // boxed: it is large (S3's is ~14 KiB) and would otherwise be copied
     // with every future that wraps it, on every request.
     match service.as_deref() {
+        _ if dynamodb => Box::pin(run(svc, &app.dynamodb, parts, input, &meta, rid)).await,
         Some("eks-auth") => Box::pin(run(svc, &app.eks_auth, parts, input, &meta, rid)).await,
         Some("eks") => Box::pin(run(svc, &app.eks, parts, input, &meta, rid)).await,
         Some("sts") => Box::pin(run(svc, app.sts.as_ref(), parts, input, &meta, rid)).await,

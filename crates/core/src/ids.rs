@@ -86,6 +86,18 @@ pub fn s3_request_id(rng: &dyn Random) -> String {
     hex::encode_upper(b)
 }
 
+/// DynamoDB's request id: 52 characters of `[0-9A-Z]` (`x-amzn-RequestId`).
+pub fn dynamodb_request_id(rng: &dyn Random) -> String {
+    const ALPHABET: &[u8; 36] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    let mut b = [0u8; 52];
+    rng.fill(&mut b);
+    // 256 = 7·36 + 4: the bias towards the first four characters is
+    // irrelevant for an identifier.
+    b.iter()
+        .map(|x| char::from(ALPHABET[usize::from(*x) % ALPHABET.len()]))
+        .collect()
+}
+
 /// Formats 16 bytes as a version-4 UUID string.
 pub fn uuid_string(mut b: [u8; 16]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -135,6 +147,12 @@ mod tests {
         assert_eq!(secret_access_key(&r).len(), 40);
         let rid = request_id(&r);
         assert_eq!(rid.len(), 36);
+        let d = dynamodb_request_id(&r);
+        assert_eq!(d.len(), 52);
+        assert!(
+            d.bytes()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        );
         assert_eq!(&rid[14..15], "4");
         assert_eq!(
             uuid_string([0xab; 16]),

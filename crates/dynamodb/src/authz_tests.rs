@@ -1,0 +1,213 @@
+use super::*;
+use crate::action::decode;
+use serde_json::json;
+
+const ACCOUNT: &str = "123456789012";
+
+fn games() -> Option<TableInfo> {
+    Some(TableInfo {
+        partition_key: "UserId".into(),
+        key_attributes: vec!["UserId".into(), "GameTitle".into(), "TopScore".into()],
+        index_partition_keys: [("TopScoreDateTimeIndex".to_string(), "GameTitle".to_string())]
+            .into_iter()
+            .collect(),
+        stream_label: Some("2024-01-01T00:00:00.000".into()),
+        tags: vec![("team".into(), "games".into())],
+    })
+}
+
+fn run(op: Op, body: serde_json::Value) -> Vec<Check> {
+    let call = decode(op, body.to_string().as_bytes(), "us-west-2", ACCOUNT).unwrap();
+    checks(&call, &|t| (t == "GameScores").then(games).flatten()).unwrap()
+}
+
+fn key<'a>(c: &'a Check, k: &str) -> Option<&'a str> {
+    c.keys.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
+}
+
+/// A multivalued key's values, sorted (their order means nothing to IAM).
+fn multi(c: &Check, k: &str) -> Option<Vec<String>> {
+    c.multi_keys.iter().find(|(n, _)| n == k).map(|(_, v)| {
+        let mut v = v.clone();
+        v.sort();
+        v
+    })
+}
+
+const TABLE: &str = "arn:aws:dynamodb:us-west-2:123456789012:table/GameScores";
+
+#[test]
+fn get_item_with_projection() {
+    let c = run(
+        Op::GetItem,
+        json!({"TableName": "GameScores", "Key": {"UserId": {"S": "u1"}, "GameTitle": {"S": "g"}},
+               "ProjectionExpression": "#t, Wins", "ExpressionAttributeNames": {"#t": "TopScore"}}),
+    );
+    assert_eq!(c.len(), 1);
+    let c = &c[0];
+    assert_eq!(
+        (c.action.as_ref(), c.resource.as_str()),
+        ("dynamodb:GetItem", TABLE)
+    );
+    assert_eq!(multi(c, "dynamodb:LeadingKeys").unwrap(), ["u1"]);
+    assert_eq!(
+        multi(c, "dynamodb:Attributes").unwrap(),
+        ["GameTitle", "TopScore", "UserId", "Wins"]
+    );
+    assert_eq!(key(c, "dynamodb:Select"), Some("SPECIFIC_ATTRIBUTES"));
+    assert_eq!(key(c, "dynamodb:ReturnConsumedCapacity"), Some("NONE"));
+    assert_eq!(key(c, "aws:ResourceTag/team"), Some("games"));
+    assert_eq!(key(c, "dynamodb:ReturnValues"), None);
+}
+
+#[test]
+fn writes_carry_return_values_and_touched_attributes() {
+    let c = &run(
+        Op::UpdateItem,
+        json!({"TableName": "GameScores", "Key": {"UserId": {"S": "u1"}, "GameTitle": {"S": "g"}},
+               "UpdateExpression": "SET TopScore = :s ADD Plays :one",
+               "ConditionExpression": "attribute_exists(UserId)",
+               "ReturnValues": "UPDATED_NEW", "ReturnConsumedCapacity": "TOTAL"}),
+    )[0];
+    assert_eq!(key(c, "dynamodb:ReturnValues"), Some("UPDATED_NEW"));
+    assert_eq!(key(c, "dynamodb:ReturnConsumedCapacity"), Some("TOTAL"));
+    assert_eq!(
+        multi(c, "dynamodb:Attributes").unwrap(),
+        ["GameTitle", "Plays", "TopScore", "UserId"]
+    );
+    let c = &run(
+        Op::PutItem,
+        json!({"TableName": "GameScores", "Item": {"UserId": {"S": "u2"}, "GameTitle": {"S": "g"}, "Secret": {"S": "x"}}}),
+    )[0];
+    assert_eq!(multi(c, "dynamodb:LeadingKeys").unwrap(), ["u2"]);
+    assert_eq!(key(c, "dynamodb:ReturnValues"), Some("NONE"));
+    assert!(
+        multi(c, "dynamodb:Attributes")
+            .unwrap()
+            .contains(&"Secret".to_string())
+    );
+}
+
+#[test]
+fn index_queries_check_the_index_and_its_partition_key() {
+    let c = &run(
+        Op::Query,
+        json!({"TableName": "GameScores", "IndexName": "TopScoreDateTimeIndex",
+               "KeyConditionExpression": "GameTitle = :g AND TopScore > :s",
+               "ExpressionAttributeValues": {":g": {"S": "Meteor Blasters"}, ":s": {"N": "0"}}}),
+    )[0];
+    assert_eq!(c.resource, format!("{TABLE}/index/TopScoreDateTimeIndex"));
+    assert_eq!(
+        multi(c, "dynamodb:LeadingKeys").unwrap(),
+        ["Meteor Blasters"]
+    );
+    assert_eq!(key(c, "dynamodb:Select"), Some("ALL_PROJECTED_ATTRIBUTES"));
+    let c = &run(
+        Op::Query,
+        json!({"TableName": "GameScores", "KeyConditions": {"UserId": {"ComparisonOperator": "EQ", "AttributeValueList": [{"S": "u9"}]}}, "Select": "COUNT"}),
+    )[0];
+    assert_eq!(c.resource, TABLE);
+    assert_eq!(multi(c, "dynamodb:LeadingKeys").unwrap(), ["u9"]);
+    assert_eq!(key(c, "dynamodb:Select"), Some("COUNT"));
+    let c = &run(Op::Scan, json!({"TableName": "GameScores"}))[0];
+    assert_eq!(multi(c, "dynamodb:LeadingKeys"), None);
+    assert_eq!(key(c, "dynamodb:Select"), Some("ALL_ATTRIBUTES"));
+}
+
+#[test]
+fn batches_check_each_table_once() {
+    let cs = run(
+        Op::BatchWriteItem,
+        json!({"RequestItems": {
+            "GameScores": [
+                {"PutRequest": {"Item": {"UserId": {"S": "a"}, "GameTitle": {"S": "g"}}}},
+                {"DeleteRequest": {"Key": {"UserId": {"S": "b"}, "GameTitle": {"S": "g"}}}}],
+            "Other": [{"PutRequest": {"Item": {"k": {"S": "x"}}}}]}}),
+    );
+    assert_eq!(cs.len(), 2);
+    let g = cs.iter().find(|c| c.resource == TABLE).unwrap();
+    assert_eq!(g.action, "dynamodb:BatchWriteItem");
+    assert_eq!(multi(g, "dynamodb:LeadingKeys").unwrap(), ["a", "b"]);
+    let cs = run(
+        Op::BatchGetItem,
+        json!({"RequestItems": {"GameScores": {"Keys": [{"UserId": {"S": "a"}, "GameTitle": {"S": "g"}}]}}}),
+    );
+    assert_eq!(cs[0].action, "dynamodb:BatchGetItem");
+    assert_eq!(key(&cs[0], "dynamodb:Select"), Some("ALL_ATTRIBUTES"));
+}
+
+#[test]
+fn transactions_check_each_item_with_the_enclosing_operation() {
+    let cs = run(
+        Op::TransactWriteItems,
+        json!({"TransactItems": [
+            {"Put": {"TableName": "GameScores", "Item": {"UserId": {"S": "a"}, "GameTitle": {"S": "g"}}}},
+            {"ConditionCheck": {"TableName": "GameScores", "Key": {"UserId": {"S": "b"}, "GameTitle": {"S": "g"}},
+                                "ConditionExpression": "attribute_exists(UserId)",
+                                "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}}]}),
+    );
+    assert_eq!(
+        cs.iter().map(|c| c.action.as_ref()).collect::<Vec<_>>(),
+        ["dynamodb:PutItem", "dynamodb:ConditionCheckItem"]
+    );
+    assert!(
+        cs.iter()
+            .all(|c| key(c, "dynamodb:EnclosingOperation") == Some("TransactWriteItems"))
+    );
+    assert_eq!(key(&cs[0], "dynamodb:ReturnValues"), Some("NONE"));
+    assert_eq!(key(&cs[1], "dynamodb:ReturnValues"), Some("ALL_OLD"));
+    assert_eq!(multi(&cs[1], "dynamodb:LeadingKeys").unwrap(), ["b"]);
+}
+
+#[test]
+fn partiql_statements() {
+    let c = &run(
+        Op::ExecuteStatement,
+        json!({"Statement": "SELECT TopScore FROM \"GameScores\" WHERE UserId = ?", "Parameters": [{"S": "u1"}]}),
+    )[0];
+    assert_eq!(c.action, "dynamodb:PartiQLSelect");
+    assert_eq!(key(c, "dynamodb:FullTableScan"), Some("false"));
+    assert_eq!(multi(c, "dynamodb:LeadingKeys").unwrap(), ["u1"]);
+    let c = &run(
+        Op::ExecuteStatement,
+        json!({"Statement": "SELECT * FROM \"GameScores\".\"TopScoreDateTimeIndex\""}),
+    )[0];
+    assert_eq!(c.resource, format!("{TABLE}/index/TopScoreDateTimeIndex"));
+    assert_eq!(key(c, "dynamodb:FullTableScan"), Some("true"));
+    let cs = run(
+        Op::ExecuteTransaction,
+        json!({"TransactStatements": [{"Statement": "DELETE FROM GameScores WHERE UserId = 'x' AND GameTitle = 'g'"}]}),
+    );
+    assert_eq!(cs[0].action, "dynamodb:PartiQLDelete");
+    assert_eq!(
+        key(&cs[0], "dynamodb:EnclosingOperation"),
+        Some("ExecuteTransaction")
+    );
+}
+
+#[test]
+fn control_plane() {
+    let cs = run(
+        Op::CreateTable,
+        json!({"TableName": "New", "Tags": [{"Key": "team", "Value": "a"}], "ResourcePolicy": "{}"}),
+    );
+    assert_eq!(
+        cs.iter().map(|c| c.action.as_ref()).collect::<Vec<_>>(),
+        [
+            "dynamodb:CreateTable",
+            "dynamodb:TagResource",
+            "dynamodb:PutResourcePolicy"
+        ]
+    );
+    assert_eq!(key(&cs[0], "aws:RequestTag/team"), Some("a"));
+    let c = &run(Op::ListTables, json!({}))[0];
+    assert_eq!(
+        c.resource,
+        "arn:aws:dynamodb:us-west-2:123456789012:table/*"
+    );
+    let c = &run(
+        Op::UntagResource,
+        json!({"ResourceArn": TABLE, "TagKeys": ["team"]}),
+    )[0];
+    assert_eq!(multi(c, "aws:TagKeys").unwrap(), ["team"]);
+}

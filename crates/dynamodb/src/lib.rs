@@ -1,0 +1,333 @@
+//! DynamoDB on podiam's request pipeline.
+//!
+//! Every call is authenticated and decided by the pipeline, with DynamoDB's
+//! fine-grained condition keys and the table's resource policy, then run on
+//! an embedded dynoxide engine (one SQLite database per account and
+//! region). podiam answers the resource-policy operations,
+//! `DescribeEndpoints` and `DescribeLimits` itself.
+
+pub mod action;
+pub mod authz;
+pub mod engine;
+pub mod error;
+pub mod expr;
+pub mod partiql;
+pub mod policy;
+
+use action::{DdbArn, DdbCall, DecodeError, Op};
+use axum::body::Body;
+use engine::Engine;
+use error::{DdbError, json_response};
+use podiam_auth::Check;
+use podiam_auth::pipeline::{Authentication, Cx, Input, Service};
+use podiam_auth::{AuthError, Caller, Denied};
+use podiam_sigv4::{Verifier, VerifyOptions};
+use serde_json::{Value, json};
+use std::path::Path;
+
+/// The audit event source.
+pub const EVENT_SOURCE: &str = "dynamodb.amazonaws.com";
+
+/// DynamoDB accepts request bodies up to 16 MB.
+pub const MAX_BODY: usize = 16 * 1024 * 1024;
+
+/// The DynamoDB service.
+#[derive(Debug)]
+pub struct DynamoDb {
+    verifier: Verifier,
+    engine: Engine,
+}
+
+impl DynamoDb {
+    /// Tables under `data_dir/dynamodb`.
+    pub fn open(data_dir: &Path) -> Result<DynamoDb, DdbError> {
+        Ok(DynamoDb::with(Engine::open(data_dir.join("dynamodb"))?))
+    }
+
+    /// Tables in memory (tests).
+    pub fn memory() -> Result<DynamoDb, DdbError> {
+        Ok(DynamoDb::with(Engine::memory()?))
+    }
+
+    fn with(engine: Engine) -> DynamoDb {
+        DynamoDb {
+            verifier: Verifier::new(VerifyOptions::new("dynamodb")),
+            engine,
+        }
+    }
+
+    /// The engine (the TTL sweeper runs on it).
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Whether a request is DynamoDB's: signed for `dynamodb`, or naming
+    /// a DynamoDB target (an unsigned call still gets DynamoDB's error).
+    pub fn wants(headers: &http::HeaderMap, signing_service: Option<&str>) -> bool {
+        match signing_service {
+            Some(s) => s == "dynamodb",
+            None => headers
+                .get("x-amz-target")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|t| {
+                    t.starts_with(action::TARGET_PREFIX)
+                        || t.starts_with(action::STREAMS_TARGET_PREFIX)
+                }),
+        }
+    }
+
+    fn facts(&self, call: &DdbCall, table: &str) -> Option<engine::TableInfo> {
+        self.engine
+            .table_info(&call.account, &call.region, table)
+            .ok()
+            .flatten()
+    }
+
+    /// A resource ARN of the call that must be a table or stream of it,
+    /// which must exist.
+    fn policy_target(&self, call: &DdbCall) -> Result<(String, DdbArn), DdbError> {
+        let raw = call.str("ResourceArn").unwrap_or_default().to_string();
+        if !raw.starts_with("arn:") {
+            return Err(DdbError::Validation(format!(
+                "One or more parameter values were invalid: ARNs must start with 'arn:': {raw}"
+            )));
+        }
+        let arn = DdbArn::parse(&raw).ok_or_else(|| {
+            DdbError::Validation(format!(
+                "One or more parameter values were invalid: Invalid resource Arn: {raw}"
+            ))
+        })?;
+        let schema = self
+            .engine
+            .table_info(&arn.account, &call.region, &arn.table)?;
+        match (&arn.sub, schema) {
+            (Some((kind, _)), _) if kind == "index" => Err(DdbError::Validation(format!(
+                "One or more parameter values were invalid: Invalid resource arn provided, only table or stream is accepted. Arn: {raw}"
+            ))),
+            (_, None) => Err(DdbError::ResourceNotFound(format!(
+                "Requested resource not found: Table: {} not found",
+                arn.table
+            ))),
+            (Some((_, label)), Some(s)) if s.stream_label.as_deref() != Some(label) => {
+                Err(DdbError::ResourceNotFound(format!(
+                    "Requested resource not found: Stream: {raw} not found"
+                )))
+            }
+            _ => Ok((raw, arn)),
+        }
+    }
+
+    async fn podiam_op(&self, cx: &Cx<'_>, call: &DdbCall) -> Result<Value, DdbError> {
+        let store = &cx.svc.store;
+        Ok(match call.op {
+            Op::PutResourcePolicy => {
+                let (_, arn) = self.policy_target(call)?;
+                let doc = call.str("Policy").unwrap_or_default();
+                let now_ms = cx.svc.now() * 1000;
+                let rev =
+                    policy::put(store, now_ms, &arn, doc, call.str("ExpectedRevisionId")).await?;
+                json!({"RevisionId": rev})
+            }
+            Op::GetResourcePolicy => {
+                let (raw, arn) = self.policy_target(call)?;
+                policy::get(store, &raw, &arn)?
+            }
+            Op::DeleteResourcePolicy => {
+                let (raw, arn) = self.policy_target(call)?;
+                let rev = policy::delete(store, &raw, &arn, call.str("ExpectedRevisionId")).await?;
+                json!({"RevisionId": rev})
+            }
+            Op::DescribeEndpoints => {
+                let host = cx
+                    .parts
+                    .headers
+                    .get(http::header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .unwrap_or_default();
+                json!({"Endpoints": [{"Address": host, "CachePeriodInMinutes": 1440}]})
+            }
+            Op::DescribeLimits => json!({
+                "AccountMaxReadCapacityUnits": 80000,
+                "AccountMaxWriteCapacityUnits": 80000,
+                "TableMaxReadCapacityUnits": 40000,
+                "TableMaxWriteCapacityUnits": 40000
+            }),
+            _ => return Err(DdbError::UnknownOperation),
+        })
+    }
+
+    async fn engine_op(&self, cx: &Cx<'_>, mut call: DdbCall) -> Result<String, DdbError> {
+        // CreateTable's policy is podiam's to keep; the engine ignores it.
+        let create_policy = match (call.op, call.input.remove("ResourcePolicy")) {
+            (Op::CreateTable, Some(Value::String(p))) => {
+                policy::validate(&p)?;
+                Some(p)
+            }
+            _ => None,
+        };
+        let body = Value::Object(std::mem::take(&mut call.input)).to_string();
+        let out = self
+            .engine
+            .call(&call.account, &call.region, call.op.name(), body)
+            .await
+            .map_err(|e| self.engine_refusal(cx, &call, e))?;
+        let table = |v: &Value| {
+            v.pointer("/TableDescription/TableName")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
+        match call.op {
+            Op::CreateTable => {
+                if let (Some(p), Some(t)) = (create_policy, table(&parse(&out))) {
+                    let arn = DdbArn {
+                        region: call.region.clone(),
+                        account: call.account.clone(),
+                        table: t,
+                        sub: None,
+                    };
+                    policy::put(&cx.svc.store, cx.svc.now() * 1000, &arn, &p, None).await?;
+                }
+            }
+            Op::DeleteTable => {
+                if let Some(t) = table(&parse(&out)) {
+                    policy::forget_table(&cx.svc.store, &call.account, &t).await?;
+                }
+            }
+            _ => {}
+        }
+        Ok(out)
+    }
+
+    /// The engine's refusals, with its placeholder principal replaced by
+    /// the caller (ListTagsOfResource of a missing table is AccessDenied).
+    fn engine_refusal(&self, cx: &Cx<'_>, call: &DdbCall, e: DdbError) -> DdbError {
+        match e {
+            DdbError::Engine { ref type_, .. } if type_.ends_with("#AccessDeniedException") => {
+                DdbError::AccessDenied(format!(
+                    "User: {} is not authorized to perform: dynamodb:{} on resource: {}",
+                    cx.caller.map(Caller::arn).unwrap_or_default(),
+                    call.op.name(),
+                    call.str("ResourceArn").unwrap_or_default()
+                ))
+            }
+            e => e,
+        }
+    }
+}
+
+fn parse(s: &str) -> Value {
+    serde_json::from_str(s).unwrap_or_default()
+}
+
+impl Service for DynamoDb {
+    type Envelope = Op;
+    type Action = DdbCall;
+    type Error = DdbError;
+
+    fn event_source(&self) -> &'static str {
+        EVENT_SOURCE
+    }
+
+    fn verifier(&self, _parts: &http::request::Parts) -> &Verifier {
+        &self.verifier
+    }
+
+    fn open(
+        &self,
+        parts: &http::request::Parts,
+        input: &Input,
+    ) -> Result<(Op, Authentication), DdbError> {
+        let target = parts
+            .headers
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let op = Op::from_target(target);
+        let body: Value = serde_json::from_slice(input.bytes()).unwrap_or_default();
+        // The audit line names the table, never item contents.
+        let mut params = serde_json::Map::new();
+        for k in ["TableName", "IndexName", "ResourceArn", "StreamArn"] {
+            if let Some(v) = body.get(k) {
+                params.insert(k.into(), v.clone());
+            }
+        }
+        podiam_auth::audit::note_request(
+            EVENT_SOURCE,
+            op.map(Op::name)
+                .unwrap_or_else(|| target.rsplit('.').next().unwrap_or_default()),
+            Value::Object(params),
+        );
+        // DynamoDB reads the body and the target before the signature.
+        if !input.bytes().is_empty() && serde_json::from_slice::<Value>(input.bytes()).is_err() {
+            return Err(DdbError::Serialization(None));
+        }
+        let op = op.ok_or(DdbError::UnknownOperation)?;
+        Ok((op, Authentication::Required))
+    }
+
+    fn auth_error(&self, _parts: &http::request::Parts, e: AuthError) -> DdbError {
+        DdbError::Auth(e)
+    }
+
+    fn decode(&self, cx: &Cx<'_>, op: Op, input: &Input) -> Result<DdbCall, DdbError> {
+        let region = cx
+            .verified
+            .map(|v| v.scope().region.clone())
+            .unwrap_or_else(|| cx.svc.config.region.clone());
+        let account = cx
+            .caller
+            .map(|c| c.account().to_string())
+            .ok_or(DdbError::Auth(AuthError::Missing))?;
+        action::decode(op, input.bytes(), &region, &account).map_err(|e| match e {
+            DecodeError::Malformed => self
+                .engine
+                .refusal(op.name(), &String::from_utf8_lossy(input.bytes())),
+            DecodeError::Refused(e) => e,
+        })
+    }
+
+    fn checks(&self, cx: &Cx<'_>, call: &DdbCall) -> Result<Vec<Check>, DdbError> {
+        // One lookup per table, however many checks read it.
+        let seen = std::cell::RefCell::new(std::collections::HashMap::new());
+        let facts = |t: &str| {
+            seen.borrow_mut()
+                .entry(t.to_string())
+                .or_insert_with(|| self.facts(call, t))
+                .clone()
+        };
+        let mut checks = authz::checks(call, &facts)?;
+        for c in &mut checks {
+            if let Some((name, p)) = policy::governing(&cx.svc.store, &c.resource)? {
+                *c = std::mem::take(c).with_resource_policy(name, p);
+            }
+            // The root of the owning account may always remove a policy
+            // that locks everyone out.
+            c.owner_always_allowed = c.action == "dynamodb:DeleteResourcePolicy";
+        }
+        Ok(checks)
+    }
+
+    fn denied(&self, cx: &Cx<'_>, check: &Check, d: Denied) -> DdbError {
+        DdbError::AccessDenied(format!(
+            "User: {} is not authorized to perform: {} on resource: {}{}",
+            cx.caller.map(Caller::arn).unwrap_or_default(),
+            check.action,
+            check.resource,
+            d.reason_suffix(&check.action)
+        ))
+    }
+
+    async fn handle(
+        &self,
+        cx: &Cx<'_>,
+        call: DdbCall,
+        _input: Input,
+    ) -> Result<http::Response<Body>, DdbError> {
+        let body = if call.op.engine() {
+            self.engine_op(cx, call).await?
+        } else {
+            self.podiam_op(cx, &call).await?.to_string()
+        };
+        Ok(json_response(200, body, cx.request_id))
+    }
+}
