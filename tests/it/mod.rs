@@ -1,6 +1,7 @@
 mod assume_role;
 pub mod common;
 mod durability;
+mod dynamodb;
 mod explain;
 mod iam;
 mod irsa;

@@ -1,0 +1,170 @@
+//! DynamoDB through the real binary: seed 002's `carts` table used by a
+//! pod through IRSA with the aws CLI and boto3, denied until the
+//! workshop's policy is attached, audited like every other call; and
+//! acknowledged writes surviving `kill -9`.
+
+use super::common::*;
+use serde_json::{Value, json};
+use std::process::Command;
+use std::time::Duration;
+
+const TABLE: &str = "eks-workshop-carts";
+const INDEX: &str = "idx_global_customerId";
+
+fn create_carts_table(s: &Server) {
+    ok(&s.aws(&[
+        "dynamodb",
+        "create-table",
+        "--table-name",
+        TABLE,
+        "--attribute-definitions",
+        "AttributeName=id,AttributeType=S",
+        "AttributeName=customerId,AttributeType=S",
+        "--key-schema",
+        "AttributeName=id,KeyType=HASH",
+        "--billing-mode",
+        "PAY_PER_REQUEST",
+        "--global-secondary-indexes",
+        &json!([{"IndexName": INDEX,
+                 "KeySchema": [{"AttributeName": "customerId", "KeyType": "HASH"}],
+                 "Projection": {"ProjectionType": "ALL"}}])
+        .to_string(),
+    ]));
+    ok(&s.aws(&["dynamodb", "wait", "table-exists", "--table-name", TABLE]));
+}
+
+/// The carts service's calls (GetItem, PutItem, UpdateItem, DeleteItem and
+/// the Query on the customer index), as boto3 in a pod with IRSA; prints
+/// the outcome of each and its request id.
+const CARTS: &str = r#"
+import json, os, boto3, botocore
+ddb = boto3.client("dynamodb")
+out = []
+def call(name, f):
+    try:
+        r = f()
+        out.append([name, "ok", r["ResponseMetadata"]["RequestId"], ""])
+    except botocore.exceptions.ClientError as e:
+        out.append([name, e.response["Error"]["Code"], e.response["ResponseMetadata"]["RequestId"], e.response["Error"]["Message"]])
+t, i = os.environ["TABLE"], os.environ["INDEX"]
+call("Query", lambda: ddb.query(TableName=t, IndexName=i, KeyConditionExpression="customerId = :c", ExpressionAttributeValues={":c": {"S": "cust1"}}))
+call("PutItem", lambda: ddb.put_item(TableName=t, Item={"id": {"S": "cust1:item1"}, "customerId": {"S": "cust1"}, "itemId": {"S": "item1"}, "quantity": {"N": "1"}, "unitPrice": {"N": "10"}}))
+call("UpdateItem", lambda: ddb.update_item(TableName=t, Key={"id": {"S": "cust1:item1"}}, UpdateExpression="SET quantity = :q", ExpressionAttributeValues={":q": {"N": "3"}}, ReturnValues="ALL_NEW"))
+call("GetItem", lambda: ddb.get_item(TableName=t, Key={"id": {"S": "cust1:item1"}}))
+call("DeleteItem", lambda: ddb.delete_item(TableName=t, Key={"id": {"S": "cust1:item1"}}, ReturnValues="ALL_OLD"))
+print(json.dumps(out))
+"#;
+
+fn carts_as_pod(s: &Server, role: &str, token: &str) -> Vec<Value> {
+    let token_file = s.data_dir().join(format!("carts-token-{}", now()));
+    std::fs::write(&token_file, token).expect("token file");
+    let out = Command::new("python3")
+        .args(["-c", CARTS])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", s.home())
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_ROLE_ARN", role)
+        .env("AWS_WEB_IDENTITY_TOKEN_FILE", &token_file)
+        .env("AWS_ENDPOINT_URL", &s.endpoint)
+        .env("TABLE", TABLE)
+        .env("INDEX", INDEX)
+        .output()
+        .expect("python3");
+    let v: Value = serde_json::from_str(ok(&out).trim()).expect("json");
+    v.as_array().expect("calls").clone()
+}
+
+#[test]
+fn seed_002_carts_with_irsa() {
+    let s = Server::start();
+    let role = s.setup_irsa("eks-workshop", "eks-workshop-carts-dynamo-irsa", "carts", "carts");
+    create_carts_table(&s);
+    let token = s.token("eks-workshop", "carts", "carts", &[]);
+
+    // Before the policy: the startup Query on the index is refused, in the
+    // workshop's words, naming the index ARN.
+    let calls = carts_as_pod(&s, &role, &token);
+    let query = &calls[0];
+    assert_eq!(query[1], "AccessDeniedException", "{calls:?}");
+    let index_arn = format!("arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/{TABLE}/index/{INDEX}");
+    let msg = query[3].as_str().expect("message");
+    assert!(
+        msg.starts_with(&format!(
+            "User: arn:aws:sts::{ACCOUNT}:assumed-role/eks-workshop-carts-dynamo-irsa/"
+        )) && msg.ends_with(&format!(
+            "is not authorized to perform: dynamodb:Query on resource: {index_arn} because no identity-based policy allows the dynamodb:Query action"
+        )),
+        "{msg}"
+    );
+    assert_eq!(query[2].as_str().expect("rid").len(), 52, "{query:?}");
+
+    // The workshop's policy: every action on the table and its indexes.
+    let policy = json!({"Version": "2012-10-17", "Statement": [{
+        "Sid": "AllAPIActionsOnCart", "Effect": "Allow", "Action": "dynamodb:*",
+        "Resource": [format!("arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/{TABLE}"),
+                     format!("arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/{TABLE}/index/*")]}]});
+    ok(&s.aws(&[
+        "iam",
+        "put-role-policy",
+        "--role-name",
+        "eks-workshop-carts-dynamo-irsa",
+        "--policy-name",
+        "eks-workshop-carts-dynamo",
+        "--policy-document",
+        &s.json_file("carts-policy.json", &policy),
+    ]));
+    let calls = carts_as_pod(&s, &role, &token);
+    for c in &calls {
+        assert_eq!(c[1], "ok", "{calls:?}");
+    }
+
+    // The denied Query's audit line carries the response's request id.
+    let rid = query[2].as_str().expect("rid").to_string();
+    let mut line = Value::Null;
+    let found = wait_for(Duration::from_secs(5), || {
+        let text = std::fs::read_to_string(s.data_dir().join("audit.log")).unwrap_or_default();
+        line = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|l| l["requestID"] == rid.as_str())
+            .unwrap_or(Value::Null);
+        !line.is_null()
+    });
+    assert!(found, "no audit line for {rid}");
+    assert_eq!(line["eventSource"], "dynamodb.amazonaws.com", "{line}");
+    assert_eq!(line["eventName"], "Query", "{line}");
+    assert_eq!(line["errorCode"], "AccessDeniedException", "{line}");
+    assert_eq!(line["decision"]["allowed"], false, "{line}");
+    assert_eq!(line["userIdentity"]["type"], "AssumedRole", "{line}");
+}
+
+#[test]
+fn acknowledged_writes_survive_kill_9() {
+    let mut s = Server::start();
+    create_carts_table(&s);
+    for i in 0..20 {
+        ok(&s.aws(&[
+            "dynamodb",
+            "put-item",
+            "--table-name",
+            TABLE,
+            "--item",
+            &json!({"id": {"S": format!("k{i}")}, "customerId": {"S": "c"}}).to_string(),
+        ]));
+    }
+    s.kill9();
+    s.restart();
+    let out = ok(&s.aws(&[
+        "dynamodb",
+        "scan",
+        "--table-name",
+        TABLE,
+        "--select",
+        "COUNT",
+    ]));
+    let v: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["Count"], 20, "{v}");
+}
