@@ -80,7 +80,12 @@ fn carts_as_pod(s: &Server, role: &str, token: &str) -> Vec<Value> {
 #[test]
 fn seed_002_carts_with_irsa() {
     let s = Server::start();
-    let role = s.setup_irsa("eks-workshop", "eks-workshop-carts-dynamo-irsa", "carts", "carts");
+    let role = s.setup_irsa(
+        "eks-workshop",
+        "eks-workshop-carts-dynamo-irsa",
+        "carts",
+        "carts",
+    );
     create_carts_table(&s);
     let token = s.token("eks-workshop", "carts", "carts", &[]);
 

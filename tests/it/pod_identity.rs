@@ -1205,3 +1205,158 @@ fn association_policy_with_a_target_role_limits_the_target_session() {
         "AccessDenied",
     );
 }
+
+// ------------------------------------------------- DynamoDB, shared by namespaces
+
+/// One table for every namespace: each pod reaches only the partition
+/// named after its namespace, through Pod Identity's session tag.
+const TENANT_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[
+ {"Sid":"OwnPartition","Effect":"Allow",
+  "Action":["dynamodb:GetItem","dynamodb:PutItem","dynamodb:UpdateItem","dynamodb:DeleteItem","dynamodb:Query","dynamodb:BatchGetItem","dynamodb:BatchWriteItem","dynamodb:ConditionCheckItem"],
+  "Resource":"arn:aws:dynamodb:us-east-1:000000000000:table/tenants",
+  "Condition":{"ForAllValues:StringEquals":{"dynamodb:LeadingKeys":["${aws:PrincipalTag/kubernetes-namespace}"]}}},
+ {"Sid":"Describe","Effect":"Allow","Action":"dynamodb:DescribeTable","Resource":"arn:aws:dynamodb:us-east-1:000000000000:table/tenants"}]}"#;
+
+/// boto3's resource API in a pod: waiter, batch writer, put/get, a
+/// paginated query, and the refusals of another namespace's partition.
+const TENANT_BOTO3: &str = r#"
+import os, boto3, botocore
+from boto3.dynamodb.conditions import Key
+me = os.environ["TENANT"]
+ddb = boto3.resource("dynamodb")
+t = ddb.Table("tenants")
+t.wait_until_exists()
+with t.batch_writer() as b:
+    for i in range(30):
+        b.put_item(Item={"tenant": me, "sk": "r%02d" % i, "v": i})
+t.put_item(Item={"tenant": me, "sk": "one", "v": 1})
+assert t.get_item(Key={"tenant": me, "sk": "one"})["Item"]["v"] == 1
+# (The resource's own client serializes Python values itself.)
+client = boto3.client("dynamodb")
+n = 0
+for page in client.get_paginator("query").paginate(TableName="tenants", KeyConditionExpression="tenant = :t", ExpressionAttributeValues={":t": {"S": me}}, PaginationConfig={"PageSize": 7}):
+    n += page["Count"]
+assert n == 31, n
+assert len(t.query(KeyConditionExpression=Key("tenant").eq(me))["Items"]) == 31
+client.transact_write_items(TransactItems=[{"Put": {"TableName": "tenants", "Item": {"tenant": {"S": me}, "sk": {"S": "tx"}}}}])
+def denied(f):
+    try:
+        f()
+    except botocore.exceptions.ClientError as e:
+        assert e.response["Error"]["Code"] == "AccessDeniedException", e.response
+        assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+        return e.response["Error"]["Message"]
+    raise AssertionError("allowed")
+print(denied(lambda: t.get_item(Key={"tenant": "team-a", "sk": "one"})))
+denied(lambda: t.scan())
+denied(lambda: client.transact_write_items(TransactItems=[{"Put": {"TableName": "tenants", "Item": {"tenant": {"S": "team-a"}, "sk": {"S": "tx"}}}}]))
+print("BOTO3 TENANT OK")
+"#;
+
+#[test]
+fn namespaces_share_a_dynamodb_table_by_leading_keys() {
+    let s = Server::start();
+    setup(&s, "tenant-pia", POD_TRUST, "team-a", "app");
+    ok(&s.aws(&[
+        "eks",
+        "create-pod-identity-association",
+        "--cluster-name",
+        "demo",
+        "--namespace",
+        "team-b",
+        "--service-account",
+        "app",
+        "--role-arn",
+        "arn:aws:iam::000000000000:role/tenant-pia",
+    ]));
+    let f = s.dir.path().join("tenant-policy.json");
+    std::fs::write(&f, TENANT_POLICY).unwrap();
+    ok(&s.aws(&[
+        "iam",
+        "put-role-policy",
+        "--role-name",
+        "tenant-pia",
+        "--policy-name",
+        "own-partition",
+        "--policy-document",
+        &format!("file://{}", f.display()),
+    ]));
+    ok(&s.aws(&[
+        "dynamodb",
+        "create-table",
+        "--table-name",
+        "tenants",
+        "--attribute-definitions",
+        "AttributeName=tenant,AttributeType=S",
+        "AttributeName=sk,AttributeType=S",
+        "--key-schema",
+        "AttributeName=tenant,KeyType=HASH",
+        "AttributeName=sk,KeyType=RANGE",
+        "--billing-mode",
+        "PAY_PER_REQUEST",
+    ]));
+    let agent = spawn_agent(&s, "demo", None);
+
+    // team-a with aws-sdk-rust.
+    let tok_a = write_token_file(
+        &s,
+        "team-a-token",
+        &pod_token(&s, "demo", "team-a", "app", "app-a1"),
+    );
+    let example = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples/sdk_dynamodb_suite");
+    assert!(
+        example.exists(),
+        "build examples first: {}",
+        example.display()
+    );
+    let out = Command::new(example)
+        .env_clear()
+        .env("HOME", s.dir.path())
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", &s.endpoint)
+        .env("AWS_CONTAINER_CREDENTIALS_FULL_URI", &agent.creds_url)
+        .env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", &tok_a)
+        .env("SUITE_TABLE", "tenants")
+        .env("SUITE_TENANT", "team-a")
+        .output()
+        .unwrap();
+    assert!(ok(&out).contains("SDK DYNAMODB SUITE OK"));
+
+    // team-b with boto3's resource API.
+    let tok_b = write_token_file(
+        &s,
+        "team-b-token",
+        &pod_token(&s, "demo", "team-b", "app", "app-b1"),
+    );
+    let out = Command::new("python3")
+        .args(["-c", TENANT_BOTO3])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", s.dir.path())
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", &s.endpoint)
+        .env("AWS_CONTAINER_CREDENTIALS_FULL_URI", &agent.creds_url)
+        .env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", &tok_b)
+        .env("TENANT", "team-b")
+        .output()
+        .unwrap();
+    let stdout = ok(&out);
+    assert!(stdout.contains("BOTO3 TENANT OK"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "is not authorized to perform: dynamodb:GetItem on resource: arn:aws:dynamodb:us-east-1:000000000000:table/tenants because no identity-based policy allows the dynamodb:GetItem action"
+        ),
+        "{stdout}"
+    );
+}

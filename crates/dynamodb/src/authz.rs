@@ -18,7 +18,7 @@
 use crate::action::{DdbArn, DdbCall, Op};
 use crate::engine::TableInfo;
 use crate::error::DdbError;
-use crate::expr::{key_equality, scalar, top_level_names};
+use crate::expr::{key_equality, key_text, top_level_names};
 use crate::partiql::{self, Statement};
 use podiam_auth::Check;
 use serde_json::{Map, Value};
@@ -212,9 +212,8 @@ impl Builder<'_> {
         }
         add_all(&mut attrs, strings(input.get("AttributesToGet")));
         let mut c = self.on(action, item.table, self.table_arn(item.table));
-        if let (Some(s), Some(k)) = (&schema, key_obj)
-            && let Some(v) = k.get(&s.partition_key).and_then(scalar)
-        {
+        if let Some(s) = &schema {
+            let v = key_text(key_obj.and_then(|k| k.get(&s.partition_key)));
             c.multi_keys.push(("dynamodb:LeadingKeys".into(), vec![v]));
         }
         c.multi_keys.push(("dynamodb:Attributes".into(), attrs));
@@ -278,14 +277,13 @@ impl Builder<'_> {
                     None => Vec::new(),
                 };
                 // The legacy form: KeyConditions {pk: {EQ, [value]}}.
-                if let Some(v) = input
-                    .get("KeyConditions")
-                    .and_then(|k| k.get(&pk))
-                    .and_then(|k| k.get("AttributeValueList"))
-                    .and_then(|l| l.get(0))
-                    .and_then(scalar)
-                {
-                    leading.push(v);
+                if let Some(k) = input.get("KeyConditions").and_then(|k| k.get(&pk)) {
+                    leading.push(key_text(k.get("AttributeValueList").and_then(|l| l.get(0))));
+                }
+                // A query always fixes its partition key; one podiam cannot
+                // find is unreadable, never absent.
+                if leading.is_empty() {
+                    leading.push(crate::expr::UNREADABLE.to_string());
                 }
                 c.multi_keys.push(("dynamodb:LeadingKeys".into(), leading));
             }
@@ -317,12 +315,8 @@ impl Builder<'_> {
                 .flatten()
             {
                 add_all(&mut attrs, object_keys(Some(key)));
-                if let Some(v) = schema
-                    .as_ref()
-                    .and_then(|s| key.get(&s.partition_key))
-                    .and_then(scalar)
-                {
-                    leading.push(v);
+                if let Some(s) = &schema {
+                    leading.push(key_text(key.get(&s.partition_key)));
                 }
             }
             let mut specific = false;
@@ -357,12 +351,8 @@ impl Builder<'_> {
                     .and_then(|p| p.get("Item"))
                     .or_else(|| r.get("DeleteRequest").and_then(|d| d.get("Key")));
                 add_all(&mut attrs, object_keys(k));
-                if let Some(v) = schema
-                    .as_ref()
-                    .and_then(|s| k?.get(&s.partition_key))
-                    .and_then(scalar)
-                {
-                    leading.push(v);
+                if let Some(s) = &schema {
+                    leading.push(key_text(k.and_then(|k| k.get(&s.partition_key))));
                 }
             }
             let mut c = self.on("BatchWriteItem", table, self.table_arn(table));

@@ -211,3 +211,30 @@ fn control_plane() {
     )[0];
     assert_eq!(multi(c, "aws:TagKeys").unwrap(), ["team"]);
 }
+
+#[test]
+fn unreadable_keys_never_fail_open() {
+    let unreadable = crate::expr::UNREADABLE.to_string();
+    let c = &run(
+        Op::Query,
+        json!({"TableName": "GameScores", "KeyConditionExpression": "UserId = :missing"}),
+    )[0];
+    assert_eq!(
+        multi(c, "dynamodb:LeadingKeys").unwrap(),
+        [unreadable.clone()]
+    );
+    let c = &run(
+        Op::GetItem,
+        json!({"TableName": "GameScores", "Key": {"UserId": {"M": {}}}}),
+    )[0];
+    assert_eq!(
+        multi(c, "dynamodb:LeadingKeys").unwrap(),
+        [unreadable.clone()]
+    );
+    let c = &run(
+        Op::ExecuteStatement,
+        json!({"Statement": "SELECT * FROM GameScores WHERE UserId = ?"}),
+    )[0];
+    assert_eq!(multi(c, "dynamodb:LeadingKeys").unwrap(), [unreadable]);
+    assert_eq!(key(c, "dynamodb:FullTableScan"), Some("false"));
+}

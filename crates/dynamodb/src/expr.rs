@@ -162,9 +162,7 @@ pub fn key_equality(
             (Token::Value(v), r) if names_key(r)? => v,
             _ => continue,
         };
-        if let Some(s) = values.and_then(|m| m.get(*v)).and_then(scalar) {
-            out.push(s);
-        }
+        out.push(key_text(values.and_then(|m| m.get(*v))));
     }
     Ok(out)
 }
@@ -176,6 +174,16 @@ pub fn scalar(v: &Value) -> Option<String> {
     ["S", "N", "B"]
         .iter()
         .find_map(|k| o.get(*k).and_then(Value::as_str).map(str::to_string))
+}
+
+/// The key value IAM sees when a request names a key whose value podiam
+/// cannot read (a missing placeholder, a map): a text no policy value
+/// matches but `*`, so extraction never fails open.
+pub const UNREADABLE: &str = "\u{fffd}podiam:unreadable-key-value";
+
+/// [`scalar`], or [`UNREADABLE`].
+pub fn key_text(v: Option<&Value>) -> String {
+    v.and_then(scalar).unwrap_or_else(|| UNREADABLE.to_string())
 }
 
 #[cfg(test)]

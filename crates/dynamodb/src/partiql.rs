@@ -5,7 +5,7 @@
 //! and runs the statement; a statement this reader cannot place is refused
 //! before any decision.
 
-use crate::expr::scalar;
+use crate::expr::{UNREADABLE, key_text};
 use serde_json::Value;
 
 /// The statement kinds, one IAM action each.
@@ -249,9 +249,9 @@ impl Statement {
     pub fn key_values(&self, key: &str, params: &[Value]) -> Option<Vec<String>> {
         let t = &self.toks;
         let value = |tok: &Tok| match tok {
-            Tok::Str(s) | Tok::Num(s) => Some(s.clone()),
-            Tok::Param(i) => params.get(*i).and_then(scalar),
-            _ => None,
+            Tok::Str(s) | Tok::Num(s) => s.clone(),
+            Tok::Param(i) => key_text(params.get(*i)),
+            _ => UNREADABLE.to_string(),
         };
         let is_key = |tok: &Tok| matches!(tok, Tok::Word(w) | Tok::Quoted(w) if w == key);
         let mut out = Vec::new();
@@ -261,7 +261,7 @@ impl Statement {
                 if matches!(&t[i], Tok::Str(s) if s == key) && t.get(i + 1) == Some(&Tok::Sym(':'))
                 {
                     found = true;
-                    out.extend(t.get(i + 2).and_then(value));
+                    out.push(t.get(i + 2).map_or(UNREADABLE.to_string(), value));
                 }
                 continue;
             }
@@ -271,7 +271,7 @@ impl Statement {
             match t.get(i + 1) {
                 Some(Tok::Sym('=')) => {
                     found = true;
-                    out.extend(t.get(i + 2).and_then(value));
+                    out.push(t.get(i + 2).map_or(UNREADABLE.to_string(), value));
                 }
                 Some(w) if is_kw(w, "IN") => {
                     found = true;
@@ -279,7 +279,7 @@ impl Statement {
                         match tok {
                             Tok::Sym(']') | Tok::Sym(')') => break,
                             Tok::Sym(',') => {}
-                            v => out.extend(value(v)),
+                            v => out.push(value(v)),
                         }
                     }
                 }
