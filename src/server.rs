@@ -90,7 +90,7 @@ pub struct App {
     eks_auth: podiam_eks::EksAuth,
     admin: podiam_admin::Admin,
     s3: Arc<podiam_s3::S3>,
-    dynamodb: podiam_dynamodb::DynamoDb,
+    dynamodb: Arc<podiam_dynamodb::DynamoDb>,
     metrics: prometheus_client::registry::Registry,
 }
 
@@ -106,15 +106,15 @@ impl App {
         ));
         let s3 = Arc::new(podiam_s3::S3::open(data_dir, &svc.config)?);
         let sts = Arc::new(Sts::new(fetcher));
-        let dynamodb = podiam_dynamodb::DynamoDb::open(data_dir)?;
+        let dynamodb = Arc::new(podiam_dynamodb::DynamoDb::open(data_dir)?);
         Ok(App {
-            dynamodb,
+            dynamodb: dynamodb.clone(),
             metrics: crate::serve_metrics::registry(&svc, sts.clone()),
             svc,
             iam: podiam_iam::Iam::default(),
             eks: podiam_eks::Eks::default(),
             eks_auth: podiam_eks::EksAuth::default(),
-            admin: podiam_admin::Admin::new(sts.clone(), s3.clone()),
+            admin: podiam_admin::Admin::new(sts.clone(), s3.clone(), dynamodb.clone()),
             sts,
             s3,
         })
@@ -558,7 +558,7 @@ async fn route(
     // boxed: it is large (S3's is ~14 KiB) and would otherwise be copied
     // with every future that wraps it, on every request.
     match service.as_deref() {
-        _ if dynamodb => Box::pin(run(svc, &app.dynamodb, parts, input, &meta, rid)).await,
+        _ if dynamodb => Box::pin(run(svc, app.dynamodb.as_ref(), parts, input, &meta, rid)).await,
         Some("eks-auth") => Box::pin(run(svc, &app.eks_auth, parts, input, &meta, rid)).await,
         Some("eks") => Box::pin(run(svc, &app.eks, parts, input, &meta, rid)).await,
         Some("sts") => Box::pin(run(svc, app.sts.as_ref(), parts, input, &meta, rid)).await,

@@ -1041,3 +1041,62 @@ async fn dynamodb_session_policies_and_boundaries_narrow() {
         r.body
     );
 }
+
+#[tokio::test]
+async fn dynamodb_refusals_are_worded_by_the_engine() {
+    let e = env().await;
+    games_table(&e).await;
+    let msg = |r: &Reply| {
+        serde_json::from_str::<serde_json::Value>(&r.body).unwrap()["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let r = e
+        .ddb(
+            Some(&e.admin),
+            "PutItem",
+            json!({"Item": {"a": {"S": "b"}}}),
+        )
+        .await;
+    r.expect(400, "ValidationException");
+    assert_eq!(
+        msg(&r),
+        "1 validation error detected: Value null at 'tableName' failed to satisfy constraint: Member must not be null"
+    );
+    let r = e.ddb(Some(&e.admin), "CreateTable", json!({})).await;
+    assert_eq!(
+        msg(&r),
+        "The parameter 'TableName' is required but was not present in the request"
+    );
+    // An expression podiam's reader refuses reaches the engine, which words it.
+    let r = e
+        .ddb(Some(&e.admin), "GetItem", get("alice", Some("!!")))
+        .await;
+    r.expect(400, "ValidationException");
+    assert_eq!(
+        msg(&r),
+        "Invalid ProjectionExpression: Syntax error; token: \"!\", near: \"!!\""
+    );
+    // A number spelled -0 for a boolean is named as written.
+    let r = e
+        .ddb(
+            Some(&e.admin),
+            "GetItem",
+            json!({"TableName": "GameScores", "Key": {"UserId": {"S": "a"}}, "ConsistentRead": -0}),
+        )
+        .await;
+    r.expect(400, "SerializationException");
+    // But an unreadable projection never passes an Attributes allow-list.
+    e.role(
+        &e.admin,
+        "reader",
+        &json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "dynamodb:GetItem",
+            "Resource": GAMES, "Condition": {"ForAllValues:StringEquals": {"dynamodb:Attributes": ["UserId"]}}}]}),
+    )
+    .await;
+    let reader = e.session(ACCOUNT, "reader", None);
+    e.ddb(Some(&reader), "GetItem", get("alice", Some("!!")))
+        .await
+        .expect(400, "AccessDeniedException");
+}

@@ -28,15 +28,22 @@ const SIGNING_NAMES: [&str; 3] = ["eks", "eks-auth", "podiam"];
 pub struct Admin {
     sts: Arc<Sts>,
     s3: Arc<podiam_s3::S3>,
+    dynamodb: Arc<podiam_dynamodb::DynamoDb>,
     verifiers: [Verifier; 3],
 }
 
 impl Admin {
-    /// The API, explaining with `sts`'s checks and `s3`'s resolved checks.
-    pub fn new(sts: Arc<Sts>, s3: Arc<podiam_s3::S3>) -> Admin {
+    /// The API, explaining with `sts`'s checks and the data services'
+    /// resolved checks.
+    pub fn new(
+        sts: Arc<Sts>,
+        s3: Arc<podiam_s3::S3>,
+        dynamodb: Arc<podiam_dynamodb::DynamoDb>,
+    ) -> Admin {
         Admin {
             sts,
             s3,
+            dynamodb,
             verifiers: SIGNING_NAMES.map(|n| Verifier::new(VerifyOptions::new(n))),
         }
     }
@@ -202,7 +209,7 @@ impl Service for Admin {
             AdminAction::ExplainAssume => {
                 explain_assume(svc, &self.sts, caller, body, meta).await?
             }
-            AdminAction::ExplainRequest => explain_request(svc, &self.s3, caller, body, meta)?,
+            AdminAction::ExplainRequest => explain_request(svc, self, caller, body, meta)?,
         };
         Ok(pipeline::json_ok(200, v.to_string(), cx.request_id))
     }
@@ -483,7 +490,7 @@ fn audit_tail(svc: &Services, denied: bool, follow: bool) -> Response<Body> {
 /// boundary, and for S3 the bucket policy).
 fn explain_request(
     svc: &Services,
-    s3: &podiam_s3::S3,
+    admin: &Admin,
     caller: &Caller,
     body: &[u8],
     meta: &RequestMeta,
@@ -528,12 +535,11 @@ fn explain_request(
             access_key_id: key.access_key_id.clone(),
         }
     };
-    // The service's own check for (action, resource): for S3 the bucket
-    // policy, owner, owner rule and s3:* keys, exactly as S3 decides.
     // The service's own check: for S3 the bucket policy, owner, owner rule
-    // and existing object's tags, exactly as S3 decides. Keys that only a
-    // real request carries (the signature's s3:* keys, aws:SourceIp) come
-    // from `context`.
+    // and existing object's tags; for DynamoDB the table's resource policy
+    // and tags; exactly as the service decides. Keys that only a real
+    // request carries (the signature's s3:* keys, dynamodb:LeadingKeys,
+    // aws:SourceIp) come from `context`.
     let mut check = Check::new(action.clone(), resource.clone());
     if action.starts_with("s3:")
         && let Some(c) = podiam_s3::authz::for_arn(&action, &resource)
@@ -542,7 +548,7 @@ fn explain_request(
             caller: Some(&subject),
             verified: None,
         };
-        match s3.resolve(svc, &c, &auth) {
+        match admin.s3.resolve(svc, &c, &auth) {
             Ok(resolved) => {
                 if resolved.resource_policy.is_none() {
                     notes.push(format!(
@@ -553,6 +559,17 @@ fn explain_request(
                 check = resolved;
             }
             Err(e) => notes.push(format!("{}: {}", e.code.as_str(), e.message)),
+        }
+    }
+    if action.starts_with("dynamodb:") {
+        match admin.dynamodb.resolve(&svc.store, &action, &resource) {
+            Ok(resolved) => {
+                if resolved.resource_policy.is_none() {
+                    notes.push(format!("{resource} has no resource-based policy"));
+                }
+                check = resolved;
+            }
+            Err(e) => notes.push(e.to_string()),
         }
     }
     if let Some(Value::Object(m)) = v.get("context") {

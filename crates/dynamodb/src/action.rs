@@ -88,6 +88,25 @@ ops! {
 }
 
 impl Op {
+    /// Whether the operation names its table in a top-level `TableName`.
+    pub fn takes_table_name(self) -> bool {
+        matches!(
+            self,
+            Op::CreateTable
+                | Op::DeleteTable
+                | Op::DescribeTable
+                | Op::UpdateTable
+                | Op::PutItem
+                | Op::GetItem
+                | Op::DeleteItem
+                | Op::UpdateItem
+                | Op::Query
+                | Op::Scan
+                | Op::UpdateTimeToLive
+                | Op::DescribeTimeToLive
+        )
+    }
+
     /// The operation an `X-Amz-Target` names.
     pub fn from_target(target: &str) -> Option<Op> {
         Op::ALL.iter().copied().find(|op| {
@@ -110,6 +129,10 @@ pub struct DdbCall {
     pub account: String,
     /// The input, tables named by plain name.
     pub input: Map<String, Value>,
+    /// Whether decoding changed the input (a table ARN became a name): if
+    /// not, the engine gets the request's own bytes, which it reads as
+    /// written (number spellings, member order).
+    pub changed: bool,
 }
 
 impl DdbCall {
@@ -191,6 +214,11 @@ pub fn decode(
     let Ok(Value::Object(mut input)) = serde_json::from_slice::<Value>(body) else {
         return Err(DecodeError::Malformed);
     };
+    // Without its table the request can only be refused, in the engine's words.
+    if op.takes_table_name() && !input.get("TableName").is_some_and(Value::is_string) {
+        return Err(DecodeError::Malformed);
+    }
+    let mut changed = false;
     let mut owner: Option<String> = None;
     let mut claim = |arn: &DdbArn| -> Result<(), DdbError> {
         if arn.region != region {
@@ -212,12 +240,14 @@ pub fn decode(
     // Table names that may be ARNs: the top-level TableName, the keys of
     // RequestItems, and each transaction item's TableName.
     if let Some(Value::String(t)) = input.get_mut("TableName") {
-        plain_name(t, &mut claim)?;
+        changed |= plain_name(t, &mut claim)?;
     }
-    if let Some(Value::Object(items)) = input.get_mut("RequestItems") {
+    if let Some(Value::Object(items)) = input.get_mut("RequestItems")
+        && items.keys().any(|k| k.starts_with("arn:"))
+    {
         let mut renamed = Map::new();
         for (mut k, v) in std::mem::take(items) {
-            plain_name(&mut k, &mut claim)?;
+            changed |= plain_name(&mut k, &mut claim)?;
             renamed.insert(k, v);
         }
         *items = renamed;
@@ -245,22 +275,24 @@ pub fn decode(
         region: region.to_string(),
         account: owner.unwrap_or_else(|| caller_account.to_string()),
         input,
+        changed,
     })
 }
 
-/// Replaces a table ARN by its table name, claiming its account.
+/// Replaces a table ARN by its table name, claiming its account; says
+/// whether it did.
 fn plain_name(
     t: &mut String,
     claim: &mut impl FnMut(&DdbArn) -> Result<(), DdbError>,
-) -> Result<(), DdbError> {
+) -> Result<bool, DdbError> {
     if !t.starts_with("arn:") {
-        return Ok(());
+        return Ok(false);
     }
     match DdbArn::parse(t) {
         Some(a) if a.sub.is_none() => {
             claim(&a)?;
             *t = a.table;
-            Ok(())
+            Ok(true)
         }
         _ => Err(DdbError::Validation(format!(
             "1 validation error detected: Value '{t}' at 'tableName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"

@@ -18,7 +18,7 @@
 use crate::action::{DdbArn, DdbCall, Op};
 use crate::engine::TableInfo;
 use crate::error::DdbError;
-use crate::expr::{key_equality, key_text, top_level_names};
+use crate::expr::{UNREADABLE, key_equality, key_text, top_level_names};
 use crate::partiql::{self, Statement};
 use podiam_auth::Check;
 use serde_json::{Map, Value};
@@ -204,7 +204,7 @@ impl Builder<'_> {
             "ProjectionExpression",
         ] {
             if let Some(x) = input.get(e).and_then(Value::as_str) {
-                add_all(&mut attrs, top_level_names(x, names).map_err(expr_err)?);
+                add_all(&mut attrs, names_or_unreadable(x, names));
             }
         }
         for legacy in ["Expected", "AttributeUpdates"] {
@@ -256,7 +256,7 @@ impl Builder<'_> {
             "ProjectionExpression",
         ] {
             if let Some(x) = input.get(e).and_then(Value::as_str) {
-                add_all(&mut attrs, top_level_names(x, names).map_err(expr_err)?);
+                add_all(&mut attrs, names_or_unreadable(x, names));
             }
         }
         for legacy in ["KeyConditions", "QueryFilter", "ScanFilter"] {
@@ -273,7 +273,8 @@ impl Builder<'_> {
             if let Some(pk) = pk {
                 let mut leading = match input.get("KeyConditionExpression").and_then(Value::as_str)
                 {
-                    Some(kce) => key_equality(kce, &pk, names, values).map_err(expr_err)?,
+                    Some(kce) => key_equality(kce, &pk, names, values)
+                        .unwrap_or_else(|_| vec![UNREADABLE.to_string()]),
                     None => Vec::new(),
                 };
                 // The legacy form: KeyConditions {pk: {EQ, [value]}}.
@@ -283,7 +284,7 @@ impl Builder<'_> {
                 // A query always fixes its partition key; one podiam cannot
                 // find is unreadable, never absent.
                 if leading.is_empty() {
-                    leading.push(crate::expr::UNREADABLE.to_string());
+                    leading.push(UNREADABLE.to_string());
                 }
                 c.multi_keys.push(("dynamodb:LeadingKeys".into(), leading));
             }
@@ -321,7 +322,7 @@ impl Builder<'_> {
             }
             let mut specific = false;
             if let Some(p) = req.get("ProjectionExpression").and_then(Value::as_str) {
-                add_all(&mut attrs, top_level_names(p, names).map_err(expr_err)?);
+                add_all(&mut attrs, names_or_unreadable(p, names));
                 specific = true;
             }
             if req.get("AttributesToGet").is_some() {
@@ -466,8 +467,12 @@ fn select_default(specific: bool, index: bool) -> &'static str {
     }
 }
 
-fn expr_err(e: crate::expr::ExprError) -> DdbError {
-    DdbError::Validation(e.0)
+/// The names an expression touches; an expression podiam cannot read
+/// touches [`UNREADABLE`], which no allow-list admits: the decision fails
+/// closed, and if allowed the engine refuses the expression in DynamoDB's
+/// words (its grammar rejects everything this reader does).
+fn names_or_unreadable(expr: &str, names: Option<&Map<String, Value>>) -> Vec<String> {
+    top_level_names(expr, names).unwrap_or_else(|_| vec![UNREADABLE.to_string()])
 }
 
 fn array<'a>(input: &'a Map<String, Value>, key: &str) -> &'a [Value] {

@@ -83,6 +83,32 @@ impl DynamoDb {
             .flatten()
     }
 
+    /// The check DynamoDB decides for `action` on `resource` (for
+    /// `podiam explain request`): the table's resource policy and tags
+    /// added. Keys only a real request carries (`dynamodb:LeadingKeys`, …)
+    /// are the explainer's to give.
+    pub fn resolve(
+        &self,
+        store: &podiam_store::Store,
+        action: &str,
+        resource: &str,
+    ) -> Result<Check, DdbError> {
+        let mut c = Check::new(action.to_string(), resource.to_string());
+        if let Some(arn) = DdbArn::parse(resource)
+            && let Some(info) = self
+                .engine
+                .table_info(&arn.account, &arn.region, &arn.table)?
+        {
+            c.keys.extend(
+                info.tags
+                    .into_iter()
+                    .map(|(k, v)| (format!("aws:ResourceTag/{k}"), v)),
+            );
+        }
+        attach_resource_policy(store, &mut c)?;
+        Ok(c)
+    }
+
     /// A resource ARN of the call that must be a table or stream of it,
     /// which must exist.
     fn policy_target(&self, call: &DdbCall) -> Result<(String, DdbArn), DdbError> {
@@ -156,16 +182,30 @@ impl DynamoDb {
         })
     }
 
-    async fn engine_op(&self, cx: &Cx<'_>, mut call: DdbCall) -> Result<String, DdbError> {
+    async fn engine_op(
+        &self,
+        cx: &Cx<'_>,
+        mut call: DdbCall,
+        raw: &[u8],
+    ) -> Result<String, DdbError> {
         // CreateTable's policy is podiam's to keep; the engine ignores it.
-        let create_policy = match (call.op, call.input.remove("ResourcePolicy")) {
-            (Op::CreateTable, Some(Value::String(p))) => {
-                policy::validate(&p)?;
-                Some(p)
-            }
+        let create_policy = match call.op {
+            Op::CreateTable => match call.input.remove("ResourcePolicy") {
+                Some(Value::String(p)) => {
+                    policy::validate(&p)?;
+                    call.changed = true;
+                    Some(p)
+                }
+                _ => None,
+            },
             _ => None,
         };
-        let body = Value::Object(std::mem::take(&mut call.input)).to_string();
+        // The request's own bytes unless decoding changed it.
+        let body = if call.changed {
+            Value::Object(call.input.clone()).to_string()
+        } else {
+            String::from_utf8_lossy(raw).into_owned()
+        };
         let out = self
             .engine
             .call(&call.account, &call.region, call.op.name(), body)
@@ -215,6 +255,17 @@ impl DynamoDb {
     }
 }
 
+/// Adds the resource-based policy governing `c`'s resource.
+fn attach_resource_policy(store: &podiam_store::Store, c: &mut Check) -> Result<(), DdbError> {
+    if let Some((name, p)) = policy::governing(store, &c.resource)? {
+        *c = std::mem::take(c).with_resource_policy(name, p);
+    }
+    // The root of the owning account may always remove a policy that locks
+    // everyone out.
+    c.owner_always_allowed = c.action == "dynamodb:DeleteResourcePolicy";
+    Ok(())
+}
+
 fn parse(s: &str) -> Value {
     serde_json::from_str(s).unwrap_or_default()
 }
@@ -258,7 +309,12 @@ impl Service for DynamoDb {
             Value::Object(params),
         );
         // DynamoDB reads the body and the target before the signature.
-        if !input.bytes().is_empty() && serde_json::from_slice::<Value>(input.bytes()).is_err() {
+        // (JSON nested deeper than serde_json follows is still JSON: the
+        // engine answers it with DynamoDB's nesting error.)
+        if !input.bytes().is_empty()
+            && let Err(e) = serde_json::from_slice::<Value>(input.bytes())
+            && !e.to_string().starts_with("recursion limit exceeded")
+        {
             return Err(DdbError::Serialization(None));
         }
         let op = op.ok_or(DdbError::UnknownOperation)?;
@@ -295,14 +351,22 @@ impl Service for DynamoDb {
                 .or_insert_with(|| self.facts(call, t))
                 .clone()
         };
-        let mut checks = authz::checks(call, &facts)?;
-        for c in &mut checks {
-            if let Some((name, p)) = policy::governing(&cx.svc.store, &c.resource)? {
-                *c = std::mem::take(c).with_resource_policy(name, p);
+        let mut checks = match authz::checks(call, &facts) {
+            Ok(c) => c,
+            // A statement podiam cannot place: the engine says what is wrong.
+            Err(DdbError::Validation(m))
+                if call.op.name().contains("Statement") || call.op == Op::ExecuteTransaction =>
+            {
+                let body = Value::Object(call.input.clone()).to_string();
+                return Err(match self.engine.refusal(call.op.name(), &body) {
+                    e @ DdbError::Engine { .. } if !e.to_string().contains("ResourceNotFound") => e,
+                    _ => DdbError::Validation(m),
+                });
             }
-            // The root of the owning account may always remove a policy
-            // that locks everyone out.
-            c.owner_always_allowed = c.action == "dynamodb:DeleteResourcePolicy";
+            Err(e) => return Err(e),
+        };
+        for c in &mut checks {
+            attach_resource_policy(&cx.svc.store, c)?;
         }
         Ok(checks)
     }
@@ -321,10 +385,10 @@ impl Service for DynamoDb {
         &self,
         cx: &Cx<'_>,
         call: DdbCall,
-        _input: Input,
+        input: Input,
     ) -> Result<http::Response<Body>, DdbError> {
         let body = if call.op.engine() {
-            self.engine_op(cx, call).await?
+            self.engine_op(cx, call, input.bytes()).await?
         } else {
             self.podiam_op(cx, &call).await?.to_string()
         };
