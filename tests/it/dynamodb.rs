@@ -146,30 +146,112 @@ fn seed_002_carts_with_irsa() {
     assert_eq!(line["userIdentity"]["type"], "AssumedRole", "{line}");
 }
 
+/// Writers under load: PutItem and TransactWriteItems from four threads,
+/// each acknowledged id printed (and flushed) only after the response.
+const WRITERS: &str = r#"
+import os, sys, threading, boto3, botocore
+cfg = botocore.config.Config(retries={"max_attempts": 1}, connect_timeout=2, read_timeout=5)
+t = os.environ["TABLE"]
+lock = threading.Lock()
+def writer(w):
+    ddb = boto3.client("dynamodb", config=cfg)
+    i = 0
+    while True:
+        i += 1
+        k = "w%d-%d" % (w, i)
+        try:
+            if w % 2:
+                ddb.put_item(TableName=t, Item={"id": {"S": k}, "customerId": {"S": "c"}})
+                done = [k]
+            else:
+                ddb.transact_write_items(TransactItems=[
+                    {"Put": {"TableName": t, "Item": {"id": {"S": k + "a"}, "customerId": {"S": "c"}}}},
+                    {"Put": {"TableName": t, "Item": {"id": {"S": k + "b"}, "customerId": {"S": "c"}}}}])
+                done = [k + "a", k + "b"]
+        except Exception:
+            return
+        with lock:
+            for d in done:
+                sys.stdout.write(d + "\n")
+            sys.stdout.flush()
+ts = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
+for x in ts: x.start()
+for x in ts: x.join()
+"#;
+
 #[test]
-fn acknowledged_writes_survive_kill_9() {
+fn acknowledged_writes_survive_kill_9_under_load() {
     let mut s = Server::start();
     create_carts_table(&s);
-    for i in 0..20 {
-        ok(&s.aws(&[
-            "dynamodb",
-            "put-item",
-            "--table-name",
-            TABLE,
-            "--item",
-            &json!({"id": {"S": format!("k{i}")}, "customerId": {"S": "c"}}).to_string(),
-        ]));
-    }
+    let creds = std::fs::read_to_string(s.data_dir().join("admin-credentials")).expect("creds");
+    let field = |k: &str| {
+        creds
+            .lines()
+            .find_map(|l| l.strip_prefix(k)?.trim().strip_prefix('=').map(str::trim))
+            .expect("key")
+            .to_string()
+    };
+    let acked = s.dir.path().join("acked");
+    let mut writers = Command::new("python3")
+        .args(["-c", WRITERS])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", s.home())
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", field("aws_access_key_id"))
+        .env("AWS_SECRET_ACCESS_KEY", field("aws_secret_access_key"))
+        .env("AWS_ENDPOINT_URL", &s.endpoint)
+        .env("TABLE", TABLE)
+        .stdout(std::fs::File::create(&acked).expect("acked file"))
+        .spawn()
+        .expect("python3");
+    // Kill the server mid-stream, once writes are flowing.
+    assert!(
+        wait_for(Duration::from_secs(30), || std::fs::read_to_string(&acked)
+            .unwrap_or_default()
+            .lines()
+            .count()
+            >= 200),
+        "the writers never got going"
+    );
     s.kill9();
+    writers.wait().expect("writers exit");
+    let ids: Vec<String> = std::fs::read_to_string(&acked)
+        .expect("acked")
+        .lines()
+        .map(str::to_string)
+        .collect();
     s.restart();
-    let out = ok(&s.aws(&[
-        "dynamodb",
-        "scan",
-        "--table-name",
-        TABLE,
-        "--select",
-        "COUNT",
-    ]));
+    let out = ok(&s.aws(&["dynamodb", "scan", "--table-name", TABLE]));
     let v: Value = serde_json::from_str(&out).expect("json");
-    assert_eq!(v["Count"], 20, "{v}");
+    let stored: std::collections::HashSet<&str> = v["Items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|i| i["id"]["S"].as_str())
+        .collect();
+    let lost: Vec<&String> = ids
+        .iter()
+        .filter(|i| !stored.contains(i.as_str()))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} of {} acknowledged writes lost: {lost:?}",
+        lost.len(),
+        ids.len()
+    );
+    // Transactions are atomic across the crash: both halves or neither.
+    for id in &stored {
+        if let Some(stem) = id
+            .strip_suffix('a')
+            .filter(|_| id.starts_with("w0") || id.starts_with("w2"))
+        {
+            assert!(
+                stored.contains(format!("{stem}b").as_str()),
+                "half a transaction: {id}"
+            );
+        }
+    }
 }
