@@ -1100,3 +1100,49 @@ async fn dynamodb_refusals_are_worded_by_the_engine() {
         .await
         .expect(400, "AccessDeniedException");
 }
+
+#[tokio::test]
+async fn dynamodb_abac_on_table_tags_and_transactions() {
+    let e = env().await;
+    games_table(&e).await;
+    e.ddb(
+        Some(&e.admin),
+        "TagResource",
+        json!({"ResourceArn": GAMES, "Tags": [{"Key": "team", "Value": "games"}]}),
+    )
+    .await
+    .expect(200, "");
+    // Reads only on tables tagged for the caller's team; transactional
+    // writes only inside a transaction (dynamodb:EnclosingOperation).
+    let policy = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": "*",
+         "Condition": {"StringEquals": {"aws:ResourceTag/team": "games"}}},
+        {"Effect": "Allow", "Action": "dynamodb:PutItem", "Resource": GAMES,
+         "Condition": {"StringEquals": {"dynamodb:EnclosingOperation": "TransactWriteItems"}}}]});
+    e.role(&e.admin, "team", &policy).await;
+    let t = e.session(ACCOUNT, "team", None);
+    e.ddb(Some(&t), "GetItem", get("alice", None))
+        .await
+        .expect(200, "");
+    let put = json!({"TableName": "GameScores", "Item": {"UserId": {"S": "dave"}}});
+    e.ddb(Some(&t), "PutItem", put.clone())
+        .await
+        .expect(400, "AccessDeniedException");
+    e.ddb(
+        Some(&t),
+        "TransactWriteItems",
+        json!({"TransactItems": [{"Put": put}]}),
+    )
+    .await
+    .expect(200, "");
+    e.ddb(
+        Some(&e.admin),
+        "UntagResource",
+        json!({"ResourceArn": GAMES, "TagKeys": ["team"]}),
+    )
+    .await
+    .expect(200, "");
+    e.ddb(Some(&t), "GetItem", get("alice", None))
+        .await
+        .expect(400, "AccessDeniedException");
+}
