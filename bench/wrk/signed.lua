@@ -1,14 +1,18 @@
 -- wrk script: replays one pre-signed HTTP request (method, path with query,
--- headers) on every connection. Used for the header-signed S3
--- ListObjectsV2: the request was signed (SigV4 in the Authorization header,
--- with x-amz-security-token) by botocore moments before the run and sent
--- once for real; replaying the identical request is valid SigV4 for as long
--- as its X-Amz-Date is within the server's 15-minute skew window.
+-- headers and, optionally, a body) on every connection. Used for the
+-- header-signed S3 ListObjectsV2 and the DynamoDB calls (a signed POST with a
+-- JSON body): the request was signed (SigV4 in the Authorization header, with
+-- the session token) by botocore moments before the run and sent once for
+-- real; replaying the identical request is valid SigV4 for as long as its
+-- X-Amz-Date is within the server's 15-minute skew window.
 --
 -- Environment:
 --   BENCH_REQUEST_FILE  first line "METHOD /path?query", then one
 --                       "Name: value" header per line. Host comes from the
---                       URL on wrk's command line (the signed host).
+--                       URL on wrk's command line (the signed host). If an
+--                       empty line follows the headers, everything after it,
+--                       byte for byte, is the body (its SHA-256 is part of
+--                       the signature). Content-Length is always wrk's own.
 --
 -- No response() callback, as in the other scripts: wrk counts statuses itself.
 
@@ -27,9 +31,17 @@ if not method then
 end
 wrk.method = method
 wrk.path = target
-for line in f:lines() do
+while true do
+  local line = f:read("*l")
+  if line == nil then
+    break
+  end
+  if line == "" then
+    wrk.body = f:read("*a")
+    break
+  end
   local k, v = line:match("^([^:]+):%s*(.-)%s*$")
-  if k then
+  if k and k:lower() ~= "content-length" then
     wrk.headers[k] = v
   end
 end

@@ -110,6 +110,24 @@ impl Server {
             .expect("run podiam")
     }
 
+    /// `program` as a pod runs it: a clean environment with `PATH`, a
+    /// private `HOME`, no AWS config or credentials files, region
+    /// us-east-1, no instance metadata, and this server as the endpoint.
+    /// The caller adds the credential variables.
+    pub fn pod_command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new(program);
+        c.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.home())
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_ENDPOINT_URL", &self.endpoint);
+        c
+    }
+
     /// Runs the aws CLI as the admin.
     pub fn aws(&self, args: &[&str]) -> Output {
         Command::new("aws")
@@ -389,6 +407,19 @@ pub fn fails_with(out: &Output, code: &str) -> String {
         "expected ({code}), got: {err}"
     );
     err
+}
+
+/// The built example `name` (cargo test builds the examples).
+pub fn example(name: &str) -> PathBuf {
+    let p = std::env::current_exe()
+        .expect("test binary")
+        .parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .join("examples")
+        .join(name);
+    assert!(p.exists(), "build examples first: {}", p.display());
+    p
 }
 
 pub fn now() -> i64 {

@@ -5,7 +5,6 @@
 
 use super::common::*;
 use serde_json::{Value, json};
-use std::process::Command;
 use std::time::Duration;
 
 const TABLE: &str = "eks-workshop-carts";
@@ -58,17 +57,11 @@ print(json.dumps(out))
 fn carts_as_pod(s: &Server, role: &str, token: &str) -> Vec<Value> {
     let token_file = s.data_dir().join(format!("carts-token-{}", now()));
     std::fs::write(&token_file, token).expect("token file");
-    let out = Command::new("python3")
+    let out = s
+        .pod_command("python3")
         .args(["-c", CARTS])
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", s.home())
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
         .env("AWS_ROLE_ARN", role)
         .env("AWS_WEB_IDENTITY_TOKEN_FILE", &token_file)
-        .env("AWS_ENDPOINT_URL", &s.endpoint)
         .env("TABLE", TABLE)
         .env("INDEX", INDEX)
         .output()
@@ -183,26 +176,13 @@ for x in ts: x.join()
 fn acknowledged_writes_survive_kill_9_under_load() {
     let mut s = Server::start();
     create_carts_table(&s);
-    let creds = std::fs::read_to_string(s.data_dir().join("admin-credentials")).expect("creds");
-    let field = |k: &str| {
-        creds
-            .lines()
-            .find_map(|l| l.strip_prefix(k)?.trim().strip_prefix('=').map(str::trim))
-            .expect("key")
-            .to_string()
-    };
     let acked = s.dir.path().join("acked");
-    let mut writers = Command::new("python3")
+    let admin = s.admin();
+    let mut writers = s
+        .pod_command("python3")
         .args(["-c", WRITERS])
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", s.home())
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", field("aws_access_key_id"))
-        .env("AWS_SECRET_ACCESS_KEY", field("aws_secret_access_key"))
-        .env("AWS_ENDPOINT_URL", &s.endpoint)
+        .env("AWS_ACCESS_KEY_ID", &admin.access_key_id)
+        .env("AWS_SECRET_ACCESS_KEY", &admin.secret_access_key)
         .env("TABLE", TABLE)
         .stdout(std::fs::File::create(&acked).expect("acked file"))
         .spawn()

@@ -1303,26 +1303,8 @@ fn namespaces_share_a_dynamodb_table_by_leading_keys() {
         "team-a-token",
         &pod_token(&s, "demo", "team-a", "app", "app-a1"),
     );
-    let example = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples/sdk_dynamodb_suite");
-    assert!(
-        example.exists(),
-        "build examples first: {}",
-        example.display()
-    );
-    let out = Command::new(example)
-        .env_clear()
-        .env("HOME", s.dir.path())
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ENDPOINT_URL", &s.endpoint)
+    let out = s
+        .pod_command(example("sdk_dynamodb_suite"))
         .env("AWS_CONTAINER_CREDENTIALS_FULL_URI", &agent.creds_url)
         .env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", &tok_a)
         .env("SUITE_TABLE", "tenants")
@@ -1337,15 +1319,9 @@ fn namespaces_share_a_dynamodb_table_by_leading_keys() {
         "team-b-token",
         &pod_token(&s, "demo", "team-b", "app", "app-b1"),
     );
-    let out = Command::new("python3")
+    let out = s
+        .pod_command("python3")
         .args(["-c", TENANT_BOTO3])
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", s.dir.path())
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env("AWS_ENDPOINT_URL", &s.endpoint)
         .env("AWS_CONTAINER_CREDENTIALS_FULL_URI", &agent.creds_url)
         .env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", &tok_b)
         .env("TENANT", "team-b")

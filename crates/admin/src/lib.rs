@@ -53,6 +53,12 @@ impl Admin {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdminError(pub AwsError);
 
+impl From<AuthError> for AdminError {
+    fn from(e: AuthError) -> Self {
+        AdminError(e.to_aws())
+    }
+}
+
 impl ServiceError for AdminError {
     fn aws_error(&self) -> AwsError {
         self.0.clone()
@@ -102,9 +108,7 @@ impl Service for Admin {
     type Action = AdminAction;
     type Error = AdminError;
 
-    fn event_source(&self) -> &'static str {
-        "podiam"
-    }
+    const EVENT_SOURCE: &'static str = "podiam";
 
     fn verifier(&self, parts: &Parts) -> &Verifier {
         let name = signing_service(&parts.headers, parts.uri.query());
@@ -117,7 +121,7 @@ impl Service for Admin {
 
     fn open(&self, parts: &Parts, input: &Input) -> Result<((), Authentication), AdminError> {
         podiam_auth::audit::note_request(
-            self.event_source(),
+            Self::EVENT_SOURCE,
             &format!("{} {}", parts.method, parts.uri.path()),
             serde_json::from_slice(input.bytes()).unwrap_or(Value::Null),
         );
@@ -130,10 +134,6 @@ impl Service for Admin {
             )));
         }
         Ok(((), Authentication::Required))
-    }
-
-    fn auth_error(&self, _parts: &Parts, e: AuthError) -> AdminError {
-        AdminError(e.to_aws())
     }
 
     fn decode(&self, cx: &Cx<'_>, _: (), input: &Input) -> Result<AdminAction, AdminError> {

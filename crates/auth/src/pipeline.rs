@@ -104,11 +104,12 @@ pub trait Service: Send + Sync {
     type Envelope: Send;
     /// The decoded request.
     type Action: Send;
-    /// The service's error, with its one mapping to the wire.
-    type Error: ServiceError;
+    /// The service's error, with its one mapping to the wire; an
+    /// authentication failure becomes one through `From`.
+    type Error: ServiceError + From<AuthError>;
 
     /// The audit line's `eventSource`, e.g. `iam.amazonaws.com`.
-    fn event_source(&self) -> &'static str;
+    const EVENT_SOURCE: &'static str;
 
     /// The signature verifier (SigV4 service name, region, S3 rules) for
     /// a request; podiam's own API accepts several signing names.
@@ -124,8 +125,11 @@ pub trait Service: Send + Sync {
         input: &Input,
     ) -> Result<(Self::Envelope, Authentication), Self::Error>;
 
-    /// An authentication failure in the service's shape.
-    fn auth_error(&self, parts: &Parts, e: AuthError) -> Self::Error;
+    /// An authentication failure in the service's shape (S3's depends on
+    /// the request).
+    fn auth_error(&self, _parts: &Parts, e: AuthError) -> Self::Error {
+        e.into()
+    }
 
     /// The typed action (validation errors are the service's).
     fn decode(

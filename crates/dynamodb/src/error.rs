@@ -22,7 +22,7 @@ const VALIDATE: &str = "com.amazon.coral.validate";
 pub enum DdbError {
     /// The caller could not be authenticated.
     #[error("{0}")]
-    Auth(AuthError),
+    Auth(#[from] AuthError),
     /// IAM refused the call; the message names principal, action and resource.
     #[error("{0}")]
     AccessDenied(String),

@@ -275,9 +275,7 @@ impl Service for DynamoDb {
     type Action = DdbCall;
     type Error = DdbError;
 
-    fn event_source(&self) -> &'static str {
-        EVENT_SOURCE
-    }
+    const EVENT_SOURCE: &'static str = EVENT_SOURCE;
 
     fn verifier(&self, _parts: &http::request::Parts) -> &Verifier {
         &self.verifier
@@ -319,10 +317,6 @@ impl Service for DynamoDb {
         }
         let op = op.ok_or(DdbError::UnknownOperation)?;
         Ok((op, Authentication::Required))
-    }
-
-    fn auth_error(&self, _parts: &http::request::Parts, e: AuthError) -> DdbError {
-        DdbError::Auth(e)
     }
 
     fn decode(&self, cx: &Cx<'_>, op: Op, input: &Input) -> Result<DdbCall, DdbError> {

@@ -49,7 +49,7 @@ pub enum EksAuthError {
     NoRoute(String),
     /// The request could not be authenticated.
     #[error("{0}")]
-    Unauthenticated(podiam_auth::AuthError),
+    Unauthenticated(#[from] podiam_auth::AuthError),
 }
 
 impl EksAuthError {

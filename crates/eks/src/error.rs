@@ -31,7 +31,7 @@ pub enum EksError {
     NoRoute(String),
     /// The request could not be authenticated.
     #[error("{0}")]
-    Unauthenticated(podiam_auth::AuthError),
+    Unauthenticated(#[from] podiam_auth::AuthError),
 }
 
 impl EksError {

@@ -50,9 +50,7 @@ impl Service for Eks {
     type Action = EksRequest;
     type Error = EksError;
 
-    fn event_source(&self) -> &'static str {
-        "eks.amazonaws.com"
-    }
+    const EVENT_SOURCE: &'static str = "eks.amazonaws.com";
 
     fn verifier(&self, _parts: &http::request::Parts) -> &Verifier {
         &self.verifier
@@ -64,15 +62,11 @@ impl Service for Eks {
         input: &Input,
     ) -> Result<((), Authentication), EksError> {
         podiam_auth::audit::note_request(
-            self.event_source(),
+            Self::EVENT_SOURCE,
             &format!("{} {}", parts.method, parts.uri.path()),
             serde_json::from_slice(input.bytes()).unwrap_or(serde_json::Value::Null),
         );
         Ok(((), Authentication::Required))
-    }
-
-    fn auth_error(&self, _parts: &http::request::Parts, e: AuthError) -> EksError {
-        EksError::Unauthenticated(e)
     }
 
     fn decode(&self, cx: &Cx<'_>, _: (), input: &Input) -> Result<EksRequest, EksError> {
@@ -126,9 +120,7 @@ impl Service for EksAuth {
     type Action = PodIdentityRequest;
     type Error = EksAuthError;
 
-    fn event_source(&self) -> &'static str {
-        "eks-auth.amazonaws.com"
-    }
+    const EVENT_SOURCE: &'static str = "eks-auth.amazonaws.com";
 
     fn verifier(&self, _parts: &http::request::Parts) -> &Verifier {
         &self.verifier
@@ -140,15 +132,11 @@ impl Service for EksAuth {
         _input: &Input,
     ) -> Result<((), Authentication), EksAuthError> {
         podiam_auth::audit::note_request(
-            self.event_source(),
+            Self::EVENT_SOURCE,
             "AssumeRoleForPodIdentity",
             serde_json::json!({"path": parts.uri.path(), "token": "(redacted)"}),
         );
         Ok(((), Authentication::Required))
-    }
-
-    fn auth_error(&self, _parts: &http::request::Parts, e: AuthError) -> EksAuthError {
-        EksAuthError::Unauthenticated(e)
     }
 
     fn decode(

@@ -62,7 +62,7 @@ pub enum IamError {
     MissingAction,
     /// The request could not be authenticated.
     #[error("{0}")]
-    Unauthenticated(podiam_auth::AuthError),
+    Unauthenticated(#[from] podiam_auth::AuthError),
 }
 
 impl IamError {

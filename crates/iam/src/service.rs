@@ -49,9 +49,7 @@ impl Service for Iam {
     type Action = IamCall;
     type Error = IamError;
 
-    fn event_source(&self) -> &'static str {
-        "iam.amazonaws.com"
-    }
+    const EVENT_SOURCE: &'static str = "iam.amazonaws.com";
 
     fn verifier(&self, _parts: &http::request::Parts) -> &Verifier {
         &self.verifier
@@ -63,15 +61,11 @@ impl Service for Iam {
         input: &Input,
     ) -> Result<(QueryParams, Authentication), IamError> {
         let (params, _) =
-            pipeline::open_query(parts, input, self.event_source()).map_err(|e| match e {
+            pipeline::open_query(parts, input, Self::EVENT_SOURCE).map_err(|e| match e {
                 QueryOpenError::Malformed(m) => IamError::Validation(m),
                 QueryOpenError::MissingAction => IamError::MissingAction,
             })?;
         Ok((params, Authentication::Required))
-    }
-
-    fn auth_error(&self, _parts: &http::request::Parts, e: AuthError) -> IamError {
-        IamError::Unauthenticated(e)
     }
 
     fn decode(

@@ -311,14 +311,21 @@ impl ServiceError for S3Error {
     }
 }
 
+/// An authentication failure of a request that carried an Authorization
+/// header (the pipeline's default path; [`S3::auth_error`] tells the two
+/// apart).
+impl From<AuthError> for S3Error {
+    fn from(e: AuthError) -> Self {
+        auth::map_auth(e, true)
+    }
+}
+
 impl Service for S3 {
     type Envelope = ();
     type Action = S3Action;
     type Error = S3Error;
 
-    fn event_source(&self) -> &'static str {
-        "s3.amazonaws.com"
-    }
+    const EVENT_SOURCE: &'static str = "s3.amazonaws.com";
 
     fn verifier(&self, _parts: &http::request::Parts) -> &Verifier {
         &self.verifier
@@ -347,7 +354,7 @@ impl Service for S3 {
             vhost,
         )?;
         podiam_auth::audit::note_request(
-            self.event_source(),
+            Self::EVENT_SOURCE,
             request.name(),
             serde_json::json!({"bucketName": request.bucket(), "key": request.key()}),
         );

@@ -37,7 +37,7 @@ pub enum StsError {
     MissingAction,
     /// The request could not be authenticated.
     #[error("{0}")]
-    Unauthenticated(podiam_auth::AuthError),
+    Unauthenticated(#[from] podiam_auth::AuthError),
 }
 
 impl StsError {

@@ -4,7 +4,7 @@ use crate::{NAMESPACE, Sts, StsError, StsRequest, decode};
 use podiam_auth::pipeline::{
     self, Authentication, Cx, Input, QueryOpenError, Service, ServiceError,
 };
-use podiam_auth::{AuthError, Check, Denied};
+use podiam_auth::{Check, Denied};
 use podiam_core::error::Protocol;
 use podiam_core::query::QueryParams;
 use podiam_sigv4::Verifier;
@@ -35,9 +35,7 @@ impl Service for Sts {
     type Action = StsCall;
     type Error = StsError;
 
-    fn event_source(&self) -> &'static str {
-        "sts.amazonaws.com"
-    }
+    const EVENT_SOURCE: &'static str = "sts.amazonaws.com";
 
     fn verifier(&self, _parts: &http::request::Parts) -> &Verifier {
         &self.verifier
@@ -50,7 +48,7 @@ impl Service for Sts {
         input: &Input,
     ) -> Result<(QueryParams, Authentication), StsError> {
         let (params, action) =
-            pipeline::open_query(parts, input, self.event_source()).map_err(|e| match e {
+            pipeline::open_query(parts, input, Self::EVENT_SOURCE).map_err(|e| match e {
                 QueryOpenError::Malformed(m) => StsError::Validation(m),
                 QueryOpenError::MissingAction => StsError::MissingAction,
             })?;
@@ -60,10 +58,6 @@ impl Service for Sts {
             Authentication::Required
         };
         Ok((params, mode))
-    }
-
-    fn auth_error(&self, _parts: &http::request::Parts, e: AuthError) -> StsError {
-        StsError::Unauthenticated(e)
     }
 
     fn decode(
