@@ -7,7 +7,10 @@
 #                (e.g. `bench/run-all.sh agent` runs only bench/agent.sh, the
 #                node agent's cached hit and eks-auth miss; `replicas` runs
 #                bench/replicas.sh, 1 and 2 replicas on a private PostgreSQL,
-#                which skips itself, exit 0, when PostgreSQL can't be had).
+#                which skips itself, exit 0, when PostgreSQL can't be had;
+#                `dynamodb` runs bench/dynamodb.sh, GetItem, PutItem and a
+#                100-item Query against podiam, moto and dynoxide, which
+#                installs dynoxide under target/bench-tools if it is missing).
 # Each script's environment knobs (BENCH_DURATION, BENCH_CONNECTIONS,
 # PODIAM_BIN, ...) pass through. Results go to stdout; if BENCH_RESULTS_DIR is
 # unset it is set to a fresh bench-results.XXXXXX dir under $TMPDIR (or /tmp) and

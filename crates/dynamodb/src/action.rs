@@ -211,7 +211,18 @@ pub fn decode(
     region: &str,
     caller_account: &str,
 ) -> Result<DdbCall, DecodeError> {
-    let Ok(Value::Object(mut input)) = serde_json::from_slice::<Value>(body) else {
+    let v = serde_json::from_slice::<Value>(body).map_err(|_| DecodeError::Malformed)?;
+    decode_value(op, v, region, caller_account)
+}
+
+/// [`decode`] of a body already parsed.
+pub fn decode_value(
+    op: Op,
+    body: Value,
+    region: &str,
+    caller_account: &str,
+) -> Result<DdbCall, DecodeError> {
+    let Value::Object(mut input) = body else {
         return Err(DecodeError::Malformed);
     };
     // Without its table the request can only be refused, in the engine's words.

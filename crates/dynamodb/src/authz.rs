@@ -22,12 +22,13 @@ use crate::expr::{UNREADABLE, key_equality, key_text, top_level_names};
 use crate::partiql::{self, Statement};
 use podiam_auth::Check;
 use serde_json::{Map, Value};
+use std::sync::Arc;
 
 /// The checks of `call`; `facts` looks a table up by name (`None`: it
 /// does not exist).
 pub fn checks(
     call: &DdbCall,
-    facts: &dyn Fn(&str) -> Option<TableInfo>,
+    facts: &dyn Fn(&str) -> Option<Arc<TableInfo>>,
 ) -> Result<Vec<Check>, DdbError> {
     let b = Builder { call, facts };
     b.checks()
@@ -35,7 +36,7 @@ pub fn checks(
 
 struct Builder<'a> {
     call: &'a DdbCall,
-    facts: &'a dyn Fn(&str) -> Option<TableInfo>,
+    facts: &'a dyn Fn(&str) -> Option<Arc<TableInfo>>,
 }
 
 /// The per-item facts of a single-item request (or a transaction item).
@@ -58,7 +59,10 @@ impl Builder<'_> {
     /// A check on a table (or one of its indexes/streams), with its tags.
     fn on(&self, action: &str, table: &str, resource: String) -> Check {
         let mut c = Check::new(format!("dynamodb:{action}"), resource);
-        for (k, v) in (self.facts)(table).map(|f| f.tags).unwrap_or_default() {
+        for (k, v) in (self.facts)(table)
+            .map(|f| f.tags.clone())
+            .unwrap_or_default()
+        {
             c.keys.push((format!("aws:ResourceTag/{k}"), v));
         }
         c
@@ -133,7 +137,7 @@ impl Builder<'_> {
                     .map(|(t, _, _)| t)
                     .unwrap_or_default();
                 let label = (self.facts)(&table)
-                    .and_then(|s| s.stream_label)
+                    .and_then(|s| s.stream_label.clone())
                     .unwrap_or_else(|| "*".into());
                 let arn = format!("{}/stream/{label}", self.table_arn(&table));
                 vec![self.on("GetRecords", &table, arn)]

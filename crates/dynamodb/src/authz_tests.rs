@@ -1,11 +1,12 @@
 use super::*;
 use crate::action::decode;
 use serde_json::json;
+use std::sync::Arc;
 
 const ACCOUNT: &str = "123456789012";
 
-fn games() -> Option<TableInfo> {
-    Some(TableInfo {
+fn games() -> Option<Arc<TableInfo>> {
+    Some(Arc::new(TableInfo {
         partition_key: "UserId".into(),
         key_attributes: vec!["UserId".into(), "GameTitle".into(), "TopScore".into()],
         index_partition_keys: [("TopScoreDateTimeIndex".to_string(), "GameTitle".to_string())]
@@ -13,7 +14,7 @@ fn games() -> Option<TableInfo> {
             .collect(),
         stream_label: Some("2024-01-01T00:00:00.000".into()),
         tags: vec![("team".into(), "games".into())],
-    })
+    }))
 }
 
 fn run(op: Op, body: serde_json::Value) -> Vec<Check> {

@@ -12,7 +12,7 @@ use dynoxide::actions::list_tags_of_resource::ListTagsOfResourceRequest;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// The ARN prefix dynoxide writes into its answers.
 const ENGINE_ARN_PREFIX: &str = "arn:aws:dynamodb:dynoxide:000000000000:";
@@ -41,11 +41,18 @@ enum Location {
     Memory,
 }
 
+/// (account, region, table) → what IAM reads of it (`None`: no such table).
+type InfoCache = HashMap<(String, String, String), Option<Arc<TableInfo>>>;
+
 /// Every open database.
 #[derive(Clone)]
 pub struct Engine {
     location: Location,
     open: Arc<Mutex<HashMap<(String, String), Database>>>,
+    /// Table facts, read once per table: every change to them (create,
+    /// delete, update, tagging) goes through [`Engine::call`], which
+    /// forgets the account and region's entries.
+    infos: Arc<RwLock<InfoCache>>,
     /// An empty database that answers requests podiam cannot authorize
     /// (malformed bodies): its errors carry the engine's exact wording and
     /// nothing it does touches anyone's data.
@@ -75,6 +82,7 @@ impl Engine {
         Ok(Engine {
             location,
             open: Arc::default(),
+            infos: Arc::default(),
             scratch: Database::memory().map_err(|e| DdbError::Internal(e.to_string()))?,
         })
     }
@@ -119,6 +127,15 @@ impl Engine {
         if status != 200 {
             return Err(DdbError::from_engine(status, out));
         }
+        if matches!(
+            operation,
+            "CreateTable" | "DeleteTable" | "UpdateTable" | "TagResource" | "UntagResource"
+        ) {
+            self.infos
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .retain(|(a, r, _), _| a != account || r != region);
+        }
         Ok(rewrite_arns(operation, out, account, region))
     }
 
@@ -135,6 +152,29 @@ impl Engine {
 
     /// What IAM reads of `table`, if it exists.
     pub fn table_info(
+        &self,
+        account: &str,
+        region: &str,
+        table: &str,
+    ) -> Result<Option<Arc<TableInfo>>, DdbError> {
+        let key = (account.to_string(), region.to_string(), table.to_string());
+        if let Some(hit) = self
+            .infos
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
+            return Ok(hit.clone());
+        }
+        let info = self.read_table_info(account, region, table)?.map(Arc::new);
+        self.infos
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, info.clone());
+        Ok(info)
+    }
+
+    fn read_table_info(
         &self,
         account: &str,
         region: &str,

@@ -76,7 +76,7 @@ impl DynamoDb {
         }
     }
 
-    fn facts(&self, call: &DdbCall, table: &str) -> Option<engine::TableInfo> {
+    fn facts(&self, call: &DdbCall, table: &str) -> Option<std::sync::Arc<engine::TableInfo>> {
         self.engine
             .table_info(&call.account, &call.region, table)
             .ok()
@@ -101,8 +101,8 @@ impl DynamoDb {
         {
             c.keys.extend(
                 info.tags
-                    .into_iter()
-                    .map(|(k, v)| (format!("aws:ResourceTag/{k}"), v)),
+                    .iter()
+                    .map(|(k, v)| (format!("aws:ResourceTag/{k}"), v.clone())),
             );
         }
         attach_resource_policy(store, &mut c)?;
@@ -271,7 +271,9 @@ fn parse(s: &str) -> Value {
 }
 
 impl Service for DynamoDb {
-    type Envelope = Op;
+    /// The operation, and the body parsed once (`None`: not JSON podiam
+    /// reads; the engine words the refusal).
+    type Envelope = (Op, Option<Value>);
     type Action = DdbCall;
     type Error = DdbError;
 
@@ -285,18 +287,18 @@ impl Service for DynamoDb {
         &self,
         parts: &http::request::Parts,
         input: &Input,
-    ) -> Result<(Op, Authentication), DdbError> {
+    ) -> Result<((Op, Option<Value>), Authentication), DdbError> {
         let target = parts
             .headers
             .get("x-amz-target")
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
         let op = Op::from_target(target);
-        let body: Value = serde_json::from_slice(input.bytes()).unwrap_or_default();
+        let parsed = serde_json::from_slice::<Value>(input.bytes());
         // The audit line names the table, never item contents.
         let mut params = serde_json::Map::new();
         for k in ["TableName", "IndexName", "ResourceArn", "StreamArn"] {
-            if let Some(v) = body.get(k) {
+            if let Some(v) = parsed.as_ref().ok().and_then(|b| b.get(k)) {
                 params.insert(k.into(), v.clone());
             }
         }
@@ -310,16 +312,21 @@ impl Service for DynamoDb {
         // (JSON nested deeper than serde_json follows is still JSON: the
         // engine answers it with DynamoDB's nesting error.)
         if !input.bytes().is_empty()
-            && let Err(e) = serde_json::from_slice::<Value>(input.bytes())
+            && let Err(e) = &parsed
             && !e.to_string().starts_with("recursion limit exceeded")
         {
             return Err(DdbError::Serialization(None));
         }
         let op = op.ok_or(DdbError::UnknownOperation)?;
-        Ok((op, Authentication::Required))
+        Ok(((op, parsed.ok()), Authentication::Required))
     }
 
-    fn decode(&self, cx: &Cx<'_>, op: Op, input: &Input) -> Result<DdbCall, DdbError> {
+    fn decode(
+        &self,
+        cx: &Cx<'_>,
+        (op, parsed): (Op, Option<Value>),
+        input: &Input,
+    ) -> Result<DdbCall, DdbError> {
         let region = cx
             .verified
             .map(|v| v.scope().region.clone())
@@ -328,7 +335,11 @@ impl Service for DynamoDb {
             .caller
             .map(|c| c.account().to_string())
             .ok_or(DdbError::Auth(AuthError::Missing))?;
-        action::decode(op, input.bytes(), &region, &account).map_err(|e| match e {
+        let decoded = match parsed {
+            Some(v) => action::decode_value(op, v, &region, &account),
+            None => Err(DecodeError::Malformed),
+        };
+        decoded.map_err(|e| match e {
             DecodeError::Malformed => self
                 .engine
                 .refusal(op.name(), &String::from_utf8_lossy(input.bytes())),

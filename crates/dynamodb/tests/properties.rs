@@ -8,14 +8,15 @@ use podiam_dynamodb::expr::{UNREADABLE, key_equality, top_level_names};
 use podiam_dynamodb::partiql;
 use proptest::prelude::*;
 use serde_json::{Value, json};
+use std::sync::Arc;
 
-fn table() -> Option<TableInfo> {
-    Some(TableInfo {
+fn table() -> Option<Arc<TableInfo>> {
+    Some(Arc::new(TableInfo {
         partition_key: "pk".into(),
         key_attributes: vec!["pk".into(), "sk".into()],
         index_partition_keys: [("byG".to_string(), "g".to_string())].into_iter().collect(),
         ..TableInfo::default()
-    })
+    }))
 }
 
 /// Arbitrary JSON, biased towards DynamoDB's member names and shapes.
