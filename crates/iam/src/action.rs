@@ -1,6 +1,5 @@
 //! Decoding: every IAM request becomes a typed [`IamRequest`] before anything
-//! else happens, and every request maps to exactly one IAM action and
-//! resource for authorization ([`IamRequest::authz`]).
+//! else happens (authorization: [`crate::authz`]).
 
 use crate::error::IamError;
 use podiam_core::query::{
@@ -34,6 +33,19 @@ pub enum Tagged {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[allow(missing_docs)]
 pub enum IamRequest {
+    Oidc(OidcRequest),
+    Role(RoleRequest),
+    Policy(PolicyRequest),
+    Profile(ProfileRequest),
+    Tag(TagRequest),
+    SimulateCustomPolicy(crate::simulate::SimulateRequest),
+    SimulatePrincipalPolicy(crate::simulate::SimulateRequest),
+}
+
+/// IAM OIDC identity providers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum OidcRequest {
     CreateOpenIdConnectProvider {
         url: String,
         client_ids: Vec<String>,
@@ -59,6 +71,12 @@ pub enum IamRequest {
         arn: String,
         thumbprints: Vec<String>,
     },
+}
+
+/// Roles, their trust and inline policies and boundaries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum RoleRequest {
     CreateRole {
         name: String,
         path: String,
@@ -115,6 +133,12 @@ pub enum IamRequest {
         role: String,
         name: String,
     },
+}
+
+/// Managed policies, their versions and attachments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum PolicyRequest {
     CreatePolicy {
         name: String,
         path: String,
@@ -172,6 +196,12 @@ pub enum IamRequest {
         arn: String,
         page: Page,
     },
+}
+
+/// Instance profiles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum ProfileRequest {
     CreateInstanceProfile {
         name: String,
         path: String,
@@ -199,149 +229,15 @@ pub enum IamRequest {
         profile: String,
         role: String,
     },
-    TagResource {
-        target: Tagged,
-        tags: Vec<Tag>,
-    },
-    UntagResource {
-        target: Tagged,
-        keys: Vec<String>,
-    },
-    ListResourceTags {
-        target: Tagged,
-        page: Page,
-    },
-    SimulateCustomPolicy(crate::simulate::SimulateRequest),
-    SimulatePrincipalPolicy(crate::simulate::SimulateRequest),
 }
 
-impl IamRequest {
-    /// The IAM action and resource ARN this request is authorized as.
-    pub fn authz(&self, account: &str) -> (&'static str, String) {
-        use IamRequest::*;
-        let role = |n: &str| format!("arn:aws:iam::{account}:role/{n}");
-        let profile = |n: &str| format!("arn:aws:iam::{account}:instance-profile/{n}");
-        let any = || "*".to_string();
-        match self {
-            CreateOpenIdConnectProvider { url, .. } => (
-                "iam:CreateOpenIDConnectProvider",
-                podiam_core::arn::oidc_provider_arn(
-                    account,
-                    podiam_core::arn::issuer_host_path(url),
-                ),
-            ),
-            GetOpenIdConnectProvider { arn } => ("iam:GetOpenIDConnectProvider", arn.clone()),
-            ListOpenIdConnectProviders => ("iam:ListOpenIDConnectProviders", any()),
-            DeleteOpenIdConnectProvider { arn } => ("iam:DeleteOpenIDConnectProvider", arn.clone()),
-            AddClientIdToOpenIdConnectProvider { arn, .. } => {
-                ("iam:AddClientIDToOpenIDConnectProvider", arn.clone())
-            }
-            RemoveClientIdFromOpenIdConnectProvider { arn, .. } => {
-                ("iam:RemoveClientIDFromOpenIDConnectProvider", arn.clone())
-            }
-            UpdateOpenIdConnectProviderThumbprint { arn, .. } => {
-                ("iam:UpdateOpenIDConnectProviderThumbprint", arn.clone())
-            }
-            CreateRole { name, path, .. } => (
-                "iam:CreateRole",
-                format!("arn:aws:iam::{account}:role{path}{name}"),
-            ),
-            GetRole { name } => ("iam:GetRole", role(name)),
-            ListRoles { .. } => ("iam:ListRoles", any()),
-            DeleteRole { name } => ("iam:DeleteRole", role(name)),
-            UpdateAssumeRolePolicy { name, .. } => ("iam:UpdateAssumeRolePolicy", role(name)),
-            UpdateRole { name, .. } => ("iam:UpdateRole", role(name)),
-            UpdateRoleDescription { name, .. } => ("iam:UpdateRoleDescription", role(name)),
-            PutRolePermissionsBoundary { name, .. } => {
-                ("iam:PutRolePermissionsBoundary", role(name))
-            }
-            DeleteRolePermissionsBoundary { name } => {
-                ("iam:DeleteRolePermissionsBoundary", role(name))
-            }
-            PutRolePolicy { role: r, .. } => ("iam:PutRolePolicy", role(r)),
-            GetRolePolicy { role: r, .. } => ("iam:GetRolePolicy", role(r)),
-            ListRolePolicies { role: r, .. } => ("iam:ListRolePolicies", role(r)),
-            DeleteRolePolicy { role: r, .. } => ("iam:DeleteRolePolicy", role(r)),
-            CreatePolicy { name, path, .. } => (
-                "iam:CreatePolicy",
-                format!("arn:aws:iam::{account}:policy{path}{name}"),
-            ),
-            GetPolicy { arn } => ("iam:GetPolicy", arn.clone()),
-            ListPolicies { .. } => ("iam:ListPolicies", any()),
-            DeletePolicy { arn } => ("iam:DeletePolicy", arn.clone()),
-            CreatePolicyVersion { arn, .. } => ("iam:CreatePolicyVersion", arn.clone()),
-            GetPolicyVersion { arn, .. } => ("iam:GetPolicyVersion", arn.clone()),
-            ListPolicyVersions { arn, .. } => ("iam:ListPolicyVersions", arn.clone()),
-            DeletePolicyVersion { arn, .. } => ("iam:DeletePolicyVersion", arn.clone()),
-            SetDefaultPolicyVersion { arn, .. } => ("iam:SetDefaultPolicyVersion", arn.clone()),
-            AttachRolePolicy { role: r, .. } => ("iam:AttachRolePolicy", role(r)),
-            DetachRolePolicy { role: r, .. } => ("iam:DetachRolePolicy", role(r)),
-            ListAttachedRolePolicies { role: r, .. } => ("iam:ListAttachedRolePolicies", role(r)),
-            ListEntitiesForPolicy { arn, .. } => ("iam:ListEntitiesForPolicy", arn.clone()),
-            CreateInstanceProfile { name, path, .. } => (
-                "iam:CreateInstanceProfile",
-                format!("arn:aws:iam::{account}:instance-profile{path}{name}"),
-            ),
-            GetInstanceProfile { name } => ("iam:GetInstanceProfile", profile(name)),
-            ListInstanceProfiles { .. } => ("iam:ListInstanceProfiles", any()),
-            ListInstanceProfilesForRole { role: r, .. } => {
-                ("iam:ListInstanceProfilesForRole", role(r))
-            }
-            DeleteInstanceProfile { name } => ("iam:DeleteInstanceProfile", profile(name)),
-            AddRoleToInstanceProfile { profile: p, .. } => {
-                ("iam:AddRoleToInstanceProfile", profile(p))
-            }
-            RemoveRoleFromInstanceProfile { profile: p, .. } => {
-                ("iam:RemoveRoleFromInstanceProfile", profile(p))
-            }
-            TagResource { target, .. } => (tag_action(target, "Tag"), target_arn(target, account)),
-            UntagResource { target, .. } => {
-                (tag_action(target, "Untag"), target_arn(target, account))
-            }
-            ListResourceTags { target, .. } => {
-                (tag_action(target, "List"), target_arn(target, account))
-            }
-            SimulateCustomPolicy(_) => ("iam:SimulateCustomPolicy", any()),
-            SimulatePrincipalPolicy(r) => (
-                "iam:SimulatePrincipalPolicy",
-                r.policy_source_arn.clone().unwrap_or_else(any),
-            ),
-        }
-    }
-
-    /// Whether the request only reads.
-    pub fn is_read_only(&self) -> bool {
-        let (action, _) = self.authz("");
-        let name = action.trim_start_matches("iam:");
-        ["Get", "List", "Simulate"]
-            .iter()
-            .any(|p| name.starts_with(p))
-    }
-}
-
-fn tag_action(t: &Tagged, verb: &str) -> &'static str {
-    match (t, verb) {
-        (Tagged::Role(_), "Tag") => "iam:TagRole",
-        (Tagged::Role(_), "Untag") => "iam:UntagRole",
-        (Tagged::Role(_), _) => "iam:ListRoleTags",
-        (Tagged::Policy(_), "Tag") => "iam:TagPolicy",
-        (Tagged::Policy(_), "Untag") => "iam:UntagPolicy",
-        (Tagged::Policy(_), _) => "iam:ListPolicyTags",
-        (Tagged::OidcProvider(_), "Tag") => "iam:TagOpenIDConnectProvider",
-        (Tagged::OidcProvider(_), "Untag") => "iam:UntagOpenIDConnectProvider",
-        (Tagged::OidcProvider(_), _) => "iam:ListOpenIDConnectProviderTags",
-        (Tagged::InstanceProfile(_), "Tag") => "iam:TagInstanceProfile",
-        (Tagged::InstanceProfile(_), "Untag") => "iam:UntagInstanceProfile",
-        (Tagged::InstanceProfile(_), _) => "iam:ListInstanceProfileTags",
-    }
-}
-
-fn target_arn(t: &Tagged, account: &str) -> String {
-    match t {
-        Tagged::Role(n) => format!("arn:aws:iam::{account}:role/{n}"),
-        Tagged::InstanceProfile(n) => format!("arn:aws:iam::{account}:instance-profile/{n}"),
-        Tagged::Policy(a) | Tagged::OidcProvider(a) => a.clone(),
-    }
+/// Tagging of roles, policies, providers and instance profiles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum TagRequest {
+    TagResource { target: Tagged, tags: Vec<Tag> },
+    UntagResource { target: Tagged, keys: Vec<String> },
+    ListResourceTags { target: Tagged, page: Page },
 }
 
 /// Reads parameters with constraint checks, collecting every violation.
@@ -570,6 +466,7 @@ fn is_tag_char(c: char) -> bool {
 /// Decodes `params` (which carry `Action`) into a typed request.
 pub fn decode(params: &QueryParams) -> Result<IamRequest, IamError> {
     use IamRequest::*;
+    use {OidcRequest::*, PolicyRequest::*, ProfileRequest::*, RoleRequest::*, TagRequest::*};
     let action = params.get("Action").unwrap_or_default();
     let mut r = Reader {
         p: params,
@@ -578,49 +475,51 @@ pub fn decode(params: &QueryParams) -> Result<IamRequest, IamError> {
     };
     let oidc_arn = |r: &mut Reader| r.arn("OpenIDConnectProviderArn", "openIDConnectProviderArn");
     let req = match action {
-        "CreateOpenIDConnectProvider" => CreateOpenIdConnectProvider {
+        "CreateOpenIDConnectProvider" => Oidc(CreateOpenIdConnectProvider {
             url: r.req("Url", "url", 1, 255),
             client_ids: r.list("ClientIDList", "clientIDList.member", 1, 255),
             thumbprints: r.list("ThumbprintList", "thumbprintList.member", 40, 40),
             tags: r.tags(),
-        },
-        "GetOpenIDConnectProvider" => GetOpenIdConnectProvider {
+        }),
+        "GetOpenIDConnectProvider" => Oidc(GetOpenIdConnectProvider {
             arn: oidc_arn(&mut r),
-        },
-        "ListOpenIDConnectProviders" => ListOpenIdConnectProviders,
-        "DeleteOpenIDConnectProvider" => DeleteOpenIdConnectProvider {
+        }),
+        "ListOpenIDConnectProviders" => Oidc(ListOpenIdConnectProviders),
+        "DeleteOpenIDConnectProvider" => Oidc(DeleteOpenIdConnectProvider {
             arn: oidc_arn(&mut r),
-        },
-        "AddClientIDToOpenIDConnectProvider" => AddClientIdToOpenIdConnectProvider {
-            arn: oidc_arn(&mut r),
-            client_id: r.req("ClientID", "clientID", 1, 255),
-        },
-        "RemoveClientIDFromOpenIDConnectProvider" => RemoveClientIdFromOpenIdConnectProvider {
+        }),
+        "AddClientIDToOpenIDConnectProvider" => Oidc(AddClientIdToOpenIdConnectProvider {
             arn: oidc_arn(&mut r),
             client_id: r.req("ClientID", "clientID", 1, 255),
-        },
+        }),
+        "RemoveClientIDFromOpenIDConnectProvider" => {
+            Oidc(RemoveClientIdFromOpenIdConnectProvider {
+                arn: oidc_arn(&mut r),
+                client_id: r.req("ClientID", "clientID", 1, 255),
+            })
+        }
         "UpdateOpenIDConnectProviderThumbprint" => {
             let arn = oidc_arn(&mut r);
             if r.p.list("ThumbprintList").is_empty() {
                 r.v.required("thumbprintList", None);
             }
-            UpdateOpenIdConnectProviderThumbprint {
+            Oidc(UpdateOpenIdConnectProviderThumbprint {
                 arn,
                 thumbprints: r.list("ThumbprintList", "thumbprintList.member", 40, 40),
-            }
+            })
         }
-        "TagOpenIDConnectProvider" => TagResource {
+        "TagOpenIDConnectProvider" => Tag(TagResource {
             target: Tagged::OidcProvider(oidc_arn(&mut r)),
             tags: r.tags(),
-        },
-        "UntagOpenIDConnectProvider" => UntagResource {
+        }),
+        "UntagOpenIDConnectProvider" => Tag(UntagResource {
             target: Tagged::OidcProvider(oidc_arn(&mut r)),
             keys: r.list("TagKeys", "tagKeys.member", 1, 128),
-        },
-        "ListOpenIDConnectProviderTags" => ListResourceTags {
+        }),
+        "ListOpenIDConnectProviderTags" => Tag(ListResourceTags {
             target: Tagged::OidcProvider(oidc_arn(&mut r)),
             page: r.page(),
-        },
+        }),
         "CreateRole" => {
             let name = r.name("RoleName", "roleName", 64);
             let path = r.path("Path", "path");
@@ -630,7 +529,7 @@ pub fn decode(params: &QueryParams) -> Result<IamRequest, IamError> {
             r.v.range("maxSessionDuration", max_session_duration, 3600, 43200);
             let permissions_boundary =
                 r.opt("PermissionsBoundary", "permissionsBoundary", 20, 2048);
-            CreateRole {
+            Role(CreateRole {
                 name,
                 path,
                 trust_policy,
@@ -638,84 +537,84 @@ pub fn decode(params: &QueryParams) -> Result<IamRequest, IamError> {
                 max_session_duration,
                 permissions_boundary,
                 tags: r.tags(),
-            }
+            })
         }
-        "GetRole" => GetRole {
+        "GetRole" => Role(GetRole {
             name: r.name("RoleName", "roleName", 64),
-        },
-        "ListRoles" => ListRoles {
+        }),
+        "ListRoles" => Role(ListRoles {
             path_prefix: r.path_prefix(),
             page: r.page(),
-        },
-        "DeleteRole" => DeleteRole {
+        }),
+        "DeleteRole" => Role(DeleteRole {
             name: r.name("RoleName", "roleName", 64),
-        },
-        "UpdateAssumeRolePolicy" => UpdateAssumeRolePolicy {
+        }),
+        "UpdateAssumeRolePolicy" => Role(UpdateAssumeRolePolicy {
             name: r.name("RoleName", "roleName", 64),
             document: r.document("PolicyDocument", "policyDocument"),
-        },
+        }),
         "UpdateRole" => {
             let name = r.name("RoleName", "roleName", 64);
             let description = r.description(false);
             let max_session_duration = r.int("MaxSessionDuration", "maxSessionDuration");
             r.v.range("maxSessionDuration", max_session_duration, 3600, 43200);
-            UpdateRole {
+            Role(UpdateRole {
                 name,
                 description,
                 max_session_duration,
-            }
+            })
         }
-        "UpdateRoleDescription" => UpdateRoleDescription {
+        "UpdateRoleDescription" => Role(UpdateRoleDescription {
             name: r.name("RoleName", "roleName", 64),
             description: r.description(true).unwrap_or_default(),
-        },
-        "PutRolePermissionsBoundary" => PutRolePermissionsBoundary {
+        }),
+        "PutRolePermissionsBoundary" => Role(PutRolePermissionsBoundary {
             name: r.name("RoleName", "roleName", 64),
             policy_arn: r.arn("PermissionsBoundary", "permissionsBoundary"),
-        },
-        "DeleteRolePermissionsBoundary" => DeleteRolePermissionsBoundary {
+        }),
+        "DeleteRolePermissionsBoundary" => Role(DeleteRolePermissionsBoundary {
             name: r.name("RoleName", "roleName", 64),
-        },
-        "TagRole" => TagResource {
+        }),
+        "TagRole" => Tag(TagResource {
             target: Tagged::Role(r.name("RoleName", "roleName", 64)),
             tags: r.tags(),
-        },
-        "UntagRole" => UntagResource {
+        }),
+        "UntagRole" => Tag(UntagResource {
             target: Tagged::Role(r.name("RoleName", "roleName", 64)),
             keys: r.list("TagKeys", "tagKeys.member", 1, 128),
-        },
-        "ListRoleTags" => ListResourceTags {
+        }),
+        "ListRoleTags" => Tag(ListResourceTags {
             target: Tagged::Role(r.name("RoleName", "roleName", 64)),
             page: r.page(),
-        },
-        "PutRolePolicy" => PutRolePolicy {
+        }),
+        "PutRolePolicy" => Role(PutRolePolicy {
             role: r.name("RoleName", "roleName", 64),
             name: r.name("PolicyName", "policyName", 128),
             document: r.document("PolicyDocument", "policyDocument"),
-        },
-        "GetRolePolicy" => GetRolePolicy {
+        }),
+        "GetRolePolicy" => Role(GetRolePolicy {
             role: r.name("RoleName", "roleName", 64),
             name: r.name("PolicyName", "policyName", 128),
-        },
-        "ListRolePolicies" => ListRolePolicies {
+        }),
+        "ListRolePolicies" => Role(ListRolePolicies {
             role: r.name("RoleName", "roleName", 64),
             page: r.page(),
-        },
-        "DeleteRolePolicy" => DeleteRolePolicy {
+        }),
+        "DeleteRolePolicy" => Role(DeleteRolePolicy {
             role: r.name("RoleName", "roleName", 64),
             name: r.name("PolicyName", "policyName", 128),
-        },
-        "CreatePolicy" => CreatePolicy {
+        }),
+        "CreatePolicy" => Policy(CreatePolicy {
             name: r.name("PolicyName", "policyName", 128),
             path: r.policy_path(),
             document: r.document("PolicyDocument", "policyDocument"),
             // Policy descriptions have no character pattern, unlike roles'.
             description: r.opt("Description", "description", 0, 1000),
             tags: r.tags(),
-        },
-        "GetPolicy" => GetPolicy {
+        }),
+        "GetPolicy" => Policy(GetPolicy {
             arn: r.arn("PolicyArn", "policyArn"),
-        },
+        }),
         "ListPolicies" => {
             let scope = r.p.get("Scope").unwrap_or("All").to_string();
             if !["All", "AWS", "Local"].contains(&scope.as_str()) {
@@ -725,117 +624,117 @@ pub fn decode(params: &QueryParams) -> Result<IamRequest, IamError> {
                     "Member must satisfy enum value set: [All, AWS, Local]",
                 );
             }
-            ListPolicies {
+            Policy(ListPolicies {
                 scope,
                 only_attached: r.flag("OnlyAttached", "onlyAttached"),
                 path_prefix: r.path_prefix(),
                 page: r.page(),
-            }
+            })
         }
-        "DeletePolicy" => DeletePolicy {
+        "DeletePolicy" => Policy(DeletePolicy {
             arn: r.arn("PolicyArn", "policyArn"),
-        },
-        "CreatePolicyVersion" => CreatePolicyVersion {
+        }),
+        "CreatePolicyVersion" => Policy(CreatePolicyVersion {
             arn: r.arn("PolicyArn", "policyArn"),
             document: r.document("PolicyDocument", "policyDocument"),
             set_as_default: r.flag("SetAsDefault", "setAsDefault"),
-        },
-        "GetPolicyVersion" => GetPolicyVersion {
+        }),
+        "GetPolicyVersion" => Policy(GetPolicyVersion {
             arn: r.arn("PolicyArn", "policyArn"),
             version: r.version_id(),
-        },
-        "ListPolicyVersions" => ListPolicyVersions {
+        }),
+        "ListPolicyVersions" => Policy(ListPolicyVersions {
             arn: r.arn("PolicyArn", "policyArn"),
             page: r.page(),
-        },
-        "DeletePolicyVersion" => DeletePolicyVersion {
+        }),
+        "DeletePolicyVersion" => Policy(DeletePolicyVersion {
             arn: r.arn("PolicyArn", "policyArn"),
             version: r.version_id(),
-        },
-        "SetDefaultPolicyVersion" => SetDefaultPolicyVersion {
+        }),
+        "SetDefaultPolicyVersion" => Policy(SetDefaultPolicyVersion {
             arn: r.arn("PolicyArn", "policyArn"),
             version: r.version_id(),
-        },
-        "TagPolicy" => TagResource {
+        }),
+        "TagPolicy" => Tag(TagResource {
             target: Tagged::Policy(r.arn("PolicyArn", "policyArn")),
             tags: r.tags(),
-        },
-        "UntagPolicy" => UntagResource {
+        }),
+        "UntagPolicy" => Tag(UntagResource {
             target: Tagged::Policy(r.arn("PolicyArn", "policyArn")),
             keys: r.list("TagKeys", "tagKeys.member", 1, 128),
-        },
-        "ListPolicyTags" => ListResourceTags {
+        }),
+        "ListPolicyTags" => Tag(ListResourceTags {
             target: Tagged::Policy(r.arn("PolicyArn", "policyArn")),
             page: r.page(),
-        },
-        "AttachRolePolicy" => AttachRolePolicy {
+        }),
+        "AttachRolePolicy" => Policy(AttachRolePolicy {
             role: r.name("RoleName", "roleName", 64),
             policy_arn: r.arn("PolicyArn", "policyArn"),
-        },
-        "DetachRolePolicy" => DetachRolePolicy {
+        }),
+        "DetachRolePolicy" => Policy(DetachRolePolicy {
             role: r.name("RoleName", "roleName", 64),
             policy_arn: r.arn("PolicyArn", "policyArn"),
-        },
-        "ListAttachedRolePolicies" => ListAttachedRolePolicies {
+        }),
+        "ListAttachedRolePolicies" => Policy(ListAttachedRolePolicies {
             role: r.name("RoleName", "roleName", 64),
             path_prefix: r.path_prefix(),
             page: r.page(),
-        },
-        "ListEntitiesForPolicy" => ListEntitiesForPolicy {
+        }),
+        "ListEntitiesForPolicy" => Policy(ListEntitiesForPolicy {
             arn: r.arn("PolicyArn", "policyArn"),
             page: r.page(),
-        },
-        "CreateInstanceProfile" => CreateInstanceProfile {
+        }),
+        "CreateInstanceProfile" => Profile(CreateInstanceProfile {
             name: r.name("InstanceProfileName", "instanceProfileName", 128),
             path: r.path("Path", "path"),
             tags: r.tags(),
-        },
-        "GetInstanceProfile" => GetInstanceProfile {
+        }),
+        "GetInstanceProfile" => Profile(GetInstanceProfile {
             name: r.name("InstanceProfileName", "instanceProfileName", 128),
-        },
-        "ListInstanceProfiles" => ListInstanceProfiles {
+        }),
+        "ListInstanceProfiles" => Profile(ListInstanceProfiles {
             path_prefix: r.path_prefix(),
             page: r.page(),
-        },
-        "ListInstanceProfilesForRole" => ListInstanceProfilesForRole {
+        }),
+        "ListInstanceProfilesForRole" => Profile(ListInstanceProfilesForRole {
             role: r.name("RoleName", "roleName", 64),
             page: r.page(),
-        },
-        "DeleteInstanceProfile" => DeleteInstanceProfile {
+        }),
+        "DeleteInstanceProfile" => Profile(DeleteInstanceProfile {
             name: r.name("InstanceProfileName", "instanceProfileName", 128),
-        },
-        "AddRoleToInstanceProfile" => AddRoleToInstanceProfile {
+        }),
+        "AddRoleToInstanceProfile" => Profile(AddRoleToInstanceProfile {
             profile: r.name("InstanceProfileName", "instanceProfileName", 128),
             role: r.name("RoleName", "roleName", 64),
-        },
-        "RemoveRoleFromInstanceProfile" => RemoveRoleFromInstanceProfile {
+        }),
+        "RemoveRoleFromInstanceProfile" => Profile(RemoveRoleFromInstanceProfile {
             profile: r.name("InstanceProfileName", "instanceProfileName", 128),
             role: r.name("RoleName", "roleName", 64),
-        },
-        "TagInstanceProfile" => TagResource {
+        }),
+        "TagInstanceProfile" => Tag(TagResource {
             target: Tagged::InstanceProfile(r.name(
                 "InstanceProfileName",
                 "instanceProfileName",
                 128,
             )),
             tags: r.tags(),
-        },
-        "UntagInstanceProfile" => UntagResource {
+        }),
+        "UntagInstanceProfile" => Tag(UntagResource {
             target: Tagged::InstanceProfile(r.name(
                 "InstanceProfileName",
                 "instanceProfileName",
                 128,
             )),
             keys: r.list("TagKeys", "tagKeys.member", 1, 128),
-        },
-        "ListInstanceProfileTags" => ListResourceTags {
+        }),
+        "ListInstanceProfileTags" => Tag(ListResourceTags {
             target: Tagged::InstanceProfile(r.name(
                 "InstanceProfileName",
                 "instanceProfileName",
                 128,
             )),
             page: r.page(),
-        },
+        }),
         "SimulateCustomPolicy" => SimulateCustomPolicy(
             crate::simulate::decode(params, false).map_err(IamError::Validation)?,
         ),
@@ -859,9 +758,9 @@ mod tests {
     fn decodes_create_role() {
         let r = decode(&q("Action=CreateRole&RoleName=r1&AssumeRolePolicyDocument=%7B%7D&Tags.member.1.Key=a&Tags.member.1.Value=b")).unwrap();
         match r {
-            IamRequest::CreateRole {
+            IamRequest::Role(RoleRequest::CreateRole {
                 name, path, tags, ..
-            } => {
+            }) => {
                 assert_eq!((name.as_str(), path.as_str()), ("r1", "/"));
                 assert_eq!(tags.len(), 1);
             }

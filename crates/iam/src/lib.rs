@@ -6,13 +6,17 @@
 //! grammar first.
 
 mod action;
+mod authz;
 mod error;
 mod ops;
 mod render;
 mod service;
 mod simulate;
 
-pub use action::{IamRequest, Page, Tagged, decode};
+pub use action::{
+    IamRequest, OidcRequest, Page, PolicyRequest, ProfileRequest, RoleRequest, TagRequest, Tagged,
+    decode,
+};
 pub use error::IamError;
 pub use service::{Iam, IamCall};
 pub use simulate::SimulateRequest;
