@@ -282,8 +282,8 @@ fn authorize(
     uri: &Uri,
     headers: &HeaderMap,
 ) -> Decision {
-    let query = router::Query::parse(uri.query());
-    let req = router::route(method, uri.path(), &query, headers, None).expect("route");
+    let query = action::Query::parse(uri.query());
+    let req = action::route(method, uri.path(), &query, headers, None).expect("route");
     let checks = authz::checks(&req, headers)
         .expect("checks")
         .expect("needs checks");
@@ -456,8 +456,8 @@ mod parts {
         uri: &Uri,
         headers: &HeaderMap,
     ) -> Check {
-        let query = router::Query::parse(uri.query());
-        let req = router::route(&Method::GET, uri.path(), &query, headers, None).expect("route");
+        let query = action::Query::parse(uri.query());
+        let req = action::route(&Method::GET, uri.path(), &query, headers, None).expect("route");
         let c = authz::checks(&req, headers)
             .expect("checks")
             .expect("checks");

@@ -6,7 +6,7 @@
 //! (`s3:ExistingObjectTag/*`) are added by the caller of [`checks`].
 
 use crate::error::{S3Code, S3Error, S3Result};
-use crate::router::S3Request;
+use crate::action::S3Request;
 use http::HeaderMap;
 use std::borrow::Cow;
 
@@ -288,7 +288,7 @@ pub fn checks(req: &S3Request, h: &HeaderMap) -> S3Result<Option<Vec<Check>>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::router::ListParams;
+    use crate::action::ListParams;
 
     fn b() -> String {
         "bkt".into()

@@ -4,7 +4,7 @@
 //! 1. [`auth::authenticate`]: SigV4 in headers or a presigned query, against a
 //!    stored long-term key or a sealed session (whose token must come with
 //!    it), or anonymous;
-//! 2. [`router::route`]: method, path, query and Host → a typed
+//! 2. [`action::route`]: method, path, query and Host → a typed
 //!    [`S3Request`];
 //! 3. [`authz::checks`]: the one exhaustive mapping to IAM actions, resource
 //!    ARNs and condition keys, each decided by `podiam-policy` from the
@@ -18,12 +18,12 @@ pub mod authz;
 pub mod body;
 pub mod error;
 mod ops;
-pub mod router;
+pub mod action;
 pub mod store;
 pub mod xml;
 
 pub use error::{S3Code, S3Error, S3Result};
-pub use router::S3Request;
+pub use action::S3Request;
 
 use axum::body::Body;
 use http::request::Parts;
@@ -53,7 +53,7 @@ pub(crate) struct Cx<'a> {
     /// Decides this request's checks (the caller's policies loaded once).
     pub authz: &'a Authorizer<'a>,
     pub headers: &'a http::HeaderMap,
-    pub query: router::Query,
+    pub query: action::Query,
 }
 
 impl Cx<'_> {
@@ -71,7 +71,7 @@ impl Cx<'_> {
 #[derive(Debug)]
 pub struct S3Action {
     request: S3Request,
-    query: router::Query,
+    query: action::Query,
 }
 
 /// The canonical user id S3 reports for an account's resources.
@@ -103,7 +103,7 @@ impl S3 {
 
     /// Whether the Host header addresses a bucket (`bucket.localhost:PORT`).
     pub fn is_virtual_host(&self, headers: &http::HeaderMap) -> bool {
-        router::virtual_host_bucket(host(headers), &self.vhost_bases).is_some()
+        action::virtual_host_bucket(host(headers), &self.vhost_bases).is_some()
     }
 
     /// Whether a request on the shared port is for S3: signed for `s3`,
@@ -344,9 +344,9 @@ impl Service for S3 {
 
     fn decode(&self, cx: &pipeline::Cx<'_>, _: (), _input: &Input) -> S3Result<S3Action> {
         let parts = cx.parts;
-        let query = router::Query::parse(parts.uri.query());
-        let vhost = router::virtual_host_bucket(host(&parts.headers), &self.vhost_bases);
-        let request = router::route(
+        let query = action::Query::parse(parts.uri.query());
+        let vhost = action::virtual_host_bucket(host(&parts.headers), &self.vhost_bases);
+        let request = action::route(
             &parts.method,
             parts.uri.path(),
             &query,
