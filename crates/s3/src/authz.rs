@@ -5,8 +5,8 @@
 //! transport (`aws:SourceIp`, `aws:SecureTransport`) or stored state
 //! (`s3:ExistingObjectTag/*`) are added by the caller of [`checks`].
 
-use crate::error::{S3Code, S3Error, S3Result};
 use crate::action::S3Request;
+use crate::error::{S3Code, S3Error, S3Result};
 use http::HeaderMap;
 use std::borrow::Cow;
 

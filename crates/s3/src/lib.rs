@@ -13,17 +13,17 @@
 //!    `AccessDenied`; the explanation goes to the `podiam::audit` log only;
 //! 4. the operation (`ops`), streaming bodies to and from disk ([`store`]).
 
+pub mod action;
 pub mod auth;
 pub mod authz;
 pub mod body;
 pub mod error;
 mod ops;
-pub mod action;
 pub mod store;
 pub mod xml;
 
-pub use error::{S3Code, S3Error, S3Result};
 pub use action::S3Request;
+pub use error::{S3Code, S3Error, S3Result};
 
 use axum::body::Body;
 use http::request::Parts;

@@ -1,8 +1,8 @@
 //! The operations, after authentication and authorization.
 
+use crate::action::{ListParams, S3Request};
 use crate::body::BodyReader;
 use crate::error::{S3Code, S3Error, S3Result};
-use crate::action::{ListParams, S3Request};
 use crate::store::{ListEntry, ObjectMeta, Part, TempFile, Upload};
 use crate::xml::{NS, http_date, iso8601_ms, url_encode};
 use crate::{Cx, S3, authz, canonical_user_id};
