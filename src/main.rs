@@ -18,6 +18,12 @@ use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// mimalloc: requests allocate many small, short-lived buffers (JSON,
+/// headers, audit lines). Measured with bench/dynamodb.sh: a 100-item Query
+/// went from 627 to 544 µs of server CPU; GetItem was unchanged.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "podiam",
