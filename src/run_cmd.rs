@@ -252,6 +252,10 @@ pub async fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     let plan = plan(&c, &a, &pod, dir.path(), Some(&agent_uri)).await?;
     let mut child_env = plan.env.clone();
     child_env.insert("AWS_ENDPOINT_URL".into(), a.client.endpoint.clone());
+    // aws-sdk-go-v2 builds the web-identity provider's STS client before it
+    // reads AWS_ENDPOINT_URL: without the STS-specific variable, a Go program
+    // would send the pod's token to AWS's own STS.
+    child_env.insert("AWS_ENDPOINT_URL_STS".into(), a.client.endpoint.clone());
     if child_env.contains_key("AWS_ROLE_ARN") {
         // The aws CLI caches web-identity sessions in ~/.aws/cli/cache, keyed
         // without the generated session name: a session cached from another

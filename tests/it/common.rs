@@ -475,3 +475,55 @@ pub fn wait_for(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     }
     false
 }
+
+/// A running `podiam agent`; killed on drop.
+pub struct AgentProc {
+    child: Child,
+    /// `http://ADDR/v1/credentials`.
+    pub creds_url: String,
+    /// The IMDS endpoint, with `--node-role`.
+    pub imds_url: Option<String>,
+}
+
+impl Drop for AgentProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn spawn_agent(s: &Server, cluster: &str, node_role: Option<&str>) -> AgentProc {
+    let mut cmd = Command::new(BIN);
+    cmd.args([
+        "agent",
+        "--listen",
+        "127.0.0.1:0",
+        "--cluster-name",
+        cluster,
+    ])
+    .env("PODIAM_ENDPOINT", &s.endpoint)
+    .env("PODIAM_DATA_DIR", s.data_dir())
+    .env("PODIAM_LOG", "warn")
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped());
+    if let Some(r) = node_role {
+        cmd.args(["--node-role", r, "--imds-listen", "127.0.0.1:0"]);
+    }
+    let mut child = cmd.spawn().expect("spawn agent");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let (mut creds_url, mut imds_url) = (None, None);
+    while creds_url.is_none() || (node_role.is_some() && imds_url.is_none()) {
+        let line = lines.next().expect("agent exited").expect("read");
+        if let Some(a) = line.strip_prefix("podiam agent: listening on ") {
+            creds_url = Some(format!("{}/v1/credentials", a.trim()));
+        } else if let Some(a) = line.strip_prefix("podiam agent: imds on ") {
+            imds_url = Some(a.trim().to_string());
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    AgentProc {
+        child,
+        creds_url: creds_url.unwrap_or_default(),
+        imds_url,
+    }
+}

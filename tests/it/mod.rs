@@ -13,5 +13,6 @@ pub mod raw;
 mod replicas;
 mod run;
 mod s3;
+mod sdks;
 mod security;
 mod webhook;
