@@ -44,11 +44,21 @@ enum Location {
 /// (account, region, table) → what IAM reads of it (`None`: no such table).
 type InfoCache = HashMap<(String, String, String), Option<Arc<TableInfo>>>;
 
+/// An open database and the queue its writes wait in: the engine commits
+/// one write at a time, and a fair queue in front of the blocking pool
+/// serves them in arrival order, where blocking threads racing for the
+/// engine's lock let some wait for hundreds of milliseconds.
+#[derive(Clone)]
+struct Open {
+    db: Database,
+    writes: Arc<tokio::sync::Mutex<()>>,
+}
+
 /// Every open database.
 #[derive(Clone)]
 pub struct Engine {
     location: Location,
-    open: Arc<Mutex<HashMap<(String, String), Database>>>,
+    open: Arc<Mutex<HashMap<(String, String), Open>>>,
     /// Table facts, read once per table: every change to them (create,
     /// delete, update, tagging) goes through [`Engine::call`], which
     /// forgets the account and region's entries.
@@ -89,10 +99,14 @@ impl Engine {
 
     /// The database of (`account`, `region`), opened if needed.
     fn db(&self, account: &str, region: &str) -> Result<Database, DdbError> {
+        self.opened(account, region).map(|o| o.db)
+    }
+
+    fn opened(&self, account: &str, region: &str) -> Result<Open, DdbError> {
         let key = (account.to_string(), region.to_string());
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(db) = open.get(&key) {
-            return Ok(db.clone());
+        if let Some(o) = open.get(&key) {
+            return Ok(o.clone());
         }
         let db = match &self.location {
             Location::Memory => Database::memory(),
@@ -105,8 +119,12 @@ impl Engine {
             }
         }
         .map_err(|e| DdbError::Internal(format!("opening the {account}/{region} database: {e}")))?;
-        open.insert(key, db.clone());
-        Ok(db)
+        let o = Open {
+            db,
+            writes: Arc::default(),
+        };
+        open.insert(key, o.clone());
+        Ok(o)
     }
 
     /// Runs `operation` with the JSON `body` on the blocking pool; the
@@ -118,13 +136,14 @@ impl Engine {
         operation: &'static str,
         body: String,
     ) -> Result<String, DdbError> {
-        let db = self.db(account, region)?;
+        let Open { db, writes } = self.opened(account, region)?;
         // Reads are short and commit nothing: they run where the request
         // runs, sparing two thread hand-offs per call. Writes wait for their
-        // commit's fsync, so they go to the blocking pool.
+        // commit's fsync: they queue, then go to the blocking pool.
         let (status, out) = if is_read(operation) {
             dynoxide::server::handle_json(&db, operation, &body)
         } else {
+            let _turn = writes.lock().await;
             tokio::task::spawn_blocking(move || {
                 dynoxide::server::handle_json(&db, operation, &body)
             })
@@ -233,7 +252,7 @@ impl Engine {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .values()
-            .cloned()
+            .map(|o| o.db.clone())
             .collect();
         for db in dbs {
             if let Err(e) = db.sweep_ttl() {
