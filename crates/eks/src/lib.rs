@@ -7,19 +7,19 @@
 //! exposes them as `DescribeCluster` / `ListClusters` so tools that read the
 //! issuer from EKS work.
 
-mod api;
-pub mod association;
-mod cluster;
+mod action;
+mod authz;
 pub mod eks_auth;
 mod error;
 mod issuer;
-pub mod keys;
+mod ops;
 mod service;
-pub mod serviceaccount;
 
-pub use api::{EksRequest, execute, handle};
+pub use action::EksRequest;
 pub use cluster::{ClusterSpec, TokenSpec, create_cluster, delete_cluster, mint_token};
 pub use eks_auth::{EksAuthError, PodIdentityRequest, assume_role_for_pod_identity};
 pub use error::EksError;
 pub use issuer::{ClusterFetcher, IssuerDocument, issuer_document};
+use ops::cluster;
+pub use ops::{association, execute, handle, keys, serviceaccount};
 pub use service::{Eks, EksAuth};

@@ -84,7 +84,7 @@ impl Service for Eks {
 
     fn denied(&self, cx: &Cx<'_>, check: &Check, _d: Denied) -> EksError {
         match cx.caller {
-            Some(c) => crate::api::denied(c, check),
+            Some(c) => crate::authz::denied(c, check),
             None => EksError::Unauthenticated(AuthError::Missing),
         }
     }
@@ -96,7 +96,7 @@ impl Service for Eks {
         _input: Input,
     ) -> Result<http::Response<axum::body::Body>, EksError> {
         let account = caller(cx).map_err(EksError::Unauthenticated)?.account();
-        let (status, body) = crate::api::execute(cx.svc, account, req).await?;
+        let (status, body) = crate::ops::execute(cx.svc, account, req).await?;
         Ok(pipeline::json_ok(status, body, cx.request_id))
     }
 }

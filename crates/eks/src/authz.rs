@@ -1,0 +1,74 @@
+//! Authorization: every EKS request maps to one IAM action on one resource.
+
+use crate::action::EksRequest;
+use crate::error::EksError;
+use podiam_auth::{Caller, Check};
+
+impl EksRequest {
+    /// The IAM action and resource this request is authorized as.
+    pub fn authz(&self, region: &str, account: &str) -> (&'static str, String) {
+        let arn = |n: &str| format!("arn:aws:eks:{region}:{account}:cluster/{n}");
+        let assoc = |c: &str, id: &str| {
+            format!("arn:aws:eks:{region}:{account}:podidentityassociation/{c}/{id}")
+        };
+        match self {
+            EksRequest::CreateCluster(s) => ("eks:CreateCluster", arn(&s.name)),
+            EksRequest::DescribeCluster(n) => ("eks:DescribeCluster", arn(n)),
+            EksRequest::ListClusters { .. } => ("eks:ListClusters", "*".into()),
+            EksRequest::DeleteCluster(n) => ("eks:DeleteCluster", arn(n)),
+            EksRequest::MintToken { cluster, .. } => {
+                ("podiam:CreateServiceAccountToken", arn(cluster))
+            }
+            EksRequest::RotateKeys { cluster, .. } => {
+                ("podiam:RotateClusterSigningKey", arn(cluster))
+            }
+            EksRequest::ListKeys { cluster } => ("podiam:ListClusterSigningKeys", arn(cluster)),
+            EksRequest::CreateAssociation { cluster, .. } => {
+                ("eks:CreatePodIdentityAssociation", arn(cluster))
+            }
+            EksRequest::CreateServiceAccount { cluster, .. } => {
+                ("podiam:CreateServiceAccount", arn(cluster))
+            }
+            EksRequest::ListServiceAccounts { cluster, .. } => {
+                ("podiam:ListServiceAccounts", arn(cluster))
+            }
+            EksRequest::GetServiceAccount { cluster, .. } => {
+                ("podiam:GetServiceAccount", arn(cluster))
+            }
+            EksRequest::AnnotateServiceAccount { cluster, .. } => {
+                ("podiam:UpdateServiceAccount", arn(cluster))
+            }
+            EksRequest::DeleteServiceAccount { cluster, .. } => {
+                ("podiam:DeleteServiceAccount", arn(cluster))
+            }
+            EksRequest::ListAssociations { cluster, .. } => {
+                ("eks:ListPodIdentityAssociations", arn(cluster))
+            }
+            EksRequest::DescribeAssociation { cluster, id } => {
+                ("eks:DescribePodIdentityAssociation", assoc(cluster, id))
+            }
+            EksRequest::UpdateAssociation { cluster, id, .. } => {
+                ("eks:UpdatePodIdentityAssociation", assoc(cluster, id))
+            }
+            EksRequest::DeleteAssociation { cluster, id } => {
+                ("eks:DeletePodIdentityAssociation", assoc(cluster, id))
+            }
+        }
+    }
+
+    /// The one authorization this request needs.
+    pub fn check(&self, region: &str, account: &str) -> Check {
+        let (action, resource) = self.authz(region, account);
+        Check::new(action, resource)
+    }
+}
+
+/// EKS's refusal message.
+pub(crate) fn denied(caller: &Caller, check: &Check) -> EksError {
+    EksError::AccessDenied(format!(
+        "User: {} is not authorized to perform: {} on resource: {}",
+        caller.arn(),
+        check.action,
+        check.resource
+    ))
+}
