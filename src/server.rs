@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::serve::ListenerExt;
 use http::{HeaderValue, Method, StatusCode, header};
 use podiam_auth::audit::AuditSink;
-use podiam_auth::pipeline::{Input, refuse, run};
+use podiam_auth::pipeline::{Input, Service, refuse, run};
 use podiam_auth::{Config, RequestMeta, Services, signing_service};
 use podiam_core::error::Protocol;
 use podiam_core::ids::{IdKind, request_id, s3_request_id, secret_access_key, unique_id};
@@ -26,9 +26,6 @@ use podiam_sts::Sts;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-/// Query-protocol and JSON request bodies are capped at this size.
-const MAX_BODY: usize = 1024 * 1024;
 
 /// Settings of `podiam serve`.
 #[derive(Debug, Clone, clap::Args)]
@@ -528,10 +525,12 @@ async fn route(
         .await;
     }
     let dynamodb = podiam_dynamodb::DynamoDb::wants(&parts.headers, service.as_deref());
+    // The body cap is the service's; IAM and STS (told apart by the body's
+    // Action) share the query protocol's.
     let limit = if dynamodb {
-        podiam_dynamodb::MAX_BODY
+        <podiam_dynamodb::DynamoDb as Service>::MAX_BODY
     } else {
-        MAX_BODY
+        <podiam_iam::Iam as Service>::MAX_BODY
     };
     let body = match axum::body::to_bytes(body, limit).await {
         Ok(b) => b,

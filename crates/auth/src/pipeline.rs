@@ -111,6 +111,10 @@ pub trait Service: Send + Sync {
     /// The audit line's `eventSource`, e.g. `iam.amazonaws.com`.
     const EVENT_SOURCE: &'static str;
 
+    /// The largest body read whole before the request is refused with 413
+    /// (services that stream their bodies, S3, never buffer them).
+    const MAX_BODY: usize = 1024 * 1024;
+
     /// The signature verifier (SigV4 service name, region, S3 rules) for
     /// a request; podiam's own API accepts several signing names.
     fn verifier(&self, parts: &Parts) -> &Verifier;

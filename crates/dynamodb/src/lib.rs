@@ -28,9 +28,6 @@ use std::path::Path;
 /// The audit event source.
 pub const EVENT_SOURCE: &str = "dynamodb.amazonaws.com";
 
-/// DynamoDB accepts request bodies up to 16 MB.
-pub const MAX_BODY: usize = 16 * 1024 * 1024;
-
 /// The DynamoDB service.
 #[derive(Debug)]
 pub struct DynamoDb {
@@ -278,6 +275,9 @@ impl Service for DynamoDb {
     type Error = DdbError;
 
     const EVENT_SOURCE: &'static str = EVENT_SOURCE;
+
+    /// DynamoDB accepts request bodies up to 16 MB.
+    const MAX_BODY: usize = 16 * 1024 * 1024;
 
     fn verifier(&self, _parts: &http::request::Parts) -> &Verifier {
         &self.verifier
