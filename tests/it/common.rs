@@ -527,3 +527,27 @@ pub fn spawn_agent(s: &Server, cluster: &str, node_role: Option<&str>) -> AgentP
         imds_url,
     }
 }
+
+/// Seed 002's carts table, named `table`: partition key `id` (S), and the
+/// GSI `idx_global_customerId` on `customerId` (S), projection ALL.
+pub fn create_carts_table(s: &Server, table: &str) {
+    ok(&s.aws(&[
+        "dynamodb",
+        "create-table",
+        "--table-name",
+        table,
+        "--attribute-definitions",
+        "AttributeName=id,AttributeType=S",
+        "AttributeName=customerId,AttributeType=S",
+        "--key-schema",
+        "AttributeName=id,KeyType=HASH",
+        "--billing-mode",
+        "PAY_PER_REQUEST",
+        "--global-secondary-indexes",
+        &json!([{"IndexName": "idx_global_customerId",
+                 "KeySchema": [{"AttributeName": "customerId", "KeyType": "HASH"}],
+                 "Projection": {"ProjectionType": "ALL"}}])
+        .to_string(),
+    ]));
+    ok(&s.aws(&["dynamodb", "wait", "table-exists", "--table-name", table]));
+}

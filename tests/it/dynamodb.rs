@@ -10,28 +10,6 @@ use std::time::Duration;
 const TABLE: &str = "eks-workshop-carts";
 const INDEX: &str = "idx_global_customerId";
 
-fn create_carts_table(s: &Server) {
-    ok(&s.aws(&[
-        "dynamodb",
-        "create-table",
-        "--table-name",
-        TABLE,
-        "--attribute-definitions",
-        "AttributeName=id,AttributeType=S",
-        "AttributeName=customerId,AttributeType=S",
-        "--key-schema",
-        "AttributeName=id,KeyType=HASH",
-        "--billing-mode",
-        "PAY_PER_REQUEST",
-        "--global-secondary-indexes",
-        &json!([{"IndexName": INDEX,
-                 "KeySchema": [{"AttributeName": "customerId", "KeyType": "HASH"}],
-                 "Projection": {"ProjectionType": "ALL"}}])
-        .to_string(),
-    ]));
-    ok(&s.aws(&["dynamodb", "wait", "table-exists", "--table-name", TABLE]));
-}
-
 /// The carts service's calls (GetItem, PutItem, UpdateItem, DeleteItem and
 /// the Query on the customer index), as boto3 in a pod with IRSA; prints
 /// the outcome of each and its request id.
@@ -79,7 +57,7 @@ fn seed_002_carts_with_irsa() {
         "carts",
         "carts",
     );
-    create_carts_table(&s);
+    create_carts_table(&s, TABLE);
     let token = s.token("eks-workshop", "carts", "carts", &[]);
 
     // Before the policy: the startup Query on the index is refused, in the
@@ -175,7 +153,7 @@ for x in ts: x.join()
 #[test]
 fn acknowledged_writes_survive_kill_9_under_load() {
     let mut s = Server::start();
-    create_carts_table(&s);
+    create_carts_table(&s, TABLE);
     let acked = s.dir.path().join("acked");
     let admin = s.admin();
     let mut writers = s

@@ -21,7 +21,6 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 const TABLE: &str = "eks-workshop-carts";
-const INDEX: &str = "idx_global_customerId";
 const DENIED_TABLE: &str = "other-table";
 const BUCKET: &str = "carts-assets";
 const DENIED_BUCKET: &str = "orders-assets";
@@ -165,25 +164,7 @@ fn world() -> World {
         ok(&s.aws(&["s3api", "create-bucket", "--bucket", b]));
     }
     for t in [TABLE, DENIED_TABLE] {
-        ok(&s.aws(&[
-            "dynamodb",
-            "create-table",
-            "--table-name",
-            t,
-            "--attribute-definitions",
-            "AttributeName=id,AttributeType=S",
-            "AttributeName=customerId,AttributeType=S",
-            "--key-schema",
-            "AttributeName=id,KeyType=HASH",
-            "--billing-mode",
-            "PAY_PER_REQUEST",
-            "--global-secondary-indexes",
-            &json!([{"IndexName": INDEX,
-                     "KeySchema": [{"AttributeName": "customerId", "KeyType": "HASH"}],
-                     "Projection": {"ProjectionType": "ALL"}}])
-            .to_string(),
-        ]));
-        ok(&s.aws(&["dynamodb", "wait", "table-exists", "--table-name", t]));
+        create_carts_table(&s, t);
     }
     // Token files as the kubelet writes them: the JWT, no trailing newline
     // (the SDKs' container providers refuse a token with one).
