@@ -23,7 +23,7 @@ use podiam_auth::{Caller, Check, Config, RequestMeta, Services, Subject, compile
 use podiam_core::session::{SessionClaims, SessionOrigin};
 use podiam_core::{SystemClock, SystemRandom};
 use podiam_policy::{Decision, PolicyKind, evaluate};
-use podiam_s3::{S3, auth, authz, router};
+use podiam_s3::{S3, action, auth, authz};
 use podiam_sigv4::{
     Credentials, PayloadMode, RequestView, SigningParams, Verifier, VerifyOptions, sign,
 };
