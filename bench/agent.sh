@@ -175,7 +175,7 @@ EOF
     aws_admin eks create-pod-identity-association --cluster-name "$CLUSTER" --namespace "$NS" \
         --service-account "$SA" --role-arn "arn:aws:iam::${ACCOUNT}:role/$ROLE_NAME" >/dev/null
     podiam_cli token --cluster "$CLUSTER" --namespace "$NS" --service-account "$SA" \
-        --audience pods.eks.amazonaws.com --pod app-hit --expiration 86400 -o "$TMP/token-hit.jwt"
+        --audience pods.eks.amazonaws.com --pod app-hit --token-expiration 86400 -o "$TMP/token-hit.jwt"
 }
 
 mint_miss_tokens() {
@@ -187,7 +187,7 @@ mint_miss_tokens() {
     # Two at a time; each call is a process start plus one signed request.
     seq 1 "$MISS_TOKENS" | xargs -P 2 -I{} env PODIAM_ENDPOINT="$SERVER_URL" PODIAM_DATA_DIR="$DATA_DIR" \
         "$PODIAM_BIN" token --cluster "$CLUSTER" --namespace "$NS" --service-account "$SA" \
-        --audience pods.eks.amazonaws.com --pod "app-{}" --expiration 86400 -o "$TMP/miss-{}.jwt"
+        --audience pods.eks.amazonaws.com --pod "app-{}" --token-expiration 86400 -o "$TMP/miss-{}.jwt"
     local i
     for i in $(seq 1 "$MISS_TOKENS"); do cat "$TMP/miss-$i.jwt"; echo; done >"$TMP/tokens-miss.txt"
     rm -f "$TMP"/miss-*.jwt

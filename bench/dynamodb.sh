@@ -411,7 +411,7 @@ bench_podiam() {
     local -a admin=(env AWS_SHARED_CREDENTIALS_FILE="$data/admin-credentials" AWS_CONFIG_FILE=/dev/null)
     "${penv[@]}" "$PODIAM_BIN" cluster create demo >/dev/null
     "${penv[@]}" "$PODIAM_BIN" token --cluster demo --namespace "$SA_NS" \
-        --service-account "$SA_NAME" --expiration 86400 >"$TMP/token.jwt"
+        --service-account "$SA_NAME" --token-expiration 86400 >"$TMP/token.jwt"
     "${admin[@]}" aws --endpoint-url "$url" iam create-open-id-connect-provider --url "http://$issuer_hp" \
         --client-id-list sts.amazonaws.com >/dev/null
     cat >"$TMP/trust.json" <<EOF

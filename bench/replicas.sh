@@ -250,7 +250,7 @@ setup() {
                    aws --endpoint-url "$url" --output text)
     "${penv[@]}" "$PODIAM_BIN" cluster create demo >"$TMP/cluster.json"
     "${penv[@]}" "$PODIAM_BIN" token --cluster demo --namespace "$SA_NS" \
-        --service-account "$SA_NAME" --expiration 86400 >"$TMP/token.jwt"
+        --service-account "$SA_NAME" --token-expiration 86400 >"$TMP/token.jwt"
     "${awsp[@]}" iam create-open-id-connect-provider --url "http://$issuer_hp" \
         --client-id-list sts.amazonaws.com >/dev/null
     write_trust "$issuer_hp" "$TMP/trust.json"

@@ -37,7 +37,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run every service (IAM, STS, EKS, issuers) on one port.
+    /// Run every service on one port: IAM, STS, EKS and eks-auth, S3, DynamoDB, the cluster issuers.
     Serve(Box<server::ServeConfig>),
     /// Manage clusters and their OIDC issuers.
     Cluster {
@@ -75,14 +75,21 @@ enum Command {
         #[arg(long = "audience", default_value = "sts.amazonaws.com")]
         audiences: Vec<String>,
         /// Lifetime in seconds (600..=4294967296).
-        #[arg(long, default_value_t = 3600)]
+        #[arg(
+            long = "token-expiration",
+            alias = "expiration",
+            default_value_t = 3600
+        )]
         expiration: i64,
         /// Bind the token to a pod of this name.
         #[arg(long)]
         pod: Option<String>,
-        /// Allow --expiration below kube-apiserver's 600 s floor (down to
-        /// 10 s) to test expiry and refresh without waiting.
-        #[arg(long)]
+        /// Allow --token-expiration below kube-apiserver's 600 s floor (down
+        /// to 10 s) to test expiry and refresh without waiting.
+        #[arg(
+            long = "insecure-short-token-lifetime",
+            alias = "insecure-short-lifetime"
+        )]
         insecure_short_lifetime: bool,
         /// Write the token to FILE (mode 0600, no trailing newline, as the
         /// kubelet writes projected tokens) instead of printing it.

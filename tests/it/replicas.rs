@@ -1047,7 +1047,11 @@ fn signing_key_rotation_with_tokens_in_flight() {
         app_token(
             r,
             "rot",
-            &["--expiration", seconds, "--insecure-short-lifetime"],
+            &[
+                "--token-expiration",
+                seconds,
+                "--insecure-short-token-lifetime",
+            ],
         )
     };
     let jwks_kids = |r: &Replica| {
