@@ -310,43 +310,6 @@ PY
 declare -A BEST_RPS BEST_CONNS BEST_LINE TAMPER OTHER RESP_BYTES RSS
 CLK_TCK="$(getconf CLK_TCK)"
 
-# wrk_run NAME URL SCRIPT CONNS PGID [REQUEST_FILE] -> sets RUN_LINE
-wrk_run() {
-    local name=$1 url=$2 script=$3 c=$4 pg=$5 reqf=${6:-} out line
-    out="$TMP/wrk-$name-c$c.txt"
-    local s0 m0 w0 s1 m1 w1
-    times >"$TMP/times0"
-    s0="$(group_ticks "$pg")"; m0="$(machine_ticks)"
-    BENCH_REQUEST_FILE="$reqf" timeout --kill-after=5 $((DURATION + 30)) \
-        wrk -t"$WRK_THREADS" -c"$c" -d"${DURATION}s" --timeout 10s --latency -s "$script" "$url" >"$out" 2>&1 &
-    WRK_PID=$!
-    if ! wait "$WRK_PID"; then
-        WRK_PID=""
-        cat "$out" >&2
-        die "wrk failed against $name"
-    fi
-    WRK_PID=""
-    s1="$(group_ticks "$pg")"; m1="$(machine_ticks)"
-    kill -0 "$pg" 2>/dev/null ||
-        die "$name: the server (pid $pg) exited during the load run (rerun with BENCH_KEEP_TMP=1 and see its log in $TMP)"
-    times >"$TMP/times1"
-    w0="$(children_secs "$TMP/times0")"; w1="$(children_secs "$TMP/times1")"
-    line="$(grep '^BENCH_RESULT' "$out" || true)"
-    [[ -n "$line" ]] || { cat "$out" >&2; die "wrk printed no BENCH_RESULT for $name"; }
-    RUN_LINE="$line $(awk -v s="$((s1 - s0))" -v m="$((m1 - m0))" -v w0="$w0" -v w1="$w1" -v hz="$CLK_TCK" \
-        -v d="$(field "$line" duration_us)" -v n="$(field "$line" requests)" 'BEGIN {
-            secs = d / 1e6; srv = s / hz; wrk = w1 - w0; tot = m / hz; oth = tot - srv - wrk; if (oth < 0) oth = 0
-            printf "srv_cores=%.2f wrk_cores=%.2f other_cores=%.2f srv_us_per_req=%.1f",
-                srv / secs, wrk / secs, oth / secs, (n > 0 ? srv * 1e6 / n : 0) }')"
-}
-
-print_run() { # LABEL CONNS LINE
-    printf '  %-22s c=%-4s %9s req/s  p50 %-8s p99 %-8s non-2xx %s  sock-errs %s  cpu: server %s wrk %s other %s cores, server %sus/req\n' \
-        "$1" "$2" "$(field "$3" rps)" "$(ms "$(field "$3" p50_us)")" "$(ms "$(field "$3" p99_us)")" \
-        "$(field "$3" non2xx)" "$(sock_errs "$3")" "$(field "$3" srv_cores)" "$(field "$3" wrk_cores)" \
-        "$(field "$3" other_cores)" "$(field "$3" srv_us_per_req)" >&2
-}
-
 # sign_request TARGET SCENARIO URL: signs tenant-1's request now, sends it once
 # and checks the answer; leaves it in $TMP/TARGET-SCENARIO.req for wrk.
 sign_request() {
