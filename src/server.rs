@@ -19,6 +19,7 @@ use podiam_auth::{Config, RequestMeta, Services, signing_service};
 use podiam_core::error::Protocol;
 use podiam_core::ids::{IdKind, request_id, s3_request_id, secret_access_key, unique_id};
 use podiam_core::{AwsError, SystemClock, SystemRandom};
+use podiam_dynamodb::engine::ValidationLayer;
 use podiam_eks::{ClusterFetcher, IssuerDocument, issuer_document};
 use podiam_oidc::{HttpFetcher, HttpFetcherConfig, JwksFetcher};
 use podiam_store::{AccessKey, Cluster, MasterKey, Op, SealingKeyRecord, Store};
@@ -76,6 +77,12 @@ pub struct ServeConfig {
     /// Anyone on the path can then swap the keys and mint accepted tokens.
     #[arg(long, env = "PODIAM_INSECURE_ALLOW_HTTP_ISSUERS")]
     pub insecure_allow_http_issuers: bool,
+    /// Which of DynamoDB's request-validation layers words ValidationException
+    /// messages: `older` (what the public conformance suite recorded from
+    /// us-east-1) or `current` (the newer layer most regions run since
+    /// 2026-09). Error types and what is refused are the same in both.
+    #[arg(long, env = "PODIAM_DYNAMODB_VALIDATION_LAYER", default_value = "older", value_parser = ["older", "current"])]
+    pub dynamodb_validation_layer: String,
 }
 
 /// Everything a request handler needs.
@@ -193,6 +200,11 @@ impl Server {
             insecure_allow_http: cfg.insecure_allow_http_issuers,
             ..HttpFetcherConfig::default()
         };
+        match cfg.dynamodb_validation_layer.as_str() {
+            "current" => ValidationLayer::Current,
+            _ => ValidationLayer::Older,
+        }
+        .install();
         let app = Arc::new(App::new(svc, &cfg.data_dir, http)?);
         spawn_sealing_rotation(app.clone(), cfg.sealing_key_rotation);
         spawn_ttl_sweep(app.clone());

@@ -30,11 +30,12 @@ impl Drop for Server {
     }
 }
 
-pub fn spawn_serve(data_dir: &Path, listen: &str) -> (Child, String) {
+pub fn spawn_serve(data_dir: &Path, listen: &str, env: &[(&str, &str)]) -> (Child, String) {
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", listen, "--data-dir"])
         .arg(data_dir)
         .env("PODIAM_LOG", "warn,podiam::audit=info")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -57,8 +58,13 @@ pub fn spawn_serve(data_dir: &Path, listen: &str) -> (Child, String) {
 
 impl Server {
     pub fn start() -> Server {
+        Server::start_with_env(&[])
+    }
+
+    /// Starts `podiam serve` with these `PODIAM_*` settings in its environment.
+    pub fn start_with_env(env: &[(&str, &str)]) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (child, addr) = spawn_serve(&dir.path().join("data"), "127.0.0.1:0");
+        let (child, addr) = spawn_serve(&dir.path().join("data"), "127.0.0.1:0", env);
         Server {
             child: Some(child),
             endpoint: format!("http://{addr}"),
@@ -77,7 +83,7 @@ impl Server {
 
     /// Starts the server again on the same data directory and address.
     pub fn restart(&mut self) {
-        let (child, addr) = spawn_serve(&self.data_dir(), &self.addr);
+        let (child, addr) = spawn_serve(&self.data_dir(), &self.addr, &[]);
         assert_eq!(addr, self.addr);
         self.child = Some(child);
     }

@@ -213,3 +213,36 @@ fn acknowledged_writes_survive_kill_9_under_load() {
         }
     }
 }
+
+/// `--dynamodb-validation-layer` picks the wording of a refusal, never whether
+/// the request is refused: the older layer (the default) names the value and
+/// the member, the current one neither.
+#[test]
+fn validation_layer_words_refusals() {
+    let put = [
+        "dynamodb",
+        "put-item",
+        "--table-name",
+        TABLE,
+        "--item",
+        r#"{"id": {"S": "c1"}}"#,
+        "--return-values",
+        "EVERYTHING",
+    ];
+    let older = Server::start();
+    create_carts_table(&older, TABLE);
+    let msg = fails_with(&older.aws(&put), "ValidationException");
+    assert!(
+        msg.contains("Value 'EVERYTHING' at 'returnValues' failed to satisfy constraint"),
+        "{msg}"
+    );
+    let current = Server::start_with_env(&[("PODIAM_DYNAMODB_VALIDATION_LAYER", "current")]);
+    create_carts_table(&current, TABLE);
+    let msg = fails_with(&current.aws(&put), "ValidationException");
+    assert!(
+        msg.contains(
+            "1 validation error detected: Failed to satisfy constraint: Member must satisfy enum value set"
+        ) && !msg.contains("EVERYTHING"),
+        "{msg}"
+    );
+}

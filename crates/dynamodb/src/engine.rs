@@ -54,6 +54,29 @@ struct Open {
     writes: Arc<tokio::sync::Mutex<()>>,
 }
 
+/// The wording of the engine's request-validation refusals, process-wide.
+///
+/// DynamoDB has been moving each operation to a newer validation layer, region
+/// by region, since 2026-09: same error types, new message texts (no value
+/// echo, `TableName` capitalised, PutItem/UpdateItem/DeleteItem refusals in the
+/// `1 validation error detected:` envelope). `Older` answers as us-east-1 did
+/// when the public conformance suite recorded its ground truth; `Current` as
+/// most regions answer now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValidationLayer {
+    /// The layer the conformance suite's ground truth was recorded on.
+    Older,
+    /// The layer most regions run today.
+    Current,
+}
+
+impl ValidationLayer {
+    /// Set the layer for every engine in this process.
+    pub fn install(self) {
+        dynoxide::validation::set_older_layer_everywhere(self == ValidationLayer::Older);
+    }
+}
+
 /// Every open database.
 #[derive(Clone)]
 pub struct Engine {

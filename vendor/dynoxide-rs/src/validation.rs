@@ -130,6 +130,42 @@ pub fn table_name_constraint_errors(
 pub(crate) const EMPTY_TABLE_NAME_REJECTION: &str = "Value at 'TableName' failed to satisfy \
      constraint: Member must have length greater than or equal to 1";
 
+/// (podiam patch.) Whether every operation answers as DynamoDB's older
+/// validation layer does: the layer us-east-1 ran when the public conformance
+/// suite recorded its ground truth (2026-04/05), before the newer layer reached
+/// most regions. Off by default in dynoxide; the embedder decides.
+static OLDER_LAYER_EVERYWHERE: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// (podiam patch.) Answer every operation on the older validation layer
+/// (`true`) or on the layer each operation runs on in most regions today.
+pub fn set_older_layer_everywhere(on: bool) {
+    OLDER_LAYER_EVERYWHERE.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+pub(crate) fn older_layer_everywhere() -> bool {
+    OLDER_LAYER_EVERYWHERE.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// The rejection of an empty table name on the layer in force.
+pub(crate) fn empty_table_name_rejection() -> &'static str {
+    if older_layer_everywhere() {
+        "Value '' at 'tableName' failed to satisfy constraint: \
+         Member must have length greater than or equal to 1"
+    } else {
+        EMPTY_TABLE_NAME_REJECTION
+    }
+}
+
+/// The rejection of a `ReturnValues` outside the enum on the layer in force.
+pub(crate) fn return_values_rejection(value: &str) -> String {
+    if older_layer_everywhere() {
+        return_values_value_rejection(value)
+    } else {
+        RETURN_VALUES_REJECTION.to_string()
+    }
+}
+
 fn short_table_name_error(name: &str) -> String {
     format!(
         "Value '{name}' at 'tableName' failed to satisfy constraint: \
@@ -176,7 +212,7 @@ pub(crate) fn first_table_name_error(name: &str) -> Option<String> {
 pub(crate) fn item_table_name_errors(table_name: Option<&str>) -> Vec<String> {
     match table_name {
         None => table_name_constraint_errors(None, TableNameContext::ReadWrite),
-        Some("") => vec![EMPTY_TABLE_NAME_REJECTION.to_string()],
+        Some("") => vec![empty_table_name_rejection().to_string()],
         Some(name) => first_table_name_error(name).into_iter().collect(),
     }
 }
@@ -198,7 +234,7 @@ pub(crate) fn validate_item_table_name(name: &str) -> Result<()> {
 pub(crate) fn update_item_table_name_errors(table_name: Option<&str>) -> Vec<String> {
     let name = match table_name {
         None => return table_name_constraint_errors(None, TableNameContext::ReadWrite),
-        Some("") => return vec![EMPTY_TABLE_NAME_REJECTION.to_string()],
+        Some("") => return vec![empty_table_name_rejection().to_string()],
         Some(name) => name,
     };
     let mut errors = Vec::new();
@@ -1403,6 +1439,7 @@ impl ValueLayer {
             | "ExecuteStatement"
             | "BatchExecuteStatement"
             | "ExecuteTransaction" => Self::Older,
+            _ if older_layer_everywhere() => Self::Older,
             _ => Self::Current,
         }
     }

@@ -56,8 +56,13 @@ pub async fn execute<S: StorageBackend>(
     // BatchWriteItem has not followed, so the sibling operation deliberately
     // keeps its bespoke sentence rather than matching this one.
     if request.request_items.is_empty() {
+        // The older layer keeps the bespoke sentence (podiam patch).
         return Err(DynoxideError::ValidationException(
-            "1 validation error detected: Value at 'RequestItems' failed to satisfy constraint: Member must have length greater than or equal to 1".to_string(),
+            if crate::validation::older_layer_everywhere() {
+                "The requestItems parameter is required for BatchGetItem".to_string()
+            } else {
+                "1 validation error detected: Value at 'RequestItems' failed to satisfy constraint: Member must have length greater than or equal to 1".to_string()
+            },
         ));
     }
 

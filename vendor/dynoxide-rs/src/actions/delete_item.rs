@@ -82,7 +82,7 @@ impl<'de> serde::Deserialize<'de> for DeleteItemRequest {
         if raw.table_name.as_deref() == Some("") {
             return Err(serde::de::Error::custom(format!(
                 "VALIDATION:{}",
-                crate::validation::envelope_message(crate::validation::EMPTY_TABLE_NAME_REJECTION)
+                crate::validation::envelope_message(crate::validation::empty_table_name_rejection())
             )));
         }
         let mut errors = crate::validation::item_table_name_errors(raw.table_name.as_deref());
@@ -108,7 +108,7 @@ impl<'de> serde::Deserialize<'de> for DeleteItemRequest {
         if let Some(ref rv) = raw.return_values
             && !crate::validation::RETURN_VALUES.contains(&rv.as_str())
         {
-            errors.push(crate::validation::RETURN_VALUES_REJECTION.to_string());
+            errors.push(crate::validation::return_values_rejection(rv));
         }
 
         // ReturnItemCollectionMetrics enum

@@ -51,7 +51,7 @@ impl<'de> serde::Deserialize<'de> for GetItemRequest {
         if raw.table_name.as_deref() == Some("") {
             return Err(serde::de::Error::custom(format!(
                 "VALIDATION:{}",
-                crate::validation::envelope_message(crate::validation::EMPTY_TABLE_NAME_REJECTION)
+                crate::validation::envelope_message(crate::validation::empty_table_name_rejection())
             )));
         }
 

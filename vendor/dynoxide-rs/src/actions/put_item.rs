@@ -68,7 +68,7 @@ impl<'de> serde::Deserialize<'de> for PutItemRequest {
         if raw.table_name.as_deref() == Some("") {
             return Err(serde::de::Error::custom(format!(
                 "VALIDATION:{}",
-                crate::validation::envelope_message(crate::validation::EMPTY_TABLE_NAME_REJECTION)
+                crate::validation::envelope_message(crate::validation::empty_table_name_rejection())
             )));
         }
         let mut errors = crate::validation::item_table_name_errors(raw.table_name.as_deref());
@@ -94,7 +94,7 @@ impl<'de> serde::Deserialize<'de> for PutItemRequest {
         if let Some(ref rv) = raw.return_values
             && !crate::validation::RETURN_VALUES.contains(&rv.as_str())
         {
-            errors.push(crate::validation::RETURN_VALUES_REJECTION.to_string());
+            errors.push(crate::validation::return_values_rejection(rv));
         }
 
         // ReturnItemCollectionMetrics enum validation
@@ -216,7 +216,12 @@ async fn execute_inner<S: StorageBackend>(
             // DynamoDB names no expression after its "can only be specified
             // when using expressions" message on the single-item writes
             // (eu-west-2 and us-east-1, 2026-10-09).
-            all_expression_param_names: vec![],
+            // The older layer names the missing expression (podiam patch).
+            all_expression_param_names: if crate::validation::older_layer_everywhere() {
+                vec!["ConditionExpression"]
+            } else {
+                vec![]
+            },
             expression_attribute_names: &request.expression_attribute_names,
             expression_attribute_values: &request.expression_attribute_values,
             expression_attribute_values_raw: &None,

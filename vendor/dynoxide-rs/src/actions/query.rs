@@ -185,7 +185,7 @@ impl<'de> serde::Deserialize<'de> for QueryRequest {
             );
         }
         if raw.table_name.as_deref() == Some("") {
-            first_pass.push(crate::validation::EMPTY_TABLE_NAME_REJECTION.to_string());
+            first_pass.push(crate::validation::empty_table_name_rejection().to_string());
         }
         if let Some(msg) = format_validation_errors(&first_pass) {
             return Err(serde::de::Error::custom(format!("VALIDATION:{}", msg)));
@@ -273,7 +273,7 @@ pub async fn execute<S: StorageBackend>(
         );
     }
     if request.table_name.is_empty() {
-        first_pass.push(crate::validation::EMPTY_TABLE_NAME_REJECTION.to_string());
+        first_pass.push(crate::validation::empty_table_name_rejection().to_string());
     }
     if let Some(msg) = crate::validation::format_validation_errors(&first_pass) {
         return Err(DynoxideError::ValidationException(msg));

@@ -138,7 +138,11 @@ impl ScanMembers<'_> {
 
         let missing_operators =
             helpers::missing_comparison_operators(self.scan_filter, "scanFilter");
-        if self.table_name.is_none() || !missing_operators.is_empty() || self.coerced {
+        if self.table_name.is_none()
+            || !missing_operators.is_empty()
+            || self.coerced
+            || crate::validation::older_layer_everywhere()
+        {
             let mut errors = Vec::new();
             errors.extend(self.select.and_then(super::query::select_rejection));
             if let Some(total) = self.total_segments {
@@ -184,7 +188,10 @@ impl ScanMembers<'_> {
                      Member must have value greater than or equal to 1"
                 ));
             }
-            return format_validation_errors(&errors);
+            let found = format_validation_errors(&errors);
+            if found.is_some() || !crate::validation::older_layer_everywhere() {
+                return found;
+            }
         }
 
         let mut errors = Vec::new();
@@ -535,10 +542,15 @@ pub async fn execute<S: StorageBackend>(
 
     match (request.segment, request.total_segments) {
         (Some(segment), Some(total)) if segment >= total => {
-            return Err(DynoxideError::ValidationException(
-                "The Segment parameter is zero-based and must be less than parameter TotalSegments"
-                    .to_string(),
-            ));
+            let detail = if crate::validation::older_layer_everywhere() {
+                format!(": Segment: {segment} is not less than TotalSegments: {total}")
+            } else {
+                String::new()
+            };
+            return Err(DynoxideError::ValidationException(format!(
+                "The Segment parameter is zero-based and must be less than parameter \
+                 TotalSegments{detail}"
+            )));
         }
         (Some(_), None) => {
             return Err(DynoxideError::ValidationException(

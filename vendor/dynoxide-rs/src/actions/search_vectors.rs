@@ -438,7 +438,7 @@ impl<'de> serde::Deserialize<'de> for SearchVectorsRequest {
         if raw.table_name.is_empty() {
             return Err(serde::de::Error::custom(format!(
                 "VALIDATION:{}",
-                crate::validation::envelope_message(crate::validation::EMPTY_TABLE_NAME_REJECTION)
+                crate::validation::envelope_message(crate::validation::empty_table_name_rejection())
             )));
         }
 
@@ -824,7 +824,7 @@ pub async fn execute<S: StorageBackend>(
     // enveloped, any other name error bare.
     if request.table_name.is_empty() {
         return Err(DynoxideError::ValidationException(
-            crate::validation::envelope_message(crate::validation::EMPTY_TABLE_NAME_REJECTION),
+            crate::validation::envelope_message(crate::validation::empty_table_name_rejection()),
         ));
     }
     // The member constraints, as the decoder reports them: ahead of a

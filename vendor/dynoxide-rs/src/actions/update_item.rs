@@ -129,7 +129,10 @@ impl<'de> serde::Deserialize<'de> for UpdateItemRequest {
         // with a missing name's error right after ReturnConsumedCapacity's
         // (captured eu-west-2 and us-east-1, 2026-10-09). An empty name is
         // still checked first.
-        if raw.key.is_none() && raw.table_name.as_deref() != Some("") {
+        // The older layer answers every UpdateItem this way (podiam patch).
+        if (raw.key.is_none() || crate::validation::older_layer_everywhere())
+            && raw.table_name.as_deref() != Some("")
+        {
             let mut errors: Vec<String> = Vec::new();
             if let Some(msg) = crate::validation::return_consumed_capacity_rejection(
                 raw.return_consumed_capacity.as_deref(),
@@ -155,10 +158,12 @@ impl<'de> serde::Deserialize<'de> for UpdateItemRequest {
             ) {
                 errors.push(msg);
             }
-            errors.push(
-                "Value null at 'key' failed to satisfy constraint: Member must not be null"
-                    .to_string(),
-            );
+            if raw.key.is_none() {
+                errors.push(
+                    "Value null at 'key' failed to satisfy constraint: Member must not be null"
+                        .to_string(),
+                );
+            }
             if let Some(msg) = format_validation_errors(&errors) {
                 return Err(serde::de::Error::custom(format!("VALIDATION:{}", msg)));
             }
@@ -620,7 +625,7 @@ async fn execute_inner<S: StorageBackend>(
             .contains(&rv_upper.as_str())
         {
             return Err(DynoxideError::EnvelopedValidation(
-                crate::validation::RETURN_VALUES_REJECTION.to_string(),
+                crate::validation::return_values_rejection(rv),
             ));
         }
     }
