@@ -176,6 +176,9 @@ pub struct IamServiceAccountArgs {
     /// Use EKS Pod Identity (an association) instead of IRSA (an annotation).
     #[arg(long)]
     pod_identity: bool,
+    /// Re-point a service account (or association) that already uses another role.
+    #[arg(long)]
+    override_existing_serviceaccounts: bool,
 }
 
 /// The IRSA trust policy the AWS docs recommend: `StringEquals` on `:sub` and `:aud`.
@@ -210,7 +213,10 @@ pub fn pod_identity_trust_policy() -> Value {
     })
 }
 
-/// Runs `podiam iamserviceaccount create`.
+/// Runs `podiam iamserviceaccount create`, as `eksctl create iamserviceaccount`
+/// does: idempotent when the service account already points at the role,
+/// refusing to re-point it without `--override-existing-serviceaccounts`, and
+/// checking all of that before it changes anything.
 pub async fn create_iam_service_account(
     a: IamServiceAccountArgs,
     client: &ClientArgs,
@@ -218,7 +224,13 @@ pub async fn create_iam_service_account(
     let c = Client::new(client)?;
     let cluster = c
         .json(Method::GET, &format!("/clusters/{}", a.cluster), None)
-        .await?;
+        .await
+        .with_context(|| {
+            format!(
+                "cluster {} (create it with `podiam cluster create`)",
+                a.cluster
+            )
+        })?;
     let issuer = cluster["cluster"]["identity"]["oidc"]["issuer"]
         .as_str()
         .context("the cluster has no issuer")?
@@ -233,57 +245,147 @@ pub async fn create_iam_service_account(
         .clone()
         .unwrap_or_else(|| format!("podiam-{}-{}-{}", a.cluster, a.namespace, a.name));
     role_name.truncate(64);
+    let role_arn = format!("arn:aws:iam::{account}:role/{role_name}");
+    let who = format!(
+        "service account {}/{} in cluster {}",
+        a.namespace, a.name, a.cluster
+    );
+    let sa_path = format!(
+        "/_podiam/clusters/{}/namespaces/{}/serviceaccounts/{}",
+        a.cluster, a.namespace, a.name
+    );
     let mut notes = Vec::new();
+
+    // 1. What the service account points at today.
+    let sa = c.json(Method::GET, &sa_path, None).await.ok();
+    let association = if a.pod_identity {
+        let list = c
+            .json(
+                Method::GET,
+                &format!(
+                    "/clusters/{}/pod-identity-associations?namespace={}&serviceAccount={}",
+                    a.cluster, a.namespace, a.name
+                ),
+                None,
+            )
+            .await?;
+        match list["associations"][0]["associationId"].as_str() {
+            Some(id) => Some(
+                c.json(
+                    Method::GET,
+                    &format!("/clusters/{}/pod-identity-associations/{id}", a.cluster),
+                    None,
+                )
+                .await?["association"]
+                    .clone(),
+            ),
+            None => None,
+        }
+    } else {
+        None
+    };
+    let current = if a.pod_identity {
+        association.as_ref().and_then(|x| x["roleArn"].as_str())
+    } else {
+        sa.as_ref()
+            .and_then(|x| x["metadata"]["annotations"][ROLE_ANNOTATION].as_str())
+    }
+    .map(str::to_string);
+    let via = if a.pod_identity {
+        "its Pod Identity association uses"
+    } else {
+        "it is annotated with eks.amazonaws.com/role-arn ="
+    };
+    if let Some(cur) = current.as_deref()
+        && cur != role_arn
+    {
+        if !a.override_existing_serviceaccounts {
+            bail!(
+                "{who} already exists and {via} {cur}; this would re-point it to {role_arn}. \
+                 Nothing was changed. Re-run with --override-existing-serviceaccounts to re-point it, \
+                 or with --role-name {} to keep the role it has.",
+                cur.rsplit('/').next().unwrap_or(cur)
+            );
+        }
+        notes.push(format!(
+            "re-pointed {who} from {cur} (--override-existing-serviceaccounts)"
+        ));
+    }
+
+    // 2. The role: created, or kept when it already trusts this service account.
     let trust = if a.pod_identity {
         pod_identity_trust_policy()
     } else {
-        let providers = c
-            .query(
-                "iam",
-                &[
-                    ("Action", "ListOpenIDConnectProviders"),
-                    ("Version", "2010-05-08"),
-                ],
-            )
-            .await?;
-        let hp = issuer
-            .trim_start_matches("https://")
-            .trim_start_matches("http://");
-        if !providers.contains(&format!("oidc-provider/{hp}</Arn>")) {
-            c.query(
-                "iam",
-                &[
-                    ("Action", "CreateOpenIDConnectProvider"),
-                    ("Version", "2010-05-08"),
-                    ("Url", &issuer),
-                    ("ClientIDList.member.1", "sts.amazonaws.com"),
-                ],
-            )
-            .await?;
-            notes.push(format!("created the IAM OIDC provider for {issuer}"));
-        }
         irsa_trust_policy(&account, &issuer, &a.namespace, &a.name)
     };
-    let trust_text = serde_json::to_string_pretty(&trust)?;
-    let created = c
+    match c
         .query(
             "iam",
             &[
-                ("Action", "CreateRole"),
+                ("Action", "GetRole"),
                 ("Version", "2010-05-08"),
                 ("RoleName", &role_name),
-                ("AssumeRolePolicyDocument", &trust_text),
-                (
-                    "Description",
-                    &format!(
-                        "podiam iamserviceaccount {}/{} in cluster {}",
-                        a.namespace, a.name, a.cluster
-                    ),
-                ),
             ],
         )
-        .await?;
-    let role_arn = xml_field(&created, "Arn").context("CreateRole returned no ARN")?;
+        .await
+    {
+        Ok(xml) => {
+            let doc = xml_field(&xml, "AssumeRolePolicyDocument").unwrap_or_default();
+            let doc: String = form_urlencoded::parse(format!("d={doc}").as_bytes())
+                .map(|(_, v)| v.into_owned())
+                .collect();
+            let admits = if a.pod_identity {
+                doc.contains("pods.eks.amazonaws.com")
+            } else {
+                doc.contains(&format!("system:serviceaccount:{}:{}", a.namespace, a.name))
+            };
+            if !admits {
+                bail!(
+                    "role {role_name} already exists and its trust policy does not admit {who} \
+                     ({}). Nothing was changed. Choose another --role-name, or edit its trust \
+                     policy with `aws iam update-assume-role-policy`.",
+                    if a.pod_identity {
+                        "no pods.eks.amazonaws.com principal".to_string()
+                    } else {
+                        format!(
+                            "no system:serviceaccount:{}:{} subject",
+                            a.namespace, a.name
+                        )
+                    }
+                );
+            }
+            notes.push(format!(
+                "role {role_name} already exists and trusts {who}; kept"
+            ));
+        }
+        Err(e) if e.to_string().starts_with("NoSuchEntity") => {
+            if !a.pod_identity {
+                ensure_oidc_provider(&c, &issuer, &mut notes).await?;
+            }
+            c.query(
+                "iam",
+                &[
+                    ("Action", "CreateRole"),
+                    ("Version", "2010-05-08"),
+                    ("RoleName", &role_name),
+                    (
+                        "AssumeRolePolicyDocument",
+                        &serde_json::to_string_pretty(&trust)?,
+                    ),
+                    (
+                        "Description",
+                        &format!(
+                            "podiam iamserviceaccount {}/{} in cluster {}",
+                            a.namespace, a.name, a.cluster
+                        ),
+                    ),
+                ],
+            )
+            .await?;
+        }
+        Err(e) => return Err(e),
+    }
+    // AttachRolePolicy is idempotent.
     for p in &a.policy_arns {
         c.query(
             "iam",
@@ -296,12 +398,9 @@ pub async fn create_iam_service_account(
         )
         .await?;
     }
-    let sa_path = format!(
-        "/_podiam/clusters/{}/namespaces/{}/serviceaccounts/{}",
-        a.cluster, a.namespace, a.name
-    );
-    let exists = c.json(Method::GET, &sa_path, None).await.is_ok();
-    if !exists {
+
+    // 3. The service account and what points it at the role.
+    if sa.is_none() {
         c.json(
             Method::POST,
             &format!("/_podiam/clusters/{}/serviceaccounts", a.cluster),
@@ -309,21 +408,35 @@ pub async fn create_iam_service_account(
         )
         .await?;
     }
-    let mut association = Value::Null;
-    if a.pod_identity {
-        let v = c
-            .json(
-                Method::POST,
-                &format!("/clusters/{}/pod-identity-associations", a.cluster),
-                Some(json!({"namespace": a.namespace, "serviceAccount": a.name, "roleArn": role_arn})),
-            )
-            .await?;
+    let mut association = association.unwrap_or(Value::Null);
+    if current.as_deref() == Some(role_arn.as_str()) {
+        notes.push(format!("{who} already points at {role_arn}; unchanged"));
+    } else if a.pod_identity {
+        let base = format!("/clusters/{}/pod-identity-associations", a.cluster);
+        let v = match association["associationId"].as_str() {
+            Some(id) => {
+                c.json(
+                    Method::POST,
+                    &format!("{base}/{id}"),
+                    Some(json!({"roleArn": role_arn})),
+                )
+                .await?
+            }
+            None => {
+                c.json(
+                    Method::POST,
+                    &base,
+                    Some(json!({"namespace": a.namespace, "serviceAccount": a.name, "roleArn": role_arn})),
+                )
+                .await?
+            }
+        };
         association = v["association"].clone();
     } else {
         c.json(
             Method::POST,
             &format!("{sa_path}/annotations"),
-            Some(json!({"set": {"eks.amazonaws.com/role-arn": role_arn}})),
+            Some(json!({"set": {ROLE_ANNOTATION: role_arn}})),
         )
         .await?;
     }
@@ -337,4 +450,40 @@ pub async fn create_iam_service_account(
         "association": association,
         "notes": notes,
     }))
+}
+
+const ROLE_ANNOTATION: &str = "eks.amazonaws.com/role-arn";
+
+/// Creates the IAM OIDC provider for `issuer` unless it exists.
+async fn ensure_oidc_provider(
+    c: &Client,
+    issuer: &str,
+    notes: &mut Vec<String>,
+) -> anyhow::Result<()> {
+    let providers = c
+        .query(
+            "iam",
+            &[
+                ("Action", "ListOpenIDConnectProviders"),
+                ("Version", "2010-05-08"),
+            ],
+        )
+        .await?;
+    let hp = issuer
+        .trim_start_matches("https://")
+        .trim_start_matches("http://");
+    if !providers.contains(&format!("oidc-provider/{hp}</Arn>")) {
+        c.query(
+            "iam",
+            &[
+                ("Action", "CreateOpenIDConnectProvider"),
+                ("Version", "2010-05-08"),
+                ("Url", issuer),
+                ("ClientIDList.member.1", "sts.amazonaws.com"),
+            ],
+        )
+        .await?;
+        notes.push(format!("created the IAM OIDC provider for {issuer}"));
+    }
+    Ok(())
 }

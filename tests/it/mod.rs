@@ -10,6 +10,7 @@ mod pipeline;
 mod pod_identity;
 mod policy;
 pub mod raw;
+mod readme;
 mod replicas;
 mod run;
 mod s3;

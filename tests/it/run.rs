@@ -1,6 +1,7 @@
 //! `podiam run`: a real program as a pod would run it, in both modes.
 
 use super::common::*;
+use serde_json::Value;
 use std::process::Command;
 
 fn run(s: &Server, args: &[&str]) -> std::process::Output {
@@ -257,4 +258,148 @@ fn token_refresh_outlives_the_token() {
         .unwrap_or(0);
     // 30 s with a 12 s token re-minted at 80%: at least three different tokens.
     assert!(tokens >= 3, "the token was not refreshed: {text}");
+}
+
+/// `iamserviceaccount create` as eksctl's: a re-run changes nothing, a
+/// different role is refused (and nothing created) without
+/// `--override-existing-serviceaccounts`, and a role that exists is kept only
+/// when it trusts the service account.
+#[test]
+fn iamserviceaccount_create_is_idempotent_and_refuses_to_repoint() {
+    let s = Server::start();
+    ok(&s.podiam(&["cluster", "create", "demo"]));
+    let create = |extra: &[&str]| {
+        let mut args = vec![
+            "iamserviceaccount",
+            "create",
+            "--cluster",
+            "demo",
+            "-n",
+            "default",
+            "--name",
+            "app",
+        ];
+        args.extend_from_slice(extra);
+        s.podiam(&args)
+    };
+    let annotation = || {
+        let v: Value = serde_json::from_str(&ok(&s.podiam(&[
+            "sa",
+            "get",
+            "--cluster",
+            "demo",
+            "-n",
+            "default",
+            "app",
+        ])))
+        .expect("json");
+        v["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    ok(&create(&[]));
+    let first = annotation();
+    assert!(first.ends_with(":role/podiam-demo-default-app"), "{first}");
+    let again = ok(&create(&[]));
+    assert!(again.contains("unchanged"), "{again}");
+
+    let refused = create(&["--role-name", "other"]);
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("already exists")
+            && err.contains(&first)
+            && err.contains("--override-existing-serviceaccounts")
+            && err.contains("Nothing was changed"),
+        "{err}"
+    );
+    assert_eq!(annotation(), first);
+    fails_with(
+        &s.aws(&["iam", "get-role", "--role-name", "other"]),
+        "NoSuchEntity",
+    );
+
+    ok(&create(&[
+        "--role-name",
+        "other",
+        "--override-existing-serviceaccounts",
+    ]));
+    assert!(annotation().ends_with(":role/other"));
+
+    // A role that exists but trusts someone else is not borrowed.
+    let refused = s.podiam(&[
+        "iamserviceaccount",
+        "create",
+        "--cluster",
+        "demo",
+        "-n",
+        "default",
+        "--name",
+        "intruder",
+        "--role-name",
+        "other",
+    ]);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && err.contains("does not admit"),
+        "{err}"
+    );
+
+    // Pod Identity: the association is what points at the role.
+    let pi = |extra: &[&str]| {
+        let mut args = vec![
+            "iamserviceaccount",
+            "create",
+            "--cluster",
+            "demo",
+            "-n",
+            "carts",
+            "--name",
+            "carts",
+            "--pod-identity",
+        ];
+        args.extend_from_slice(extra);
+        s.podiam(&args)
+    };
+    ok(&pi(&[]));
+    assert!(ok(&pi(&[])).contains("unchanged"));
+    let refused = pi(&["--role-name", "carts-other"]);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && err.contains("Pod Identity association"),
+        "{err}"
+    );
+    ok(&pi(&[
+        "--role-name",
+        "carts-other",
+        "--override-existing-serviceaccounts",
+    ]));
+    let listed = ok(&s.aws(&[
+        "eks",
+        "list-pod-identity-associations",
+        "--cluster-name",
+        "demo",
+        "--namespace",
+        "carts",
+    ]));
+    let id = json_field_str(&listed, "associationId");
+    let described = ok(&s.aws(&[
+        "eks",
+        "describe-pod-identity-association",
+        "--cluster-name",
+        "demo",
+        "--association-id",
+        &id,
+    ]));
+    assert!(described.contains(":role/carts-other"), "{described}");
+    assert_eq!(listed.matches("associationId").count(), 1, "{listed}");
+}
+
+fn json_field_str(json: &str, field: &str) -> String {
+    let v: Value = serde_json::from_str(json).expect("json");
+    v["associations"][0][field]
+        .as_str()
+        .expect("field")
+        .to_string()
 }

@@ -2,13 +2,17 @@
 //! `tests/clients/java` (a shaded jar, main class `PodProbe`) and
 //! `tests/clients/go` (`pod-probe`) take credentials only from their SDK's
 //! default chain and the endpoint only from the environment, then make seed
-//! 002's carts calls: STS GetCallerIdentity, S3 ListObjectsV2/PutObject/
-//! GetObject and AccessDenied on another bucket, and DynamoDB PutItem,
-//! GetItem, UpdateItem (ALL_NEW), the paginated index Query, DeleteItem
-//! (ALL_OLD) and AccessDeniedException on another table, every DynamoDB
-//! response checked against its `x-amz-crc32` by the SDK. Each prints one
-//! JSON summary line and `JAVA POD PROBE OK` / `GO POD PROBE OK`, and exits
-//! non-zero at the first unexpected result.
+//! 002's carts calls: STS GetCallerIdentity; the STS error codes for another
+//! namespace's token, an edited payload and an expired token; S3
+//! ListObjectsV2/PutObject/GetObject with the SDK's default checksums, a 6 MiB
+//! body and a body of unknown length (Go: through its transfer manager, a
+//! three-part multipart upload) read back byte for byte, and AccessDenied on
+//! another bucket; DynamoDB PutItem, GetItem, UpdateItem (ALL_NEW), the
+//! paginated index Query, DeleteItem (ALL_OLD) and AccessDeniedException on
+//! another table, every DynamoDB response checked against its `x-amz-crc32`
+//! by the SDK. Go also runs a client across refreshes of 15-minute sessions.
+//! Each prints one JSON summary line and `JAVA POD PROBE OK` / `GO POD PROBE
+//! OK`, and exits non-zero at the first unexpected result.
 //!
 //! Nothing is built here: `.ci/run` builds the probes before `cargo test`
 //! (`mvn -q -B package -DskipTests` in tests/clients/java, `go build -o
@@ -114,6 +118,8 @@ struct World {
     irsa_token: PathBuf,
     pod_token: PathBuf,
     agent: AgentProc,
+    /// `PROBE_BAD_TOKEN_*`: the role and the tokens STS must refuse.
+    bad_tokens: Vec<(String, String)>,
 }
 
 fn world() -> World {
@@ -182,13 +188,101 @@ fn world() -> World {
     )
     .expect("token");
     let agent = spawn_agent(&s, "demo", None);
+    let bad_tokens = bad_tokens(&s);
     World {
         s,
         irsa_role,
         irsa_token,
         pod_token,
         agent,
+        bad_tokens,
     }
+}
+
+/// An issuer whose key this test holds, a role trusting its `carts-irsa:carts`,
+/// and three tokens STS must refuse: another namespace's (AccessDenied), one
+/// whose payload was edited after signing (InvalidIdentityToken), an expired
+/// one (ExpiredTokenException). The unedited token is accepted.
+fn bad_tokens(s: &Server) -> Vec<(String, String)> {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let key = new_key(podiam_oidc::Algorithm::Rs256);
+    let iss = "https://oidc.carts.example.test/id/probe";
+    s.register_external("ext", iss, &[&key]);
+    let hp = iss.trim_start_matches("https://");
+    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"Federated": format!("arn:aws:iam::{ACCOUNT}:oidc-provider/{hp}")},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": {
+            format!("{hp}:sub"): "system:serviceaccount:carts-irsa:carts",
+            format!("{hp}:aud"): "sts.amazonaws.com"}}}]});
+    ok(&s.aws(&[
+        "iam",
+        "create-role",
+        "--role-name",
+        "carts-ext",
+        "--assume-role-policy-document",
+        &s.json_file("carts-ext-trust", &trust),
+    ]));
+    let role = format!("arn:aws:iam::{ACCOUNT}:role/carts-ext");
+    let t = now();
+    let good = sign(
+        &key,
+        &claims(iss, "carts-irsa", "carts", "sts.amazonaws.com", t, t + 3600),
+    );
+    ok(&s.aws(&[
+        "sts",
+        "assume-role-with-web-identity",
+        "--role-arn",
+        &role,
+        "--role-session-name",
+        "good",
+        "--web-identity-token",
+        &good,
+    ]));
+    let parts: Vec<&str> = good.split('.').collect();
+    let payload =
+        String::from_utf8(URL_SAFE_NO_PAD.decode(parts[1]).expect("payload")).expect("utf8");
+    let edited_payload = payload.replace("carts-irsa:carts", "carts-irsa:admin");
+    assert_ne!(payload, edited_payload);
+    let edited = format!(
+        "{}.{}.{}",
+        parts[0],
+        URL_SAFE_NO_PAD.encode(edited_payload),
+        parts[2]
+    );
+    vec![
+        ("PROBE_BAD_TOKEN_ROLE".into(), role),
+        (
+            "PROBE_BAD_TOKEN_WRONG_NAMESPACE".into(),
+            sign(
+                &key,
+                &claims(
+                    iss,
+                    "carts-other",
+                    "carts",
+                    "sts.amazonaws.com",
+                    t,
+                    t + 3600,
+                ),
+            ),
+        ),
+        ("PROBE_BAD_TOKEN_EDITED_PAYLOAD".into(), edited),
+        (
+            "PROBE_BAD_TOKEN_EXPIRED".into(),
+            sign(
+                &key,
+                &claims(
+                    iss,
+                    "carts-irsa",
+                    "carts",
+                    "sts.amazonaws.com",
+                    t - 7200,
+                    t - 3600,
+                ),
+            ),
+        ),
+    ]
 }
 
 /// What both modes print alike: the S3 and DynamoDB results.
@@ -236,7 +330,13 @@ fn assert_calls(v: &Value) {
 /// IRSA: `AWS_ROLE_ARN` + `AWS_WEB_IDENTITY_TOKEN_FILE`, the session name the
 /// SDK generates. Returns the summary.
 fn irsa(w: &World, probe: &Probe) -> Value {
+    irsa_with(w, probe, &[])
+}
+
+/// [`irsa`] with more environment for the probe.
+fn irsa_with(w: &World, probe: &Probe, env: &[(&str, &str)]) -> Value {
     let mut cmd = probe.command(&w.s);
+    cmd.envs(env.iter().copied());
     cmd.env("AWS_ROLE_ARN", &w.irsa_role)
         .env("AWS_WEB_IDENTITY_TOKEN_FILE", &w.irsa_token)
         // aws-sdk-go-v2 builds the web identity provider's STS client before
@@ -245,9 +345,21 @@ fn irsa(w: &World, probe: &Probe) -> Value {
         // when AWS_ENDPOINT_URL is set without AWS_ENDPOINT_URL_STS), so
         // AssumeRoleWithWebIdentity would go to sts.us-east-1.amazonaws.com.
         // AWS_ENDPOINT_URL_STS is honoured by both SDKs.
-        .env("AWS_ENDPOINT_URL_STS", &w.s.endpoint);
+        .env("AWS_ENDPOINT_URL_STS", &w.s.endpoint)
+        .envs(w.bad_tokens.iter().map(|(k, v)| (k, v)));
     let v = run_probe(probe, cmd);
     assert_eq!(v["mode"], "irsa", "{v}");
+    for (case, code, status) in [
+        ("WRONG_NAMESPACE", "AccessDenied", 403),
+        ("EDITED_PAYLOAD", "InvalidIdentityToken", 400),
+        ("EXPIRED", "ExpiredTokenException", 400),
+    ] {
+        assert_eq!(v["stsErrors"][case]["code"], code, "{v}");
+        assert_eq!(v["stsErrors"][case]["status"], status, "{v}");
+    }
+    // 6 MiB and a stream of unknown length, each read back byte for byte.
+    assert_eq!(v["s3"]["large"]["bytes"], 6 << 20, "{v}");
+    assert!(v["s3"]["stream"]["bytes"].as_u64() > Some(3 << 20), "{v}");
     let prefix = format!("arn:aws:sts::{ACCOUNT}:assumed-role/{IRSA_ROLE}/");
     let arn = v["arn"].as_str().expect("arn");
     assert!(arn.starts_with(&prefix), "{v}");
@@ -347,6 +459,12 @@ fn java_sdk_v2_as_a_pod_with_irsa_and_pod_identity() {
         "{v}"
     );
     assert_eq!(sent["x-amz-trailer"], "x-amz-checksum-crc32", "{v}");
+    // A body of unknown length: the SDK buffers it and sends it aws-chunked.
+    assert_eq!(v["s3"]["stream"]["bytes"], (3 << 20) + 17, "{v}");
+    assert_eq!(
+        v["s3"]["stream"]["sent"]["x-amz-decoded-content-length"], "3145745",
+        "{v}"
+    );
     assert_sts_call_audited(&w.s, session, "aws-sdk-java/");
 
     let v = pod_identity(&w, &probe);
@@ -376,6 +494,12 @@ fn go_sdk_v2_as_a_pod_with_irsa_and_pod_identity() {
     // PutObject over http: a signed payload with a CRC32 header.
     let sent = &v["s3"]["putObject"]["sent"];
     assert!(sent["X-Amz-Checksum-Crc32"].is_string(), "{v}");
+    // A stream of unknown length through the transfer manager: three parts.
+    assert_eq!(v["s3"]["stream"]["bytes"], (11 << 20) + 17, "{v}");
+    // 15-minute sessions refreshed while the client runs.
+    let v = irsa_with(&w, &probe, &[("PROBE_REFRESH_SECONDS", "12")]);
+    assert!(v["refresh"]["sessions"].as_u64() >= Some(2), "{v}");
+    assert_eq!(v["refresh"]["sessionSeconds"], 900, "{v}");
     assert_sts_call_audited(&w.s, session, "aws-sdk-go-v2/");
 
     let v = pod_identity(&w, &probe);

@@ -28,12 +28,16 @@ import (
 	"os"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -161,6 +165,10 @@ func main() {
 	credentials(ctx, cfg, out)
 	stage = "sts"
 	stsCalls(ctx, cfg, out)
+	stage = "sts errors"
+	stsErrors(ctx, cfg, out)
+	stage = "refresh"
+	refresh(ctx, cfg, out)
 	stage = "s3"
 	s3Calls(ctx, cfg, out)
 	stage = "dynamodb"
@@ -261,6 +269,38 @@ func s3Calls(ctx context.Context, cfg aws.Config, out map[string]any) {
 
 	must(client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &bucket, Key: &key}))
 
+	// 6 MiB with the SDK's default checksums, then a stream it cannot seek
+	// (unknown length); each read back byte for byte.
+	big := make([]byte, 6<<20)
+	must(rand.Read(big))
+	bigKey := prefix + "six-mib.bin"
+	must(client.PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: &bigKey, Body: bytes.NewReader(big)}))
+	bigSent := wire.summary("X-Amz-Content-Sha256", "Content-Encoding", "X-Amz-Trailer",
+		"X-Amz-Decoded-Content-Length", "X-Amz-Sdk-Checksum-Algorithm", "X-Amz-Checksum-Crc32")
+	check(bytes.Equal(readObject(ctx, client, bucket, bigKey), big), "6 MiB GetObject returned other bytes")
+	// A stream of unknown length: over plain http the SDK refuses an
+	// unseekable PutObject body, so, as Go programs do, through the transfer
+	// manager, which buffers 5 MiB parts: a multipart upload of three.
+	streamKey := prefix + "stream.bin"
+	stream := append(append([]byte{}, big...), big[:5<<20+17]...)
+	tm := transfermanager.New(client, func(o *transfermanager.Options) {
+		o.PartSizeBytes, o.MultipartUploadThreshold = 5<<20, 5<<20
+	})
+	must(tm.UploadObject(ctx, &transfermanager.UploadObjectInput{
+		Bucket: &bucket, Key: &streamKey,
+		Body: io.MultiReader(bytes.NewReader(stream[:1<<20]), bytes.NewReader(stream[1<<20:])),
+	}))
+	streamSent := wire.summary("X-Amz-Content-Sha256", "Content-Encoding", "X-Amz-Trailer",
+		"X-Amz-Decoded-Content-Length", "X-Amz-Sdk-Checksum-Algorithm", "X-Amz-Checksum-Crc32")
+	check(bytes.Equal(readObject(ctx, client, bucket, streamKey), stream), "streamed GetObject returned other bytes")
+	head := must(client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &streamKey}))
+	check(strings.HasSuffix(strings.Trim(aws.ToString(head.ETag), `"`), "-3"), "streamed upload ETag %s is not a 3-part multipart ETag", aws.ToString(head.ETag))
+	r["large"] = map[string]any{"bytes": len(big), "sent": bigSent}
+	r["stream"] = map[string]any{"bytes": len(stream), "sent": streamSent}
+	for _, k := range []string{bigKey, streamKey} {
+		must(client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &bucket, Key: aws.String(k)}))
+	}
+
 	// A bucket the role may not touch: 403 AccessDenied, on a read and on a write.
 	r["denied"] = []any{
 		expectDenied("ListObjectsV2", 403, "AccessDenied", "", func() error {
@@ -273,6 +313,81 @@ func s3Calls(ctx context.Context, cfg aws.Config, out map[string]any) {
 		}),
 	}
 	out["s3"] = r
+}
+
+// refresh runs a client for PROBE_REFRESH_SECONDS on the pod's web identity
+// credentials with 15-minute sessions (DurationSeconds 900, STS's minimum),
+// refreshed 5 s after each fetch (the cache's expiry window is the rest of
+// the session): every call must succeed across the refreshes, each of which
+// re-reads the token file and assumes the role again.
+func refresh(ctx context.Context, cfg aws.Config, out map[string]any) {
+	seconds, _ := strconv.Atoi(os.Getenv("PROBE_REFRESH_SECONDS"))
+	if seconds == 0 || os.Getenv("AWS_ROLE_ARN") == "" {
+		return
+	}
+	provider := stscreds.NewWebIdentityRoleProvider(sts.NewFromConfig(cfg), os.Getenv("AWS_ROLE_ARN"),
+		stscreds.IdentityTokenFile(os.Getenv("AWS_WEB_IDENTITY_TOKEN_FILE")),
+		func(o *stscreds.WebIdentityRoleOptions) { o.Duration = 15 * time.Minute })
+	window := 15*time.Minute - 5*time.Second
+	cache := aws.NewCredentialsCache(provider, func(o *aws.CredentialsCacheOptions) { o.ExpiryWindow = window })
+	refreshing := cfg.Copy()
+	refreshing.Credentials = cache
+	client := sts.NewFromConfig(refreshing)
+	sessions := map[string]bool{}
+	calls := 0
+	var lifetime time.Duration
+	for end := time.Now().Add(time.Duration(seconds) * time.Second); time.Now().Before(end); time.Sleep(time.Second) {
+		must(client.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}))
+		c := must(cache.Retrieve(ctx))
+		if !sessions[c.AccessKeyID] {
+			// The cache reports the expiry minus its window.
+			lifetime = time.Until(c.Expires) + window
+		}
+		sessions[c.AccessKeyID] = true
+		calls++
+	}
+	check(len(sessions) >= 2, "%d calls in %d s used %d session(s): no refresh", calls, seconds, len(sessions))
+	check(lifetime > 14*time.Minute && lifetime <= 15*time.Minute, "a session lasts %s, asked for 15m", lifetime)
+	out["refresh"] = map[string]any{"calls": calls, "sessions": len(sessions), "sessionSeconds": int(lifetime.Round(time.Minute).Seconds())}
+}
+
+func readObject(ctx context.Context, client *s3.Client, bucket, key string) []byte {
+	got := must(client.GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: &key}))
+	defer got.Body.Close()
+	return must(io.ReadAll(got.Body))
+}
+
+// stsErrors presents the tokens the test made to AssumeRoleWithWebIdentity
+// (unsigned, as the SDK's web identity provider does) and records STS's
+// error code and status for each: PROBE_BAD_TOKEN_<CASE> for the cases
+// below, against PROBE_BAD_TOKEN_ROLE.
+func stsErrors(ctx context.Context, cfg aws.Config, out map[string]any) {
+	role := os.Getenv("PROBE_BAD_TOKEN_ROLE")
+	if role == "" {
+		return
+	}
+	anon := cfg.Copy()
+	anon.Credentials = aws.AnonymousCredentials{}
+	client := sts.NewFromConfig(anon)
+	cases := map[string]any{}
+	for _, c := range []struct {
+		name, code string
+		status     int
+	}{
+		{"WRONG_NAMESPACE", "AccessDenied", 403},
+		{"EDITED_PAYLOAD", "InvalidIdentityToken", 400},
+		{"EXPIRED", "ExpiredTokenException", 400},
+	} {
+		token := os.Getenv("PROBE_BAD_TOKEN_" + c.name)
+		check(token != "", "PROBE_BAD_TOKEN_%s is not set", c.name)
+		cases[c.name] = expectDenied("AssumeRoleWithWebIdentity "+c.name, c.status, c.code, "", func() error {
+			_, err := client.AssumeRoleWithWebIdentity(ctx, &sts.AssumeRoleWithWebIdentityInput{
+				RoleArn: &role, RoleSessionName: aws.String("bad-token"), WebIdentityToken: &token,
+			})
+			return err
+		})
+	}
+	out["stsErrors"] = cases
 }
 
 // expectDenied runs call and requires the error code and HTTP status; when

@@ -110,6 +110,8 @@ public final class PodProbe {
             credentials(out);
             stage = "sts";
             sts(out);
+            stage = "sts errors";
+            stsErrors(out);
             stage = "s3";
             s3(out);
             stage = "dynamodb";
@@ -204,6 +206,45 @@ public final class PodProbe {
         }
     }
 
+    // ---------------------------------------------------------------- STS errors
+
+    // The tokens the test made (PROBE_BAD_TOKEN_<CASE>), presented unsigned to
+    // AssumeRoleWithWebIdentity for PROBE_BAD_TOKEN_ROLE: STS's code and status.
+    static void stsErrors(Map<String, Object> out) {
+        String role = System.getenv("PROBE_BAD_TOKEN_ROLE");
+        if (role == null) {
+            return;
+        }
+        Map<String, Object> cases = new LinkedHashMap<>();
+        try (StsClient sts = StsClient.builder()
+                .credentialsProvider(software.amazon.awssdk.auth.credentials.AnonymousCredentialsProvider.create())
+                .build()) {
+            String[][] expected = {
+                {"WRONG_NAMESPACE", "AccessDenied", "403"},
+                {"EDITED_PAYLOAD", "InvalidIdentityToken", "400"},
+                {"EXPIRED", "ExpiredTokenException", "400"},
+            };
+            for (String[] c : expected) {
+                String token = System.getenv("PROBE_BAD_TOKEN_" + c[0]);
+                check(token != null, "PROBE_BAD_TOKEN_%s is not set", c[0]);
+                try {
+                    sts.assumeRoleWithWebIdentity(b -> b.roleArn(role).roleSessionName("bad-token").webIdentityToken(token));
+                    throw new ProbeFailure("AssumeRoleWithWebIdentity " + c[0] + " succeeded");
+                } catch (AwsServiceException e) {
+                    String code = e.awsErrorDetails() == null ? null : e.awsErrorDetails().errorCode();
+                    check(c[1].equals(code) && e.statusCode() == Integer.parseInt(c[2]),
+                            "%s: expected %s (HTTP %s), got %s", c[0], c[1], c[2], describe(e));
+                    Map<String, Object> m = new LinkedHashMap<>();
+                    m.put("code", code);
+                    m.put("status", e.statusCode());
+                    m.put("requestId", e.requestId());
+                    cases.put(c[0], m);
+                }
+            }
+        }
+        out.put("stsErrors", cases);
+    }
+
     // ---------------------------------------------------------------- S3
 
     static void s3(Map<String, Object> out) {
@@ -244,6 +285,29 @@ public final class PodProbe {
             r.put("getObject", Map.of("bytes", got.asByteArray().length, "contentType", String.valueOf(got.response().contentType())));
 
             s3.deleteObject(b -> b.bucket(bucket).key(key));
+
+            // 6 MiB with the SDK's default checksums (aws-chunked with a trailer over
+            // http), then a stream of unknown length; each read back byte for byte.
+            byte[] big = new byte[6 * 1024 * 1024];
+            new java.security.SecureRandom().nextBytes(big);
+            String bigKey = prefix + "six-mib.bin";
+            s3.putObject(b -> b.bucket(bucket).key(bigKey), RequestBody.fromBytes(big));
+            Map<String, Object> bigSent = wire.summary("x-amz-content-sha256", "content-encoding", "x-amz-trailer",
+                    "x-amz-decoded-content-length", "x-amz-sdk-checksum-algorithm", "content-length");
+            check(java.util.Arrays.equals(s3.getObjectAsBytes(b -> b.bucket(bucket).key(bigKey)).asByteArray(), big),
+                    "6 MiB GetObject returned other bytes");
+            byte[] stream = java.util.Arrays.copyOf(big, 3 * 1024 * 1024 + 17);
+            String streamKey = prefix + "stream.bin";
+            s3.putObject(b -> b.bucket(bucket).key(streamKey),
+                    RequestBody.fromContentProvider(() -> new java.io.ByteArrayInputStream(stream), "application/octet-stream"));
+            Map<String, Object> streamSent = wire.summary("x-amz-content-sha256", "content-encoding", "x-amz-trailer",
+                    "x-amz-decoded-content-length", "x-amz-sdk-checksum-algorithm", "content-length", "transfer-encoding");
+            check(java.util.Arrays.equals(s3.getObjectAsBytes(b -> b.bucket(bucket).key(streamKey)).asByteArray(), stream),
+                    "streamed GetObject returned other bytes");
+            r.put("large", Map.of("bytes", big.length, "sent", bigSent));
+            r.put("stream", Map.of("bytes", stream.length, "sent", streamSent));
+            s3.deleteObject(b -> b.bucket(bucket).key(bigKey));
+            s3.deleteObject(b -> b.bucket(bucket).key(streamKey));
 
             // A bucket the role may not touch: 403 AccessDenied, on a read and on a write.
             List<Object> deniedCalls = new ArrayList<>();
