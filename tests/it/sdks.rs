@@ -10,7 +10,8 @@
 //! another bucket; DynamoDB PutItem, GetItem, UpdateItem (ALL_NEW), the
 //! paginated index Query, DeleteItem (ALL_OLD) and AccessDeniedException on
 //! another table, every DynamoDB response checked against its `x-amz-crc32`
-//! by the SDK. Go also runs a client across refreshes of 15-minute sessions.
+//! by the SDK. Go also runs a client across refreshes of 15-minute sessions,
+//! and re-reads a rotated Pod Identity token file on its next refresh.
 //! Each prints one JSON summary line and `JAVA POD PROBE OK` / `GO POD PROBE
 //! OK`, and exits non-zero at the first unexpected result.
 //!
@@ -371,10 +372,16 @@ fn irsa_with(w: &World, probe: &Probe, env: &[(&str, &str)]) -> Value {
 /// Pod Identity: the agent on `http://127.0.0.1:PORT/v1/credentials` and the
 /// pod's token file; eks-auth names the session. Returns the summary.
 fn pod_identity(w: &World, probe: &Probe) -> Value {
+    pod_identity_with(w, probe, &w.pod_token, &[])
+}
+
+/// [`pod_identity`] with this token file and more environment.
+fn pod_identity_with(w: &World, probe: &Probe, token: &Path, env: &[(&str, &str)]) -> Value {
     let mut cmd = probe.command(&w.s);
     cmd.env("AWS_CONTAINER_CREDENTIALS_FULL_URI", &w.agent.creds_url)
-        .env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", &w.pod_token)
-        .env("PROBE_EXPECT_ROLE", PIA_ROLE);
+        .env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", token)
+        .env("PROBE_EXPECT_ROLE", PIA_ROLE)
+        .envs(env.iter().copied());
     let v = run_probe(probe, cmd);
     assert_eq!(v["mode"], "pod-identity", "{v}");
     assert_eq!(
@@ -496,6 +503,31 @@ fn go_sdk_v2_as_a_pod_with_irsa_and_pod_identity() {
     assert!(sent["X-Amz-Checksum-Crc32"].is_string(), "{v}");
     // A stream of unknown length through the transfer manager: three parts.
     assert_eq!(v["s3"]["stream"]["bytes"], (11 << 20) + 17, "{v}");
+    // The kubelet rotates the pod's token file (now for pod carts-2): the
+    // container provider reads it again on its next refresh.
+    let rotated = w.s.dir.path().join("go-pod-token");
+    std::fs::copy(&w.pod_token, &rotated).expect("copy the token");
+    let next = w.s.token(
+        "demo",
+        "carts",
+        "carts",
+        &["--audience", "pods.eks.amazonaws.com", "--pod", "carts-2"],
+    );
+    let v = pod_identity_with(
+        &w,
+        &probe,
+        &rotated,
+        &[
+            ("PROBE_NEXT_POD_TOKEN", &next),
+            ("PROBE_NEXT_POD_NAME", "carts-2"),
+        ],
+    );
+    assert!(
+        v["arnAfterTokenRotation"]
+            .as_str()
+            .is_some_and(|a| a.contains(&format!("assumed-role/{PIA_ROLE}/eks-demo-carts-2-"))),
+        "{v}"
+    );
     // 15-minute sessions refreshed while the client runs.
     let v = irsa_with(&w, &probe, &[("PROBE_REFRESH_SECONDS", "12")]);
     assert!(v["refresh"]["sessions"].as_u64() >= Some(2), "{v}");

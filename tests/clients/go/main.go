@@ -225,6 +225,20 @@ func stsCalls(ctx context.Context, cfg aws.Config, out map[string]any) {
 	if os.Getenv("AWS_ROLE_ARN") != "" && os.Getenv("AWS_ROLE_SESSION_NAME") == "" {
 		check(regexp.MustCompile(`^\d+$`).MatchString(parts[2]), "session name %s is not the SDK's <unix nanoseconds>", parts[2])
 	}
+	// Pod Identity: the kubelet rotates the token file; the container provider
+	// must read it again on its next refresh (forced here with the cache's
+	// Invalidate), and eks-auth then names the new token's pod.
+	if next := os.Getenv("PROBE_NEXT_POD_TOKEN"); next != "" {
+		file := os.Getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")
+		check(os.WriteFile(file, []byte(next), 0o600) == nil, "cannot rewrite %s", file)
+		cache, ok := cfg.Credentials.(*aws.CredentialsCache)
+		check(ok, "the default chain's credentials are a %T, not an *aws.CredentialsCache", cfg.Credentials)
+		cache.Invalidate()
+		again := aws.ToString(must(client.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})).Arn)
+		pod := os.Getenv("PROBE_NEXT_POD_NAME")
+		check(strings.Contains(again, "-"+pod+"-"), "after the token rotated to pod %s, the session is %s", pod, again)
+		out["arnAfterTokenRotation"] = again
+	}
 }
 
 func s3Calls(ctx context.Context, cfg aws.Config, out map[string]any) {
