@@ -8,7 +8,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use podiam_sigv4::{Credentials, PayloadMode, SigningParams, sign};
+use podiam_sigv4::{Credentials, PayloadMode, SigningParams, sign, signed_request};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -143,20 +143,9 @@ impl Client {
             time: time::OffsetDateTime::now_utc(),
             s3: false,
         };
-        let out = sign(
-            &method,
-            &uri,
-            &headers,
-            &PayloadMode::for_body(&body),
-            &params,
-        )
-        .map_err(|e| anyhow!("signing failed: {e}"))?;
-        out.apply(&mut headers);
-        let mut req = Request::builder()
-            .method(method)
-            .uri(uri)
-            .body(Full::new(Bytes::from(body)))?;
-        *req.headers_mut() = headers;
+        let req = signed_request(method, uri, headers, body.into(), &params)
+            .map_err(|e| anyhow!("signing failed: {e}"))?
+            .map(Full::new);
         let resp = self
             .http
             .request(req)

@@ -83,6 +83,21 @@ pub struct ServeConfig {
     /// 2026-09). Error types and what is refused are the same in both.
     #[arg(long, env = "PODIAM_DYNAMODB_VALIDATION_LAYER", default_value = "older", value_parser = ["older", "current"])]
     pub dynamodb_validation_layer: String,
+    /// DynamoDB on a DynamoDB-compatible endpoint that replicas share
+    /// (ScyllaDB Alternator, DynamoDB Local, a dynoxide server, DynamoDB)
+    /// instead of the embedded engine. podiam decides every call, then sends
+    /// it there signed with the backend's key; the backend holds this
+    /// server's account and region.
+    #[arg(long, env = "PODIAM_DYNAMODB_BACKEND", value_name = "URL")]
+    pub dynamodb_backend: Option<String>,
+    /// The backend's key: an aws shared-credentials file (profile
+    /// `default`). Default: PODIAM_DYNAMODB_BACKEND_ACCESS_KEY_ID and
+    /// PODIAM_DYNAMODB_BACKEND_SECRET_ACCESS_KEY.
+    #[arg(long, env = "PODIAM_DYNAMODB_BACKEND_CREDENTIALS", value_name = "FILE")]
+    pub dynamodb_backend_credentials: Option<PathBuf>,
+    /// The region the backend's signatures name (default: --region).
+    #[arg(long, env = "PODIAM_DYNAMODB_BACKEND_REGION")]
+    pub dynamodb_backend_region: Option<String>,
 }
 
 /// Everything a request handler needs.
@@ -100,7 +115,12 @@ pub struct App {
 
 impl App {
     /// Every service on a ready context; S3 objects under `data_dir`.
-    pub fn new(svc: Services, data_dir: &Path, http: HttpFetcherConfig) -> anyhow::Result<App> {
+    pub fn new(
+        svc: Services,
+        data_dir: &Path,
+        http: HttpFetcherConfig,
+        dynamodb: podiam_dynamodb::DynamoDb,
+    ) -> anyhow::Result<App> {
         let http: Arc<dyn JwksFetcher> = Arc::new(HttpFetcher::new(http)?);
         let fetcher = Arc::new(ClusterFetcher::new(
             svc.store.clone(),
@@ -110,7 +130,7 @@ impl App {
         ));
         let s3 = Arc::new(podiam_s3::S3::open(data_dir, &svc.config)?);
         let sts = Arc::new(Sts::new(fetcher));
-        let dynamodb = Arc::new(podiam_dynamodb::DynamoDb::open(data_dir)?);
+        let dynamodb = Arc::new(dynamodb);
         Ok(App {
             dynamodb: dynamodb.clone(),
             metrics: crate::serve_metrics::registry(&svc, sts.clone()),
@@ -205,7 +225,20 @@ impl Server {
             _ => ValidationLayer::Older,
         }
         .install();
-        let app = Arc::new(App::new(svc, &cfg.data_dir, http)?);
+        let dynamodb = match &cfg.dynamodb_backend {
+            Some(url) => {
+                let creds = backend_credentials(
+                    cfg.dynamodb_backend_credentials.as_deref(),
+                    "PODIAM_DYNAMODB_BACKEND",
+                )?;
+                let region = cfg.dynamodb_backend_region.as_ref().unwrap_or(&cfg.region);
+                let remote = podiam_dynamodb::remote::Remote::new(url, region, creds)?;
+                tracing::info!(backend = %url, "DynamoDB tables live on the backend");
+                podiam_dynamodb::DynamoDb::with_backend(remote, &cfg.account, &cfg.region)?
+            }
+            None => podiam_dynamodb::DynamoDb::open(&cfg.data_dir)?,
+        };
+        let app = Arc::new(App::new(svc, &cfg.data_dir, http, dynamodb)?);
         spawn_sealing_rotation(app.clone(), cfg.sealing_key_rotation);
         spawn_ttl_sweep(app.clone());
         Ok(Server {
@@ -383,6 +416,30 @@ impl FailureLog {
 }
 
 /// Creates the account's admin key on first start and writes it to
+/// A backend's key: profile `default` of `file`, else `<PREFIX>_ACCESS_KEY_ID`
+/// and `<PREFIX>_SECRET_ACCESS_KEY` (and `_SESSION_TOKEN`) from the environment.
+fn backend_credentials(
+    file: Option<&Path>,
+    prefix: &str,
+) -> anyhow::Result<podiam_sigv4::Credentials> {
+    if let Some(f) = file {
+        return crate::client::read_credentials_file(f, "default")
+            .with_context(|| format!("reading the backend's key from {}", f.display()));
+    }
+    let var = |name: &str| std::env::var(format!("{prefix}_{name}")).ok();
+    match (var("ACCESS_KEY_ID"), var("SECRET_ACCESS_KEY")) {
+        (Some(id), Some(secret)) => Ok(podiam_sigv4::Credentials {
+            access_key_id: id,
+            secret_access_key: secret,
+            session_token: var("SESSION_TOKEN"),
+        }),
+        _ => anyhow::bail!(
+            "the backend needs a key: a credentials file, or {prefix}_ACCESS_KEY_ID and \
+             {prefix}_SECRET_ACCESS_KEY"
+        ),
+    }
+}
+
 /// `DIR/admin-credentials` (aws shared-credentials format, mode 0600).
 async fn bootstrap_admin(svc: &Services, dir: &Path) -> anyhow::Result<()> {
     let path = dir.join("admin-credentials");

@@ -81,7 +81,9 @@ async fn env() -> Env {
     let admin =
         crate::client::read_credentials_file(&dir.path().join("admin-credentials"), "default")
             .expect("admin credentials");
-    let app = Arc::new(App::new(svc, dir.path(), HttpFetcherConfig::default()).expect("app"));
+    let dynamodb = podiam_dynamodb::DynamoDb::open(dir.path()).expect("dynamodb");
+    let app =
+        Arc::new(App::new(svc, dir.path(), HttpFetcherConfig::default(), dynamodb).expect("app"));
     Env {
         app,
         clock,

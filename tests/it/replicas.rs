@@ -1196,3 +1196,230 @@ fn signing_key_rotation_with_tokens_in_flight() {
         );
     }
 }
+
+/// A dynoxide HTTP server on loopback (the DynamoDB backend replicas
+/// share): `PODIAM_TEST_DYNOXIDE`, else the one `.ci/run` or the benchmark
+/// installed under `target/`. Killed on drop.
+struct Dynoxide {
+    child: Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Dynoxide {
+    fn start() -> Dynoxide {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let bin = std::env::var("PODIAM_TEST_DYNOXIDE")
+            .map(std::path::PathBuf::from)
+            .ok()
+            .or_else(|| {
+                [
+                    "target/test-tools/bin/dynoxide",
+                    "target/bench-tools/bin/dynoxide",
+                ]
+                .iter()
+                .map(|p| root.join(p))
+                .find(|p| p.is_file())
+            })
+            .expect(
+                "no dynoxide server: set PODIAM_TEST_DYNOXIDE, or run `cargo install --locked \
+                 dynoxide-rs --version 3.2.0 --root target/test-tools` (.ci/run does)",
+            );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new(&bin)
+            .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
+            .arg("--db-path")
+            .arg(dir.path().join("tables.sqlite3"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e}", bin.display()));
+        let url = format!("http://127.0.0.1:{port}");
+        assert!(
+            wait_for(Duration::from_secs(20), || std::net::TcpStream::connect((
+                "127.0.0.1",
+                port
+            ))
+            .is_ok()),
+            "dynoxide did not come up on {url}"
+        );
+        Dynoxide {
+            child,
+            url,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Dynoxide {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Issue #15: three replicas on one PostgreSQL and one DynamoDB backend
+/// serve the same tables. An item put through A is read (GetItem, the
+/// index Query) through B and C; a resource policy set through C is
+/// enforced by A within 1 s. The backend holds the data; podiam decides.
+#[test]
+fn replicas_share_dynamodb_tables_on_a_backend() {
+    let backend = Dynoxide::start();
+    let db = TestDb::create();
+    let key_dir = tempfile::tempdir().expect("tempdir");
+    let key_file = key_dir.path().join("backend-credentials");
+    // dynoxide checks no signature; podiam signs with this key all the same.
+    std::fs::write(
+        &key_file,
+        "[default]\naws_access_key_id = AKIABACKEND000000000\naws_secret_access_key = backend-secret\n",
+    )
+    .expect("key file");
+    let flags = [
+        "--dynamodb-backend",
+        backend.url.as_str(),
+        "--dynamodb-backend-credentials",
+        key_file.to_str().expect("path"),
+    ];
+    let r = Replicas {
+        r: vec![
+            Replica::start_with("A", &db.url, &flags),
+            Replica::start_with("B", &db.url, &flags),
+            Replica::start_with("C", &db.url, &flags),
+        ],
+        db,
+    };
+    let (a, b, c) = (&r.r[0], &r.r[1], &r.r[2]);
+    let admin = a.admin();
+    let ok = |out: std::process::Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap_or_default()
+    };
+    ok(a.aws(
+        &admin,
+        &[
+            "dynamodb",
+            "create-table",
+            "--table-name",
+            "carts",
+            "--attribute-definitions",
+            "AttributeName=id,AttributeType=S",
+            "AttributeName=customerId,AttributeType=S",
+            "--key-schema",
+            "AttributeName=id,KeyType=HASH",
+            "--billing-mode",
+            "PAY_PER_REQUEST",
+            "--global-secondary-indexes",
+            r#"[{"IndexName":"idx_global_customerId","KeySchema":[{"AttributeName":"customerId","KeyType":"HASH"}],"Projection":{"ProjectionType":"ALL"}}]"#,
+        ],
+    ));
+    ok(a.aws(
+        &admin,
+        &[
+            "dynamodb",
+            "put-item",
+            "--table-name",
+            "carts",
+            "--item",
+            r#"{"id":{"S":"c1:i1"},"customerId":{"S":"c1"},"quantity":{"N":"2"}}"#,
+        ],
+    ));
+    for r in [b, c] {
+        let got = ok(r.aws(
+            &admin,
+            &[
+                "dynamodb",
+                "get-item",
+                "--table-name",
+                "carts",
+                "--key",
+                r#"{"id":{"S":"c1:i1"}}"#,
+            ],
+        ));
+        assert_eq!(
+            got["Item"]["quantity"]["N"], "2",
+            "replica {}: {got}",
+            r.name
+        );
+        let q = ok(r.aws(
+            &admin,
+            &[
+                "dynamodb",
+                "query",
+                "--table-name",
+                "carts",
+                "--index-name",
+                "idx_global_customerId",
+                "--key-condition-expression",
+                "customerId = :c",
+                "--expression-attribute-values",
+                r#"{":c":{"S":"c1"}}"#,
+            ],
+        ));
+        assert_eq!(q["Count"], 1, "replica {}: {q}", r.name);
+        // ARNs name this account and region, not the backend's.
+        let d = ok(r.aws(
+            &admin,
+            &["dynamodb", "describe-table", "--table-name", "carts"],
+        ));
+        assert_eq!(
+            d["Table"]["TableArn"],
+            format!("arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/carts"),
+            "{d}"
+        );
+    }
+    // A resource policy set through C denies GetItem to everyone; A enforces it.
+    let deny = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny",
+        "Principal": "*", "Action": "dynamodb:GetItem",
+        "Resource": format!("arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/carts")}]});
+    ok(c.aws(
+        &admin,
+        &[
+            "dynamodb",
+            "put-resource-policy",
+            "--resource-arn",
+            &format!("arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/carts"),
+            "--policy",
+            &deny.to_string(),
+        ],
+    ));
+    let started = Instant::now();
+    let denied = wait_for(Duration::from_secs(1), || {
+        let out = a.aws(
+            &admin,
+            &[
+                "dynamodb",
+                "get-item",
+                "--table-name",
+                "carts",
+                "--key",
+                r#"{"id":{"S":"c1:i1"}}"#,
+            ],
+        );
+        !out.status.success()
+            && String::from_utf8_lossy(&out.stderr).contains("AccessDeniedException")
+    });
+    assert!(
+        denied,
+        "A still allows GetItem {:?} after C set the policy",
+        started.elapsed()
+    );
+    // The backend gone: DynamoDB's 503, which the SDKs retry, and no cause leaked.
+    drop(backend);
+    let out = b.aws(
+        &admin,
+        &["dynamodb", "describe-table", "--table-name", "carts"],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("(ServiceUnavailable)") && !err.contains("refused"),
+        "{err}"
+    );
+}

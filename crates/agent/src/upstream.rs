@@ -2,12 +2,12 @@
 //! instance-role credentials, SigV4-signed with the node's credentials.
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Method, Request, Uri, header};
+use http::{HeaderMap, HeaderValue, Method, Uri, header};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use podiam_sigv4::{Credentials, PayloadMode, SigningParams, sign};
+use podiam_sigv4::{Credentials, SigningParams, signed_request};
 use serde_json::Value;
 use std::future::Future;
 use std::pin::Pin;
@@ -136,7 +136,6 @@ impl HttpUpstream {
         let uri: Uri = format!("{}{path}", self.endpoint)
             .parse()
             .map_err(|e| UpstreamError::Transport(format!("bad endpoint: {e}")))?;
-        let body = body.to_string().into_bytes();
         let mut headers = HeaderMap::new();
         headers.insert(
             header::CONTENT_TYPE,
@@ -149,21 +148,9 @@ impl HttpUpstream {
             time: time::OffsetDateTime::now_utc(),
             s3: false,
         };
-        sign(
-            &Method::POST,
-            &uri,
-            &headers,
-            &PayloadMode::for_body(&body),
-            &params,
-        )
-        .map_err(|e| UpstreamError::Transport(format!("signing failed: {e}")))?
-        .apply(&mut headers);
-        let mut req = Request::builder()
-            .method(Method::POST)
-            .uri(uri)
-            .body(Full::new(Bytes::from(body)))
-            .map_err(|e| UpstreamError::Transport(e.to_string()))?;
-        *req.headers_mut() = headers;
+        let req = signed_request(Method::POST, uri, headers, body.to_string().into(), &params)
+            .map_err(|e| UpstreamError::Transport(format!("signing failed: {e}")))?
+            .map(Full::new);
         let resp = tokio::time::timeout(self.timeout, self.client.request(req))
             .await
             .map_err(|_| UpstreamError::Transport("eks-auth request timed out".into()))?

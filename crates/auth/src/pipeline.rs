@@ -143,6 +143,16 @@ pub trait Service: Send + Sync {
         input: &Input,
     ) -> Result<Self::Action, Self::Error>;
 
+    /// What [`Service::checks`] needs fetched first, where fetching waits
+    /// (DynamoDB on a backend endpoint reads table schemas from it).
+    fn prepare(
+        &self,
+        _cx: &Cx<'_>,
+        _action: &Self::Action,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        async { Ok(()) }
+    }
+
     /// The authorizations `action` needs before it is handled (a service
     /// may decide more checks while handling, through `cx.authz`).
     fn checks(&self, cx: &Cx<'_>, action: &Self::Action) -> Result<Vec<Check>, Self::Error>;
@@ -224,6 +234,7 @@ async fn run_inner<S: Service>(
         request_id,
     };
     let action = service.decode(&cx, envelope, &input)?;
+    service.prepare(&cx, &action).await?;
     for check in service.checks(&cx, &action)? {
         if let Err(d) = cx.authz.decide(&check) {
             return Err(service.denied(&cx, &check, d));

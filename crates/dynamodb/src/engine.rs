@@ -5,17 +5,22 @@
 //! dynoxide commits every write in WAL mode with SQLite's default
 //! `synchronous=FULL` before it answers, so an acknowledged write survives
 //! `kill -9` and power loss alike (tested in `tests/durability.rs`).
+//!
+//! Or a backend endpoint ([`Remote`]) that every replica shares.
 
 use crate::error::DdbError;
+use crate::remote::Remote;
 use dynoxide::Database;
 use dynoxide::actions::list_tags_of_resource::ListTagsOfResourceRequest;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
-/// The ARN prefix dynoxide writes into its answers.
-const ENGINE_ARN_PREFIX: &str = "arn:aws:dynamodb:dynoxide:000000000000:";
+/// How long a backend's table facts are trusted: another replica may have
+/// re-created or re-tagged the table.
+const REMOTE_FACTS_TTL: Duration = Duration::from_secs(1);
 
 /// What IAM's checks read of a table: the partition keys
 /// (`dynamodb:LeadingKeys`) of the table and each index, its stream, and
@@ -34,15 +39,49 @@ pub struct TableInfo {
     pub tags: Vec<(String, String)>,
 }
 
+impl TableInfo {
+    /// From a table's `KeySchema`, its indexes (each with `IndexName` and
+    /// `KeySchema`), stream label and tags.
+    fn from_schema(
+        key_schema: &Value,
+        indexes: &[Value],
+        stream_label: Option<String>,
+        tags: Vec<(String, String)>,
+    ) -> TableInfo {
+        let mut info = TableInfo {
+            partition_key: hash_key(key_schema).unwrap_or_default(),
+            stream_label,
+            tags,
+            ..TableInfo::default()
+        };
+        collect_keys(key_schema, &mut info.key_attributes);
+        for index in indexes {
+            let keys = &index["KeySchema"];
+            collect_keys(keys, &mut info.key_attributes);
+            if let (Some(name), Some(pk)) = (index["IndexName"].as_str(), hash_key(keys)) {
+                info.index_partition_keys.insert(name.to_string(), pk);
+            }
+        }
+        info
+    }
+}
+
 /// Where databases live.
 #[derive(Debug, Clone)]
 enum Location {
     Dir(PathBuf),
     Memory,
+    /// A backend endpoint: one table namespace, `account`'s in `region`.
+    Remote {
+        remote: Arc<Remote>,
+        account: String,
+        region: String,
+    },
 }
 
-/// (account, region, table) → what IAM reads of it (`None`: no such table).
-type InfoCache = HashMap<(String, String, String), Option<Arc<TableInfo>>>;
+/// (account, region, table) → what IAM reads of it (`None`: no such table),
+/// and when it was read.
+type InfoCache = HashMap<(String, String, String), (Option<Arc<TableInfo>>, Instant)>;
 
 /// An open database and the queue its writes wait in: the engine commits
 /// one write at a time, and a fair queue in front of the blocking pool
@@ -111,6 +150,36 @@ impl Engine {
         Engine::new(Location::Memory)
     }
 
+    /// Tables on a backend endpoint, which holds `account`'s in `region`.
+    pub fn remote(remote: Remote, account: &str, region: &str) -> Result<Engine, DdbError> {
+        Engine::new(Location::Remote {
+            remote: Arc::new(remote),
+            account: account.to_string(),
+            region: region.to_string(),
+        })
+    }
+
+    /// The backend, when tables live on one, after checking that it holds
+    /// (`account`, `region`)'s tables.
+    fn remote_for(&self, account: &str, region: &str) -> Result<Option<&Remote>, DdbError> {
+        match &self.location {
+            Location::Remote {
+                remote,
+                account: a,
+                region: r,
+            } => {
+                if a != account || r != region {
+                    return Err(DdbError::Validation(format!(
+                        "This endpoint's DynamoDB backend holds the tables of account {a} in \
+                         {r} only, not those of account {account} in {region}"
+                    )));
+                }
+                Ok(Some(remote))
+            }
+            _ => Ok(None),
+        }
+    }
+
     fn new(location: Location) -> Result<Engine, DdbError> {
         Ok(Engine {
             location,
@@ -132,6 +201,12 @@ impl Engine {
             return Ok(o.clone());
         }
         let db = match &self.location {
+            // Never reached: calls go to the backend.
+            Location::Remote { .. } => {
+                return Err(DdbError::Internal(
+                    "no embedded database with a backend".into(),
+                ));
+            }
             Location::Memory => Database::memory(),
             Location::Dir(dir) => {
                 let dir = dir.join(account);
@@ -159,19 +234,10 @@ impl Engine {
         operation: &'static str,
         body: String,
     ) -> Result<String, DdbError> {
-        let Open { db, writes } = self.opened(account, region)?;
-        // Reads are short and commit nothing: they run where the request
-        // runs, sparing two thread hand-offs per call. Writes wait for their
-        // commit's fsync: they queue, then go to the blocking pool.
-        let (status, out) = if is_read(operation) {
-            dynoxide::server::handle_json(&db, operation, &body)
+        let (status, out) = if let Some(remote) = self.remote_for(account, region)? {
+            remote.call(operation, body).await?
         } else {
-            let _turn = writes.lock().await;
-            tokio::task::spawn_blocking(move || {
-                dynoxide::server::handle_json(&db, operation, &body)
-            })
-            .await
-            .map_err(|e| DdbError::Internal(format!("engine task: {e}")))?
+            self.embedded(account, region, operation, body).await?
         };
         if status != 200 {
             return Err(DdbError::from_engine(status, out));
@@ -188,6 +254,29 @@ impl Engine {
         Ok(rewrite_arns(operation, out, account, region))
     }
 
+    async fn embedded(
+        &self,
+        account: &str,
+        region: &str,
+        operation: &'static str,
+        body: String,
+    ) -> Result<(u16, String), DdbError> {
+        let Open { db, writes } = self.opened(account, region)?;
+        // Reads are short and commit nothing: they run where the request
+        // runs, sparing two thread hand-offs per call. Writes wait for their
+        // commit's fsync: they queue, then go to the blocking pool.
+        Ok(if is_read(operation) {
+            dynoxide::server::handle_json(&db, operation, &body)
+        } else {
+            let _turn = writes.lock().await;
+            tokio::task::spawn_blocking(move || {
+                dynoxide::server::handle_json(&db, operation, &body)
+            })
+            .await
+            .map_err(|e| DdbError::Internal(format!("engine task: {e}")))?
+        })
+    }
+
     /// The engine's error for a request podiam cannot read, from the
     /// scratch database.
     pub fn refusal(&self, operation: &'static str, body: &str) -> DdbError {
@@ -199,7 +288,9 @@ impl Engine {
         }
     }
 
-    /// What IAM reads of `table`, if it exists.
+    /// What IAM reads of `table`, if it exists. On a backend, what
+    /// [`Engine::warm`] fetched (nothing: `None`, and checks that need the
+    /// facts fail closed).
     pub fn table_info(
         &self,
         account: &str,
@@ -207,20 +298,94 @@ impl Engine {
         table: &str,
     ) -> Result<Option<Arc<TableInfo>>, DdbError> {
         let key = (account.to_string(), region.to_string(), table.to_string());
-        if let Some(hit) = self
+        let remote = self.remote_for(account, region)?.is_some();
+        if let Some((hit, at)) = self
             .infos
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .get(&key)
+            && (!remote || at.elapsed() < REMOTE_FACTS_TTL)
         {
             return Ok(hit.clone());
+        }
+        if remote {
+            return Ok(None);
         }
         let info = self.read_table_info(account, region, table)?.map(Arc::new);
         self.infos
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(key, info.clone());
+            .insert(key, (info.clone(), Instant::now()));
         Ok(info)
+    }
+
+    /// On a backend, fetches the facts of `tables` not fetched in the last
+    /// second (DescribeTable and ListTagsOfResource), for
+    /// [`Engine::table_info`]. Embedded, nothing to do.
+    pub async fn warm(
+        &self,
+        account: &str,
+        region: &str,
+        tables: &[String],
+    ) -> Result<(), DdbError> {
+        let Some(remote) = self.remote_for(account, region)? else {
+            return Ok(());
+        };
+        for table in tables {
+            let key = (account.to_string(), region.to_string(), table.clone());
+            let fresh = self
+                .infos
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&key)
+                .is_some_and(|(_, at)| at.elapsed() < REMOTE_FACTS_TTL);
+            if fresh {
+                continue;
+            }
+            let (status, out) = remote
+                .call(
+                    "DescribeTable",
+                    serde_json::json!({"TableName": table}).to_string(),
+                )
+                .await?;
+            let info = match status {
+                200 => {
+                    let d: Value = serde_json::from_str(&out).unwrap_or_default();
+                    let t = &d["Table"];
+                    let (_, tags) = remote
+                        .call(
+                            "ListTagsOfResource",
+                            serde_json::json!({"ResourceArn": t["TableArn"]}).to_string(),
+                        )
+                        .await?;
+                    let tags: Value = serde_json::from_str(&tags).unwrap_or_default();
+                    let indexes = ["GlobalSecondaryIndexes", "LocalSecondaryIndexes"]
+                        .iter()
+                        .flat_map(|k| t[*k].as_array().cloned().unwrap_or_default())
+                        .collect::<Vec<_>>();
+                    Some(Arc::new(TableInfo::from_schema(
+                        &t["KeySchema"],
+                        &indexes,
+                        t["LatestStreamLabel"].as_str().map(str::to_string),
+                        tags["Tags"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|t| {
+                                Some((t["Key"].as_str()?.into(), t["Value"].as_str()?.into()))
+                            })
+                            .collect(),
+                    )))
+                }
+                _ if out.contains("ResourceNotFoundException") => None,
+                _ => return Err(DdbError::from_engine(status, out)),
+            };
+            self.infos
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(key, (info, Instant::now()));
+        }
+        Ok(())
     }
 
     fn read_table_info(
@@ -242,30 +407,18 @@ impl Engine {
             })
             .map(|r| r.tags.into_iter().map(|t| (t.key, t.value)).collect())
             .unwrap_or_default();
-        Ok(Some({
-            let parse = |s: &str| serde_json::from_str::<Value>(s).unwrap_or_default();
-            let mut schema = TableInfo {
-                stream_label: m.stream_label.clone(),
-                tags,
-                ..TableInfo::default()
-            };
-            let table_keys = parse(&m.key_schema);
-            schema.partition_key = hash_key(&table_keys).unwrap_or_default();
-            collect_keys(&table_keys, &mut schema.key_attributes);
-            for defs in [&m.gsi_definitions, &m.lsi_definitions]
-                .into_iter()
-                .flatten()
-            {
-                for index in parse(defs).as_array().into_iter().flatten() {
-                    let keys = &index["KeySchema"];
-                    collect_keys(keys, &mut schema.key_attributes);
-                    if let (Some(name), Some(pk)) = (index["IndexName"].as_str(), hash_key(keys)) {
-                        schema.index_partition_keys.insert(name.to_string(), pk);
-                    }
-                }
-            }
-            schema
-        }))
+        let parse = |s: &str| serde_json::from_str::<Value>(s).unwrap_or_default();
+        let indexes = [&m.gsi_definitions, &m.lsi_definitions]
+            .into_iter()
+            .flatten()
+            .flat_map(|defs| parse(defs).as_array().cloned().unwrap_or_default())
+            .collect::<Vec<_>>();
+        Ok(Some(TableInfo::from_schema(
+            &parse(&m.key_schema),
+            &indexes,
+            m.stream_label.clone(),
+            tags,
+        )))
     }
 
     /// Deletes items whose TTL has passed, in every open database.
@@ -322,7 +475,7 @@ fn collect_keys(keys: &Value, out: &mut Vec<String>) {
     }
 }
 
-/// Fields whose values are ARNs the engine made up, and the fields that
+/// Fields whose values are ARNs the engine (or backend) made, and the fields that
 /// hold item data, which are never touched.
 const ARN_FIELDS: &[&str] = &[
     "TableArn",
@@ -358,7 +511,7 @@ fn rewrite_arns(operation: &str, body: String, account: &str, region: &str) -> S
             | "DescribeStream"
             | "GetRecords"
     );
-    if !carries_arns || !body.contains("dynoxide") {
+    if !carries_arns || !body.contains("arn:aws:dynamodb:") {
         return body;
     }
     let Ok(mut v) = serde_json::from_str::<Value>(&body) else {
@@ -378,8 +531,12 @@ fn walk(v: &mut Value, prefix: &str, region: &str) {
                 }
                 match child {
                     Value::String(s) if ARN_FIELDS.contains(&k.as_str()) => {
-                        if let Some(rest) = s.strip_prefix(ENGINE_ARN_PREFIX) {
-                            *s = format!("{prefix}{rest}");
+                        // The engine's (or backend's) region and account.
+                        if let Some(rest) = s.strip_prefix("arn:aws:dynamodb:")
+                            && let Some((_, resource)) = rest.split_once(':')
+                            && let Some((_, resource)) = resource.split_once(':')
+                        {
+                            *s = format!("{prefix}{resource}");
                         }
                     }
                     Value::String(s) if k == "awsRegion" => *s = region.to_string(),

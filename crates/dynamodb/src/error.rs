@@ -50,6 +50,9 @@ pub enum DdbError {
     /// A fault of podiam or the engine; the cause is logged, not sent.
     #[error("{0}")]
     Internal(String),
+    /// The backend (`--dynamodb-backend`) cannot answer; the SDKs retry.
+    #[error("{0}")]
+    Unavailable(String),
     /// The engine's own answer, already in DynamoDB's wire form.
     #[error("{type_}: {message}")]
     Engine {
@@ -138,6 +141,12 @@ impl DdbError {
                 "message",
                 Some("Internal server error".into()),
             ),
+            DdbError::Unavailable(_) => (
+                503,
+                t(CORAL, "ServiceUnavailable"),
+                "message",
+                Some("The service is currently unavailable or busy.".into()),
+            ),
             DdbError::Engine {
                 status,
                 type_,
@@ -163,7 +172,9 @@ impl DdbError {
 impl ServiceError for DdbError {
     fn aws_error(&self) -> AwsError {
         let (status, type_, _, message) = self.wire();
-        if let DdbError::Internal(cause) | DdbError::Store(cause) = self {
+        if let DdbError::Internal(cause) | DdbError::Store(cause) | DdbError::Unavailable(cause) =
+            self
+        {
             tracing::error!(%cause, "dynamodb request failed");
         }
         let code = type_.rsplit('#').next().unwrap_or_default().to_string();
@@ -279,6 +290,11 @@ mod tests {
         let (s, v, _) = body(&DdbError::Internal("disk".into()));
         assert_eq!(s, 500);
         assert_eq!(v["message"], "Internal server error");
+        // The backend's fault: retried by the SDKs, its cause never sent.
+        let (s, v, _) = body(&DdbError::Unavailable("connection refused".into()));
+        assert_eq!(s, 503);
+        assert_eq!(v["__type"], "com.amazon.coral.service#ServiceUnavailable");
+        assert!(!v.to_string().contains("refused"));
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! Every call is authenticated and decided by the pipeline, with DynamoDB's
 //! fine-grained condition keys and the table's resource policy, then run on
 //! an embedded dynoxide engine (one SQLite database per account and
-//! region). podiam answers the resource-policy operations,
+//! region), or on a DynamoDB-compatible backend that replicas share
+//! ([`remote`]). podiam answers the resource-policy operations,
 //! `DescribeEndpoints` and `DescribeLimits` itself.
 
 pub mod action;
@@ -14,6 +15,7 @@ pub mod expr;
 mod ops;
 pub mod partiql;
 pub mod policy;
+pub mod remote;
 
 use action::{DdbArn, DdbCall, DecodeError, Op};
 use axum::body::Body;
@@ -45,6 +47,15 @@ impl DynamoDb {
     /// Tables in memory (tests).
     pub fn memory() -> Result<DynamoDb, DdbError> {
         Ok(DynamoDb::with(Engine::memory()?))
+    }
+
+    /// Tables on a backend endpoint, which holds `account`'s in `region`.
+    pub fn with_backend(
+        backend: remote::Remote,
+        account: &str,
+        region: &str,
+    ) -> Result<DynamoDb, DdbError> {
+        Ok(DynamoDb::with(Engine::remote(backend, account, region)?))
     }
 
     fn with(engine: Engine) -> DynamoDb {
@@ -197,6 +208,21 @@ impl Service for DynamoDb {
                 .refusal(op.name(), &String::from_utf8_lossy(input.bytes())),
             DecodeError::Refused(e) => e,
         })
+    }
+
+    /// On a backend, the facts of every table the checks will read.
+    async fn prepare(&self, _cx: &Cx<'_>, call: &DdbCall) -> Result<(), DdbError> {
+        let named = std::cell::RefCell::new(Vec::<String>::new());
+        // A dry run of the checks lists the tables they read.
+        let _ = authz::checks(call, &|t: &str| {
+            let mut n = named.borrow_mut();
+            if !n.iter().any(|x| x == t) {
+                n.push(t.to_string());
+            }
+            None
+        });
+        let tables = named.into_inner();
+        self.engine.warm(&call.account, &call.region, &tables).await
     }
 
     fn checks(&self, cx: &Cx<'_>, call: &DdbCall) -> Result<Vec<Check>, DdbError> {

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 impl DynamoDb {
     /// A resource ARN of the call that must be a table or stream of it,
     /// which must exist.
-    fn policy_target(&self, call: &DdbCall) -> Result<(String, DdbArn), DdbError> {
+    async fn policy_target(&self, call: &DdbCall) -> Result<(String, DdbArn), DdbError> {
         let raw = call.str("ResourceArn").unwrap_or_default().to_string();
         if !raw.starts_with("arn:") {
             return Err(DdbError::Validation(format!(
@@ -24,6 +24,9 @@ impl DynamoDb {
                 "One or more parameter values were invalid: Invalid resource Arn: {raw}"
             ))
         })?;
+        self.engine
+            .warm(&arn.account, &call.region, std::slice::from_ref(&arn.table))
+            .await?;
         let schema = self
             .engine
             .table_info(&arn.account, &call.region, &arn.table)?;
@@ -48,7 +51,7 @@ impl DynamoDb {
         let store = &cx.svc.store;
         Ok(match call.op {
             Op::PutResourcePolicy => {
-                let (_, arn) = self.policy_target(call)?;
+                let (_, arn) = self.policy_target(call).await?;
                 let doc = call.str("Policy").unwrap_or_default();
                 let now_ms = cx.svc.now() * 1000;
                 let rev =
@@ -56,11 +59,11 @@ impl DynamoDb {
                 json!({"RevisionId": rev})
             }
             Op::GetResourcePolicy => {
-                let (raw, arn) = self.policy_target(call)?;
+                let (raw, arn) = self.policy_target(call).await?;
                 policy::get(store, &raw, &arn)?
             }
             Op::DeleteResourcePolicy => {
-                let (raw, arn) = self.policy_target(call)?;
+                let (raw, arn) = self.policy_target(call).await?;
                 let rev = policy::delete(store, &raw, &arn, call.str("ExpectedRevisionId")).await?;
                 json!({"RevisionId": rev})
             }

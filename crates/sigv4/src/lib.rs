@@ -70,7 +70,9 @@ pub use parse::{
     MAX_SIGNED_HEADERS, PayloadMode, RequestView, STREAMING_PAYLOAD, STREAMING_PAYLOAD_TRAILER,
     STREAMING_UNSIGNED_PAYLOAD_TRAILER, SignedRequest, UNSIGNED_PAYLOAD, parse,
 };
-pub use sign::{Credentials, PresignedRequest, SigningOutput, SigningParams, presign, sign};
+pub use sign::{
+    Credentials, PresignedRequest, SigningOutput, SigningParams, presign, sign, signed_request,
+};
 pub use verify::{
     ContentSha256Checker, DEFAULT_MAX_SKEW, Payload, VerifiedRequest, Verifier, VerifyOptions,
     verify,

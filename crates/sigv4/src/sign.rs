@@ -187,6 +187,30 @@ fn prepare_headers(
     })
 }
 
+/// A request carrying `body`, signed over its SHA-256: `headers` plus the
+/// signature's (`Authorization`, `X-Amz-Date`, the token, the payload hash).
+pub fn signed_request(
+    method: Method,
+    uri: Uri,
+    mut headers: HeaderMap,
+    body: bytes::Bytes,
+    params: &SigningParams<'_>,
+) -> Result<http::Request<bytes::Bytes>, SigV4Error> {
+    sign(
+        &method,
+        &uri,
+        &headers,
+        &PayloadMode::for_body(&body),
+        params,
+    )?
+    .apply(&mut headers);
+    let mut req = http::Request::new(body);
+    *req.method_mut() = method;
+    *req.uri_mut() = uri;
+    *req.headers_mut() = headers;
+    Ok(req)
+}
+
 /// Signs a request with an `Authorization` header.
 ///
 /// `payload` is the body's hash ([`PayloadMode::for_body`]) or one of the special modes
