@@ -1375,6 +1375,22 @@ fn replicas_share_dynamodb_tables_on_a_backend() {
             "{d}"
         );
     }
+    // The backend's refusals come back in DynamoDB's envelope.
+    let out = b.aws(
+        &admin,
+        &[
+            "dynamodb",
+            "put-item",
+            "--table-name",
+            "carts",
+            "--item",
+            r#"{"id":{"S":"c1:i1"},"customerId":{"S":"c1"}}"#,
+            "--condition-expression",
+            "attribute_not_exists(id)",
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("(ConditionalCheckFailedException)"), "{err}");
     // A resource policy set through C denies GetItem to everyone; A enforces it.
     let deny = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny",
         "Principal": "*", "Action": "dynamodb:GetItem",

@@ -235,7 +235,10 @@ impl Engine {
         body: String,
     ) -> Result<String, DdbError> {
         let (status, out) = if let Some(remote) = self.remote_for(account, region)? {
-            remote.call(operation, body).await?
+            match remote.call(operation, body).await? {
+                (200, out) => (200, out),
+                (status, out) => return Err(DdbError::from_backend(status, &out)),
+            }
         } else {
             self.embedded(account, region, operation, body).await?
         };

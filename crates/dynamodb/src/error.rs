@@ -156,6 +156,56 @@ impl DdbError {
         }
     }
 
+    /// A backend's answer to a failed call, in DynamoDB's envelope whatever
+    /// the backend's own: the error's name under DynamoDB's namespace for
+    /// it, the message under the key DynamoDB uses.
+    pub fn from_backend(status: u16, body: &str) -> DdbError {
+        let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+        let s = |k: &str| v.get(k).and_then(|m| m.as_str()).map(str::to_string);
+        let Some(name) = s("__type").map(|t| t.rsplit('#').next().unwrap_or_default().to_string())
+        else {
+            return DdbError::Unavailable(format!("HTTP {status} without an error type"));
+        };
+        let message = s("message").or_else(|| s("Message")).unwrap_or_default();
+        let namespace = match name.as_str() {
+            "ValidationException" => VALIDATE,
+            "AccessDeniedException"
+            | "UnrecognizedClientException"
+            | "MissingAuthenticationTokenException"
+            | "InvalidSignatureException"
+            | "IncompleteSignatureException"
+            | "ExpiredTokenException"
+            | "SerializationException"
+            | "UnknownOperationException"
+            | "ServiceUnavailable" => CORAL,
+            _ => DYNAMODB,
+        };
+        let type_ = format!("{namespace}#{name}");
+        let key = if name == "AccessDeniedException" {
+            "Message"
+        } else {
+            "message"
+        };
+        let mut o = serde_json::Map::new();
+        o.insert("__type".into(), type_.clone().into());
+        o.insert(key.into(), message.clone().into());
+        // Fields an error carries besides its message (CancellationReasons,
+        // a ConditionalCheckFailed's Item) are DynamoDB's own: kept.
+        if let Some(obj) = v.as_object() {
+            for (k, val) in obj {
+                if !matches!(k.as_str(), "__type" | "message" | "Message") {
+                    o.insert(k.clone(), val.clone());
+                }
+            }
+        }
+        DdbError::Engine {
+            status,
+            type_,
+            message,
+            body: serde_json::Value::Object(o).to_string(),
+        }
+    }
+
     /// The engine's answer to a failed call.
     pub fn from_engine(status: u16, body: String) -> DdbError {
         let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
@@ -291,6 +341,17 @@ mod tests {
         assert_eq!(s, 500);
         assert_eq!(v["message"], "Internal server error");
         // The backend's fault: retried by the SDKs, its cause never sent.
+        // A backend's error in its own envelope comes out in DynamoDB's.
+        let (s, v, _) = body(&DdbError::from_backend(
+            400,
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","Message":"bad key","x":1}"#,
+        ));
+        assert_eq!(s, 400);
+        assert_eq!(
+            v,
+            serde_json::json!({"__type": "com.amazon.coral.validate#ValidationException",
+                               "message": "bad key", "x": 1})
+        );
         let (s, v, _) = body(&DdbError::Unavailable("connection refused".into()));
         assert_eq!(s, 503);
         assert_eq!(v["__type"], "com.amazon.coral.service#ServiceUnavailable");
