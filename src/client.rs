@@ -180,6 +180,26 @@ impl Client {
 }
 
 impl Client {
+    /// The Pod Identity association summaries of `service_account` in
+    /// `namespace` of `cluster` (at most one).
+    pub async fn associations_of(
+        &self,
+        cluster: &str,
+        namespace: &str,
+        service_account: &str,
+    ) -> anyhow::Result<Vec<Value>> {
+        let v = self
+            .json(
+                Method::GET,
+                &format!(
+                    "/clusters/{cluster}/pod-identity-associations?namespace={namespace}&serviceAccount={service_account}"
+                ),
+                None,
+            )
+            .await?;
+        Ok(v["associations"].as_array().cloned().unwrap_or_default())
+    }
+
     /// The server's clock, from the `Date` header of its health check
     /// (second precision): revocation cut-offs must be in the clock that
     /// stamps sessions, not this machine's.

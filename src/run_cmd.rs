@@ -101,18 +101,11 @@ async fn plan(
                 })
                 .unwrap_or_default(),
         });
-    let assoc = c
-        .json(
-            Method::GET,
-            &format!(
-                "/clusters/{}/pod-identity-associations?namespace={}&serviceAccount={}",
-                a.cluster, a.namespace, a.service_account
-            ),
-            None,
-        )
-        .await?;
     let mut associations = Associations::new();
-    for item in assoc["associations"].as_array().into_iter().flatten() {
+    for item in c
+        .associations_of(&a.cluster, &a.namespace, &a.service_account)
+        .await?
+    {
         if let (Some(ns), Some(s)) = (item["namespace"].as_str(), item["serviceAccount"].as_str()) {
             associations.insert(ns, s);
         }

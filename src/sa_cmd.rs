@@ -259,17 +259,8 @@ pub async fn create_iam_service_account(
     // 1. What the service account points at today.
     let sa = c.json(Method::GET, &sa_path, None).await.ok();
     let association = if a.pod_identity {
-        let list = c
-            .json(
-                Method::GET,
-                &format!(
-                    "/clusters/{}/pod-identity-associations?namespace={}&serviceAccount={}",
-                    a.cluster, a.namespace, a.name
-                ),
-                None,
-            )
-            .await?;
-        match list["associations"][0]["associationId"].as_str() {
+        let list = c.associations_of(&a.cluster, &a.namespace, &a.name).await?;
+        match list.first().and_then(|x| x["associationId"].as_str()) {
             Some(id) => Some(
                 c.json(
                     Method::GET,

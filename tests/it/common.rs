@@ -534,10 +534,10 @@ pub fn spawn_agent(s: &Server, cluster: &str, node_role: Option<&str>) -> AgentP
     }
 }
 
-/// Seed 002's carts table, named `table`: partition key `id` (S), and the
-/// GSI `idx_global_customerId` on `customerId` (S), projection ALL.
-pub fn create_carts_table(s: &Server, table: &str) {
-    ok(&s.aws(&[
+/// `aws dynamodb create-table` of seed 002's carts table: partition key
+/// `id`, GSI `idx_global_customerId` on `customerId`, on demand.
+pub fn carts_table_args(table: &str) -> Vec<String> {
+    [
         "dynamodb",
         "create-table",
         "--table-name",
@@ -550,10 +550,20 @@ pub fn create_carts_table(s: &Server, table: &str) {
         "--billing-mode",
         "PAY_PER_REQUEST",
         "--global-secondary-indexes",
-        &json!([{"IndexName": "idx_global_customerId",
-                 "KeySchema": [{"AttributeName": "customerId", "KeyType": "HASH"}],
-                 "Projection": {"ProjectionType": "ALL"}}])
-        .to_string(),
-    ]));
+    ]
+    .iter()
+    .map(|a| a.to_string())
+    .chain([json!([{"IndexName": "idx_global_customerId",
+                    "KeySchema": [{"AttributeName": "customerId", "KeyType": "HASH"}],
+                    "Projection": {"ProjectionType": "ALL"}}])
+    .to_string()])
+    .collect()
+}
+
+/// Seed 002's carts table, named `table`: partition key `id` (S), and the
+/// GSI `idx_global_customerId` on `customerId` (S), projection ALL.
+pub fn create_carts_table(s: &Server, table: &str) {
+    let args = carts_table_args(table);
+    ok(&s.aws(&args.iter().map(String::as_str).collect::<Vec<_>>()));
     ok(&s.aws(&["dynamodb", "wait", "table-exists", "--table-name", table]));
 }

@@ -1262,6 +1262,16 @@ impl Drop for Dynoxide {
     }
 }
 
+/// The carts item every replica reads.
+const GET_ITEM: [&str; 6] = [
+    "dynamodb",
+    "get-item",
+    "--table-name",
+    "carts",
+    "--key",
+    r#"{"id":{"S":"c1:i1"}}"#,
+];
+
 /// Issue #15: three replicas on one PostgreSQL and one DynamoDB backend
 /// serve the same tables. An item put through A is read (GetItem, the
 /// index Query) through B and C; a resource policy set through C is
@@ -1302,23 +1312,10 @@ fn replicas_share_dynamodb_tables_on_a_backend() {
         );
         serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap_or_default()
     };
+    let create = super::common::carts_table_args("carts");
     ok(a.aws(
         &admin,
-        &[
-            "dynamodb",
-            "create-table",
-            "--table-name",
-            "carts",
-            "--attribute-definitions",
-            "AttributeName=id,AttributeType=S",
-            "AttributeName=customerId,AttributeType=S",
-            "--key-schema",
-            "AttributeName=id,KeyType=HASH",
-            "--billing-mode",
-            "PAY_PER_REQUEST",
-            "--global-secondary-indexes",
-            r#"[{"IndexName":"idx_global_customerId","KeySchema":[{"AttributeName":"customerId","KeyType":"HASH"}],"Projection":{"ProjectionType":"ALL"}}]"#,
-        ],
+        &create.iter().map(String::as_str).collect::<Vec<_>>(),
     ));
     ok(a.aws(
         &admin,
@@ -1332,17 +1329,7 @@ fn replicas_share_dynamodb_tables_on_a_backend() {
         ],
     ));
     for r in [b, c] {
-        let got = ok(r.aws(
-            &admin,
-            &[
-                "dynamodb",
-                "get-item",
-                "--table-name",
-                "carts",
-                "--key",
-                r#"{"id":{"S":"c1:i1"}}"#,
-            ],
-        ));
+        let got = ok(r.aws(&admin, &GET_ITEM));
         assert_eq!(
             got["Item"]["quantity"]["N"], "2",
             "replica {}: {got}",
@@ -1408,17 +1395,7 @@ fn replicas_share_dynamodb_tables_on_a_backend() {
     ));
     let started = Instant::now();
     let denied = wait_for(Duration::from_secs(1), || {
-        let out = a.aws(
-            &admin,
-            &[
-                "dynamodb",
-                "get-item",
-                "--table-name",
-                "carts",
-                "--key",
-                r#"{"id":{"S":"c1:i1"}}"#,
-            ],
-        );
+        let out = a.aws(&admin, &GET_ITEM);
         !out.status.success()
             && String::from_utf8_lossy(&out.stderr).contains("AccessDeniedException")
     });

@@ -21,24 +21,37 @@ fn run(s: &Server, args: &[&str]) -> std::process::Output {
         .expect("podiam run")
 }
 
+/// `podiam iamserviceaccount create --cluster demo -n NS --name NAME EXTRA…`.
+fn isa(s: &Server, namespace: &str, name: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "iamserviceaccount",
+        "create",
+        "--cluster",
+        "demo",
+        "-n",
+        namespace,
+        "--name",
+        name,
+    ];
+    args.extend_from_slice(extra);
+    s.podiam(&args)
+}
+
 const BOTO: &str = "import boto3, os\nprint(boto3.client('sts').get_caller_identity()['Arn'])\nassert 'AWS_ACCESS_KEY_ID' not in os.environ and 'AWS_PROFILE' not in os.environ and 'PODIAM_DATA_DIR' not in os.environ\n";
 
 #[test]
 fn run_irsa_with_aws_cli_and_boto3() {
     let s = Server::start();
     ok(&s.podiam(&["cluster", "create", "demo"]));
-    let out = ok(&s.podiam(&[
-        "iamserviceaccount",
-        "create",
-        "--cluster",
-        "demo",
-        "-n",
+    let out = ok(&isa(
+        &s,
         "default",
-        "--name",
         "sa-access-s3",
-        "--attach-policy-arn",
-        "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess",
-    ]));
+        &[
+            "--attach-policy-arn",
+            "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess",
+        ],
+    ));
     assert!(out.contains("podiam-demo-default-sa-access-s3"), "{out}");
     let me = ok(&run(
         &s,
@@ -143,17 +156,7 @@ fn run_irsa_with_aws_cli_and_boto3() {
 fn run_pod_identity_with_aws_cli_and_boto3() {
     let s = Server::start();
     ok(&s.podiam(&["cluster", "create", "demo"]));
-    ok(&s.podiam(&[
-        "iamserviceaccount",
-        "create",
-        "--cluster",
-        "demo",
-        "-n",
-        "carts",
-        "--name",
-        "carts",
-        "--pod-identity",
-    ]));
+    ok(&isa(&s, "carts", "carts", &["--pod-identity"]));
     let me = ok(&run(
         &s,
         &[
@@ -218,16 +221,7 @@ fn run_pod_identity_with_aws_cli_and_boto3() {
 fn token_refresh_outlives_the_token() {
     let s = Server::start();
     ok(&s.podiam(&["cluster", "create", "demo"]));
-    ok(&s.podiam(&[
-        "iamserviceaccount",
-        "create",
-        "--cluster",
-        "demo",
-        "-n",
-        "default",
-        "--name",
-        "app",
-    ]));
+    ok(&isa(&s, "default", "app", &[]));
     // A 12 s token; the child keeps calling STS (fresh credentials each time,
     // so every call presents the current token file) for 30 s.
     let script = "end=$(( $(date +%s) + 30 )); n=0; while [ $(date +%s) -lt $end ]; do HOME=$(mktemp -d) aws sts get-caller-identity >/dev/null || exit 1; sha256sum \"$AWS_WEB_IDENTITY_TOKEN_FILE\" | cut -c1-16 >> \"$TMPDIR_SEEN\"; n=$((n+1)); sleep 2; done; echo calls=$n tokens=$(sort -u \"$TMPDIR_SEEN\" | wc -l)";
@@ -268,20 +262,7 @@ fn token_refresh_outlives_the_token() {
 fn iamserviceaccount_create_is_idempotent_and_refuses_to_repoint() {
     let s = Server::start();
     ok(&s.podiam(&["cluster", "create", "demo"]));
-    let create = |extra: &[&str]| {
-        let mut args = vec![
-            "iamserviceaccount",
-            "create",
-            "--cluster",
-            "demo",
-            "-n",
-            "default",
-            "--name",
-            "app",
-        ];
-        args.extend_from_slice(extra);
-        s.podiam(&args)
-    };
+    let create = |extra: &[&str]| isa(&s, "default", "app", extra);
     let annotation = || {
         let v: Value = serde_json::from_str(&ok(&s.podiam(&[
             "sa",
@@ -328,18 +309,7 @@ fn iamserviceaccount_create_is_idempotent_and_refuses_to_repoint() {
     assert!(annotation().ends_with(":role/other"));
 
     // A role that exists but trusts someone else is not borrowed.
-    let refused = s.podiam(&[
-        "iamserviceaccount",
-        "create",
-        "--cluster",
-        "demo",
-        "-n",
-        "default",
-        "--name",
-        "intruder",
-        "--role-name",
-        "other",
-    ]);
+    let refused = isa(&s, "default", "intruder", &["--role-name", "other"]);
     let err = String::from_utf8_lossy(&refused.stderr);
     assert!(
         !refused.status.success() && err.contains("does not admit"),
@@ -348,19 +318,9 @@ fn iamserviceaccount_create_is_idempotent_and_refuses_to_repoint() {
 
     // Pod Identity: the association is what points at the role.
     let pi = |extra: &[&str]| {
-        let mut args = vec![
-            "iamserviceaccount",
-            "create",
-            "--cluster",
-            "demo",
-            "-n",
-            "carts",
-            "--name",
-            "carts",
-            "--pod-identity",
-        ];
+        let mut args = vec!["--pod-identity"];
         args.extend_from_slice(extra);
-        s.podiam(&args)
+        isa(&s, "carts", "carts", &args)
     };
     ok(&pi(&[]));
     assert!(ok(&pi(&[])).contains("unchanged"));
