@@ -1197,9 +1197,9 @@ fn signing_key_rotation_with_tokens_in_flight() {
     }
 }
 
-/// A dynoxide HTTP server on loopback (the DynamoDB backend replicas
-/// share): `PODIAM_TEST_DYNOXIDE`, else the one `.ci/run` or the benchmark
-/// installed under `target/`. Killed on drop.
+/// dynoxide's own HTTP server on loopback (the DynamoDB backend replicas
+/// share): the `dynoxide_server` example of `podiam-dynamodb`, which
+/// `cargo test --workspace` builds. Killed on drop.
 struct Dynoxide {
     child: Child,
     url: String,
@@ -1208,45 +1208,23 @@ struct Dynoxide {
 
 impl Dynoxide {
     fn start() -> Dynoxide {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let bin = std::env::var("PODIAM_TEST_DYNOXIDE")
-            .map(std::path::PathBuf::from)
-            .ok()
-            .or_else(|| {
-                [
-                    "target/test-tools/bin/dynoxide",
-                    "target/bench-tools/bin/dynoxide",
-                ]
-                .iter()
-                .map(|p| root.join(p))
-                .find(|p| p.is_file())
-            })
-            .expect(
-                "no dynoxide server: set PODIAM_TEST_DYNOXIDE, or run `cargo install --locked \
-                 dynoxide-rs --version 3.2.0 --root target/test-tools` (.ci/run does)",
-            );
         let dir = tempfile::tempdir().expect("tempdir");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let child = Command::new(&bin)
-            .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
-            .arg("--db-path")
+        let mut child = Command::new(super::common::example("dynoxide_server"))
             .arg(dir.path().join("tables.sqlite3"))
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("start {}: {e}", bin.display()));
-        let url = format!("http://127.0.0.1:{port}");
-        assert!(
-            wait_for(Duration::from_secs(20), || std::net::TcpStream::connect((
-                "127.0.0.1",
-                port
-            ))
-            .is_ok()),
-            "dynoxide did not come up on {url}"
-        );
+            .expect("start dynoxide_server");
+        let stdout = child.stdout.take().expect("stdout");
+        let line = BufReader::new(stdout)
+            .lines()
+            .next()
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        let url = line
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("dynoxide_server said {line:?}"))
+            .to_string();
         Dynoxide {
             child,
             url,

@@ -159,6 +159,11 @@ impl Engine {
         })
     }
 
+    /// Whether tables live on a backend.
+    pub fn is_remote(&self) -> bool {
+        matches!(self.location, Location::Remote { .. })
+    }
+
     /// The backend, when tables live on one, after checking that it holds
     /// (`account`, `region`)'s tables.
     fn remote_for(&self, account: &str, region: &str) -> Result<Option<&Remote>, DdbError> {

@@ -212,6 +212,9 @@ impl Service for DynamoDb {
 
     /// On a backend, the facts of every table the checks will read.
     async fn prepare(&self, _cx: &Cx<'_>, call: &DdbCall) -> Result<(), DdbError> {
+        if !self.engine.is_remote() {
+            return Ok(());
+        }
         let named = std::cell::RefCell::new(Vec::<String>::new());
         // A dry run of the checks lists the tables they read.
         let _ = authz::checks(call, &|t: &str| {
