@@ -178,6 +178,9 @@ pub enum AuditSink {
 /// next request; shutdown and drop flush too.
 struct FileSink {
     out: std::io::BufWriter<std::fs::File>,
+    /// The file's size with the buffered lines: rotation needs no `stat`
+    /// per event.
+    len: u64,
 }
 
 /// How often buffered lines are written out.
@@ -282,10 +285,7 @@ impl Auditor {
 
     fn write_file(&self, path: &PathBuf, max_bytes: u64, text: &str) {
         let mut guard = self.file.lock().unwrap_or_else(|e| e.into_inner());
-        let too_big = guard
-            .as_ref()
-            .and_then(|f| f.out.get_ref().metadata().ok())
-            .is_some_and(|m| m.len() >= max_bytes);
+        let too_big = guard.as_ref().is_some_and(|f| f.len >= max_bytes);
         if too_big {
             if let Some(mut f) = guard.take() {
                 let _ = f.out.flush();
@@ -299,6 +299,7 @@ impl Auditor {
                 .open(path)
                 .ok()
                 .map(|f| FileSink {
+                    len: f.metadata().map(|m| m.len()).unwrap_or(0),
                     out: std::io::BufWriter::with_capacity(64 * 1024, f),
                 });
         }
@@ -307,7 +308,9 @@ impl Auditor {
         };
         if writeln!(f.out, "{text}").is_err() {
             *guard = None;
+            return;
         }
+        f.len += text.len() as u64 + 1;
     }
 
     /// Writes buffered lines out (shutdown, tests).
@@ -422,5 +425,22 @@ mod tests {
         a.emit(&e);
         drop(a);
         assert!(std::fs::read_to_string(&path).unwrap().contains("last-1"));
+
+        // Past max_bytes the file moves to audit.log.1 (the lines already
+        // there when it was opened and those still buffered both count).
+        let a = Auditor::new(AuditSink::File {
+            path: path.clone(),
+            max_bytes: 2048,
+        });
+        for i in 0..20 {
+            e.request_id = format!("rotate-{i}");
+            a.emit(&e);
+        }
+        a.flush();
+        let old = std::fs::read_to_string(path.with_extension("log.1")).unwrap();
+        let new = std::fs::read_to_string(&path).unwrap();
+        let line = new.lines().last().unwrap_or_default().len() + 1;
+        assert!(old.len() >= 2048, "{old}");
+        assert!(new.contains("rotate-19") && new.len() < 2048 + line, "{new}");
     }
 }

@@ -166,10 +166,19 @@ impl SealingKey {
     }
 }
 
+/// How many opened tokens a [`Sealer`] remembers.
+const OPENED_CAPACITY: usize = 4096;
+
 /// Seals and opens session tokens with a key ring.
+///
+/// It remembers the claims of the tokens it opened (at most
+/// [`OPENED_CAPACITY`]): a client signs each request with the same token,
+/// and the same bytes under the same keys always open to the same claims.
+/// A changed key ring is a new `Sealer`, which remembers nothing.
 pub struct Sealer {
     current: u32,
     keys: HashMap<u32, LessSafeKey>,
+    opened: std::sync::RwLock<HashMap<Box<str>, SessionClaims>>,
 }
 
 impl std::fmt::Debug for Sealer {
@@ -199,6 +208,7 @@ impl Sealer {
         Some(Self {
             current: newest.id,
             keys: map,
+            opened: std::sync::RwLock::default(),
         })
     }
 
@@ -240,9 +250,26 @@ impl Sealer {
         if token.len() > MAX_TOKEN_LEN {
             return Err(SealError::Malformed);
         }
-        let raw = STANDARD
-            .decode(token.trim())
-            .map_err(|_| SealError::Malformed)?;
+        let token = token.trim();
+        if let Some(c) = self
+            .opened
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(token)
+        {
+            return Ok(c.clone());
+        }
+        let claims = self.unseal(token)?;
+        let mut opened = self.opened.write().unwrap_or_else(|e| e.into_inner());
+        if opened.len() >= OPENED_CAPACITY {
+            opened.clear();
+        }
+        opened.insert(token.into(), claims.clone());
+        Ok(claims)
+    }
+
+    fn unseal(&self, token: &str) -> Result<SessionClaims, SealError> {
+        let raw = STANDARD.decode(token).map_err(|_| SealError::Malformed)?;
         if raw.len() < HEADER_LEN + 16 || raw[0] != VERSION {
             return Err(SealError::Malformed);
         }
@@ -331,5 +358,28 @@ mod tests {
         assert_eq!(old.open(&STANDARD.encode(&raw)), Err(SealError::Malformed));
         assert_eq!(old.open("!!"), Err(SealError::Malformed));
         assert_eq!(old.open(""), Err(SealError::Malformed));
+    }
+
+    #[test]
+    fn remembered_tokens_follow_the_key_ring() {
+        let rng = SeededRandom::new(4);
+        let k1 = SealingKey::generate(&rng, 1);
+        let k2 = SealingKey::generate(&rng, 1);
+        let both = Sealer::new(&[k1.clone(), k2.clone()], 1).unwrap();
+        let t1 = Sealer::new(std::slice::from_ref(&k1), 1)
+            .unwrap()
+            .seal(&claims(), &rng);
+        // Opened twice: the second answer is the remembered one, the same.
+        assert_eq!(both.open(&t1).unwrap(), claims());
+        assert_eq!(both.open(&format!(" {t1}\n")).unwrap(), claims());
+        // A ring without k1 (k1 dropped) refuses what the old ring opened.
+        let without = Sealer::new(std::slice::from_ref(&k2), 1).unwrap();
+        assert_eq!(without.open(&t1), Err(SealError::UnknownKey(k1.id)));
+        // Memory is bounded.
+        for _ in 0..OPENED_CAPACITY + 10 {
+            let t = both.seal(&claims(), &rng);
+            both.open(&t).unwrap();
+        }
+        assert!(both.opened.read().unwrap().len() <= OPENED_CAPACITY);
     }
 }
