@@ -441,6 +441,9 @@ mod tests {
         let new = std::fs::read_to_string(&path).unwrap();
         let line = new.lines().last().unwrap_or_default().len() + 1;
         assert!(old.len() >= 2048, "{old}");
-        assert!(new.contains("rotate-19") && new.len() < 2048 + line, "{new}");
+        assert!(
+            new.contains("rotate-19") && new.len() < 2048 + line,
+            "{new}"
+        );
     }
 }

@@ -83,14 +83,53 @@ enum Location {
 /// and when it was read.
 type InfoCache = HashMap<(String, String, String), (Option<Arc<TableInfo>>, Instant)>;
 
-/// An open database and the queue its writes wait in: the engine commits
-/// one write at a time, and a fair queue in front of the blocking pool
-/// serves them in arrival order, where blocking threads racing for the
-/// engine's lock let some wait for hundreds of milliseconds.
+/// An open database and its writer. The engine commits one write at a
+/// time, each waiting for its fsync: one thread per database runs them in
+/// arrival order from a queue, so a write's turn costs the commit alone
+/// (no lock held across thread hand-offs, none of the unfairness of
+/// blocking threads racing for the engine's lock).
 #[derive(Clone)]
 struct Open {
     db: Database,
-    writes: Arc<tokio::sync::Mutex<()>>,
+    writes: tokio::sync::mpsc::Sender<Write>,
+}
+
+/// A write for the writer thread: the operation, its body, and where the
+/// engine's answer goes.
+struct Write {
+    operation: &'static str,
+    body: String,
+    answer: tokio::sync::oneshot::Sender<(u16, String)>,
+}
+
+/// Writes waiting beyond this many make their callers wait to queue.
+const WRITE_QUEUE: usize = 1024;
+
+/// Starts the writer thread of `db`; it ends when the last sender is dropped.
+fn spawn_writer(db: &Database, name: String) -> Result<tokio::sync::mpsc::Sender<Write>, DdbError> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Write>(WRITE_QUEUE);
+    let db = db.clone();
+    std::thread::Builder::new()
+        .name(name)
+        .spawn(move || {
+            while let Some(w) = rx.blocking_recv() {
+                // A panic in the engine fails that write, not the writer.
+                let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    dynoxide::server::handle_json(&db, w.operation, &w.body)
+                }))
+                .unwrap_or_else(|_| {
+                    tracing::error!(operation = w.operation, "the DynamoDB engine panicked");
+                    (
+                        500,
+                        r#"{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"Internal server error"}"#
+                            .to_string(),
+                    )
+                });
+                let _ = w.answer.send(answer);
+            }
+        })
+        .map_err(|e| DdbError::Internal(format!("starting a DynamoDB writer: {e}")))?;
+    Ok(tx)
 }
 
 /// The wording of the engine's request-validation refusals, process-wide.
@@ -222,10 +261,8 @@ impl Engine {
             }
         }
         .map_err(|e| DdbError::Internal(format!("opening the {account}/{region} database: {e}")))?;
-        let o = Open {
-            db,
-            writes: Arc::default(),
-        };
+        let writes = spawn_writer(&db, format!("ddb-writer-{region}"))?;
+        let o = Open { db, writes };
         open.insert(key, o.clone());
         Ok(o)
     }
@@ -272,17 +309,21 @@ impl Engine {
         let Open { db, writes } = self.opened(account, region)?;
         // Reads are short and commit nothing: they run where the request
         // runs, sparing two thread hand-offs per call. Writes wait for their
-        // commit's fsync: they queue, then go to the blocking pool.
-        Ok(if is_read(operation) {
-            dynoxide::server::handle_json(&db, operation, &body)
-        } else {
-            let _turn = writes.lock().await;
-            tokio::task::spawn_blocking(move || {
-                dynoxide::server::handle_json(&db, operation, &body)
+        // commit's fsync: they go to the database's writer thread.
+        if is_read(operation) {
+            return Ok(dynoxide::server::handle_json(&db, operation, &body));
+        }
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let gone = || DdbError::Internal("the DynamoDB writer stopped".into());
+        writes
+            .send(Write {
+                operation,
+                body,
+                answer,
             })
             .await
-            .map_err(|e| DdbError::Internal(format!("engine task: {e}")))?
-        })
+            .map_err(|_| gone())?;
+        answered.await.map_err(|_| gone())
     }
 
     /// The engine's error for a request podiam cannot read, from the
