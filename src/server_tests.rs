@@ -255,6 +255,20 @@ impl Env {
         name: &str,
         session_policy: Option<&serde_json::Value>,
     ) -> Credentials {
+        let origin = SessionOrigin::AssumeRole {
+            source_arn: format!("arn:aws:iam::{account}:root"),
+        };
+        self.session_from(account, name, session_policy, origin)
+    }
+
+    /// [`Env::session`] with how it was obtained.
+    fn session_from(
+        &self,
+        account: &str,
+        name: &str,
+        session_policy: Option<&serde_json::Value>,
+        origin: SessionOrigin,
+    ) -> Credentials {
         let role = self
             .app
             .svc
@@ -273,9 +287,7 @@ impl Env {
             session_name: "s".into(),
             issued_at: NOW,
             expires_at: NOW + 3600,
-            origin: SessionOrigin::AssumeRole {
-                source_arn: format!("arn:aws:iam::{account}:root"),
-            },
+            origin,
             session_policy: session_policy.map(|p| p.to_string()),
             policy_arns: vec![],
             tags: vec![],
@@ -923,6 +935,55 @@ async fn dynamodb_fine_grained_access_control() {
     e.ddb(Some(&p), "UpdateItem", upd("SET TopScore = :v", "ALL_OLD"))
         .await
         .expect(400, "AccessDeniedException");
+}
+
+/// The Developer Guide's web identity federation example: each user of the
+/// game reaches only the items under their own provider user id, through
+/// `${www.amazon.com:user_id}`; the same with an OIDC provider's `:sub`.
+#[tokio::test]
+async fn dynamodb_leading_keys_from_the_web_identity_user_id() {
+    let e = env().await;
+    games_table(&e).await;
+    for (role, provider, variable, user) in [
+        (
+            "game-role",
+            "www.amazon.com",
+            "${www.amazon.com:user_id}",
+            "amzn1.account.AF6RHO7KZU5XRVQJGXK6HB56KR2A",
+        ),
+        (
+            "pod-role",
+            "oidc.example.com/id/7",
+            "${oidc.example.com/id/7:sub}",
+            "system:serviceaccount:game:alice",
+        ),
+    ] {
+        let policy = json!({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow",
+            "Action": ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query",
+                       "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+                       "dynamodb:BatchWriteItem"],
+            "Resource": GAMES,
+            "Condition": {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [variable]}}}]});
+        e.role(&e.admin, role, &policy).await;
+        let origin = SessionOrigin::WebIdentity {
+            provider_arn: format!("arn:aws:iam::{ACCOUNT}:oidc-provider/{provider}"),
+            subject: user.into(),
+            audience: "app".into(),
+        };
+        let p = e.session_from(ACCOUNT, role, None, origin);
+        let put = |id: &str| json!({"TableName": "GameScores", "Item": {"UserId": {"S": id}, "TopScore": {"N": "1"}}});
+        e.ddb(Some(&p), "PutItem", put(user)).await.expect(200, "");
+        e.ddb(Some(&p), "GetItem", get(user, None))
+            .await
+            .expect(200, "");
+        e.ddb(Some(&p), "PutItem", put("someone-else"))
+            .await
+            .expect(400, "AccessDeniedException");
+        e.ddb(Some(&p), "GetItem", get("someone-else", None))
+            .await
+            .expect(400, "AccessDeniedException");
+    }
 }
 
 #[tokio::test]

@@ -333,8 +333,25 @@ fn caller_keys(
         if let Some(si) = &s.source_identity {
             b = b.key("aws:SourceIdentity", si.clone());
         }
-        if let podiam_core::session::SessionOrigin::WebIdentity { provider_arn, .. } = &s.origin {
+        if let podiam_core::session::SessionOrigin::WebIdentity {
+            provider_arn,
+            subject,
+            ..
+        } = &s.origin
+        {
             b = b.key("aws:FederatedProvider", provider_arn.clone());
+            // The user id the provider returned, for the role's own policies
+            // (`${server.example.com:sub}`; Login with Amazon and Facebook
+            // name it `user_id` and `id`): the IAM User Guide's "Identifying
+            // users with web identity federation".
+            if let Some((_, url)) = provider_arn.split_once(":oidc-provider/") {
+                b = b.key(format!("{url}:sub"), subject.clone());
+                match url {
+                    "www.amazon.com" => b = b.key("www.amazon.com:user_id", subject.clone()),
+                    "graph.facebook.com" => b = b.key("graph.facebook.com:id", subject.clone()),
+                    _ => {}
+                }
+            }
         }
     }
     b
