@@ -211,16 +211,19 @@ write_trust() { # ISSUER_HOST_PATH FILE
 EOF
 }
 
-# (s3.sh, dynamodb.sh) The caller also defines DURATION, WRK_THREADS and
-# CLK_TCK.
-# wrk_run NAME URL SCRIPT CONNS PGID [REQUEST_FILE] -> sets RUN_LINE
+# The caller defines DURATION, WRK_THREADS and CLK_TCK, and waits for a quiet
+# machine first if it wants to (quiet_wait).
+# wrk_run NAME URL SCRIPT CONNS PGID [INPUT_FILE] -> sets RUN_LINE: the
+# BENCH_RESULT line plus srv_cores= wrk_cores= other_cores= srv_us_per_req=.
+# INPUT_FILE is the script's input: assume.lua reads it as the body
+# (BENCH_BODY_FILE), signed.lua as the whole signed request (BENCH_REQUEST_FILE).
 wrk_run() {
     local name=$1 url=$2 script=$3 c=$4 pg=$5 reqf=${6:-} out line
     out="$TMP/wrk-$name-c$c.txt"
     local s0 m0 w0 s1 m1 w1
     times >"$TMP/times0"
     s0="$(group_ticks "$pg")"; m0="$(machine_ticks)"
-    BENCH_REQUEST_FILE="$reqf" timeout --kill-after=5 $((DURATION + 30)) \
+    BENCH_BODY_FILE="$reqf" BENCH_REQUEST_FILE="$reqf" timeout --kill-after=5 $((DURATION + 30)) \
         wrk -t"$WRK_THREADS" -c"$c" -d"${DURATION}s" --timeout 10s --latency -s "$script" "$url" >"$out" 2>&1 &
     WRK_PID=$!
     if ! wait "$WRK_PID"; then

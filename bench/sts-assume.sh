@@ -67,53 +67,12 @@ bench_init sts
 declare -A BEST_RPS BEST_CONNS BEST_LINE WRONG_NS RSS
 CLK_TCK="$(getconf CLK_TCK)"
 
-# wrk_run NAME URL SCRIPT CONNS PGID [BODYFILE] -> sets RUN_LINE: the
-# BENCH_RESULT line plus srv_cores= wrk_cores= other_cores= srv_us_per_req=
-wrk_run() {
-    local name=$1 url=$2 script=$3 c=$4 pg=$5 body=${6:-} out line
-    out="$TMP/wrk-$name-c$c.txt"
-    local s0 m0 w0 s1 m1 w1
-    quiet_wait
-    times >"$TMP/times0"
-    s0="$(group_ticks "$pg")"; m0="$(machine_ticks)"
-    # In the background and waited for, so that a signal to this script is
-    # handled at once (cleanup stops wrk); `timeout` is a second bound and
-    # leads its own process group.
-    BENCH_BODY_FILE="$body" timeout --kill-after=5 $((DURATION + 30)) \
-        wrk -t"$WRK_THREADS" -c"$c" -d"${DURATION}s" --timeout 5s --latency -s "$script" "$url" >"$out" 2>&1 &
-    WRK_PID=$!
-    if ! wait "$WRK_PID"; then
-        WRK_PID=""
-        cat "$out" >&2
-        die "wrk failed against $name"
-    fi
-    WRK_PID=""
-    s1="$(group_ticks "$pg")"; m1="$(machine_ticks)"
-    kill -0 "$pg" 2>/dev/null ||
-        die "$name: the server (pid $pg) exited during the load run (rerun with BENCH_KEEP_TMP=1 and see its log in $TMP)"
-    times >"$TMP/times1"
-    w0="$(children_secs "$TMP/times0")"; w1="$(children_secs "$TMP/times1")"
-    line="$(grep '^BENCH_RESULT' "$out" || true)"
-    [[ -n "$line" ]] || { cat "$out" >&2; die "wrk printed no BENCH_RESULT for $name"; }
-    RUN_LINE="$line $(awk -v s="$((s1 - s0))" -v m="$((m1 - m0))" -v w0="$w0" -v w1="$w1" -v hz="$CLK_TCK" \
-        -v d="$(field "$line" duration_us)" -v n="$(field "$line" requests)" 'BEGIN {
-            secs = d / 1e6; srv = s / hz; wrk = w1 - w0; tot = m / hz; oth = tot - srv - wrk; if (oth < 0) oth = 0
-            printf "srv_cores=%.2f wrk_cores=%.2f other_cores=%.2f srv_us_per_req=%.1f",
-                srv / secs, wrk / secs, oth / secs, (n > 0 ? srv * 1e6 / n : 0) }')"
-}
-
-print_run() { # LABEL CONNS LINE
-    printf '  %-15s c=%-4s %9s req/s  p50 %-8s p99 %-8s non-2xx %s  sock-errs %s  cpu: server %s wrk %s other %s cores, server %sus/req\n' \
-        "$1" "$2" "$(field "$3" rps)" "$(ms "$(field "$3" p50_us)")" "$(ms "$(field "$3" p99_us)")" \
-        "$(field "$3" non2xx)" "$(sock_errs "$3")" "$(field "$3" srv_cores)" "$(field "$3" wrk_cores)" \
-        "$(field "$3" other_cores)" "$(field "$3" srv_us_per_req)" >&2
-}
-
 # run_load TARGET URL BODYFILE PGID: every connection count, keeps the best.
 run_load() {
     local target=$1 url=$2 body=$3 pg=$4 c rps
     for c in $CONNECTIONS; do
         log "$target: wrk -t$WRK_THREADS -c$c -d${DURATION}s (loadavg $(cut -d' ' -f1-3 /proc/loadavg))"
+        quiet_wait
         wrk_run "$target" "$url" "$LUA" "$c" "$pg" "$body"
         print_run "$target" "$c" "$RUN_LINE"
         rps="$(field "$RUN_LINE" rps)"
@@ -181,6 +140,7 @@ bench_podiam() {
         # does nothing. STS far below this is the handler's cost.
         local c=${BEST_CONNS[podiam]}
         log "podiam: calibration, GET /healthz with c=$c"
+        quiet_wait
         wrk_run podiam-healthz "$url/healthz" "$HERE/wrk/get.lua" "$c" "$pid"
         print_run "podiam /healthz" "$c" "$RUN_LINE"
         CALIB_LINE=$RUN_LINE
@@ -216,10 +176,7 @@ perf_podiam() {
     perf_pid=$!
     PIDS+=("$perf_pid")
     sleep 0.2
-    local saved=$WAIT_QUIET
-    WAIT_QUIET=0
     wrk_run podiam-perf "$url/" "$LUA" "$c" "$pid" "$TMP/body.txt"
-    WAIT_QUIET=$saved
     print_run "podiam (perf)" "$c" "$RUN_LINE"
     wait "$perf_pid" || true
     local keep=() p
