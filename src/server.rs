@@ -98,6 +98,27 @@ pub struct ServeConfig {
     /// The region the backend's signatures name (default: --region).
     #[arg(long, env = "PODIAM_DYNAMODB_BACKEND_REGION")]
     pub dynamodb_backend_region: Option<String>,
+    /// Where S3 objects live: `fs` (under DATA_DIR/s3, this replica only),
+    /// or the URL of an S3-compatible store that replicas share (Garage,
+    /// MinIO, Ceph RGW). podiam decides every request, then performs it
+    /// there with the backend's key; podiam bucket `b` is backend bucket
+    /// `b`, and bucket records (owner, policy, tags) stay in podiam's store.
+    #[arg(
+        long,
+        env = "PODIAM_S3_BACKEND",
+        value_name = "fs|URL",
+        default_value = "fs"
+    )]
+    pub s3_backend: String,
+    /// The S3 backend's key: an aws shared-credentials file (profile
+    /// `default`). Default: PODIAM_S3_BACKEND_ACCESS_KEY_ID and
+    /// PODIAM_S3_BACKEND_SECRET_ACCESS_KEY.
+    #[arg(long, env = "PODIAM_S3_BACKEND_CREDENTIALS", value_name = "FILE")]
+    pub s3_backend_credentials: Option<PathBuf>,
+    /// The region the S3 backend's signatures name (default: --region;
+    /// Garage's is its `s3_region`).
+    #[arg(long, env = "PODIAM_S3_BACKEND_REGION")]
+    pub s3_backend_region: Option<String>,
 }
 
 /// Everything a request handler needs.
@@ -114,11 +135,11 @@ pub struct App {
 }
 
 impl App {
-    /// Every service on a ready context; S3 objects under `data_dir`.
+    /// Every service on a ready context, with its S3 and DynamoDB data planes.
     pub fn new(
         svc: Services,
-        data_dir: &Path,
         http: HttpFetcherConfig,
+        s3: podiam_s3::S3,
         dynamodb: podiam_dynamodb::DynamoDb,
     ) -> anyhow::Result<App> {
         let http: Arc<dyn JwksFetcher> = Arc::new(HttpFetcher::new(http)?);
@@ -128,7 +149,7 @@ impl App {
             svc.config.account.clone(),
             http,
         ));
-        let s3 = Arc::new(podiam_s3::S3::open(data_dir, &svc.config)?);
+        let s3 = Arc::new(s3);
         let sts = Arc::new(Sts::new(fetcher));
         let dynamodb = Arc::new(dynamodb);
         Ok(App {
@@ -238,7 +259,17 @@ impl Server {
             }
             None => podiam_dynamodb::DynamoDb::open(&cfg.data_dir)?,
         };
-        let app = Arc::new(App::new(svc, &cfg.data_dir, http, dynamodb)?);
+        let mut s3 = podiam_s3::S3::open(&cfg.data_dir, &svc.config)?;
+        if cfg.s3_backend != "fs" {
+            let creds =
+                backend_credentials(cfg.s3_backend_credentials.as_deref(), "PODIAM_S3_BACKEND")?;
+            let region = cfg.s3_backend_region.as_ref().unwrap_or(&cfg.region);
+            let backend = podiam_s3::backend::Backend::new(&cfg.s3_backend, region, creds)
+                .map_err(anyhow::Error::msg)?;
+            tracing::info!(backend = %cfg.s3_backend, "S3 objects live on the backend store");
+            s3 = s3.with_backend(backend);
+        }
+        let app = Arc::new(App::new(svc, http, s3, dynamodb)?);
         spawn_sealing_rotation(app.clone(), cfg.sealing_key_rotation);
         spawn_ttl_sweep(app.clone());
         Ok(Server {

@@ -82,8 +82,8 @@ async fn env() -> Env {
         crate::client::read_credentials_file(&dir.path().join("admin-credentials"), "default")
             .expect("admin credentials");
     let dynamodb = podiam_dynamodb::DynamoDb::open(dir.path()).expect("dynamodb");
-    let app =
-        Arc::new(App::new(svc, dir.path(), HttpFetcherConfig::default(), dynamodb).expect("app"));
+    let s3 = podiam_s3::S3::open(dir.path(), &svc.config).expect("s3");
+    let app = Arc::new(App::new(svc, HttpFetcherConfig::default(), s3, dynamodb).expect("app"));
     Env {
         app,
         clock,

@@ -3,6 +3,7 @@ pub mod common;
 mod durability;
 mod dynamodb;
 mod explain;
+mod garage;
 mod iam;
 mod irsa;
 mod metrics;

@@ -639,6 +639,138 @@ fn boto3_suite_over_the_operations() {
     assert!(stdout.contains("BOTO3 SUITE OK"), "{stdout}");
 }
 
+/// podiam with its objects on a fresh 3-node Garage cluster.
+fn on_garage() -> (super::garage::Garage, Server) {
+    let garage = super::garage::Garage::start();
+    let key = garage.credentials_file();
+    let s = Server::start_with_env(&[
+        ("PODIAM_S3_BACKEND", garage.nodes[0].s3.as_str()),
+        ("PODIAM_S3_BACKEND_CREDENTIALS", key.to_str().unwrap()),
+        ("PODIAM_S3_BACKEND_REGION", "garage"),
+    ]);
+    (garage, s)
+}
+
+/// Object tags live on the backend (as metadata Garage keeps), and a role
+/// policy on `s3:ExistingObjectTag/*` is decided with them: podiam reads
+/// them before deciding, for the policies that ask.
+#[test]
+fn existing_object_tags_decide_on_a_garage_backend() {
+    let (_garage, s) = on_garage();
+    let role = s.setup_irsa("demo", "tagged-reader", "default", "reader");
+    put_role_policy(
+        &s,
+        "tagged-reader",
+        "blue-only",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject","s3:GetObjectTagging"],"Resource":"arn:aws:s3:::tagged/*","Condition":{"StringEquals":{"s3:ExistingObjectTag/team":"blue"}}}]}"#,
+    );
+    ok(&s.aws(&["s3", "mb", "s3://tagged"]));
+    let body = s.dir.path().join("body");
+    std::fs::write(&body, "tagged content").unwrap();
+    let body = body.to_str().unwrap();
+    for (key, tags) in [("blue", "team=blue"), ("red", "team=red")] {
+        ok(&s.aws(&[
+            "s3api",
+            "put-object",
+            "--bucket",
+            "tagged",
+            "--key",
+            key,
+            "--body",
+            body,
+            "--tagging",
+            tags,
+        ]));
+    }
+    let token = s.token("demo", "default", "reader", &[]);
+    let get = |key: &str| {
+        s.aws_as_pod(
+            &role,
+            &token,
+            &[
+                "s3api",
+                "get-object",
+                "--bucket",
+                "tagged",
+                "--key",
+                key,
+                "/dev/null",
+            ],
+        )
+    };
+    ok(&get("blue"));
+    fails_with(&get("red"), "AccessDenied");
+    // Retagged: the decision follows the object's tags, and its content stays.
+    ok(&s.aws(&[
+        "s3api",
+        "put-object-tagging",
+        "--bucket",
+        "tagged",
+        "--key",
+        "red",
+        "--tagging",
+        "TagSet=[{Key=team,Value=blue}]",
+    ]));
+    ok(&get("red"));
+    ok(&s.aws(&[
+        "s3api",
+        "delete-object-tagging",
+        "--bucket",
+        "tagged",
+        "--key",
+        "blue",
+    ]));
+    fails_with(&get("blue"), "AccessDenied");
+    let got = s.dir.path().join("got");
+    ok(&s.aws(&[
+        "s3api",
+        "get-object",
+        "--bucket",
+        "tagged",
+        "--key",
+        "blue",
+        got.to_str().unwrap(),
+    ]));
+    assert_eq!(std::fs::read_to_string(&got).unwrap(), "tagged content");
+    let tags = ok(&s.aws(&[
+        "s3api",
+        "get-object-tagging",
+        "--bucket",
+        "tagged",
+        "--key",
+        "red",
+    ]));
+    assert!(tags.contains("\"blue\""), "{tags}");
+    // The reserved metadata never shows.
+    let head = ok(&s.aws(&["s3api", "head-object", "--bucket", "tagged", "--key", "red"]));
+    assert!(
+        !head.contains("podiam") && head.contains("\"TagCount\": 1"),
+        "{head}"
+    );
+}
+
+/// Issue #15: the same suite with the objects on a 3-node Garage cluster
+/// (`serve --s3-backend URL`): what S3 answers does not depend on where
+/// podiam keeps the bytes.
+#[test]
+fn boto3_suite_on_a_garage_backend() {
+    let (_garage, s) = on_garage();
+    let creds = s.data_dir().join("admin-credentials");
+    let out = python(
+        &s,
+        BOTO3_SUITE,
+        &[("AWS_SHARED_CREDENTIALS_FILE", creds.to_str().unwrap())],
+    );
+    let stdout = ok(&out);
+    assert!(stdout.contains("BOTO3 SUITE OK"), "{stdout}");
+    // Nothing of the objects is on podiam's disk.
+    let files: Vec<_> = walk(&s.data_dir().join("s3"))
+        .into_iter()
+        .filter(|p| p.is_file())
+        .collect();
+    assert!(files.is_empty(), "{files:?}");
+}
+
 // ------------------------------------------------------------ denials
 
 #[test]

@@ -4,9 +4,6 @@
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Uri, header};
 use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use podiam_sigv4::{Credentials, SigningParams, signed_request};
 use serde_json::Value;
 use std::future::Future;
@@ -92,7 +89,7 @@ pub struct HttpUpstream {
     cluster: String,
     region: String,
     creds: Credentials,
-    client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: podiam_sigv4::client::HttpsClient<Full<Bytes>>,
     timeout: Duration,
 }
 
@@ -113,19 +110,13 @@ impl HttpUpstream {
         region: &str,
         creds: Credentials,
     ) -> Result<Self, UpstreamError> {
-        let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(provider)
-            .map_err(|e| UpstreamError::Transport(e.to_string()))?
-            .https_or_http()
-            .enable_http1()
-            .build();
+        let client = podiam_sigv4::client::https_client().map_err(UpstreamError::Transport)?;
         Ok(Self {
             endpoint: endpoint.trim_end_matches('/').to_string(),
             cluster: cluster.to_string(),
             region: region.to_string(),
             creds,
-            client: Client::builder(TokioExecutor::new()).build(https),
+            client,
             // The upstream agent uses 1 s; podiam's own loopback calls are
             // fast, but a cold server may need longer for its first mint.
             timeout: Duration::from_secs(5),

@@ -186,6 +186,17 @@ impl<'a> Authorizer<'a> {
         self.subject
     }
 
+    /// Whether one of the subject's own policies (identity, session,
+    /// boundary) reads a condition key starting with `prefix`.
+    pub fn reads_key_prefix(&self, prefix: &str) -> bool {
+        let Ok(set) = &self.set else { return false };
+        set.identity
+            .iter()
+            .chain(set.session.iter().flatten())
+            .chain(set.boundary.iter())
+            .any(|(_, p)| p.reads_key_prefix(prefix))
+    }
+
     /// The account that owns `check`'s resource.
     pub fn resource_account(&self, check: &Check) -> Option<String> {
         check

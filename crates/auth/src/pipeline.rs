@@ -144,11 +144,12 @@ pub trait Service: Send + Sync {
     ) -> Result<Self::Action, Self::Error>;
 
     /// What [`Service::checks`] needs fetched first, where fetching waits
-    /// (DynamoDB on a backend endpoint reads table schemas from it).
+    /// (DynamoDB on a backend endpoint reads table schemas from it; S3 on a
+    /// backend store reads an object's tags into the action).
     fn prepare(
         &self,
         _cx: &Cx<'_>,
-        _action: &Self::Action,
+        _action: &mut Self::Action,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send {
         async { Ok(()) }
     }
@@ -233,8 +234,8 @@ async fn run_inner<S: Service>(
         meta,
         request_id,
     };
-    let action = service.decode(&cx, envelope, &input)?;
-    service.prepare(&cx, &action).await?;
+    let mut action = service.decode(&cx, envelope, &input)?;
+    service.prepare(&cx, &mut action).await?;
     for check in service.checks(&cx, &action)? {
         if let Err(d) = cx.authz.decide(&check) {
             return Err(service.denied(&cx, &check, d));

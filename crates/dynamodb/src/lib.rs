@@ -211,7 +211,7 @@ impl Service for DynamoDb {
     }
 
     /// On a backend, the facts of every table the checks will read.
-    async fn prepare(&self, _cx: &Cx<'_>, call: &DdbCall) -> Result<(), DdbError> {
+    async fn prepare(&self, _cx: &Cx<'_>, call: &mut DdbCall) -> Result<(), DdbError> {
         if !self.engine.is_remote() {
             return Ok(());
         }

@@ -11,9 +11,6 @@ use crate::error::DdbError;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Uri, header};
 use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use podiam_sigv4::{Credentials, SigningParams, signed_request};
 use std::time::Duration;
 
@@ -27,7 +24,7 @@ pub struct Remote {
     /// The region the backend's signatures are scoped to.
     region: String,
     creds: Credentials,
-    client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: podiam_sigv4::client::HttpsClient<Full<Bytes>>,
     timeout: Duration,
 }
 
@@ -53,18 +50,12 @@ impl Remote {
                 "--dynamodb-backend {url}: not an http(s) URL"
             )));
         }
-        let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(provider)
-            .map_err(|e| DdbError::Internal(e.to_string()))?
-            .https_or_http()
-            .enable_http1()
-            .build();
+        let client = podiam_sigv4::client::https_client().map_err(DdbError::Internal)?;
         Ok(Remote {
             endpoint,
             region: region.to_string(),
             creds,
-            client: Client::builder(TokioExecutor::new()).build(https),
+            client,
             timeout: Duration::from_secs(30),
         })
     }

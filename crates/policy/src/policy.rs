@@ -187,6 +187,19 @@ impl Policy {
     pub fn statements(&self) -> Vec<StatementInfo> {
         self.inner.statements.iter().map(Statement::info).collect()
     }
+
+    /// Whether a condition reads a key that starts with `prefix`
+    /// (case-insensitive): a service fetches costly context (an object's
+    /// tags) only for the policies that read it.
+    pub fn reads_key_prefix(&self, prefix: &str) -> bool {
+        let prefix = prefix.to_ascii_lowercase();
+        self.inner.statements.iter().any(|s| {
+            s.conditions
+                .iter()
+                .flat_map(|b| &b.entries)
+                .any(|e| e.key_lower.starts_with(&prefix))
+        })
+    }
 }
 
 impl Statement {

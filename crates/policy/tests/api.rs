@@ -388,3 +388,22 @@ fn policy_is_send_sync_clone() {
     assert_eq!(pol.statement_count(), 1);
     assert_eq!(pol.kind(), PolicyKind::Identity);
 }
+
+#[test]
+fn reads_key_prefix_sees_every_condition_key() {
+    let tagged = p(
+        r#"{"Version":"2012-10-17","Statement":[
+            {"Effect":"Allow","Action":"s3:GetObject","Resource":"*"},
+            {"Effect":"Deny","Action":"s3:GetObject","Resource":"*",
+             "Condition":{"StringEquals":{"aws:SourceVpc":"v"},"ForAnyValue:StringLike":{"S3:ExistingObjectTag/team":"x"}}}]}"#,
+        PolicyKind::Identity,
+    );
+    assert!(tagged.reads_key_prefix("s3:existingobjecttag/"));
+    assert!(tagged.reads_key_prefix("s3:ExistingObjectTag/"));
+    assert!(!tagged.reads_key_prefix("s3:RequestObjectTag/"));
+    let plain = p(
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*"}}"#,
+        PolicyKind::Identity,
+    );
+    assert!(!plain.reads_key_prefix("s3:existingobjecttag/"));
+}

@@ -25,6 +25,11 @@ macro_rules! s3_codes {
                 }
             }
 
+            /// The code named `s`, if S3 has it.
+            pub fn parse(s: &str) -> Option<S3Code> {
+                Self::ALL.iter().copied().find(|c| c.as_str() == s)
+            }
+
             /// The HTTP status S3 answers with.
             pub fn status(self) -> u16 {
                 match self {
@@ -80,6 +85,39 @@ s3_codes! {
     ServiceUnavailable => 503,
     SignatureDoesNotMatch => 403,
     XAmzContentSHA256Mismatch => 400,
+}
+
+impl S3Code {
+    /// The message S3 gives with this code when the message names nothing
+    /// of the request: what a backend store's own wording is replaced by.
+    pub fn standard_message(self) -> Option<&'static str> {
+        Some(match self {
+            S3Code::NoSuchKey => "The specified key does not exist.",
+            S3Code::NoSuchBucket => "The specified bucket does not exist",
+            S3Code::NoSuchUpload => {
+                "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."
+            }
+            S3Code::BucketNotEmpty => "The bucket you tried to delete is not empty",
+            S3Code::PreconditionFailed => {
+                "At least one of the pre-conditions you specified did not hold"
+            }
+            S3Code::InvalidRange => "The requested range is not satisfiable",
+            S3Code::InvalidPartOrder => {
+                "The list of parts was not in ascending order. Parts must be ordered by part number."
+            }
+            S3Code::InvalidPart => {
+                "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag."
+            }
+            S3Code::EntityTooSmall => {
+                "Your proposed upload is smaller than the minimum allowed size"
+            }
+            S3Code::BadDigest => "The Content-MD5 you specified did not match what we received.",
+            S3Code::BucketAlreadyOwnedByYou => {
+                "Your previous request to create the named bucket succeeded and you already own it."
+            }
+            _ => return None,
+        })
+    }
 }
 
 /// An S3 error as the caller sees it.

@@ -11,11 +11,14 @@
 //!    caller's identity, session and boundary policies plus the bucket
 //!    policy, with the bucket owner as resource account. A deny is S3's
 //!    `AccessDenied`; the explanation goes to the `podiam::audit` log only;
-//! 4. the operation (`ops`), streaming bodies to and from disk ([`store`]).
+//! 4. the operation (`ops`), streaming bodies to and from disk ([`store`]),
+//!    or to and from an S3-compatible store that replicas share
+//!    ([`backend`]).
 
 pub mod action;
 pub mod auth;
 pub mod authz;
+pub mod backend;
 pub mod body;
 pub mod error;
 mod ops;
@@ -42,6 +45,8 @@ use std::sync::Arc;
 #[derive(Debug)]
 pub struct S3 {
     store: Arc<store::ObjectStore>,
+    /// Objects live here instead of `store` when set.
+    backend: Option<backend::Backend>,
     verifier: Verifier,
     vhost_bases: Vec<String>,
 }
@@ -53,6 +58,9 @@ pub(crate) struct Cx<'a> {
     /// Decides this request's checks (the caller's policies loaded once).
     pub authz: &'a Authorizer<'a>,
     pub headers: &'a http::HeaderMap,
+    pub method: &'a Method,
+    /// The query string as sent.
+    pub raw_query: Option<&'a str>,
     pub query: action::Query,
 }
 
@@ -72,6 +80,9 @@ impl Cx<'_> {
 pub struct S3Action {
     request: S3Request,
     query: action::Query,
+    /// The existing object's tags, read from a backend store for the
+    /// policies that ask (`s3:ExistingObjectTag/*`).
+    existing_tags: Option<Vec<(String, String)>>,
 }
 
 /// The canonical user id S3 reports for an account's resources.
@@ -96,9 +107,16 @@ impl S3 {
         }
         Ok(S3 {
             store: Arc::new(store),
+            backend: None,
             verifier: Verifier::new(VerifyOptions::s3().with_region(config.region.clone())),
             vhost_bases,
         })
+    }
+
+    /// Keeps objects on `backend` instead of under the data directory.
+    pub fn with_backend(mut self, backend: backend::Backend) -> S3 {
+        self.backend = Some(backend);
+        self
     }
 
     /// Whether the Host header addresses a bucket (`bucket.localhost:PORT`).
@@ -235,6 +253,7 @@ impl S3 {
         c.keys.extend(check.keys.iter().cloned());
         c.multi_keys.extend(check.multi_keys.iter().cloned());
         if let Some((ob, ok)) = &check.existing_object
+            && self.backend.is_none()
             && let Some(m) = self.store.get(ob, ok)
         {
             for (k, v) in &m.tags {
@@ -358,7 +377,11 @@ impl Service for S3 {
             request.name(),
             serde_json::json!({"bucketName": request.bucket(), "key": request.key()}),
         );
-        Ok(S3Action { request, query })
+        Ok(S3Action {
+            request,
+            query,
+            existing_tags: None,
+        })
     }
 
     /// `DeleteObjects` has none here: it is decided key by key, and
@@ -368,8 +391,49 @@ impl Service for S3 {
         authz::checks(&a.request, &cx.parts.headers)?
             .unwrap_or_default()
             .iter()
-            .map(|c| self.resolve(cx.svc, c, &auth))
+            .map(|c| {
+                let mut r = self.resolve(cx.svc, c, &auth)?;
+                if c.existing_object.is_some() {
+                    for (k, v) in a.existing_tags.iter().flatten() {
+                        r = r.key(format!("s3:ExistingObjectTag/{k}"), v.clone());
+                    }
+                }
+                Ok(r)
+            })
             .collect()
+    }
+
+    /// On a backend store, the existing object's tags are read when a
+    /// policy that decides this request reads them.
+    async fn prepare(&self, cx: &pipeline::Cx<'_>, a: &mut S3Action) -> S3Result<()> {
+        let Some(be) = &self.backend else {
+            return Ok(());
+        };
+        for c in authz::checks(&a.request, &cx.parts.headers)?.unwrap_or_default() {
+            let Some((bucket, key)) = &c.existing_object else {
+                continue;
+            };
+            const TAG_KEYS: &str = "s3:ExistingObjectTag/";
+            let bucket_reads = self.bucket(cx.svc, bucket)?.is_some_and(|b| {
+                b.derived(|b| {
+                    b.policy
+                        .as_deref()
+                        .and_then(|d| compile_policy(d, PolicyKind::Resource))
+                })
+                .as_ref()
+                .as_ref()
+                .is_some_and(|p| p.reads_key_prefix(TAG_KEYS))
+            });
+            if bucket_reads || cx.authz.reads_key_prefix(TAG_KEYS) {
+                match ops::object_tags(be, bucket, key).await {
+                    Ok(tags) => a.existing_tags = Some(tags),
+                    Err(e) if e.code == S3Code::NoSuchKey => {}
+                    Err(e) => return Err(e),
+                }
+                break;
+            }
+        }
+        Ok(())
     }
 
     fn denied(&self, cx: &pipeline::Cx<'_>, check: &Check, d: Denied) -> S3Error {
@@ -391,6 +455,8 @@ impl Service for S3 {
             auth: auth::Authenticated::of(cx),
             authz: &cx.authz,
             headers: &cx.parts.headers,
+            method: &cx.parts.method,
+            raw_query: cx.parts.uri.query(),
             query: a.query,
         };
         ops::execute(self, &s3cx, a.request, body).await

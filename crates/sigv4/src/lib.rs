@@ -48,6 +48,8 @@
 mod canonical;
 mod checksum;
 mod chunked;
+#[cfg(feature = "client")]
+pub mod client;
 mod crypto;
 mod datetime;
 pub mod encode;

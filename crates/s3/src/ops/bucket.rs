@@ -150,8 +150,18 @@ pub(super) async fn create_bucket(s3: &S3, cx: &Cx<'_>, name: &str, body: Body) 
         policy: None,
         tags: Vec::new(),
     };
-    let held = s3.store.has_bucket(name);
-    s3.store.create_bucket(name)?;
+    // The data plane first: a record never names a bucket it lacks.
+    let held = match &s3.backend {
+        Some(be) => {
+            be.create_bucket(name).await?;
+            true
+        }
+        None => {
+            let held = s3.store.has_bucket(name);
+            s3.store.create_bucket(name)?;
+            held
+        }
+    };
     let written = cx.svc.store.write(vec![Op::create("", name, &rec)]).await;
     if written.is_err() && !held {
         // The record is not ours (another replica won the name, or the
@@ -201,7 +211,10 @@ pub(super) fn already_exists(name: &str) -> S3Error {
 
 pub(super) async fn delete_bucket(s3: &S3, cx: &Cx<'_>, name: &str) -> S3Result<Resp> {
     let b = existing_bucket(s3, cx, name)?;
-    if !s3.store.bucket_is_empty(name) {
+    if let Some(be) = &s3.backend {
+        // The backend says whether it is empty.
+        be.delete_bucket(name).await?;
+    } else if !s3.store.bucket_is_empty(name) {
         return Err(S3Error::new(
             S3Code::BucketNotEmpty,
             "The bucket you tried to delete is not empty",

@@ -11,17 +11,7 @@ pub(super) fn list_objects(
 ) -> S3Result<Resp> {
     existing_bucket(s3, cx, bucket)?;
     let max = parse_max(&p.max_keys, "max-keys", 1000)?;
-    let url = match p.encoding_type.as_deref() {
-        None => false,
-        Some("url") => true,
-        Some(other) => {
-            return Err(S3Error::invalid_argument(
-                "Invalid Encoding Method specified in Request",
-                "encoding-type",
-                other,
-            ));
-        }
-    };
+    let url = list_encoding(&p)?;
     let enc = |s: &str| if url { url_encode(s) } else { s.to_string() };
     let token_marker = match &p.continuation_token {
         Some(t) if v2 => Some(
@@ -110,4 +100,17 @@ pub(super) fn list_objects(
     }
     w.end("ListBucketResult");
     Ok(xml_response(w.finish()))
+}
+
+/// Whether a listing's keys are URL-encoded (`encoding-type=url`).
+pub(super) fn list_encoding(p: &ListParams) -> S3Result<bool> {
+    match p.encoding_type.as_deref() {
+        None => Ok(false),
+        Some("url") => Ok(true),
+        Some(other) => Err(S3Error::invalid_argument(
+            "Invalid Encoding Method specified in Request",
+            "encoding-type",
+            other,
+        )),
+    }
 }

@@ -20,6 +20,7 @@ mod bucket;
 mod list;
 mod multipart;
 mod object;
+mod remote;
 
 use bucket::*;
 use list::*;
@@ -71,6 +72,17 @@ fn quoted(etag: &str) -> String {
 }
 
 pub(crate) async fn execute(s3: &S3, cx: &Cx<'_>, req: S3Request, body: Body) -> S3Result<Resp> {
+    match &s3.backend {
+        Some(be) => remote::execute(s3, be, cx, req, body).await,
+        None => local(s3, cx, req, body).await,
+    }
+}
+
+pub(crate) use remote::object_tags;
+
+/// An operation on podiam's own store (and the bucket operations, whose
+/// records are podiam's either way).
+async fn local(s3: &S3, cx: &Cx<'_>, req: S3Request, body: Body) -> S3Result<Resp> {
     use S3Request as R;
     match req {
         R::ListBuckets {
@@ -231,16 +243,17 @@ fn existing_bucket(s3: &S3, cx: &Cx<'_>, name: &str) -> S3Result<podiam_store::V
     let b = s3
         .bucket(cx.svc, name)?
         .ok_or_else(|| S3Error::no_such_bucket(name))?;
-    // Bucket records are shared between replicas, objects are not (yet):
-    // answering NoSuchKey, or deleting a bucket as empty, for a bucket
-    // whose objects another replica holds would be wrong.
-    if cx.svc.store.backend_kind() == podiam_store::BackendKind::Postgres
+    // Bucket records are shared between replicas; without a backend store,
+    // objects are not: answering NoSuchKey, or deleting a bucket as empty,
+    // for a bucket whose objects another replica holds would be wrong.
+    if s3.backend.is_none()
+        && cx.svc.store.backend_kind() == podiam_store::BackendKind::Postgres
         && !s3.store.has_bucket(name)
     {
         return Err(S3Error::new(
             S3Code::ServiceUnavailable,
             format!(
-                "The objects of bucket {name} are stored by another podiam replica (S3 objects are not shared between replicas yet): send this bucket's requests to the replica that created it."
+                "The objects of bucket {name} are stored by another podiam replica (objects are shared between replicas only with `serve --s3-backend URL`): send this bucket's requests to the replica that created it."
             ),
         ));
     }

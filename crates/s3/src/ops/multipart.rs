@@ -113,39 +113,7 @@ pub(super) async fn complete_upload(
     let raw = small_body(cx, body).await?;
     let wanted = crate::xml::parse_complete(&raw)?;
     let parts = s3.store.parts(id).await?;
-    if wanted.windows(2).any(|w| w[0].0 >= w[1].0) {
-        return Err(S3Error::new(
-            S3Code::InvalidPartOrder,
-            "The list of parts was not in ascending order. Parts must be ordered by part number.",
-        )
-        .with("UploadId", id));
-    }
-    let mut chosen: Vec<&Part> = Vec::with_capacity(wanted.len());
-    for (i, (n, etag)) in wanted.iter().enumerate() {
-        let p = parts
-            .iter()
-            .find(|p| p.number == *n && p.etag == *etag)
-            .ok_or_else(|| {
-                S3Error::new(
-                    S3Code::InvalidPart,
-                    "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.",
-                )
-                .with("UploadId", id)
-                .with("PartNumber", n.to_string())
-                .with("ETag", etag.clone())
-            })?;
-        if i + 1 < wanted.len() && p.size < MIN_PART_SIZE {
-            return Err(S3Error::new(
-                S3Code::EntityTooSmall,
-                "Your proposed upload is smaller than the minimum allowed size",
-            )
-            .with("ProposedSize", p.size.to_string())
-            .with("MinSizeAllowed", MIN_PART_SIZE.to_string())
-            .with("PartNumber", n.to_string())
-            .with("ETag", etag.clone()));
-        }
-        chosen.push(p);
-    }
+    let chosen = choose_parts(id, &wanted, &parts)?;
     let total: u64 = chosen.iter().map(|p| p.size).sum();
     if total > 5 * 1024 * MAX_OBJECT_SIZE {
         return Err(S3Error::entity_too_large(total, 5 * 1024 * MAX_OBJECT_SIZE));
@@ -312,4 +280,47 @@ pub(super) async fn list_parts(
     initiator_xml(&mut w, &up, &canonical_user_id(&b.owner));
     w.end("ListPartsResult");
     Ok(xml_response(w.finish()))
+}
+
+/// The uploaded parts a CompleteMultipartUpload names, in order: S3's
+/// order, existence (number and ETag) and minimum-size rules.
+pub(super) fn choose_parts<'p>(
+    id: &str,
+    wanted: &[(u32, String)],
+    parts: &'p [Part],
+) -> S3Result<Vec<&'p Part>> {
+    if wanted.windows(2).any(|w| w[0].0 >= w[1].0) {
+        return Err(S3Error::new(
+            S3Code::InvalidPartOrder,
+            "The list of parts was not in ascending order. Parts must be ordered by part number.",
+        )
+        .with("UploadId", id));
+    }
+    let mut chosen: Vec<&Part> = Vec::with_capacity(wanted.len());
+    for (i, (n, etag)) in wanted.iter().enumerate() {
+        let p = parts
+            .iter()
+            .find(|p| p.number == *n && p.etag == *etag)
+            .ok_or_else(|| {
+                S3Error::new(
+                    S3Code::InvalidPart,
+                    "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.",
+                )
+                .with("UploadId", id)
+                .with("PartNumber", n.to_string())
+                .with("ETag", etag.clone())
+            })?;
+        if i + 1 < wanted.len() && p.size < MIN_PART_SIZE {
+            return Err(S3Error::new(
+                S3Code::EntityTooSmall,
+                "Your proposed upload is smaller than the minimum allowed size",
+            )
+            .with("ProposedSize", p.size.to_string())
+            .with("MinSizeAllowed", MIN_PART_SIZE.to_string())
+            .with("PartNumber", n.to_string())
+            .with("ETag", etag.clone()));
+        }
+        chosen.push(p);
+    }
+    Ok(chosen)
 }

@@ -222,18 +222,7 @@ pub(super) async fn copy_object(
     {
         return Err(failed());
     }
-    let directive = cx.header("x-amz-metadata-directive").unwrap_or("COPY");
-    let replace = match directive {
-        "COPY" => false,
-        "REPLACE" => true,
-        other => {
-            return Err(S3Error::invalid_argument(
-                "Unknown metadata directive.",
-                "x-amz-metadata-directive",
-                other,
-            ));
-        }
-    };
+    let replace = directive(cx, "x-amz-metadata-directive")?;
     if bucket == src_bucket && key == src_key && !replace {
         return Err(S3Error::invalid_request(
             "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
@@ -246,15 +235,14 @@ pub(super) async fn copy_object(
         m.key = key.to_string();
         m
     };
-    match cx.header("x-amz-tagging-directive").unwrap_or("COPY") {
-        "REPLACE" => {
-            meta.tags = match cx.header("x-amz-tagging") {
-                Some(t) => authz::parse_tagging_header(t)?,
-                None => Vec::new(),
-            }
+    meta.tags = if directive(cx, "x-amz-tagging-directive")? {
+        match cx.header("x-amz-tagging") {
+            Some(t) => authz::parse_tagging_header(t)?,
+            None => Vec::new(),
         }
-        _ => meta.tags = src.tags.clone(),
-    }
+    } else {
+        src.tags.clone()
+    };
     let path = s3.store.data_path(src_bucket, &src)?;
     let mut input = tokio::fs::File::open(&path)
         .await
@@ -278,6 +266,66 @@ pub(super) async fn copy_object(
     let mut r = xml_response(w.finish());
     set(r.headers_mut(), "x-amz-server-side-encryption", "AES256");
     Ok(r)
+}
+
+/// The `response-*` header overrides a GET asks for (not for anonymous
+/// callers).
+pub(super) fn response_overrides<'c>(cx: &'c Cx<'_>) -> S3Result<Vec<(&'static str, &'c str)>> {
+    let overrides: Vec<(&str, &str)> = RESPONSE_OVERRIDES
+        .iter()
+        .filter_map(|(q, h)| cx.query.get(q).map(|v| (*h, v)))
+        .collect();
+    if !overrides.is_empty() && cx.auth.caller.is_none() {
+        return Err(S3Error::invalid_request(
+            "Request specific response headers cannot be used for anonymous GET requests.",
+        ));
+    }
+    Ok(overrides)
+}
+
+/// A GET/HEAD's conditional headers against the object: `Some(304)`, a
+/// `PreconditionFailed` error, or `None` to serve it.
+pub(super) fn read_precondition(
+    cx: &Cx<'_>,
+    etag: &str,
+    last_modified_ms: i64,
+) -> S3Result<Option<Resp>> {
+    match evaluate_preconditions(cx.headers, etag, last_modified_ms.div_euclid(1000)) {
+        Precondition::Proceed => Ok(None),
+        Precondition::NotModified => {
+            let mut r = respond(StatusCode::NOT_MODIFIED, Body::empty());
+            set(r.headers_mut(), "etag", &quoted(etag));
+            set(
+                r.headers_mut(),
+                "last-modified",
+                &http_date(last_modified_ms),
+            );
+            Ok(Some(r))
+        }
+        Precondition::Failed(cond) => Err(S3Error::new(
+            S3Code::PreconditionFailed,
+            "At least one of the pre-conditions you specified did not hold",
+        )
+        .with("Condition", cond)),
+    }
+}
+
+/// A `COPY`/`REPLACE` directive header of CopyObject: whether it says
+/// `REPLACE`.
+pub(super) fn directive(cx: &Cx<'_>, name: &str) -> S3Result<bool> {
+    match cx.header(name).unwrap_or("COPY") {
+        "COPY" => Ok(false),
+        "REPLACE" => Ok(true),
+        other => Err(S3Error::invalid_argument(
+            if name == "x-amz-metadata-directive" {
+                "Unknown metadata directive."
+            } else {
+                "Unknown tagging directive."
+            },
+            name,
+            other,
+        )),
+    }
 }
 
 /// Whether an `If-Match`/`If-None-Match` value (a list of entity tags, or
@@ -437,15 +485,7 @@ pub(super) async fn get_object(
             return Err(S3Error::not_implemented());
         }
     }
-    let overrides: Vec<(&str, &str)> = RESPONSE_OVERRIDES
-        .iter()
-        .filter_map(|(q, h)| cx.query.get(q).map(|v| (*h, v)))
-        .collect();
-    if !overrides.is_empty() && cx.auth.caller.is_none() {
-        return Err(S3Error::invalid_request(
-            "Request specific response headers cannot be used for anonymous GET requests.",
-        ));
-    }
+    let overrides = response_overrides(cx)?;
     // The data file of a superseded version may vanish between the lookup
     // and the open; look again once.
     let mut opened = None;
@@ -465,25 +505,8 @@ pub(super) async fn get_object(
         }
     }
     let (m, file) = opened.ok_or_else(|| S3Error::no_such_key(key))?;
-    match evaluate_preconditions(cx.headers, &m.etag, m.last_modified_ms / 1000) {
-        Precondition::Proceed => {}
-        Precondition::NotModified => {
-            let mut r = respond(StatusCode::NOT_MODIFIED, Body::empty());
-            set(r.headers_mut(), "etag", &quoted(&m.etag));
-            set(
-                r.headers_mut(),
-                "last-modified",
-                &http_date(m.last_modified_ms),
-            );
-            return Ok(r);
-        }
-        Precondition::Failed(cond) => {
-            return Err(S3Error::new(
-                S3Code::PreconditionFailed,
-                "At least one of the pre-conditions you specified did not hold",
-            )
-            .with("Condition", cond));
-        }
+    if let Some(not_modified) = read_precondition(cx, &m.etag, m.last_modified_ms)? {
+        return Ok(not_modified);
     }
     let range = parse_range(cx.header("range"), m.size);
     let (status, start, len) = match range {
@@ -558,21 +581,17 @@ pub(super) async fn delete_objects(
                     .elem("Message", &e.message)
                     .end("Error");
             }
-            Ok(()) => match s3.store.delete(bucket, &key).await {
-                Ok(_) => {
+            Ok(()) => match delete_one(s3, bucket, &key).await {
+                Ok(()) => {
                     if !quiet {
                         w.start("Deleted").elem("Key", &key).end("Deleted");
                     }
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, "delete failed");
                     w.start("Error")
                         .elem("Key", &key)
-                        .elem("Code", "InternalError")
-                        .elem(
-                            "Message",
-                            "We encountered an internal error. Please try again.",
-                        )
+                        .elem("Code", e.code.as_str())
+                        .elem("Message", &e.message)
                         .end("Error");
                 }
             },
@@ -580,4 +599,16 @@ pub(super) async fn delete_objects(
     }
     w.end("DeleteResult");
     Ok(xml_response(w.finish()))
+}
+
+async fn delete_one(s3: &S3, bucket: &str, key: &str) -> S3Result<()> {
+    match &s3.backend {
+        Some(be) => be.delete_object(bucket, key).await,
+        None => s3
+            .store
+            .delete(bucket, key)
+            .await
+            .map(drop)
+            .map_err(S3Error::internal),
+    }
 }
