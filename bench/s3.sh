@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# S3 throughput: podiam vs moto, side by side in one run.
+# S3 throughput: podiam vs moto, side by side in one run; or, with
+# `--backend garage`, podiam in front of a 3-node Garage cluster (replication
+# factor 3, started here on loopback) vs the same requests straight to Garage
+# with its own key: what podiam's IAM layer costs.
 #
 # Two requests, each replayed by wrk for a fixed duration at a few
 # connection counts (the best is kept):
 #   get4k   a presigned GetObject of a 4 KiB object (X-Amz-Expires 3600,
 #           signed by a web identity session: X-Amz-Security-Token in the URL)
+#   put64k  a SigV4-signed PutObject of 64 KiB (payload hash signed; replayed
+#           like list1k, so every request overwrites one object)
 #   list1k  a ListObjectsV2 of a prefix holding 1,000 keys (one full page),
 #           SigV4-signed in headers by the same session (x-amz-security-token
 #           header). wrk cannot sign per request, so botocore signs and sends
@@ -16,7 +21,7 @@
 # podiam: release build on a free loopback port with a throw-away data dir;
 # a cluster, an IAM OIDC provider, a role whose trust policy admits
 # system:serviceaccount:default:sa-bench and whose inline policy allows
-# s3:GetObject / s3:ListBucket on the bench bucket only. The session comes
+# s3:GetObject / s3:PutObject / s3:ListBucket on the bench bucket only. The session comes
 # from AssumeRoleWithWebIdentity with a `podiam token`. The admin creates the
 # bucket and the objects. moto: `moto_server`, same bucket, objects and calls
 # (it checks no signature: its session is whatever its STS hands out).
@@ -36,8 +41,12 @@
 #   BENCH_DURATION      seconds per wrk run (default 10)
 #   BENCH_CONNECTIONS   connection counts to try (default "16 64")
 #   BENCH_WRK_THREADS   wrk threads (default 1: the machine has 2 cores)
-#   BENCH_TARGETS       "podiam moto" (default) or just one of them
-#   BENCH_SCENARIOS     "get4k list1k" (default) or just one of them
+#   BENCH_TARGETS       "podiam moto" (default; with --backend garage:
+#                       "podiam garage") or just one of them
+#   BENCH_SCENARIOS     "get4k list1k" (default; with --backend garage:
+#                       "get4k put64k"), any of get4k put64k list1k
+#   GARAGE_BIN          garage executable (default: garage on PATH, else
+#                       ~/.cargo/bin/garage; `bash .ci/run` installs it)
 #   BENCH_CALIBRATE=0   skip the GET /healthz ceiling run against podiam
 #   BENCH_WAIT_QUIET=N  before each load run, wait up to N s until the rest of
 #                       the machine uses < BENCH_QUIET_CORES (0.3) cores
@@ -51,11 +60,25 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
 
+BACKEND=fs
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --backend) BACKEND="${2:-}"; shift 2 ;;
+        --backend=*) BACKEND="${1#*=}"; shift ;;
+        *) echo "usage: $0 [--backend fs|garage]" >&2; exit 2 ;;
+    esac
+done
+case "$BACKEND" in
+    fs) DEFAULT_TARGETS="podiam moto"; DEFAULT_SCENARIOS="get4k list1k" ;;
+    garage) DEFAULT_TARGETS="podiam garage"; DEFAULT_SCENARIOS="get4k put64k" ;;
+    *) echo "unknown backend $BACKEND (fs|garage)" >&2; exit 2 ;;
+esac
+
 DURATION="${BENCH_DURATION:-10}"
 CONNECTIONS="${BENCH_CONNECTIONS:-16 64}"
 WRK_THREADS="${BENCH_WRK_THREADS:-1}"
-TARGETS="${BENCH_TARGETS:-podiam moto}"
-SCENARIOS="${BENCH_SCENARIOS:-get4k list1k}"
+TARGETS="${BENCH_TARGETS:-$DEFAULT_TARGETS}"
+SCENARIOS="${BENCH_SCENARIOS:-$DEFAULT_SCENARIOS}"
 CALIBRATE="${BENCH_CALIBRATE:-1}"
 WAIT_QUIET="${BENCH_WAIT_QUIET:-0}"
 QUIET_CORES="${BENCH_QUIET_CORES:-0.3}"
@@ -88,16 +111,27 @@ from botocore.config import Config
 
 cmd, ep = sys.argv[1], sys.argv[2]
 BUCKET = os.environ.get("BENCH_BUCKET", "bench")
+# No CRC trailers: a replayable request whose signature covers its payload.
 cfg = Config(signature_version="s3v4", s3={"addressing_style": "path"},
-             retries={"max_attempts": 1})
+             retries={"max_attempts": 1}, request_checksum_calculation="when_required")
 
 def client(creds=None):
     kw = {}
     if creds:
         kw = dict(aws_access_key_id=creds["AccessKeyId"],
                   aws_secret_access_key=creds["SecretAccessKey"],
-                  aws_session_token=creds["SessionToken"])
+                  aws_session_token=creds.get("SessionToken"))
     return boto3.client("s3", endpoint_url=ep, config=cfg, **kw)
+
+def tampered_status(url, headers, body=None, method="GET"):
+    req = urllib.request.Request(url, data=body, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            st, b = r.status, r.read()
+    except urllib.error.HTTPError as e:
+        st, b = e.code, e.read()
+    code = b.split(b"<Code>")[1].split(b"</Code>")[0].decode() if b"<Code>" in b else ""
+    return "%s %s" % (st, code)
 
 def load(path):
     with open(path) as f:
@@ -116,13 +150,14 @@ if cmd == "prepare":
     s3 = client()
     s3.create_bucket(Bucket=BUCKET)
     s3.put_object(Bucket=BUCKET, Key="obj-4k", Body=os.urandom(4096))
-    def put(i):
-        s3.put_object(Bucket=BUCKET, Key="keys/%05d" % i, Body=b"k%05d" % i)
-    with ThreadPoolExecutor(8) as ex:
-        list(ex.map(put, range(1000)))
-    n = sum(len(p.get("Contents", [])) for p in
-            s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix="keys/"))
-    assert n == 1000, n
+    if os.environ.get("BENCH_LIST_KEYS", "1") == "1":
+        def put(i):
+            s3.put_object(Bucket=BUCKET, Key="keys/%05d" % i, Body=b"k%05d" % i)
+        with ThreadPoolExecutor(8) as ex:
+            list(ex.map(put, range(1000)))
+        n = sum(len(p.get("Contents", [])) for p in
+                s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix="keys/"))
+        assert n == 1000, n
 
 elif cmd == "session":
     # AssumeRoleWithWebIdentity (unsigned) -> credentials JSON
@@ -143,7 +178,7 @@ elif cmd == "presign":
     creds, expires = load(sys.argv[3]), int(sys.argv[4])
     url = client(creds).generate_presigned_url(
         "get_object", Params={"Bucket": BUCKET, "Key": "obj-4k"}, ExpiresIn=expires)
-    assert "X-Amz-Security-Token=" in url, url
+    assert "X-Amz-Security-Token=" in url or not creds.get("SessionToken"), url
     st, body = fetch(url)
     if st != 200 or len(body) != 4096:
         sys.exit("presigned GET: HTTP %s, %d bytes: %r" % (st, len(body), body[:300]))
@@ -154,6 +189,44 @@ elif cmd == "presign":
     with os.fdopen(3, "w") as f:
         f.write("%s %s" % (st, code))
     print(url)
+
+elif cmd == "signed-put":
+    # one real PutObject of 64 KiB, its payload hash signed in headers; the
+    # request exactly as sent, body included, goes to OUT for wrk to replay;
+    # a copy with one signature digit changed: its status on fd 3
+    creds, out = load(sys.argv[3]), sys.argv[4]
+    s3 = client(creds)
+    seen = {}
+    def capture(request, **kw):
+        seen["method"], seen["url"] = request.method, request.url
+        seen["headers"] = [(k, v.decode() if isinstance(v, bytes) else v)
+                           for k, v in request.headers.items()]
+        body = request.body
+        if hasattr(body, "read"):
+            pos = body.tell()
+            seen["body"] = body.read()
+            body.seek(pos)  # still to be sent
+        else:
+            seen["body"] = body if isinstance(body, bytes) else body.encode()
+    s3.meta.events.register("before-send.s3.PutObject", capture)
+    s3.put_object(Bucket=BUCKET, Key="obj-64k", Body=os.urandom(65536))
+    hdrs = dict(seen["headers"])
+    assert len(seen["body"]) == 65536, len(seen["body"])
+    sha = hdrs.get("X-Amz-Content-SHA256", "")
+    assert len(sha) == 64, "payload not signed: %r" % sha
+    target = seen["url"][len(ep):]
+    with open(out, "wb") as f:
+        f.write(("%s %s\n" % (seen["method"], target)).encode())
+        for k, v in seen["headers"]:
+            f.write(("%s: %s\n" % (k, v)).encode())
+        f.write(b"\n")
+        f.write(seen["body"])
+    bad = dict(hdrs)
+    sig = bad["Authorization"]
+    bad["Authorization"] = sig[:-1] + ("0" if sig[-1] != "0" else "1")
+    with os.fdopen(3, "w") as f:
+        f.write(tampered_status(ep + target, bad, seen["body"], "PUT"))
+    print(len(seen["body"]))
 
 elif cmd == "signed-list":
     # one real ListObjectsV2 of keys/ (1,000 keys), signed in headers by the
@@ -207,9 +280,17 @@ scenario_load() {
                 script="$HERE/wrk/signed.lua"
                 reqf="$TMP/$target-list.req"
                 runurl="$url"
-                python3 "$TMP/s3bench.py" signed-list "$url" "$TMP/$target-session.json" "$reqf" \
+                target_env "$target" python3 "$TMP/s3bench.py" signed-list "$url" "$TMP/$target-session.json" "$reqf" \
                     >"$TMP/$target-list.size" 3>"$TMP/$target-list.tamper" ||
                     die "$target: the signed ListObjectsV2 failed before the load"
+                ;;
+            put64k)
+                script="$HERE/wrk/signed.lua"
+                reqf="$TMP/$target-put.req"
+                runurl="$url"
+                target_env "$target" python3 "$TMP/s3bench.py" signed-put "$url" "$TMP/$target-session.json" "$reqf" \
+                    >"$TMP/$target-put.size" 3>"$TMP/$target-put.tamper" ||
+                    die "$target: the signed PutObject failed before the load"
                 ;;
         esac
         log "$target $scen: wrk -t$WRK_THREADS -c$c -d${DURATION}s (loadavg $(cut -d' ' -f1-3 /proc/loadavg))"
@@ -230,20 +311,27 @@ checks() {
     for scen in $SCENARIOS; do
         case "$scen" in
             get4k)
-                python3 "$TMP/s3bench.py" presign "$url" "$TMP/$target-session.json" 3600 \
+                target_env "$target" python3 "$TMP/s3bench.py" presign "$url" "$TMP/$target-session.json" 3600 \
                     >"$TMP/$target-presigned.url" 3>"$TMP/$target-get.tamper" ||
                     die "$target: presigned GET failed before the load"
                 RESP_BYTES["get4k:$target"]="$(curl -sS --max-time 10 -o /dev/null -w '%{size_download}' "$(cat "$TMP/$target-presigned.url")")"
                 TAMPER["get4k:$target"]="$(cat "$TMP/$target-get.tamper")"
                 ;;
             list1k)
-                python3 "$TMP/s3bench.py" signed-list "$url" "$TMP/$target-session.json" "$TMP/$target-list.req" \
+                target_env "$target" python3 "$TMP/s3bench.py" signed-list "$url" "$TMP/$target-session.json" "$TMP/$target-list.req" \
                     >"$TMP/$target-list.size" 3>"$TMP/$target-list.tamper" ||
                     die "$target: the signed ListObjectsV2 failed before the load"
                 RESP_BYTES["list1k:$target"]="$(cat "$TMP/$target-list.size")"
                 TAMPER["list1k:$target"]="$(cat "$TMP/$target-list.tamper")"
                 ;;
-            *) die "unknown scenario $scen (get4k|list1k)" ;;
+            put64k)
+                target_env "$target" python3 "$TMP/s3bench.py" signed-put "$url" "$TMP/$target-session.json" "$TMP/$target-put.req" \
+                    >"$TMP/$target-put.size" 3>"$TMP/$target-put.tamper" ||
+                    die "$target: the signed PutObject failed before the load"
+                RESP_BYTES["put64k:$target"]="$(cat "$TMP/$target-put.size")"
+                TAMPER["put64k:$target"]="$(cat "$TMP/$target-put.tamper")"
+                ;;
+            *) die "unknown scenario $scen (get4k|put64k|list1k)" ;;
         esac
         log "$target $scen: 200, ${RESP_BYTES[$scen:$target]} bytes; tampered copy -> ${TAMPER[$scen:$target]}"
     done
@@ -254,7 +342,12 @@ checks() {
 bench_podiam() {
     local data="$TMP/podiam-data" addr url issuer_hp
     mkdir -p "$data"
-    start_bg podiam "$TMP/podiam.log" "$PODIAM_BIN" serve --listen 127.0.0.1:0 --data-dir "$data"
+    local -a backend=()
+    if [[ "$BACKEND" == garage ]]; then
+        backend=(--s3-backend "$GARAGE_URL" --s3-backend-region garage)
+        export PODIAM_S3_BACKEND_ACCESS_KEY_ID="$GARAGE_KEY_ID" PODIAM_S3_BACKEND_SECRET_ACCESS_KEY="$GARAGE_SECRET"
+    fi
+    start_bg podiam "$TMP/podiam.log" "$PODIAM_BIN" serve --listen 127.0.0.1:0 --data-dir "$data" "${backend[@]}"
     local pid=$BG_PID
     addr=""
     for _ in $(seq 1 300); do
@@ -279,14 +372,14 @@ bench_podiam() {
 {"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"arn:aws:iam::${ACCOUNT}:oidc-provider/$issuer_hp"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"$issuer_hp:aud":"sts.amazonaws.com","$issuer_hp:sub":"system:serviceaccount:${SA_NS}:${SA_NAME}"}}}]}
 EOF
     cat >"$TMP/policy.json" <<EOF
-{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws:s3:::$BUCKET"},{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::$BUCKET/*"}]}
+{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws:s3:::$BUCKET"},{"Effect":"Allow","Action":["s3:GetObject","s3:PutObject"],"Resource":"arn:aws:s3:::$BUCKET/*"}]}
 EOF
     "${admin[@]}" aws --endpoint-url "$url" iam create-role --role-name "$ROLE_NAME" \
         --assume-role-policy-document "file://$TMP/trust.json" >/dev/null
     "${admin[@]}" aws --endpoint-url "$url" iam put-role-policy --role-name "$ROLE_NAME" \
         --policy-name bench-read --policy-document "file://$TMP/policy.json"
     log "podiam: creating s3://$BUCKET with obj-4k and 1,000 keys"
-    "${admin[@]}" python3 "$TMP/s3bench.py" prepare "$url"
+    "${admin[@]}" BENCH_LIST_KEYS="$LIST_KEYS" python3 "$TMP/s3bench.py" prepare "$url"
     local arn
     arn="$(python3 "$TMP/s3bench.py" session "$url" "$ROLE_ARN" "$TMP/token.jwt" "$TMP/podiam-session.json")"
     log "podiam: session $arn"
@@ -349,6 +442,94 @@ bench_moto() {
     stop_bg "$pid"
 }
 
+# ------------------------------------------------------------------- garage
+
+# A 3-node Garage cluster on free loopback ports, replication factor 3, one
+# process group (so its CPU is counted as one server's); sets GARAGE_URL
+# (node 1's S3 API), GARAGE_KEY_ID, GARAGE_SECRET and GARAGE_PID.
+start_garage() {
+    local bin="${GARAGE_BIN:-$(command -v garage || echo "${CARGO_HOME:-$HOME/.cargo}/bin/garage")}"
+    [[ -x "$bin" ]] || die "garage not found (GARAGE_BIN; bash .ci/run installs it with cargo install)"
+    local dir="$TMP/garage" secret i rpc s3p adm
+    secret="$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
+    local -a cfgs=() rpcs=() s3s=()
+    for i in 1 2 3; do
+        mkdir -p "$dir/n$i"
+        rpc="$(free_port)"; s3p="$(free_port)"; adm="$(free_port)"
+        cat >"$dir/n$i/garage.toml" <<EOF
+metadata_dir = "$dir/n$i/meta"
+data_dir = "$dir/n$i/data"
+db_engine = "sqlite"
+replication_factor = 3
+rpc_bind_addr = "127.0.0.1:$rpc"
+rpc_public_addr = "127.0.0.1:$rpc"
+rpc_secret = "$secret"
+[s3_api]
+s3_region = "garage"
+api_bind_addr = "127.0.0.1:$s3p"
+root_domain = ".s3.garage.localhost"
+[admin]
+api_bind_addr = "127.0.0.1:$adm"
+admin_token = "$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
+EOF
+        cfgs+=("$dir/n$i/garage.toml"); rpcs+=("$rpc"); s3s+=("$s3p")
+    done
+    start_bg garage "$TMP/garage.log" bash -c \
+        'for c in "$@"; do RUST_LOG=garage=warn "$0" -c "$c" server & done; wait' "$bin" "${cfgs[@]}"
+    GARAGE_PID=$BG_PID
+    for i in 0 1 2; do
+        for _ in $(seq 1 300); do
+            (exec 3<>"/dev/tcp/127.0.0.1/${rpcs[$i]}") 2>/dev/null &&
+                (exec 3<>"/dev/tcp/127.0.0.1/${s3s[$i]}") 2>/dev/null && break
+            kill -0 "$GARAGE_PID" 2>/dev/null || { cat "$TMP/garage.log" >&2; die "garage exited during start-up"; }
+            sleep 0.1
+        done
+    done
+    local g=("$bin" -c "${cfgs[0]}") id
+    for i in 1 2; do "${g[@]}" node connect "$("$bin" -c "${cfgs[$i]}" node id -q)" >/dev/null; done
+    for i in 0 1 2; do
+        id="$("$bin" -c "${cfgs[$i]}" node id -q)"
+        "${g[@]}" layout assign -z "dc$i" -c 1G "${id:0:16}" >/dev/null
+    done
+    "${g[@]}" layout apply --version 1 >/dev/null
+    "${g[@]}" key create podiam >/dev/null
+    "${g[@]}" key allow --create-bucket podiam >/dev/null
+    local info
+    info="$("${g[@]}" key info podiam --show-secret)"
+    GARAGE_KEY_ID="$(sed -n 's/^Key ID: *//p' <<<"$info")"
+    GARAGE_SECRET="$(sed -n 's/^Secret key: *//p' <<<"$info")"
+    GARAGE_URL="http://127.0.0.1:${s3s[0]}"
+    log "garage: 3 nodes, replication factor 3, node 1 at $GARAGE_URL ($("$bin" --version 2>&1 | head -n1))"
+}
+
+# The same requests straight to Garage, signed with its own key (no session).
+bench_garage() {
+    local url="$GARAGE_URL"
+    printf '{"AccessKeyId": "%s", "SecretAccessKey": "%s"}' "$GARAGE_KEY_ID" "$GARAGE_SECRET" >"$TMP/garage-session.json"
+    log "garage: creating s3://$BUCKET-direct with obj-4k"
+    AWS_ACCESS_KEY_ID="$GARAGE_KEY_ID" AWS_SECRET_ACCESS_KEY="$GARAGE_SECRET" AWS_DEFAULT_REGION=garage \
+        BENCH_BUCKET="$BUCKET-direct" BENCH_LIST_KEYS="$LIST_KEYS" python3 "$TMP/s3bench.py" prepare "$url"
+    checks garage "$url"
+    local scen
+    for scen in $SCENARIOS; do
+        [[ "${TAMPER[$scen:garage]}" == 403* ]] || die "garage accepted a tampered $scen request: ${TAMPER[$scen:garage]}"
+        scenario_load garage "$scen" "$url" "$GARAGE_PID"
+    done
+    RSS[garage]="$(for p in $(pgrep -g "$GARAGE_PID" -x garage); do awk '/VmHWM/{print $2}' "/proc/$p/status"; done |
+        awk '{ s += $1 } END { printf "%.0fMiB (3 nodes)", s/1024 }')"
+}
+
+# target_env TARGET CMD...: runs CMD with the target's bucket and region.
+target_env() {
+    local t=$1
+    shift
+    if [[ "$t" == garage ]]; then
+        AWS_DEFAULT_REGION=garage AWS_REGION=garage BENCH_BUCKET="$BUCKET-direct" "$@"
+    else
+        "$@"
+    fi
+}
+
 # ------------------------------------------------------------------- micro
 
 MICRO_OUT=""
@@ -371,11 +552,15 @@ for t in $TARGETS; do [[ "$t" == podiam ]] && locate_podiam; done
 log "wrk: $(wrk --version 2>&1 | head -n1 | cut -d' ' -f1-2), $WRK_THREADS thread(s), ${DURATION}s per run, connections: $CONNECTIONS"
 log "machine: $(nproc) cores, loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
 
+LIST_KEYS=0
+[[ " $SCENARIOS " == *" list1k "* ]] && LIST_KEYS=1
+[[ "$BACKEND" == garage ]] && start_garage
 for t in $TARGETS; do
     case "$t" in
         podiam) bench_podiam ;;
         moto) bench_moto ;;
-        *) die "unknown target $t (podiam|moto)" ;;
+        garage) [[ "$BACKEND" == garage ]] || die "target garage needs --backend garage"; bench_garage ;;
+        *) die "unknown target $t (podiam|moto|garage)" ;;
     esac
 done
 [[ "$MICRO" == 1 ]] && bench_micro
@@ -393,7 +578,8 @@ row() { # LABEL CONNS LINE EXTRA
 echo
 echo "S3 over loopback: wrk -t${WRK_THREADS}, ${DURATION}s per run, best of connections {$CONNECTIONS}"
 echo "$(nproc) cores shared by the server, wrk and anything else running (loadavg at end $(cut -d' ' -f1-3 /proc/loadavg))"
-echo "get4k: presigned GetObject, 4 KiB object; list1k: header-signed ListObjectsV2, 1,000 keys; both with a session token"
+echo "get4k: presigned GetObject, 4 KiB object; put64k: header-signed PutObject, 64 KiB; list1k: header-signed ListObjectsV2, 1,000 keys"
+echo "podiam's requests carry a web identity session token; garage's are signed with its own key (backend: $BACKEND)"
 echo
 printf '%-18s %5s %10s %9s %9s %9s %8s %9s %7s %6s %6s %9s  %s\n' \
     "scenario target" conns "req/s" p50 p90 p99 non-2xx sock-errs "cpu:srv" wrk other "srv us/req" "resp bytes, max RSS"
@@ -412,6 +598,10 @@ for scen in $SCENARIOS; do
         awk -v s="$scen" -v p="${BEST_RPS[$scen:podiam]}" -v m="${BEST_RPS[$scen:moto]}" \
             'BEGIN{ printf "ratio podiam/moto, %s: %.1fx\n", s, (m > 0 ? p/m : 0) }'
     fi
+    if [[ -n "${BEST_RPS[$scen:podiam]:-}" && -n "${BEST_RPS[$scen:garage]:-}" ]]; then
+        awk -v s="$scen" -v p="${BEST_RPS[$scen:podiam]}" -v g="${BEST_RPS[$scen:garage]}" \
+            'BEGIN{ printf "podiam in front of garage, %s: %.2fx garage direct (%.1f%% of its throughput lost; target <= 15%%)\n", s, (g > 0 ? p/g : 0), (g > 0 ? 100 * (1 - p/g) : 0) }'
+    fi
 done
 for scen in $SCENARIOS; do
     for t in $TARGETS; do
@@ -426,8 +616,13 @@ fi
 
 busiest=0
 for k in "${!BEST_LINE[@]}"; do
+    # In front of Garage, podiam's "other" is mostly Garage serving it.
+    [[ "$BACKEND" == garage && "$k" == *:podiam ]] && continue
     busiest="$(awk -v a="$busiest" -v b="$(field "${BEST_LINE[$k]}" other_cores)" 'BEGIN{ print (b > a ? b : a) }')"
 done
+if [[ "$BACKEND" == garage ]]; then
+    echo "(podiam rows: cpu:srv and srv us/req are podiam's own; 'other' is mostly the Garage nodes behind it)"
+fi
 if awk -v b="$busiest" 'BEGIN{ exit !(b > 0.15) }'; then
     echo "WARNING: other processes used up to $busiest cores during these runs, so req/s (and the ratios) are"
     echo "         depressed and not comparable; compare 'srv us/req', or rerun with BENCH_WAIT_QUIET=180."
