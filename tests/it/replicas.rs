@@ -1294,7 +1294,7 @@ fn replicas_share_objects_and_tables_on_backends() {
     let (a, b, c) = (&r.r[0], &r.r[1], &r.r[2]);
     let admin = a.admin();
     shared_objects(a, b, c, &admin);
-    shared_tables(a, b, c, &admin);
+    shared_tables(a, b, c, &admin, &dynamo.url);
     objects_survive_faults_under_load(&r.r, &mut garage, &admin);
     // The table backend gone: DynamoDB's 503, which the SDKs retry, and no cause leaked.
     drop(dynamo);
@@ -1320,7 +1320,7 @@ fn aws_ok(out: std::process::Output) -> serde_json::Value {
 
 /// An item put on A is read (GetItem, the index Query) on B and C; a
 /// resource policy set on C is enforced by A within 1 s.
-fn shared_tables(a: &Replica, b: &Replica, c: &Replica, admin: &Credentials) {
+fn shared_tables(a: &Replica, b: &Replica, c: &Replica, admin: &Credentials, backend: &str) {
     let ok = aws_ok;
     let create = super::common::carts_table_args("carts");
     ok(a.aws(
@@ -1388,6 +1388,82 @@ fn shared_tables(a: &Replica, b: &Replica, c: &Replica, admin: &Credentials) {
     );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("(ConditionalCheckFailedException)"), "{err}");
+    // Tags set through A are read through C, and live in podiam's store,
+    // not on the backend.
+    let table_arn = format!("arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/carts");
+    ok(a.aws(
+        admin,
+        &[
+            "dynamodb",
+            "tag-resource",
+            "--resource-arn",
+            &table_arn,
+            "--tags",
+            "Key=team,Value=carts",
+        ],
+    ));
+    let listed = ok(c.aws(
+        admin,
+        &[
+            "dynamodb",
+            "list-tags-of-resource",
+            "--resource-arn",
+            &table_arn,
+        ],
+    ));
+    assert_eq!(
+        listed["Tags"],
+        json!([{"Key": "team", "Value": "carts"}]),
+        "{listed}"
+    );
+    let on_backend = Command::new("aws")
+        .args([
+            "dynamodb",
+            "list-tags-of-resource",
+            "--resource-arn",
+            &table_arn,
+        ])
+        .args(["--endpoint-url", backend, "--region", "us-east-1"])
+        .env("AWS_ACCESS_KEY_ID", "AKIABACKEND000000000")
+        .env("AWS_SECRET_ACCESS_KEY", "backend-secret")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .output()
+        .expect("aws");
+    let on_backend = ok(on_backend);
+    assert_eq!(on_backend["Tags"], json!([]), "{on_backend}");
+    // botocore checks minimum lengths itself, not maximums.
+    let long_key = format!("Key={},Value=x", "k".repeat(129));
+    let out = b.aws(
+        admin,
+        &[
+            "dynamodb",
+            "tag-resource",
+            "--resource-arn",
+            &table_arn,
+            "--tags",
+            &long_key,
+        ],
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("(ValidationException)"),
+        "{out:?}"
+    );
+    let out = b.aws(
+        admin,
+        &[
+            "dynamodb",
+            "untag-resource",
+            "--resource-arn",
+            &format!("{table_arn}-gone"),
+            "--tag-keys",
+            "team",
+        ],
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("(ResourceNotFoundException)"),
+        "{out:?}"
+    );
     // A resource policy set through C denies GetItem to everyone; A enforces it.
     let deny = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny",
         "Principal": "*", "Action": "dynamodb:GetItem",

@@ -369,7 +369,7 @@ impl Engine {
     }
 
     /// On a backend, fetches the facts of `tables` not fetched in the last
-    /// second (DescribeTable and ListTagsOfResource), for
+    /// second (DescribeTable), for
     /// [`Engine::table_info`]. Embedded, nothing to do.
     pub async fn warm(
         &self,
@@ -401,13 +401,6 @@ impl Engine {
                 200 => {
                     let d: Value = serde_json::from_str(&out).unwrap_or_default();
                     let t = &d["Table"];
-                    let (_, tags) = remote
-                        .call(
-                            "ListTagsOfResource",
-                            serde_json::json!({"ResourceArn": t["TableArn"]}).to_string(),
-                        )
-                        .await?;
-                    let tags: Value = serde_json::from_str(&tags).unwrap_or_default();
                     let indexes = ["GlobalSecondaryIndexes", "LocalSecondaryIndexes"]
                         .iter()
                         .flat_map(|k| t[*k].as_array().cloned().unwrap_or_default())
@@ -416,14 +409,8 @@ impl Engine {
                         &t["KeySchema"],
                         &indexes,
                         t["LatestStreamLabel"].as_str().map(str::to_string),
-                        tags["Tags"]
-                            .as_array()
-                            .into_iter()
-                            .flatten()
-                            .filter_map(|t| {
-                                Some((t["Key"].as_str()?.into(), t["Value"].as_str()?.into()))
-                            })
-                            .collect(),
+                        // Tags are in podiam's store (crate::tags).
+                        Vec::new(),
                     )))
                 }
                 _ if out.contains("ResourceNotFoundException") => None,

@@ -16,6 +16,7 @@ mod ops;
 pub mod partiql;
 pub mod policy;
 pub mod remote;
+pub mod tags;
 
 use action::{DdbArn, DdbCall, DecodeError, Op};
 use axum::body::Body;
@@ -85,11 +86,35 @@ impl DynamoDb {
         }
     }
 
-    fn facts(&self, call: &DdbCall, table: &str) -> Option<std::sync::Arc<engine::TableInfo>> {
-        self.engine
-            .table_info(&call.account, &call.region, table)
+    fn facts(
+        &self,
+        store: &podiam_store::Store,
+        call: &DdbCall,
+        table: &str,
+    ) -> Option<std::sync::Arc<engine::TableInfo>> {
+        self.table_info(store, &call.account, &call.region, table)
             .ok()
             .flatten()
+    }
+
+    /// What IAM reads of a table: its schema from the engine; on a
+    /// backend, its tags from podiam's store.
+    fn table_info(
+        &self,
+        store: &podiam_store::Store,
+        account: &str,
+        region: &str,
+        table: &str,
+    ) -> Result<Option<std::sync::Arc<engine::TableInfo>>, DdbError> {
+        let Some(info) = self.engine.table_info(account, region, table)? else {
+            return Ok(None);
+        };
+        if !self.engine.is_remote() {
+            return Ok(Some(info));
+        }
+        let mut with_tags = (*info).clone();
+        with_tags.tags = tags::of(store, account, table)?;
+        Ok(Some(std::sync::Arc::new(with_tags)))
     }
 
     /// The check DynamoDB decides for `action` on `resource` (for
@@ -104,9 +129,7 @@ impl DynamoDb {
     ) -> Result<Check, DdbError> {
         let mut c = Check::new(action.to_string(), resource.to_string());
         if let Some(arn) = DdbArn::parse(resource)
-            && let Some(info) = self
-                .engine
-                .table_info(&arn.account, &arn.region, &arn.table)?
+            && let Some(info) = self.table_info(store, &arn.account, &arn.region, &arn.table)?
         {
             c.keys.extend(
                 info.tags
@@ -234,7 +257,7 @@ impl Service for DynamoDb {
         let facts = |t: &str| {
             seen.borrow_mut()
                 .entry(t.to_string())
-                .or_insert_with(|| self.facts(call, t))
+                .or_insert_with(|| self.facts(&cx.svc.store, call, t))
                 .clone()
         };
         let mut checks = match authz::checks(call, &facts) {
@@ -273,10 +296,10 @@ impl Service for DynamoDb {
         call: DdbCall,
         input: Input,
     ) -> Result<http::Response<Body>, DdbError> {
-        let body = if call.op.engine() {
-            self.engine_op(cx, call, input.bytes()).await?
-        } else {
+        let body = if self.answers_itself(call.op) {
             self.podiam_op(cx, &call).await?.to_string()
+        } else {
+            self.engine_op(cx, call, input.bytes()).await?
         };
         Ok(json_response(200, body, cx.request_id))
     }

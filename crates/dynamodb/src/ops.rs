@@ -1,10 +1,10 @@
 //! Handling authorized calls: the engine runs most of them; podiam itself
 //! answers the resource-policy operations, DescribeEndpoints and
-//! DescribeLimits.
+//! DescribeLimits, and on a backend the tagging operations.
 
 use crate::action::{DdbArn, DdbCall, Op};
 use crate::error::DdbError;
-use crate::{DynamoDb, policy};
+use crate::{DynamoDb, policy, tags};
 use podiam_auth::Caller;
 use podiam_auth::pipeline::Cx;
 use serde_json::{Value, json};
@@ -82,7 +82,67 @@ impl DynamoDb {
                 "TableMaxReadCapacityUnits": 40000,
                 "TableMaxWriteCapacityUnits": 40000
             }),
+            Op::TagResource | Op::UntagResource | Op::ListTagsOfResource => {
+                self.tags_op(cx, call).await?
+            }
             _ => return Err(DdbError::UnknownOperation),
+        })
+    }
+
+    /// Whether podiam answers `op` itself rather than the engine: the
+    /// tagging operations on a backend (tags live in podiam's store).
+    pub(crate) fn answers_itself(&self, op: Op) -> bool {
+        !op.engine()
+            || (self.engine.is_remote()
+                && matches!(
+                    op,
+                    Op::TagResource | Op::UntagResource | Op::ListTagsOfResource
+                ))
+    }
+
+    /// TagResource, UntagResource and ListTagsOfResource on podiam's store.
+    async fn tags_op(&self, cx: &Cx<'_>, call: &DdbCall) -> Result<Value, DdbError> {
+        // The engine's own words for bad input: its scratch database has no
+        // tables, so valid input is refused only for the missing table.
+        let body = Value::Object(call.input.clone()).to_string();
+        let missing = match self.engine.refusal(call.op.name(), &body) {
+            e if is_validation(&e) => return Err(e),
+            e => self.engine_refusal(cx, call, e),
+        };
+        let Some(arn) = DdbArn::parse(call.str("ResourceArn").unwrap_or_default()) else {
+            return Err(missing);
+        };
+        self.engine
+            .warm(&arn.account, &call.region, std::slice::from_ref(&arn.table))
+            .await?;
+        if self
+            .engine
+            .table_info(&arn.account, &call.region, &arn.table)?
+            .is_none()
+        {
+            return Err(missing);
+        }
+        let store = &cx.svc.store;
+        Ok(match call.op {
+            Op::TagResource => {
+                let add = tags::from_json(&call.input["Tags"]);
+                tags::change(store, &arn.account, &arn.table, |t| tags::merge(t, &add)).await?;
+                json!({})
+            }
+            Op::UntagResource => {
+                let keys: Vec<String> = call.input["TagKeys"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|k| k.as_str().map(str::to_string))
+                    .collect();
+                tags::change(store, &arn.account, &arn.table, |t| {
+                    t.retain(|(k, _)| !keys.contains(k));
+                })
+                .await?;
+                json!({})
+            }
+            _ => json!({"Tags": tags::to_json(&tags::of(store, &arn.account, &arn.table)?)}),
         })
     }
 
@@ -92,6 +152,26 @@ impl DynamoDb {
         mut call: DdbCall,
         raw: &[u8],
     ) -> Result<String, DdbError> {
+        // On a backend, CreateTable's tags are podiam's to keep too.
+        let create_tags = match call.op {
+            Op::CreateTable if self.engine.is_remote() => match call.input.remove("Tags") {
+                Some(t) => {
+                    call.changed = true;
+                    let pairs = tags::from_json(&t);
+                    if !pairs.is_empty() {
+                        // TagResource's checks, in the engine's words.
+                        let probe = json!({"ResourceArn": format!("arn:aws:dynamodb:{}:{}:table/t", call.region, call.account), "Tags": t});
+                        let e = self.engine.refusal("TagResource", &probe.to_string());
+                        if is_validation(&e) {
+                            return Err(e);
+                        }
+                    }
+                    pairs
+                }
+                None => Vec::new(),
+            },
+            _ => Vec::new(),
+        };
         // CreateTable's policy is podiam's to keep; the engine ignores it.
         let create_policy = match call.op {
             Op::CreateTable => match call.input.remove("ResourcePolicy") {
@@ -122,6 +202,14 @@ impl DynamoDb {
         };
         match call.op {
             Op::CreateTable => {
+                if let Some(t) = table(&parse(&out))
+                    && !create_tags.is_empty()
+                {
+                    tags::change(&cx.svc.store, &call.account, &t, |cur| {
+                        *cur = create_tags.clone();
+                    })
+                    .await?;
+                }
                 if let (Some(p), Some(t)) = (create_policy, table(&parse(&out))) {
                     let arn = DdbArn {
                         region: call.region.clone(),
@@ -135,6 +223,7 @@ impl DynamoDb {
             Op::DeleteTable => {
                 if let Some(t) = table(&parse(&out)) {
                     policy::forget_table(&cx.svc.store, &call.account, &t).await?;
+                    tags::forget(&cx.svc.store, &call.account, &t).await?;
                 }
             }
             _ => {}
@@ -156,6 +245,15 @@ impl DynamoDb {
             }
             e => e,
         }
+    }
+}
+
+/// Whether the engine refused the input itself (not a missing table).
+fn is_validation(e: &DdbError) -> bool {
+    match e {
+        DdbError::Validation(_) | DdbError::Serialization(_) => true,
+        DdbError::Engine { type_, .. } => type_.ends_with("#ValidationException"),
+        _ => false,
     }
 }
 
