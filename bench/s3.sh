@@ -123,6 +123,24 @@ def client(creds=None):
                   aws_session_token=creds.get("SessionToken"))
     return boto3.client("s3", endpoint_url=ep, config=cfg, **kw)
 
+def capture(s3, operation):
+    # the request of `operation` exactly as botocore sends it: method, URL,
+    # headers and body (a file-like body is read and rewound)
+    seen = {}
+    def hook(request, **kw):
+        seen["method"], seen["url"] = request.method, request.url
+        seen["headers"] = [(k, v.decode() if isinstance(v, bytes) else v)
+                           for k, v in request.headers.items()]
+        body = request.body or b""
+        if hasattr(body, "read"):
+            pos = body.tell()
+            seen["body"] = body.read()
+            body.seek(pos)  # still to be sent
+        else:
+            seen["body"] = body if isinstance(body, bytes) else body.encode()
+    s3.meta.events.register("before-send.s3." + operation, hook)
+    return seen
+
 def tampered_status(url, headers, body=None, method="GET"):
     req = urllib.request.Request(url, data=body, headers=headers, method=method)
     try:
@@ -196,19 +214,7 @@ elif cmd == "signed-put":
     # a copy with one signature digit changed: its status on fd 3
     creds, out = load(sys.argv[3]), sys.argv[4]
     s3 = client(creds)
-    seen = {}
-    def capture(request, **kw):
-        seen["method"], seen["url"] = request.method, request.url
-        seen["headers"] = [(k, v.decode() if isinstance(v, bytes) else v)
-                           for k, v in request.headers.items()]
-        body = request.body
-        if hasattr(body, "read"):
-            pos = body.tell()
-            seen["body"] = body.read()
-            body.seek(pos)  # still to be sent
-        else:
-            seen["body"] = body if isinstance(body, bytes) else body.encode()
-    s3.meta.events.register("before-send.s3.PutObject", capture)
+    seen = capture(s3, "PutObject")
     s3.put_object(Bucket=BUCKET, Key="obj-64k", Body=os.urandom(65536))
     hdrs = dict(seen["headers"])
     assert len(seen["body"]) == 65536, len(seen["body"])
@@ -234,12 +240,7 @@ elif cmd == "signed-list":
     # a tampered copy (other prefix, same signature): its status on fd 3
     creds, out = load(sys.argv[3]), sys.argv[4]
     s3 = client(creds)
-    seen = {}
-    def capture(request, **kw):
-        seen["method"], seen["url"] = request.method, request.url
-        seen["headers"] = [(k, v.decode() if isinstance(v, bytes) else v)
-                           for k, v in request.headers.items()]
-    s3.meta.events.register("before-send.s3.ListObjectsV2", capture)
+    seen = capture(s3, "ListObjectsV2")
     r = s3.list_objects_v2(Bucket=BUCKET, Prefix="keys/")
     if r["KeyCount"] != 1000 or r["IsTruncated"]:
         sys.exit("ListObjectsV2: KeyCount %s, truncated %s" % (r["KeyCount"], r["IsTruncated"]))
@@ -276,21 +277,11 @@ scenario_load() {
                 script="$HERE/wrk/get.lua"
                 runurl="$(cat "$TMP/$target-presigned.url")"
                 ;;
-            list1k)
+            list1k | put64k)
                 script="$HERE/wrk/signed.lua"
-                reqf="$TMP/$target-list.req"
+                reqf="$TMP/$target-$scen.req"
                 runurl="$url"
-                target_env "$target" python3 "$TMP/s3bench.py" signed-list "$url" "$TMP/$target-session.json" "$reqf" \
-                    >"$TMP/$target-list.size" 3>"$TMP/$target-list.tamper" ||
-                    die "$target: the signed ListObjectsV2 failed before the load"
-                ;;
-            put64k)
-                script="$HERE/wrk/signed.lua"
-                reqf="$TMP/$target-put.req"
-                runurl="$url"
-                target_env "$target" python3 "$TMP/s3bench.py" signed-put "$url" "$TMP/$target-session.json" "$reqf" \
-                    >"$TMP/$target-put.size" 3>"$TMP/$target-put.tamper" ||
-                    die "$target: the signed PutObject failed before the load"
+                sign_request "$target" "$scen" "$url"
                 ;;
         esac
         log "$target $scen: wrk -t$WRK_THREADS -c$c -d${DURATION}s (loadavg $(cut -d' ' -f1-3 /proc/loadavg))"
@@ -305,6 +296,18 @@ scenario_load() {
     done
 }
 
+# sign_request TARGET SCENARIO URL: botocore signs and sends the list1k or
+# put64k request once for real, right before a run; the request as sent goes
+# to $TMP/TARGET-SCENARIO.req for wrk, its size to .size, and the status of a
+# tampered copy to .tamper.
+sign_request() {
+    local target=$1 scen=$2 url=$3 cmd=signed-list what=ListObjectsV2
+    [[ "$scen" == put64k ]] && { cmd=signed-put; what=PutObject; }
+    target_env "$target" python3 "$TMP/s3bench.py" "$cmd" "$url" "$TMP/$target-session.json" "$TMP/$target-$scen.req" \
+        >"$TMP/$target-$scen.size" 3>"$TMP/$target-$scen.tamper" ||
+        die "$target: the signed $what failed before the load"
+}
+
 # checks TARGET URL: both requests once, their sizes, the tampered copies.
 checks() {
     local target=$1 url=$2 scen
@@ -317,19 +320,10 @@ checks() {
                 RESP_BYTES["get4k:$target"]="$(curl -sS --max-time 10 -o /dev/null -w '%{size_download}' "$(cat "$TMP/$target-presigned.url")")"
                 TAMPER["get4k:$target"]="$(cat "$TMP/$target-get.tamper")"
                 ;;
-            list1k)
-                target_env "$target" python3 "$TMP/s3bench.py" signed-list "$url" "$TMP/$target-session.json" "$TMP/$target-list.req" \
-                    >"$TMP/$target-list.size" 3>"$TMP/$target-list.tamper" ||
-                    die "$target: the signed ListObjectsV2 failed before the load"
-                RESP_BYTES["list1k:$target"]="$(cat "$TMP/$target-list.size")"
-                TAMPER["list1k:$target"]="$(cat "$TMP/$target-list.tamper")"
-                ;;
-            put64k)
-                target_env "$target" python3 "$TMP/s3bench.py" signed-put "$url" "$TMP/$target-session.json" "$TMP/$target-put.req" \
-                    >"$TMP/$target-put.size" 3>"$TMP/$target-put.tamper" ||
-                    die "$target: the signed PutObject failed before the load"
-                RESP_BYTES["put64k:$target"]="$(cat "$TMP/$target-put.size")"
-                TAMPER["put64k:$target"]="$(cat "$TMP/$target-put.tamper")"
+            list1k | put64k)
+                sign_request "$target" "$scen" "$url"
+                RESP_BYTES["$scen:$target"]="$(cat "$TMP/$target-$scen.size")"
+                TAMPER["$scen:$target"]="$(cat "$TMP/$target-$scen.tamper")"
                 ;;
             *) die "unknown scenario $scen (get4k|put64k|list1k)" ;;
         esac

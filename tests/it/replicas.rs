@@ -1391,17 +1391,20 @@ fn shared_tables(a: &Replica, b: &Replica, c: &Replica, admin: &Credentials, bac
     // Tags set through A are read through C, and live in podiam's store,
     // not on the backend.
     let table_arn = format!("arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/carts");
-    ok(a.aws(
-        admin,
-        &[
-            "dynamodb",
-            "tag-resource",
-            "--resource-arn",
-            &table_arn,
-            "--tags",
-            "Key=team,Value=carts",
-        ],
-    ));
+    let tag = |r: &Replica, tags: &str| {
+        r.aws(
+            admin,
+            &[
+                "dynamodb",
+                "tag-resource",
+                "--resource-arn",
+                &table_arn,
+                "--tags",
+                tags,
+            ],
+        )
+    };
+    ok(tag(a, "Key=team,Value=carts"));
     let listed = ok(c.aws(
         admin,
         &[
@@ -1434,17 +1437,7 @@ fn shared_tables(a: &Replica, b: &Replica, c: &Replica, admin: &Credentials, bac
     assert_eq!(on_backend["Tags"], json!([]), "{on_backend}");
     // botocore checks minimum lengths itself, not maximums.
     let long_key = format!("Key={},Value=x", "k".repeat(129));
-    let out = b.aws(
-        admin,
-        &[
-            "dynamodb",
-            "tag-resource",
-            "--resource-arn",
-            &table_arn,
-            "--tags",
-            &long_key,
-        ],
-    );
+    let out = tag(b, &long_key);
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("(ValidationException)"),
         "{out:?}"
@@ -1523,21 +1516,24 @@ fn shared_objects(a: &Replica, b: &Replica, c: &Replica, admin: &Credentials) {
         head["ETag"].as_str().unwrap_or("").ends_with("-3\""),
         "not a 3-part upload: {head}"
     );
+    let get = |r: &Replica, key: &str, to: &str| {
+        r.aws(
+            admin,
+            &[
+                "s3api",
+                "get-object",
+                "--bucket",
+                "shared",
+                "--key",
+                key,
+                to,
+            ],
+        )
+    };
     for r in [b, c] {
         for (file, key) in [(&big, "big"), (&small, "small")] {
             let got = dir.path().join(format!("{}-{key}", r.name));
-            aws_ok(r.aws(
-                admin,
-                &[
-                    "s3api",
-                    "get-object",
-                    "--bucket",
-                    "shared",
-                    "--key",
-                    key,
-                    got.to_str().expect("path"),
-                ],
-            ));
+            aws_ok(get(r, key, got.to_str().expect("path")));
             assert!(
                 std::fs::read(&got).expect("read") == std::fs::read(file).expect("read"),
                 "replica {} returned other bytes for {key}",
@@ -1567,18 +1563,7 @@ fn shared_objects(a: &Replica, b: &Replica, c: &Replica, admin: &Credentials) {
     ));
     let started = Instant::now();
     let denied = wait_for(Duration::from_secs(1), || {
-        let out = a.aws(
-            admin,
-            &[
-                "s3api",
-                "get-object",
-                "--bucket",
-                "shared",
-                "--key",
-                "small",
-                "/dev/null",
-            ],
-        );
+        let out = get(a, "small", "/dev/null");
         !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("(AccessDenied)")
     });
     assert!(

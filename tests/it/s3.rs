@@ -626,17 +626,21 @@ fn python(s: &Server, script: &str, env: &[(&str, &str)]) -> Output {
     c.output().expect("python3")
 }
 
-#[test]
-fn boto3_suite_over_the_operations() {
-    let s = Server::start();
+/// The boto3 suite as the admin against `s`.
+fn run_boto3_suite(s: &Server) {
     let creds = s.data_dir().join("admin-credentials");
     let out = python(
-        &s,
+        s,
         BOTO3_SUITE,
         &[("AWS_SHARED_CREDENTIALS_FILE", creds.to_str().unwrap())],
     );
     let stdout = ok(&out);
     assert!(stdout.contains("BOTO3 SUITE OK"), "{stdout}");
+}
+
+#[test]
+fn boto3_suite_over_the_operations() {
+    run_boto3_suite(&Server::start());
 }
 
 /// podiam with its objects on a fresh 3-node Garage cluster.
@@ -755,14 +759,7 @@ fn existing_object_tags_decide_on_a_garage_backend() {
 #[test]
 fn boto3_suite_on_a_garage_backend() {
     let (_garage, s) = on_garage();
-    let creds = s.data_dir().join("admin-credentials");
-    let out = python(
-        &s,
-        BOTO3_SUITE,
-        &[("AWS_SHARED_CREDENTIALS_FILE", creds.to_str().unwrap())],
-    );
-    let stdout = ok(&out);
-    assert!(stdout.contains("BOTO3 SUITE OK"), "{stdout}");
+    run_boto3_suite(&s);
     // Nothing of the objects is on podiam's disk.
     let files: Vec<_> = walk(&s.data_dir().join("s3"))
         .into_iter()

@@ -212,20 +212,29 @@ impl Backend {
         Err(self.error(status, &raw))
     }
 
+    /// A request with no headers or body.
+    pub(crate) async fn bare(
+        &self,
+        method: Method,
+        bucket: &str,
+        key: Option<&str>,
+        query: &str,
+    ) -> S3Result<Response<Incoming>> {
+        self.send(
+            method,
+            bucket,
+            key,
+            query,
+            HeaderMap::new(),
+            Outgoing::Empty,
+        )
+        .await
+    }
+
     /// Creates `bucket`; one the backend's key already owns is kept (another
     /// replica, or an earlier attempt, created it).
     pub(crate) async fn create_bucket(&self, bucket: &str) -> S3Result<()> {
-        match self
-            .send(
-                Method::PUT,
-                bucket,
-                None,
-                "",
-                HeaderMap::new(),
-                Outgoing::Empty,
-            )
-            .await
-        {
+        match self.bare(Method::PUT, bucket, None, "").await {
             Ok(_) => Ok(()),
             Err(e) if e.code == S3Code::BucketAlreadyOwnedByYou => Ok(()),
             Err(e) => Err(e),
@@ -235,17 +244,7 @@ impl Backend {
     /// Deletes `bucket` (`BucketNotEmpty` while it holds objects); one the
     /// backend no longer has is gone already.
     pub(crate) async fn delete_bucket(&self, bucket: &str) -> S3Result<()> {
-        match self
-            .send(
-                Method::DELETE,
-                bucket,
-                None,
-                "",
-                HeaderMap::new(),
-                Outgoing::Empty,
-            )
-            .await
-        {
+        match self.bare(Method::DELETE, bucket, None, "").await {
             Err(e) if e.code != S3Code::NoSuchBucket => Err(e),
             _ => Ok(()),
         }
@@ -253,16 +252,9 @@ impl Backend {
 
     /// Deletes one object.
     pub(crate) async fn delete_object(&self, bucket: &str, key: &str) -> S3Result<()> {
-        self.send(
-            Method::DELETE,
-            bucket,
-            Some(key),
-            "",
-            HeaderMap::new(),
-            Outgoing::Empty,
-        )
-        .await
-        .map(drop)
+        self.bare(Method::DELETE, bucket, Some(key), "")
+            .await
+            .map(drop)
     }
 
     fn unavailable(&self, method: &Method, why: &str) -> S3Error {

@@ -162,16 +162,7 @@ async fn list(
     let b = existing_bucket(s3, cx, bucket)?;
     parse_max(&params.max_keys, "max-keys", 1000)?;
     let url = list_encoding(params)?;
-    let resp = be
-        .send(
-            Method::GET,
-            bucket,
-            None,
-            q,
-            HeaderMap::new(),
-            Outgoing::Empty,
-        )
-        .await?;
+    let resp = be.bare(Method::GET, bucket, None, q).await?;
     let xml = |text: String| {
         let text = if owners && !text.contains("<Owner>") {
             let id = canonical_user_id(&b.owner);
@@ -207,16 +198,7 @@ async fn uploaded_parts(
             "uploadId={}&part-number-marker={marker}",
             podiam_sigv4::encode::uri_encode(upload_id.as_bytes(), true)
         );
-        let resp = be
-            .send(
-                Method::GET,
-                bucket,
-                Some(key),
-                &q,
-                HeaderMap::new(),
-                Outgoing::Empty,
-            )
-            .await?;
+        let resp = be.bare(Method::GET, bucket, Some(key), &q).await?;
         let raw = resp
             .into_body()
             .collect()
@@ -287,16 +269,7 @@ pub(crate) async fn object_tags(
     bucket: &str,
     key: &str,
 ) -> S3Result<Vec<(String, String)>> {
-    let head = be
-        .send(
-            Method::HEAD,
-            bucket,
-            Some(key),
-            "",
-            HeaderMap::new(),
-            Outgoing::Empty,
-        )
-        .await?;
+    let head = be.bare(Method::HEAD, bucket, Some(key), "").await?;
     Ok(head
         .headers()
         .get(TAGS_META)
@@ -308,16 +281,7 @@ pub(crate) async fn object_tags(
 /// Rewrites an object's tags in place: a copy onto itself that keeps its
 /// content and metadata (the backend may have no tagging of its own).
 async fn retag(be: &Backend, bucket: &str, key: &str, tags: &[(String, String)]) -> S3Result<()> {
-    let head = be
-        .send(
-            Method::HEAD,
-            bucket,
-            Some(key),
-            "",
-            HeaderMap::new(),
-            Outgoing::Empty,
-        )
-        .await?;
+    let head = be.bare(Method::HEAD, bucket, Some(key), "").await?;
     let mut h = stored_metadata(head.headers());
     with_tags(&mut h, tags);
     h.insert(
@@ -463,16 +427,7 @@ pub(super) async fn execute(
         }
         R::DeleteObject { bucket, key } | R::AbortMultipartUpload { bucket, key, .. } => {
             existing_bucket(s3, cx, &bucket)?;
-            let resp = be
-                .send(
-                    Method::DELETE,
-                    &bucket,
-                    Some(&key),
-                    &q,
-                    HeaderMap::new(),
-                    Outgoing::Empty,
-                )
-                .await?;
+            let resp = be.bare(Method::DELETE, &bucket, Some(&key), &q).await?;
             Ok(relay(resp))
         }
         R::CompleteMultipartUpload {
@@ -534,14 +489,7 @@ pub(super) async fn execute(
                 (false, true) => {
                     // New tags on the source's metadata: read it, send it back.
                     let head = be
-                        .send(
-                            Method::HEAD,
-                            &source_bucket,
-                            Some(&source_key),
-                            "",
-                            HeaderMap::new(),
-                            Outgoing::Empty,
-                        )
+                        .bare(Method::HEAD, &source_bucket, Some(&source_key), "")
                         .await?;
                     h.extend(stored_metadata(head.headers()));
                     h.insert(
@@ -562,30 +510,12 @@ pub(super) async fn execute(
         R::ListObjects { bucket, params } => list(s3, be, cx, &bucket, &params, &q, true).await,
         R::ListMultipartUploads { bucket, .. } => {
             let b = existing_bucket(s3, cx, &bucket)?;
-            let resp = be
-                .send(
-                    Method::GET,
-                    &bucket,
-                    None,
-                    &q,
-                    HeaderMap::new(),
-                    Outgoing::Empty,
-                )
-                .await?;
+            let resp = be.bare(Method::GET, &bucket, None, &q).await?;
             relay_owned(resp, &b.owner, |x| x).await
         }
         R::ListParts { bucket, key, .. } => {
             let b = existing_bucket(s3, cx, &bucket)?;
-            let resp = be
-                .send(
-                    Method::GET,
-                    &bucket,
-                    Some(&key),
-                    &q,
-                    HeaderMap::new(),
-                    Outgoing::Empty,
-                )
-                .await?;
+            let resp = be.bare(Method::GET, &bucket, Some(&key), &q).await?;
             relay_owned(resp, &b.owner, |x| x).await
         }
         R::GetObjectTagging { bucket, key } => {
