@@ -187,6 +187,18 @@ locate_podiam() {
     [[ -x "$PODIAM_BIN" ]] || die "no podiam binary at $PODIAM_BIN"
 }
 
+# locate_example NAME PACKAGE: prints the path of a release example binary,
+# built first if missing (or with PODIAM_BUILD=1); needs ROOT.
+locate_example() {
+    local bin="${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/$1"
+    if [[ ! -x "$bin" || "${PODIAM_BUILD:-0}" == 1 ]]; then
+        log "building the $1 example (cargo build --release -p $2 --example $1)"
+        (cd "$ROOT" && cargo build --release -p "$2" --example "$1") >&2
+    fi
+    [[ -x "$bin" ]] || die "no $1 example at $bin"
+    printf '%s' "$bin"
+}
+
 # ------------------------------------- STS AssumeRoleWithWebIdentity requests
 
 # post BODYFILE URL OUTFILE -> prints the HTTP status

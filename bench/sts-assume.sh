@@ -9,6 +9,13 @@
 # few connection counts and keeps the best. Then does the same against
 # `moto_server` and prints a table plus the podiam/moto ratio.
 #
+# Then the distinct-token scenario (a cluster-wide rollout): an external
+# issuer's key (crates/oidc/examples/mint_tokens.rs) mints more distinct
+# tokens than podiam remembers verified ones, and wrk sends each once in turn,
+# so every request pays one RS256 verification. The report sets its server
+# CPU per request beside the crypto floor measured in the same run
+# (`openssl speed rsa2048`: one RSA-2048 verification, per core).
+#
 # Everything is on 127.0.0.1; every load run is bounded by BENCH_DURATION and
 # every process this script starts is stopped on exit.
 #
@@ -31,6 +38,9 @@
 #                       (uncounted) run and print the top symbols; `dwarf`
 #                       records call stacks and prints inclusive costs of the
 #                       hot path (bench/perf-breakdown.py)
+#   BENCH_DISTINCT=N    distinct tokens per wrk thread for the distinct-token
+#                       scenario (default 70000, above the 65,536 verified
+#                       tokens podiam remembers; 0 skips the scenario)
 #   BENCH_RESULTS_DIR   if set, a TSV of the best runs is written there
 #   BENCH_KEEP_TMP=1    keep the temp dir (logs, tokens, wrk output)
 #   PODIAM_LOG          podiam's log filter (default: podiam's own, "info")
@@ -47,6 +57,8 @@ TARGETS="${BENCH_TARGETS:-podiam moto}"
 CALIBRATE="${BENCH_CALIBRATE:-1}"
 WAIT_QUIET="${BENCH_WAIT_QUIET:-0}"
 PERF="${BENCH_PERF:-0}"
+DISTINCT="${BENCH_DISTINCT:-70000}"
+DISTINCT_LUA="$HERE/wrk/assume-distinct.lua"
 QUIET_CORES="${BENCH_QUIET_CORES:-0.3}"
 CALIB_LINE=""
 MOTO_SERVER="${MOTO_SERVER:-moto_server}"
@@ -67,13 +79,14 @@ bench_init sts
 declare -A BEST_RPS BEST_CONNS BEST_LINE WRONG_NS RSS
 CLK_TCK="$(getconf CLK_TCK)"
 
-# run_load TARGET URL BODYFILE PGID: every connection count, keeps the best.
+# run_load TARGET URL BODYFILE PGID [SCRIPT]: every connection count, keeps
+# the best.
 run_load() {
-    local target=$1 url=$2 body=$3 pg=$4 c rps
+    local target=$1 url=$2 body=$3 pg=$4 script=${5:-$LUA} c rps
     for c in $CONNECTIONS; do
         log "$target: wrk -t$WRK_THREADS -c$c -d${DURATION}s (loadavg $(cut -d' ' -f1-3 /proc/loadavg))"
         quiet_wait
-        wrk_run "$target" "$url" "$LUA" "$c" "$pg" "$body"
+        BENCH_WRK_THREADS="$WRK_THREADS" wrk_run "$target" "$url" "$script" "$c" "$pg" "$body"
         print_run "$target" "$c" "$RUN_LINE"
         rps="$(field "$RUN_LINE" rps)"
         if [[ -z "${BEST_RPS[$target]:-}" ]] || awk -v a="$rps" -v b="${BEST_RPS[$target]}" 'BEGIN{exit !(a>b)}'; then
@@ -147,6 +160,10 @@ bench_podiam() {
         CALIB_CONNS=$c
     fi
 
+    if [[ -n "$CONNECTIONS" && "$DISTINCT" -gt 0 ]]; then
+        bench_distinct "$url" "$pid"
+    fi
+
     if [[ -n "$CONNECTIONS" && "$PERF" != 0 ]]; then
         perf_podiam "$url" "$pid"
     fi
@@ -155,6 +172,45 @@ bench_podiam() {
     [[ "$code" == 200 ]] || die "podiam: valid token got HTTP $code after the load"
     RSS[podiam]="$(awk '/VmHWM/{printf "%.0fMiB", $2/1024}' "/proc/$pid/status" 2>/dev/null || echo '?')"
     stop_bg "$pid"
+}
+
+# The distinct-token scenario on the running podiam: an external issuer
+# (its JWKS registered with the cluster, no fetch), its OIDC provider, a role
+# trusting it, and one request body per minted token.
+bench_distinct() {
+    local url=$1 pid=$2 n=$((DISTINCT * WRK_THREADS)) mint issuer="https://issuer.bench.example/distinct"
+    local role=distinct-role arn="arn:aws:iam::${ACCOUNT}:role/distinct-role"
+    mint="$(locate_example mint_tokens podiam-oidc)"
+    log "podiam distinct: minting $n RS256 tokens for $issuer"
+    "$mint" "$issuer" "$n" "$TMP/distinct-jwks.json" "$SA_NS" "$SA_NAME" >"$TMP/distinct.tokens"
+    [[ "$(sort -u "$TMP/distinct.tokens" | wc -l)" == "$n" ]] || die "the minted tokens are not distinct"
+    env PODIAM_ENDPOINT="$url" PODIAM_DATA_DIR="$TMP/podiam-data" "$PODIAM_BIN" cluster register distinct \
+        --issuer "$issuer" --jwks-file "$TMP/distinct-jwks.json" >/dev/null
+    local -a awsp=(env AWS_SHARED_CREDENTIALS_FILE="$TMP/podiam-data/admin-credentials" AWS_CONFIG_FILE=/dev/null
+                   aws --endpoint-url "$url" --output text)
+    "${awsp[@]}" iam create-open-id-connect-provider --url "$issuer" --client-id-list sts.amazonaws.com >/dev/null
+    write_trust "${issuer#https://}" "$TMP/trust-distinct.json"
+    "${awsp[@]}" iam create-role --role-name "$role" \
+        --assume-role-policy-document "file://$TMP/trust-distinct.json" >/dev/null
+    # Tokens are base64url and dots: only the role ARN needs encoding.
+    awk -v pre="Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=$(urlencode "$arn")&RoleSessionName=bench&WebIdentityToken=" \
+        '{ print pre $0 }' "$TMP/distinct.tokens" >"$TMP/distinct.bodies"
+    tail -n1 "$TMP/distinct.bodies" | tr -d '\n' >"$TMP/distinct-last.txt"
+    local code
+    code="$(post "$TMP/distinct-last.txt" "$url/" "$TMP/distinct-ok.xml")"
+    [[ "$code" == 200 ]] || { cat "$TMP/distinct-ok.xml" >&2; die "podiam distinct: a minted token got HTTP $code, expected 200"; }
+    run_load podiam-distinct "$url/" "$TMP/distinct.bodies" "$pid" "$DISTINCT_LUA"
+    local served
+    served="$(field "${BEST_LINE[podiam-distinct]}" requests)"
+    [[ "${served:-0}" -le "$n" ]] ||
+        log "note: the best distinct run sent $served requests for $n tokens: tokens came round again (raise BENCH_DISTINCT)"
+}
+
+# The crypto floor: one RSA-2048 verification per core (`openssl speed`).
+crypto_floor() {
+    openssl speed -seconds 3 rsa2048 2>/dev/null | awk '
+        /verify\/s/ { for (i = 1; i <= NF; i++) if ($i == "verify/s") col = i }
+        /^rsa 2048 bits/ && col { print $(col + 3) }'
 }
 
 # One extra load run (not counted) with `perf record` attached to podiam;
@@ -279,6 +335,11 @@ for t in $TARGETS; do
         *) die "unknown target $t (podiam|moto)" ;;
     esac
 done
+FLOOR=""
+if [[ -n "${BEST_LINE[podiam-distinct]:-}" ]] && command -v openssl >/dev/null 2>&1; then
+    quiet_wait
+    FLOOR="$(crypto_floor)"
+fi
 
 # ------------------------------------------------------------------- report
 
@@ -300,11 +361,19 @@ printf '%-16s %5s %10s %9s %9s %9s %8s %9s %7s %6s %6s %9s  %s\n' \
 for t in $TARGETS; do
     [[ -n "${BEST_LINE[$t]:-}" ]] || continue
     row "$t" "${BEST_CONNS[$t]}" "${BEST_LINE[$t]}" "${RSS[$t]:-?}"
+    [[ "$t" == podiam && -n "${BEST_LINE[podiam-distinct]:-}" ]] &&
+        row "podiam distinct" "${BEST_CONNS[podiam-distinct]}" "${BEST_LINE[podiam-distinct]}" "every token new: one RS256 verification each"
 done
 if [[ -n "$CALIB_LINE" ]]; then
     row "(podiam /healthz)" "$CALIB_CONNS" "$CALIB_LINE" "ceiling: no-op handler, same server+wrk+loopback"
 fi
 echo
+if [[ -n "$FLOOR" ]]; then
+    awk -v v="$FLOOR" -v r="${BEST_RPS[podiam-distinct]}" -v u="$(field "${BEST_LINE[podiam-distinct]}" srv_us_per_req)" -v cores="$(nproc)" 'BEGIN {
+        printf "crypto floor (openssl speed rsa2048, this run): %.0f verifications/s per core = %.1f us each; %d cores: %.0f/s\n", v, 1e6 / v, cores, v * cores
+        printf "distinct-token STS: %.0f req/s = %.1f%% of %d cores of RSA-2048 verification (target >= 40%%); server %.1f us/req = %.1fx one verification (target <= 40 us)\n", r, 100 * r / (v * cores), cores, u, u * v / 1e6
+    }'
+fi
 if [[ -n "${BEST_RPS[podiam]:-}" && -n "${BEST_RPS[moto]:-}" ]]; then
     awk -v p="${BEST_RPS[podiam]}" -v m="${BEST_RPS[moto]}" \
         'BEGIN{ printf "ratio podiam/moto: %.1fx\n", (m > 0 ? p/m : 0) }'
@@ -336,7 +405,7 @@ if [[ -n "${BENCH_RESULTS_DIR:-}" ]]; then
             "$(field "$3" non2xx)" "$(sock_errs "$3")" "$(field "$3" srv_cores)" \
             "$(field "$3" wrk_cores)" "$(field "$3" other_cores)" "$(field "$3" srv_us_per_req)" >>"$out"
     }
-    for t in $TARGETS; do
+    for t in $TARGETS podiam-distinct; do
         [[ -n "${BEST_LINE[$t]:-}" ]] && tsv "$t" "${BEST_CONNS[$t]}" "${BEST_LINE[$t]}"
     done
     [[ -n "$CALIB_LINE" ]] && tsv podiam-healthz "$CALIB_CONNS" "$CALIB_LINE"

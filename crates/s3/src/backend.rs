@@ -119,9 +119,10 @@ impl Backend {
         }
         .parse()
         .map_err(|e| S3Error::internal(format!("backend URI: {e}")))?;
-        // A stream's faults are kept here, to answer with the caller's error
-        // (a bad chunk signature), not with the transport's.
-        let fault: Arc<Mutex<Option<S3Error>>> = Arc::default();
+        // How the caller's body ended: its fault, to answer with the
+        // caller's error (a bad chunk signature), not the transport's; or the
+        // checksum podiam verified, which S3 echoes.
+        let ended: Arc<Mutex<StreamEnd>> = Arc::default();
         let (payload, out, bounded) = match body {
             Outgoing::Empty => (PayloadMode::for_body(b""), empty(), true),
             Outgoing::Bytes(b) => {
@@ -165,7 +166,7 @@ impl Backend {
                         PayloadMode::StreamingUnsignedTrailer
                     }
                 };
-                (mode, stream(reader, trailer, fault.clone()), false)
+                (mode, stream(reader, trailer, ended.clone()), false)
             }
         };
         let params = SigningParams {
@@ -191,10 +192,11 @@ impl Backend {
         } else {
             sent.await
         };
-        let resp = match resp {
+        let end = || std::mem::take(&mut *ended.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut resp = match resp {
             Ok(r) => r,
             Err(e) => {
-                if let Some(caller_fault) = fault.lock().ok().and_then(|mut f| f.take()) {
+                if let Some(caller_fault) = end().fault {
                     return Err(caller_fault);
                 }
                 return Err(self.unavailable(&method, &format!("unreachable: {e}")));
@@ -202,6 +204,14 @@ impl Backend {
         };
         let status = resp.status();
         if status.is_success() || status == StatusCode::NOT_MODIFIED {
+            // A store may not echo a checksum that came as a trailer.
+            if let Some((name, value)) = end().checksum
+                && let Ok(name) = HeaderName::from_bytes(name.as_bytes())
+                && !resp.headers().contains_key(&name)
+                && let Ok(value) = HeaderValue::from_str(&value)
+            {
+                resp.headers_mut().insert(name, value);
+            }
             return Ok(resp);
         }
         let raw = http_body_util::Limited::new(resp.into_body(), MAX_ERROR_BODY)
@@ -339,10 +349,17 @@ fn empty() -> OutBody {
 
 /// The caller's decoded body as the backend's: plain, or `aws-chunked` with
 /// unsigned chunks and the verified checksum as the trailer.
+/// How a streamed body ended.
+#[derive(Default)]
+struct StreamEnd {
+    fault: Option<S3Error>,
+    checksum: Option<(String, String)>,
+}
+
 fn stream(
     reader: Box<BodyReader>,
     trailer: Option<HeaderName>,
-    fault: Arc<Mutex<Option<S3Error>>>,
+    ended: Arc<Mutex<StreamEnd>>,
 ) -> OutBody {
     enum State {
         Reading(Box<BodyReader>),
@@ -351,7 +368,7 @@ fn stream(
     let chunked = trailer.is_some();
     let frames = futures_util::stream::unfold(State::Reading(reader), move |state| {
         let trailer = trailer.clone();
-        let fault = fault.clone();
+        let ended = ended.clone();
         async move {
             let State::Reading(mut reader) = state else {
                 return None;
@@ -366,6 +383,9 @@ fn stream(
                 }
                 Ok(Some(data)) => Some((Ok(Frame::data(data)), State::Reading(reader))),
                 Ok(None) => {
+                    if let Ok(mut end) = ended.lock() {
+                        end.checksum = reader.verified_checksum().cloned();
+                    }
                     let name = trailer?;
                     let value = reader
                         .verified_checksum()
@@ -376,8 +396,8 @@ fn stream(
                     Some((Ok(Frame::data(Bytes::from(last))), State::Done))
                 }
                 Err(e) => {
-                    if let Ok(mut f) = fault.lock() {
-                        *f = Some(e.clone());
+                    if let Ok(mut end) = ended.lock() {
+                        end.fault = Some(e.clone());
                     }
                     Some((Err(e), State::Done))
                 }
