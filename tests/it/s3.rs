@@ -1100,7 +1100,7 @@ fn streaming_uploads_on_a_garage_backend() {
 
 fn wire_suite(s: &Server) {
     ok(&s.aws(&["s3", "mb", "s3://wire"]));
-    let creds = admin(&s);
+    let creds = admin(s);
 
     // STREAMING-AWS4-HMAC-SHA256-PAYLOAD: chunk signatures verified.
     let chunked = |tamper: bool| -> Resp {
