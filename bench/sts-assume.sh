@@ -199,11 +199,12 @@ bench_distinct() {
     local code
     code="$(post "$TMP/distinct-last.txt" "$url/" "$TMP/distinct-ok.xml")"
     [[ "$code" == 200 ]] || { cat "$TMP/distinct-ok.xml" >&2; die "podiam distinct: a minted token got HTTP $code, expected 200"; }
+    # A token comes round again after DISTINCT requests of its thread; podiam
+    # forgets all it remembers once 65,536 verified tokens are held, so with
+    # more than that every request is still a full verification.
+    ((DISTINCT > 65536)) ||
+        log "WARNING: BENCH_DISTINCT=$DISTINCT <= 65,536: tokens repeat within podiam's memory of verified tokens"
     run_load podiam-distinct "$url/" "$TMP/distinct.bodies" "$pid" "$DISTINCT_LUA"
-    local served
-    served="$(field "${BEST_LINE[podiam-distinct]}" requests)"
-    [[ "${served:-0}" -le "$n" ]] ||
-        log "note: the best distinct run sent $served requests for $n tokens: tokens came round again (raise BENCH_DISTINCT)"
 }
 
 # The crypto floor: one RSA-2048 verification per core (`openssl speed`).
