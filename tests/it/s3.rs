@@ -644,7 +644,7 @@ fn boto3_suite_over_the_operations() {
 }
 
 /// podiam with its objects on a fresh 3-node Garage cluster.
-fn on_garage() -> (super::garage::Garage, Server) {
+pub fn on_garage() -> (super::garage::Garage, Server) {
     let garage = super::garage::Garage::start();
     let key = garage.credentials_file();
     let s = Server::start_with_env(&[

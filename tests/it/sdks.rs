@@ -124,7 +124,10 @@ struct World {
 }
 
 fn world() -> World {
-    let s = Server::start();
+    world_on(Server::start())
+}
+
+fn world_on(s: Server) -> World {
     let irsa_role = s.setup_irsa("demo", IRSA_ROLE, "carts-irsa", "carts");
     let f = s.dir.path().join("pod-trust.json");
     std::fs::write(&f, POD_TRUST).expect("trust");
@@ -481,6 +484,19 @@ fn java_sdk_v2_as_a_pod_with_irsa_and_pod_identity() {
             .is_some_and(|f| f.contains(&json!("CREDENTIALS_HTTP"))),
         "{v}"
     );
+}
+
+/// Issue #15: both SDKs' S3 calls (Java's chunk-signed upload with a CRC32
+/// trailer and its buffered stream, Go's signed payload and its
+/// transfer-manager multipart) with the objects on a 3-node Garage cluster.
+#[test]
+fn java_and_go_sdks_with_s3_on_a_garage_backend() {
+    let (_garage, s) = super::s3::on_garage();
+    let w = world_on(s);
+    for probe in [Probe::java(), Probe::go()] {
+        let v = irsa(&w, &probe);
+        assert!(v["s3"]["stream"]["bytes"].as_u64() > Some(3 << 20), "{v}");
+    }
 }
 
 #[test]
