@@ -428,6 +428,9 @@ impl Storage {
         refuse_newer_schema(&self.conn)?;
         // Enable WAL mode for better concurrency
         self.conn.pragma_update(None, "journal_mode", "WAL")?;
+        // podiam: the per-item statements (get, put, delete) of many tables
+        // stay compiled; preparing them took a tenth of a GetItem's CPU.
+        self.conn.set_prepared_statement_cache_capacity(256);
         Self::register_functions(&self.conn)?;
         self.migrate_to_current()?;
         #[cfg(test)]
@@ -1467,7 +1470,8 @@ impl Storage {
         let (sql, params) =
             sql_builders::put_item_with_hash(table_name, pk, sk, item_json, item_size, hash_prefix);
         self.conn
-            .execute(&sql, rusqlite::params_from_iter(params.iter()))?;
+            .prepare_cached(&sql)?
+            .execute(rusqlite::params_from_iter(params.iter()))?;
 
         Ok(old_item)
     }
@@ -1505,9 +1509,8 @@ impl Storage {
         let (sql, params) = sql_builders::get_item(table_name, pk, sk);
         let result = self
             .conn
-            .query_row(&sql, rusqlite::params_from_iter(params.iter()), |row| {
-                row.get(0)
-            });
+            .prepare_cached(&sql)?
+            .query_row(rusqlite::params_from_iter(params.iter()), |row| row.get(0));
 
         match result {
             Ok(json) => Ok(Some(json)),
@@ -1550,7 +1553,8 @@ impl Storage {
 
         let (sql, params) = sql_builders::delete_item(table_name, pk, sk);
         self.conn
-            .execute(&sql, rusqlite::params_from_iter(params.iter()))?;
+            .prepare_cached(&sql)?
+            .execute(rusqlite::params_from_iter(params.iter()))?;
 
         Ok(old_item)
     }
