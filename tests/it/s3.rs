@@ -1219,6 +1219,43 @@ fn wire_suite(s: &Server) {
         r.text()
     );
 
+    // Conditional writes: If-None-Match: * never replaces, If-Match needs
+    // the current ETag (checked by podiam where the store does not).
+    let raw = S3Raw::new(&s.addr, creds.clone());
+    let put =
+        |headers: &[(&str, &str)], body: &[u8]| raw.request("PUT", "/wire/cond", headers, body);
+    let first = put(&[("if-none-match", "*")], b"one");
+    assert_eq!(first.status, 200, "{}", first.text());
+    let one = first.header("etag").expect("etag").to_string();
+    let r = put(&[("if-none-match", "*")], b"two");
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (412, "PreconditionFailed"),
+        "{}",
+        r.text()
+    );
+    let r = put(&[("if-match", "\"0123\"")], b"two");
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (412, "PreconditionFailed"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(put(&[("if-match", one.as_str())], b"two").status, 200);
+    assert_eq!(raw.request("GET", "/wire/cond", &[], b"").text(), "two");
+    let r = raw.request(
+        "PUT",
+        "/wire/cond-missing",
+        &[("if-match", one.as_str())],
+        b"x",
+    );
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (404, "NoSuchKey"),
+        "{}",
+        r.text()
+    );
+
     // Virtual-hosted style: the bucket comes from the Host header.
     let mut vh = S3Raw::new(&s.addr, creds.clone());
     let port = s.addr.rsplit(':').next().unwrap();

@@ -102,6 +102,12 @@ pub(super) async fn receive(
 
 pub(super) fn write_precondition(s3: &S3, cx: &Cx<'_>, bucket: &str, key: &str) -> S3Result<()> {
     let cur = s3.store.get(bucket, key);
+    check_write(cx, key, cur.as_ref().map(|m| m.etag.as_str()))
+}
+
+/// A PUT's `If-None-Match: *` and `If-Match` against the current object's
+/// ETag (`None`: no object).
+pub(super) fn check_write(cx: &Cx<'_>, key: &str, current: Option<&str>) -> S3Result<()> {
     let failed = |cond: &str| {
         S3Error::new(
             S3Code::PreconditionFailed,
@@ -111,14 +117,14 @@ pub(super) fn write_precondition(s3: &S3, cx: &Cx<'_>, bucket: &str, key: &str) 
     };
     if let Some(v) = cx.header("if-none-match")
         && v.trim() == "*"
-        && cur.is_some()
+        && current.is_some()
     {
         return Err(failed("If-None-Match"));
     }
     if let Some(v) = cx.header("if-match") {
-        match &cur {
+        match current {
             None => return Err(S3Error::no_such_key(key)),
-            Some(m) if !etag_matches(v, &m.etag) => return Err(failed("If-Match")),
+            Some(etag) if !etag_matches(v, etag) => return Err(failed("If-Match")),
             _ => {}
         }
     }

@@ -298,6 +298,15 @@ async fn retag(be: &Backend, bucket: &str, key: &str, tags: &[(String, String)])
     Ok(())
 }
 
+/// The ETag of an answer, without quotes.
+fn etag_of(h: &HeaderMap) -> String {
+    h.get(header::ETAG)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .trim_matches('"')
+        .to_string()
+}
+
 /// An object's metadata as a HEAD answer gives it, as request headers.
 fn stored_metadata(head: &HeaderMap) -> HeaderMap {
     let mut h = HeaderMap::new();
@@ -357,6 +366,17 @@ pub(super) async fn execute(
     match req {
         R::PutObject { bucket, key } => {
             let h = new_object(s3, cx, &bucket, &key)?;
+            if cx.header("if-none-match").is_some() || cx.header("if-match").is_some() {
+                // Stores without conditional writes (Garage) ignore these
+                // headers: podiam checks them first. Only a store that
+                // applies them itself makes the check atomic.
+                let current = match be.bare(Method::HEAD, &bucket, Some(&key), "").await {
+                    Ok(r) => Some(etag_of(r.headers())),
+                    Err(e) if e.code == S3Code::NoSuchKey => None,
+                    Err(e) => return Err(e),
+                };
+                check_write(cx, &key, current.as_deref())?;
+            }
             let out = upload(cx, body)?;
             Ok(relay(
                 be.send(Method::PUT, &bucket, Some(&key), "", h, out)
@@ -399,13 +419,7 @@ pub(super) async fn execute(
                 .await;
             match resp {
                 Ok(r) if r.status().is_success() => {
-                    let etag = r
-                        .headers()
-                        .get(header::ETAG)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("")
-                        .trim_matches('"')
-                        .to_string();
+                    let etag = etag_of(r.headers());
                     let modified = r
                         .headers()
                         .get(header::LAST_MODIFIED)
