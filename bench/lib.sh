@@ -62,13 +62,20 @@ ensure_wrk() {
     command -v wrk >/dev/null 2>&1 || die "could not install wrk"
 }
 
-free_port() {
-    python3 - <<'PY'
-import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])
-s.close()
+free_port() { free_ports 1; }
+
+# free_ports N: N distinct free loopback ports, one per line (each socket is
+# held until all are chosen, so none is handed out twice).
+free_ports() {
+    python3 - "$1" <<'PY'
+import socket, sys
+held = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    held.append(s)
+for s in held:
+    print(s.getsockname()[1])
 PY
 }
 

@@ -446,10 +446,11 @@ start_garage() {
     [[ -x "$bin" ]] || die "garage not found (GARAGE_BIN; bash .ci/run installs it with cargo install)"
     local dir="$TMP/garage" secret i rpc s3p adm
     secret="$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
-    local -a cfgs=() rpcs=() s3s=()
+    local -a cfgs=() rpcs=() s3s=() ports
+    mapfile -t ports < <(free_ports 9)
     for i in 1 2 3; do
         mkdir -p "$dir/n$i"
-        rpc="$(free_port)"; s3p="$(free_port)"; adm="$(free_port)"
+        rpc="${ports[$((3 * i - 3))]}"; s3p="${ports[$((3 * i - 2))]}"; adm="${ports[$((3 * i - 1))]}"
         cat >"$dir/n$i/garage.toml" <<EOF
 metadata_dir = "$dir/n$i/meta"
 data_dir = "$dir/n$i/data"

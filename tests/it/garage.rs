@@ -49,11 +49,15 @@ fn garage_bin() -> PathBuf {
         )
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
+/// `n` distinct free ports: each listener is held until all are chosen, so
+/// the kernel cannot hand one out twice.
+fn free_ports(n: usize) -> Vec<u16> {
+    let held: Vec<std::net::TcpListener> = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("a free port"))
+        .collect();
+    held.iter()
+        .map(|l| l.local_addr().expect("local address").port())
+        .collect()
 }
 
 fn hex32(seed: u64) -> String {
@@ -62,7 +66,20 @@ fn hex32(seed: u64) -> String {
 
 impl Garage {
     /// Starts three nodes, joins them, assigns the layout and creates the key.
+    /// A start that fails (another process took a port between its choice
+    /// and Garage's bind) is retried on new ports.
     pub fn start() -> Garage {
+        let mut failures = Vec::new();
+        for _ in 0..3 {
+            match Garage::try_start() {
+                Ok(g) => return g,
+                Err(e) => failures.push(e),
+            }
+        }
+        panic!("garage did not start: {failures:#?}");
+    }
+
+    fn try_start() -> Result<Garage, String> {
         let bin = garage_bin();
         let dir = tempfile::tempdir().expect("tempdir");
         let nanos = std::time::SystemTime::now()
@@ -71,10 +88,11 @@ impl Garage {
             .as_nanos() as u64;
         let secret = hex32(nanos);
         let mut nodes = Vec::new();
-        for i in 1..=3 {
+        let ports = free_ports(9);
+        for (i, p) in (1..=3).zip(ports.chunks(3)) {
             let home = dir.path().join(format!("n{i}"));
             std::fs::create_dir_all(&home).expect("node dir");
-            let (rpc, s3, admin) = (free_port(), free_port(), free_port());
+            let (rpc, s3, admin) = (p[0], p[1], p[2]);
             let config = home.join("garage.toml");
             std::fs::write(
                 &config,
@@ -131,15 +149,18 @@ admin_token = "{admin_token}"
                 .iter()
                 .any(|p| std::net::TcpStream::connect(format!("127.0.0.1:{p}")).is_err())
             {
-                assert!(Instant::now() < deadline, "garage node {i}: {}", g.log(i));
+                if Instant::now() > deadline {
+                    return Err(format!("garage node {i} never listened: {}", g.log(i)));
+                }
                 std::thread::sleep(Duration::from_millis(50));
             }
         }
-        let ids: Vec<String> = (0..3)
-            .map(|i| g.ok(i, &["node", "id", "-q"]).trim().to_string())
-            .collect();
+        let mut ids = Vec::new();
+        for i in 0..3 {
+            ids.push(g.ok(i, &["node", "id", "-q"])?.trim().to_string());
+        }
         for id in &ids[1..] {
-            g.ok(0, &["node", "connect", id]);
+            g.ok(0, &["node", "connect", id])?;
         }
         for (i, id) in ids.iter().enumerate() {
             let short = &id[..16];
@@ -154,20 +175,20 @@ admin_token = "{admin_token}"
                     "1G",
                     short,
                 ],
-            );
+            )?;
         }
-        g.ok(0, &["layout", "apply", "--version", "1"]);
-        g.ok(0, &["key", "create", "podiam"]);
-        g.ok(0, &["key", "allow", "--create-bucket", "podiam"]);
-        let info = g.ok(0, &["key", "info", "podiam", "--show-secret"]);
+        g.ok(0, &["layout", "apply", "--version", "1"])?;
+        g.ok(0, &["key", "create", "podiam"])?;
+        g.ok(0, &["key", "allow", "--create-bucket", "podiam"])?;
+        let info = g.ok(0, &["key", "info", "podiam", "--show-secret"])?;
         let field = |name: &str| {
             info.lines()
                 .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_string()))
-                .unwrap_or_else(|| panic!("no {name} in {info}"))
+                .ok_or_else(|| format!("no {name} in {info}"))
         };
-        g.key_id = field("Key ID:");
-        g.secret = field("Secret key:");
-        g
+        g.key_id = field("Key ID:")?;
+        g.secret = field("Secret key:")?;
+        Ok(g)
     }
 
     fn cli(&self, node: usize, args: &[&str]) -> Output {
@@ -179,15 +200,16 @@ admin_token = "{admin_token}"
             .expect("garage cli")
     }
 
-    fn ok(&self, node: usize, args: &[&str]) -> String {
+    fn ok(&self, node: usize, args: &[&str]) -> Result<String, String> {
         let out = self.cli(node, args);
-        assert!(
-            out.status.success(),
-            "garage {args:?}: {}{}",
-            String::from_utf8_lossy(&out.stderr),
-            self.log(node)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        if !out.status.success() {
+            return Err(format!(
+                "garage {args:?}: {}{}",
+                String::from_utf8_lossy(&out.stderr),
+                self.log(node)
+            ));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
     fn log(&self, node: usize) -> String {

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::error::S3Code;
+use futures_util::StreamExt as _;
 
 /// Headers stored with an object and returned on GET/HEAD.
 pub(super) const STORED_HEADERS: [&str; 5] = [
@@ -575,11 +576,31 @@ pub(super) async fn delete_objects(
     existing_bucket(s3, cx, bucket)?;
     let raw = small_body(cx, body).await?;
     let (quiet, keys) = crate::xml::parse_delete(&raw)?;
+    // Decided key by key, then deleted a few at a time (a backend store
+    // answers each over the network), reported in the request's order.
+    let outcomes: Vec<(String, S3Result<()>)> =
+        futures_util::stream::iter(keys.into_iter().map(|key| {
+            let allowed = s3.authorize(cx, &authz::delete_object_check(bucket, &key));
+            async move {
+                let done = match allowed {
+                    Ok(()) => delete_one(s3, bucket, &key).await,
+                    Err(e) => Err(e),
+                };
+                (key, done)
+            }
+        }))
+        .buffered(16)
+        .collect()
+        .await;
     let mut w = XmlWriter::with_declaration();
     w.start_ns("DeleteResult", NS);
-    for key in keys {
-        let check = authz::delete_object_check(bucket, &key);
-        match s3.authorize(cx, &check) {
+    for (key, done) in outcomes {
+        match done {
+            Ok(()) => {
+                if !quiet {
+                    w.start("Deleted").elem("Key", &key).end("Deleted");
+                }
+            }
             Err(e) => {
                 w.start("Error")
                     .elem("Key", &key)
@@ -587,20 +608,6 @@ pub(super) async fn delete_objects(
                     .elem("Message", &e.message)
                     .end("Error");
             }
-            Ok(()) => match delete_one(s3, bucket, &key).await {
-                Ok(()) => {
-                    if !quiet {
-                        w.start("Deleted").elem("Key", &key).end("Deleted");
-                    }
-                }
-                Err(e) => {
-                    w.start("Error")
-                        .elem("Key", &key)
-                        .elem("Code", e.code.as_str())
-                        .elem("Message", &e.message)
-                        .end("Error");
-                }
-            },
         }
     }
     w.end("DeleteResult");
