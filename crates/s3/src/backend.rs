@@ -11,7 +11,6 @@
 
 use crate::body::BodyReader;
 use crate::error::{S3Code, S3Error, S3Result};
-use axum::body::Body;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode, Uri, header};
 use http_body_util::BodyExt;
@@ -83,11 +82,6 @@ impl Backend {
             creds,
             client: podiam_sigv4::client::https_client()?,
         })
-    }
-
-    /// The endpoint, for logs.
-    pub fn endpoint(&self) -> &Uri {
-        &self.endpoint
     }
 
     /// Sends one request for `bucket` (and `key`) with `query` (already
@@ -267,6 +261,15 @@ impl Backend {
             .map(drop)
     }
 
+    /// A whole answer body (listings, part lists); a store that stops
+    /// mid-answer is unavailable.
+    pub(crate) async fn read(&self, body: Incoming) -> S3Result<Bytes> {
+        body.collect()
+            .await
+            .map(|c| c.to_bytes())
+            .map_err(|e| self.unavailable(&Method::GET, &format!("reading the answer: {e}")))
+    }
+
     fn unavailable(&self, method: &Method, why: &str) -> S3Error {
         tracing::warn!(endpoint = %self.endpoint, %method, %why, "s3 backend fault");
         S3Error::new(
@@ -277,9 +280,9 @@ impl Backend {
 
     /// The backend's error answer as S3's.
     fn error(&self, status: StatusCode, raw: &[u8]) -> S3Error {
-        let text = String::from_utf8_lossy(raw);
-        let code = element(&text, "Code");
-        let message = element(&text, "Message");
+        let doc = crate::xml::parse(raw).ok();
+        let field = |name: &str| doc.as_ref()?.text_of(name).map(str::to_string);
+        let (code, message) = (field("Code"), field("Message"));
         // HEAD errors, and some stores' precondition failures, have no
         // body: the status says what it was (podiam checked the bucket).
         let known = code
@@ -328,15 +331,6 @@ impl Backend {
     }
 }
 
-/// The text of the first `<name>` element.
-fn element(xml: &str, name: &str) -> Option<String> {
-    let open = format!("<{name}>");
-    let start = xml.find(&open)? + open.len();
-    let end = xml[start..].find(&format!("</{name}>"))? + start;
-    let raw = &xml[start..end];
-    Some(quick_xml::escape::unescape(raw).map_or_else(|_| raw.to_string(), |c| c.into_owned()))
-}
-
 fn set_len(headers: &mut HeaderMap, n: u64) {
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(n));
 }
@@ -347,8 +341,6 @@ fn empty() -> OutBody {
         .boxed_unsync()
 }
 
-/// The caller's decoded body as the backend's: plain, or `aws-chunked` with
-/// unsigned chunks and the verified checksum as the trailer.
 /// How a streamed body ended.
 #[derive(Default)]
 struct StreamEnd {
@@ -356,6 +348,8 @@ struct StreamEnd {
     checksum: Option<(String, String)>,
 }
 
+/// The caller's decoded body as the backend's: plain, or `aws-chunked` with
+/// unsigned chunks and the verified checksum as the trailer.
 fn stream(
     reader: Box<BodyReader>,
     trailer: Option<HeaderName>,
@@ -375,11 +369,8 @@ fn stream(
             };
             match reader.next().await {
                 Ok(Some(data)) if chunked => {
-                    let mut buf = Vec::with_capacity(data.len() + 16);
-                    buf.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
-                    buf.extend_from_slice(&data);
-                    buf.extend_from_slice(b"\r\n");
-                    Some((Ok(Frame::data(Bytes::from(buf))), State::Reading(reader)))
+                    let chunk = podiam_sigv4::encode_unsigned_chunk(&data);
+                    Some((Ok(Frame::data(Bytes::from(chunk))), State::Reading(reader)))
                 }
                 Ok(Some(data)) => Some((Ok(Frame::data(data)), State::Reading(reader))),
                 Ok(None) => {
@@ -392,7 +383,7 @@ fn stream(
                         .filter(|(n, _)| n.eq_ignore_ascii_case(name.as_str()))
                         .map(|(_, v)| v.clone())
                         .unwrap_or_default();
-                    let last = format!("0\r\n{}:{value}\r\n\r\n", name.as_str());
+                    let last = podiam_sigv4::encode_unsigned_final(&[(name.to_string(), value)]);
                     Some((Ok(Frame::data(Bytes::from(last))), State::Done))
                 }
                 Err(e) => {
@@ -405,11 +396,6 @@ fn stream(
         }
     });
     http_body_util::StreamBody::new(frames).boxed_unsync()
-}
-
-/// The backend's answer body as podiam's.
-pub(crate) fn relay(body: Incoming) -> Body {
-    Body::new(body)
 }
 
 /// Tags as the reserved metadata value (a URL query, like `x-amz-tagging`).

@@ -29,6 +29,9 @@ pub struct BodyReader {
     pending: VecDeque<Bytes>,
     received: u64,
     limit: u64,
+    /// The content's length as the request declared it (decoded, for
+    /// `aws-chunked`).
+    declared: Option<u64>,
     content_md5: Option<([u8; 16], md5::Md5)>,
     header_checksum: Option<(Checksummer, String)>,
     verified_checksum: Option<(String, String)>,
@@ -113,11 +116,18 @@ impl BodyReader {
             pending: VecDeque::new(),
             received: 0,
             limit,
+            declared,
             content_md5,
             header_checksum,
             verified_checksum: None,
             done: false,
         })
+    }
+
+    /// The content's declared length (`x-amz-decoded-content-length` for
+    /// `aws-chunked`, else `Content-Length`), if any.
+    pub fn declared_length(&self) -> Option<u64> {
+        self.declared
     }
 
     /// The next piece of decoded content; `None` once the body is complete

@@ -13,18 +13,23 @@ pub(super) const STORED_HEADERS: [&str; 5] = [
     "expires",
 ];
 
+/// A `Content-Encoding` without `aws-chunked`: that is transport framing,
+/// not the object's encoding.
+pub(super) fn without_aws_chunked(v: &str) -> String {
+    v.split(',')
+        .map(str::trim)
+        .filter(|e| !e.eq_ignore_ascii_case("aws-chunked") && !e.is_empty())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// Content type, stored headers and user metadata from a PUT-like request.
 pub(super) fn object_template(cx: &Cx<'_>, key: &str) -> S3Result<ObjectMeta> {
     let mut headers = Vec::new();
     for h in STORED_HEADERS {
         if let Some(v) = cx.header(h) {
             let v = if h == "content-encoding" {
-                // aws-chunked is transport framing, not the object's encoding.
-                v.split(',')
-                    .map(str::trim)
-                    .filter(|e| !e.eq_ignore_ascii_case("aws-chunked") && !e.is_empty())
-                    .collect::<Vec<_>>()
-                    .join(",")
+                without_aws_chunked(v)
             } else {
                 v.to_string()
             };

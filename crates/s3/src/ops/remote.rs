@@ -7,7 +7,6 @@
 use super::*;
 use crate::backend::{Backend, Outgoing, TAGS_META, decode_tags, encode_tags};
 use http::Method;
-use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 /// Request headers an operation hands on: content headers, user metadata,
@@ -41,14 +40,9 @@ fn forwarded(cx: &Cx<'_>) -> HeaderMap {
     }
     // aws-chunked is podiam's framing with its caller, not the object's.
     if let Some(enc) = cx.header("content-encoding") {
-        let kept: Vec<&str> = enc
-            .split(',')
-            .map(str::trim)
-            .filter(|e| !e.is_empty() && !e.eq_ignore_ascii_case("aws-chunked"))
-            .collect();
         out.remove(header::CONTENT_ENCODING);
-        if !kept.is_empty()
-            && let Ok(v) = HeaderValue::from_str(&kept.join(","))
+        if let Ok(v) = HeaderValue::from_str(&without_aws_chunked(enc))
+            && !v.is_empty()
         {
             out.insert(header::CONTENT_ENCODING, v);
         }
@@ -83,7 +77,7 @@ fn with_tags(h: &mut HeaderMap, tags: &[(String, String)]) {
 /// the tags as their count) and streamed body.
 fn relay(resp: Response<Incoming>) -> Resp {
     let (parts, body) = resp.into_parts();
-    let mut r = respond(parts.status, crate::backend::relay(body));
+    let mut r = respond(parts.status, Body::new(body));
     let h = r.headers_mut();
     for (name, value) in &parts.headers {
         let n = name.as_str();
@@ -108,21 +102,13 @@ fn relay(resp: Response<Incoming>) -> Resp {
 /// the bucket owner's canonical user (the backend only knows its own key),
 /// then `edit`ed.
 async fn relay_owned(
+    be: &Backend,
     resp: Response<Incoming>,
     owner: &str,
     edit: impl FnOnce(String) -> String,
 ) -> S3Result<Resp> {
     let (parts, body) = resp.into_parts();
-    let raw = body
-        .collect()
-        .await
-        .map_err(|e| {
-            S3Error::new(
-                S3Code::ServiceUnavailable,
-                format!("Service is unable to handle request. ({e})"),
-            )
-        })?
-        .to_bytes();
+    let raw = be.read(body).await?;
     let text = String::from_utf8_lossy(&raw);
     let id = canonical_user_id(owner);
     let mut out = text.into_owned();
@@ -181,7 +167,7 @@ async fn list(
             text
         }
     };
-    relay_owned(resp, &b.owner, xml).await
+    relay_owned(be, resp, &b.owner, xml).await
 }
 
 /// Every part of an upload, as the backend lists them.
@@ -199,12 +185,7 @@ async fn uploaded_parts(
             podiam_sigv4::encode::uri_encode(upload_id.as_bytes(), true)
         );
         let resp = be.bare(Method::GET, bucket, Some(key), &q).await?;
-        let raw = resp
-            .into_body()
-            .collect()
-            .await
-            .map_err(S3Error::internal)?
-            .to_bytes();
+        let raw = be.read(resp.into_body()).await?;
         let root = crate::xml::parse(&raw)?;
         for p in root.all("Part") {
             let number = p.text_of("PartNumber").and_then(|n| n.trim().parse().ok());
@@ -239,18 +220,7 @@ async fn uploaded_parts(
 /// The caller's body as the backend's: decoded, verified, streamed.
 fn upload(cx: &Cx<'_>, body: Body) -> S3Result<Outgoing> {
     let reader = BodyReader::new(body, cx.auth.verified, cx.headers, MAX_OBJECT_SIZE)?;
-    let chunked = cx.header("content-encoding").is_some_and(|e| {
-        e.split(',')
-            .any(|p| p.trim().eq_ignore_ascii_case("aws-chunked"))
-    }) || cx
-        .header("x-amz-content-sha256")
-        .is_some_and(|p| p.starts_with("STREAMING-"));
-    let length = if chunked {
-        cx.header("x-amz-decoded-content-length")
-    } else {
-        cx.header("content-length")
-    }
-    .and_then(|v| v.parse::<u64>().ok());
+    let length = reader.declared_length();
     let trailer = cx
         .header("x-amz-trailer")
         .map(|t| t.trim().to_ascii_lowercase())
@@ -525,12 +495,12 @@ pub(super) async fn execute(
         R::ListMultipartUploads { bucket, .. } => {
             let b = existing_bucket(s3, cx, &bucket)?;
             let resp = be.bare(Method::GET, &bucket, None, &q).await?;
-            relay_owned(resp, &b.owner, |x| x).await
+            relay_owned(be, resp, &b.owner, |x| x).await
         }
         R::ListParts { bucket, key, .. } => {
             let b = existing_bucket(s3, cx, &bucket)?;
             let resp = be.bare(Method::GET, &bucket, Some(&key), &q).await?;
-            relay_owned(resp, &b.owner, |x| x).await
+            relay_owned(be, resp, &b.owner, |x| x).await
         }
         R::GetObjectTagging { bucket, key } => {
             existing_bucket(s3, cx, &bucket)?;
