@@ -162,6 +162,56 @@ fn form_value(q: &str, key: &str) -> Option<String> {
 }
 
 impl Services {
+    /// Who an access key (with its session token, for `ASIA…` keys) belongs
+    /// to, and the secret it signs with: an open, unexpired session, or an
+    /// active stored long-term key.
+    pub fn key_owner(
+        &self,
+        akid: &str,
+        session_token: Option<&str>,
+    ) -> Result<(Caller, String), AuthError> {
+        if akid.starts_with("ASIA") {
+            let token =
+                session_token.ok_or_else(|| AuthError::MissingSessionToken(akid.to_string()))?;
+            let claims = self.sealer().open(token).map_err(|e| match e {
+                SealError::Malformed | SealError::Tampered | SealError::UnknownKey(_) => {
+                    AuthError::InvalidSessionToken(e.to_string())
+                }
+            })?;
+            if claims.access_key_id != akid {
+                return Err(AuthError::InvalidSessionToken(
+                    "session token belongs to another access key".into(),
+                ));
+            }
+            if claims.is_expired(self.now()) {
+                return Err(AuthError::ExpiredSession {
+                    token: token.to_string(),
+                });
+            }
+            let secret = claims.secret_access_key.clone();
+            return Ok((Caller::Session(Box::new(claims)), secret));
+        }
+        let key = self
+            .store
+            .get::<AccessKey>("", akid)
+            .ok()
+            .flatten()
+            .filter(|k| k.active)
+            .ok_or_else(|| AuthError::UnknownAccessKey(akid.to_string()))?;
+        if session_token.is_some() {
+            return Err(AuthError::InvalidSessionToken(
+                "a long-term key does not take a session token".into(),
+            ));
+        }
+        Ok((
+            Caller::Root {
+                account: key.account.clone(),
+                access_key_id: key.access_key_id.clone(),
+            },
+            key.secret_access_key.clone(),
+        ))
+    }
+
     /// The one authentication every service uses: parse the signature
     /// (header or presigned query), find the caller (a sealed session, or a
     /// stored long-term key), verify, and note the caller for the audit
@@ -184,48 +234,7 @@ impl Services {
             }
         };
         let akid = signed.access_key_id();
-        let (caller, secret) = if akid.starts_with("ASIA") {
-            let token = signed
-                .security_token()
-                .ok_or_else(|| AuthError::MissingSessionToken(akid.to_string()))?;
-            let claims = self.sealer().open(token).map_err(|e| match e {
-                SealError::Malformed | SealError::Tampered | SealError::UnknownKey(_) => {
-                    AuthError::InvalidSessionToken(e.to_string())
-                }
-            })?;
-            if claims.access_key_id != akid {
-                return Err(AuthError::InvalidSessionToken(
-                    "session token belongs to another access key".into(),
-                ));
-            }
-            if claims.is_expired(self.now()) {
-                return Err(AuthError::ExpiredSession {
-                    token: token.to_string(),
-                });
-            }
-            let secret = claims.secret_access_key.clone();
-            (Caller::Session(Box::new(claims)), secret)
-        } else {
-            let key = self
-                .store
-                .get::<AccessKey>("", akid)
-                .ok()
-                .flatten()
-                .filter(|k| k.active)
-                .ok_or_else(|| AuthError::UnknownAccessKey(akid.to_string()))?;
-            if signed.security_token().is_some() {
-                return Err(AuthError::InvalidSessionToken(
-                    "a long-term key does not take a session token".into(),
-                ));
-            }
-            (
-                Caller::Root {
-                    account: key.account.clone(),
-                    access_key_id: key.access_key_id.clone(),
-                },
-                key.secret_access_key.clone(),
-            )
-        };
+        let (caller, secret) = self.key_owner(akid, signed.security_token())?;
         let verified = verifier
             .verify(&signed, &secret, payload, self.clock.now())
             .map_err(|error| AuthError::Signature {

@@ -213,6 +213,24 @@ pub fn mint_session(
     role: &podiam_store::Role,
     grant: Grant,
 ) -> Result<Issued, SessionError> {
+    let (claims, packed_policy_size) = session_claims(svc, session, role, grant)?;
+    let token = svc.issue_session(&claims);
+    Ok(Issued {
+        claims,
+        token,
+        packed_policy_size,
+    })
+}
+
+/// What a new session for `role` would carry, with its packed policy size,
+/// unsealed: `explain`'s what-if decides as such a session without minting
+/// one.
+pub fn session_claims(
+    svc: &Services,
+    session: &SessionParams,
+    role: &podiam_store::Role,
+    grant: Grant,
+) -> Result<(SessionClaims, Option<u32>), SessionError> {
     let duration = session.duration.unwrap_or(3600);
     if let Some(doc) = &session.policy {
         Policy::parse(doc, PolicyKind::Session)
@@ -244,12 +262,7 @@ pub fn mint_session(
         source_identity: grant.source_identity,
         chained: grant.chained,
     };
-    let token = svc.issue_session(&claims);
-    Ok(Issued {
-        claims,
-        token,
-        packed_policy_size: packed,
-    })
+    Ok((claims, packed))
 }
 
 /// Looks a role up by ARN; `None` when the ARN is malformed or the role is

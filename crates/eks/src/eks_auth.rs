@@ -398,7 +398,7 @@ fn map_sts(e: SessionError) -> EksAuthError {
 /// Evaluates `trust` as EKS does for Pod Identity: `sts:AssumeRole`, and
 /// `sts:TagSession` when the session carries tags, as
 /// `pods.eks.amazonaws.com`. On refusal, the refused action and why.
-fn evaluate_trust(
+pub fn evaluate_trust(
     svc: &Services,
     account: &str,
     cluster: &Cluster,

@@ -38,7 +38,7 @@ fn hmac_raw(key: &[u8], data: &[u8]) -> [u8; 32] {
 }
 
 /// Constant-time equality of two byte strings.
-pub(crate) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.ct_eq(b).into()
 }
 

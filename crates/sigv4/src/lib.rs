@@ -64,7 +64,7 @@ pub use chunked::{
     ChunkSigner, ChunkSigningContext, ChunkedDecoder, ChunkedDecoderConfig, ChunkedSummary,
     DEFAULT_MAX_CHUNK_SIZE, encode_unsigned_chunk, encode_unsigned_final,
 };
-pub use crypto::{EMPTY_SHA256, SigningKey, SigningKeyCache, sha256, sha256_hex};
+pub use crypto::{EMPTY_SHA256, SigningKey, SigningKeyCache, ct_eq, sha256, sha256_hex};
 pub use datetime::{format_amz_date, parse_amz_date, parse_http_date};
 pub use error::{ScopePart, SigV4Error};
 pub use parse::{

@@ -18,7 +18,7 @@ mod service;
 
 pub use action::{StsRequest, decode};
 pub use error::StsError;
-pub use ops::{Step, StepReport, WebIdentityCheck, WebIdentityGrant};
+pub use ops::{Step, StepReport, WebIdentityCheck, WebIdentityGrant, find_provider, trust_check};
 pub use podiam_auth::sessions::{Issued, SessionParams};
 
 use podiam_oidc::{JwksCache, JwksFetcher};

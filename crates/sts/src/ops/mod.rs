@@ -3,7 +3,9 @@
 
 mod web_identity;
 
-pub use web_identity::{Step, StepReport, WebIdentityCheck, WebIdentityGrant};
+pub use web_identity::{
+    Step, StepReport, WebIdentityCheck, WebIdentityGrant, find_provider, trust_check,
+};
 
 use crate::{NAMESPACE, Sts, StsError, StsRequest};
 use podiam_auth::sessions::Issued;

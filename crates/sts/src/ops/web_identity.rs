@@ -362,10 +362,8 @@ impl WebIdentityCheck {
             meta,
         );
         for action in actions {
-            let mut check = Check::new(action, role.arn.clone())
-                .key("sts:RoleSessionName", session.session_name.clone())
-                .key(format!("{key_prefix}:sub"), subject.clone())
-                .key(format!("{key_prefix}:aud"), audience.clone());
+            let mut check = trust_check(action, &role.arn, &key_prefix, &subject, &audience)
+                .key("sts:RoleSessionName", session.session_name.clone());
             if let Some(azp) = token.claims().get("azp").and_then(Value::as_str) {
                 check = check.key(format!("{key_prefix}:azp"), azp.to_string());
             }
@@ -483,9 +481,25 @@ fn provider_near_misses(svc: &Services, account: &str, iss: &str) -> Option<Stri
     None
 }
 
+/// The trust-policy check of web identity `action` on `role_arn` for a
+/// token of issuer `key_prefix` (host and path) with `sub` and `aud`; STS
+/// adds the request's own keys, and `explain who-can-assume` asks it of
+/// every known service account.
+pub fn trust_check(
+    action: &'static str,
+    role_arn: &str,
+    key_prefix: &str,
+    sub: &str,
+    aud: &str,
+) -> Check {
+    Check::new(action, role_arn.to_string())
+        .key(format!("{key_prefix}:sub"), sub.to_string())
+        .key(format!("{key_prefix}:aud"), aud.to_string())
+}
+
 /// The provider registered for `iss` in `account`. The scheme must match
 /// too: a provider registered as `https://x` does not serve `http://x`.
-pub(crate) fn find_provider(
+pub fn find_provider(
     svc: &Services,
     account: &str,
     iss: &str,
