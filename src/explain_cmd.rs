@@ -12,19 +12,53 @@ use std::process::ExitCode;
 pub enum ExplainCommand {
     /// Walk every check of assuming a role with a service-account token.
     Assume(Box<AssumeArgs>),
-    /// How the policies behind an access key decide one action on one resource.
+    /// How the policies behind an access key, a role, or a service
+    /// account's session decide one action on one resource.
     Request(Box<RequestArgs>),
+    /// Which service accounts (IRSA) and Pod Identity associations a
+    /// role's trust policy admits, and the near misses with why.
+    WhoCanAssume(Box<WhoArgs>),
+}
+
+/// `podiam explain who-can-assume` arguments.
+#[derive(Debug, clap::Args)]
+pub struct WhoArgs {
+    /// The role.
+    #[arg(long)]
+    role_arn: String,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    client: ClientArgs,
 }
 
 /// `podiam explain request` arguments.
 #[derive(Debug, clap::Args)]
 pub struct RequestArgs {
     /// The caller's access key id (AKIA… or ASIA…).
-    #[arg(long)]
-    access_key: String,
+    #[arg(long, required_unless_present_any = ["role_arn", "service_account"])]
+    access_key: Option<String>,
     /// The session token, for a temporary (ASIA…) key.
     #[arg(long)]
     session_token: Option<String>,
+    /// Decide as a session of this role instead (with --service-account:
+    /// the role that service account's session would have).
+    #[arg(long, conflicts_with = "access_key")]
+    role_arn: Option<String>,
+    /// Decide as this service account's session: its IRSA role (its
+    /// annotation, or --role-arn), or with --pod-identity its association's.
+    #[arg(long, conflicts_with = "access_key", requires = "cluster")]
+    service_account: Option<String>,
+    /// The service account's cluster.
+    #[arg(long)]
+    cluster: Option<String>,
+    /// The service account's namespace.
+    #[arg(long, short = 'n', default_value = "default")]
+    namespace: String,
+    /// The service account's session comes from EKS Pod Identity.
+    #[arg(long, requires = "service_account")]
+    pod_identity: bool,
     /// The action, e.g. s3:GetObject.
     #[arg(long)]
     action: String,
@@ -111,6 +145,109 @@ pub fn render(v: &Value) -> String {
     out
 }
 
+/// What `explain request` asks about: an access key, a role, or a service
+/// account's session.
+fn request_body(r: &RequestArgs, context: Value) -> Value {
+    let mut body = json!({"action": r.action, "resource": r.resource, "context": context});
+    match (&r.access_key, &r.service_account) {
+        (Some(key), _) => {
+            body["accessKeyId"] = json!(key);
+            body["sessionToken"] = json!(r.session_token);
+        }
+        (None, Some(sa)) => {
+            let mut p = json!({
+                "kind": if r.pod_identity { "pod-identity" } else { "irsa" },
+                "cluster": r.cluster,
+                "namespace": r.namespace,
+                "serviceAccount": sa,
+            });
+            if let Some(role) = &r.role_arn {
+                p["roleArn"] = json!(role);
+            }
+            body["principal"] = p;
+        }
+        (None, None) => body["principal"] = json!({"kind": "role", "roleArn": r.role_arn}),
+    }
+    body
+}
+
+/// Renders who can assume a role, then the near misses.
+pub fn render_who(v: &Value) -> String {
+    let mut out = format!(
+        "Who can assume {}\n",
+        v["roleArn"].as_str().unwrap_or_default()
+    );
+    let rows = |allowed: bool| {
+        let web = v["webIdentity"].as_array().into_iter().flatten().map(|r| {
+            (
+                r,
+                format!(
+                    "IRSA         {}/{}/{}",
+                    r["cluster"].as_str().unwrap_or_default(),
+                    r["namespace"].as_str().unwrap_or_default(),
+                    r["serviceAccount"].as_str().unwrap_or_default()
+                ),
+            )
+        });
+        let pods = v["podIdentity"].as_array().into_iter().flatten().map(|r| {
+            (
+                r,
+                format!(
+                    "Pod Identity {}/{}/{} ({})",
+                    r["cluster"].as_str().unwrap_or_default(),
+                    r["namespace"].as_str().unwrap_or_default(),
+                    r["serviceAccount"].as_str().unwrap_or_default(),
+                    r["associationId"].as_str().unwrap_or_default()
+                ),
+            )
+        });
+        web.chain(pods)
+            .filter(move |(r, _)| r["allowed"].as_bool() == Some(allowed))
+            .collect::<Vec<_>>()
+    };
+    for (title, allowed) in [("\nAllowed:\n", true), ("\nNear misses:\n", false)] {
+        let list = rows(allowed);
+        out.push_str(title);
+        if list.is_empty() {
+            out.push_str("  (none)\n");
+        }
+        for (r, who) in list {
+            out.push_str(&format!("  {who}\n"));
+            if !allowed {
+                out.push_str(&format!(
+                    "      {}\n",
+                    r["summary"].as_str().unwrap_or_default()
+                ));
+            }
+            for m in r["mismatches"].as_array().into_iter().flatten() {
+                if m["deny"] == true {
+                    out.push_str(&format!(
+                        "      statement {}: an explicit Deny applies\n",
+                        m["statement"].as_str().unwrap_or_default()
+                    ));
+                    continue;
+                }
+                out.push_str(&format!(
+                    "      statement {}: {} {} expected {}, got {}\n",
+                    m["statement"].as_str().unwrap_or_default(),
+                    m["key"].as_str().unwrap_or_default(),
+                    m["operator"].as_str().unwrap_or_default(),
+                    m["expected"],
+                    if m["actual"].is_null() {
+                        "nothing (the key is missing)".to_string()
+                    } else {
+                        m["actual"].to_string()
+                    }
+                ));
+            }
+        }
+    }
+    for n in v["notes"].as_array().into_iter().flatten() {
+        out.push_str(&format!("\nnote: {}\n", n.as_str().unwrap_or_default()));
+    }
+    out
+}
+
 /// Runs an explain subcommand.
 pub async fn run(cmd: ExplainCommand) -> anyhow::Result<ExitCode> {
     match cmd {
@@ -128,13 +265,7 @@ pub async fn run(cmd: ExplainCommand) -> anyhow::Result<ExitCode> {
                 .json(
                     Method::POST,
                     "/_podiam/explain/request",
-                    Some(json!({
-                        "accessKeyId": r.access_key,
-                        "sessionToken": r.session_token,
-                        "action": r.action,
-                        "resource": r.resource,
-                        "context": context,
-                    })),
+                    Some(request_body(&r, context)),
                 )
                 .await?;
             if r.json {
@@ -157,6 +288,22 @@ pub async fn run(cmd: ExplainCommand) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::from(1)
             })
+        }
+        ExplainCommand::WhoCanAssume(w) => {
+            let c = Client::new(&w.client)?;
+            let v = c
+                .json(
+                    Method::POST,
+                    "/_podiam/explain/who-can-assume",
+                    Some(json!({"roleArn": w.role_arn})),
+                )
+                .await?;
+            if w.json {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                print!("{}", render_who(&v));
+            }
+            Ok(ExitCode::SUCCESS)
         }
         ExplainCommand::Assume(a) => {
             let c = Client::new(&a.client)?;

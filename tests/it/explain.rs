@@ -484,3 +484,190 @@ fn explain_request_for_a_role_session() {
     assert_eq!(deny.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&deny.stdout).contains("Result: ExplicitDeny"));
 }
+
+#[test]
+fn who_can_assume_and_what_if_for_service_accounts() {
+    let s = Server::start();
+    let role = s.setup_irsa("demo", "reader", "shop", "carts");
+    ok(&s.aws(&[
+        "iam",
+        "attach-role-policy",
+        "--role-name",
+        "reader",
+        "--policy-arn",
+        "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess",
+    ]));
+    // Annotated for the role, but the trust policy names another namespace.
+    let annotation = format!("eks.amazonaws.com/role-arn={role}");
+    ok(&s.podiam(&[
+        "sa",
+        "create",
+        "--cluster",
+        "demo",
+        "-n",
+        "shop",
+        "carts",
+        "--annotation",
+        &annotation,
+    ]));
+    ok(&s.podiam(&[
+        "sa",
+        "create",
+        "--cluster",
+        "demo",
+        "-n",
+        "dev",
+        "carts",
+        "--annotation",
+        &annotation,
+    ]));
+    ok(&s.podiam(&[
+        "sa",
+        "create",
+        "--cluster",
+        "demo",
+        "-n",
+        "dev",
+        "unrelated",
+    ]));
+    // Pod Identity: one association whose role trusts EKS, one that does not.
+    role_with_trust(
+        &s,
+        "carts-pia",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"pods.eks.amazonaws.com"},"Action":["sts:AssumeRole","sts:TagSession"]}]}"#,
+    );
+    ok(&s.aws(&[
+        "eks",
+        "create-pod-identity-association",
+        "--cluster-name",
+        "demo",
+        "--namespace",
+        "shop",
+        "--service-account",
+        "pia",
+        "--role-arn",
+        "arn:aws:iam::000000000000:role/carts-pia",
+    ]));
+    let who = |role: &str| {
+        let out = s.podiam(&["explain", "who-can-assume", "--role-arn", role, "--json"]);
+        serde_json::from_str::<serde_json::Value>(&ok(&out)).unwrap()
+    };
+    let v = who(&role);
+    let rows = v["webIdentity"].as_array().unwrap();
+    let find = |ns: &str, sa: &str| {
+        rows.iter()
+            .find(|r| r["namespace"] == ns && r["serviceAccount"] == sa)
+            .unwrap_or_else(|| panic!("{ns}/{sa} missing: {v}"))
+    };
+    let yes = find("shop", "carts");
+    assert_eq!(
+        (yes["allowed"].as_bool(), yes["annotated"].as_bool()),
+        (Some(true), Some(true)),
+        "{v}"
+    );
+    let miss = find("dev", "carts");
+    assert_eq!(miss["allowed"], false, "{v}");
+    let m = &miss["mismatches"][0];
+    assert!(m["key"].as_str().unwrap().ends_with(":sub"), "{m}");
+    assert_eq!(m["expected"][0], "system:serviceaccount:shop:carts");
+    assert_eq!(m["actual"][0], "system:serviceaccount:dev:carts");
+    assert!(
+        !rows.iter().any(|r| r["serviceAccount"] == "unrelated"),
+        "a service account the policy does not name is no near miss: {v}"
+    );
+    let text = String::from_utf8_lossy(
+        &s.podiam(&["explain", "who-can-assume", "--role-arn", &role])
+            .stdout,
+    )
+    .into_owned();
+    assert!(text.contains("IRSA         demo/shop/carts"), "{text}");
+    assert!(
+        text.contains("expected [\"system:serviceaccount:shop:carts\"], got [\"system:serviceaccount:dev:carts\"]"),
+        "{text}"
+    );
+    let v = who("arn:aws:iam::000000000000:role/carts-pia");
+    let pia = &v["podIdentity"][0];
+    assert_eq!(
+        (pia["namespace"].as_str(), pia["allowed"].as_bool()),
+        (Some("shop"), Some(true)),
+        "{v}"
+    );
+
+    // What-if as the service account's IRSA session agrees with the
+    // session the pod really gets.
+    let what_if = |args: &[&str]| {
+        let mut full = vec!["explain", "request", "--json"];
+        full.extend_from_slice(args);
+        let out = s.podiam(&full);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout)
+            .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)))
+    };
+    let v = what_if(&[
+        "--cluster",
+        "demo",
+        "-n",
+        "shop",
+        "--service-account",
+        "carts",
+        "--action",
+        "s3:GetObject",
+        "--resource",
+        "arn:aws:s3:::data/x",
+    ]);
+    assert_eq!(v["decision"], "Allow", "{v}");
+    assert!(
+        v["principal"]
+            .as_str()
+            .unwrap()
+            .starts_with("arn:aws:sts::000000000000:assumed-role/reader/"),
+        "{v}"
+    );
+    let v = what_if(&[
+        "--role-arn",
+        &role,
+        "--action",
+        "s3:PutObject",
+        "--resource",
+        "arn:aws:s3:::data/x",
+    ]);
+    assert_eq!(v["decision"], "ImplicitDeny", "{v}");
+    let v = what_if(&[
+        "--cluster",
+        "demo",
+        "-n",
+        "shop",
+        "--service-account",
+        "pia",
+        "--pod-identity",
+        "--action",
+        "s3:GetObject",
+        "--resource",
+        "arn:aws:s3:::data/x",
+    ]);
+    assert_eq!(v["decision"], "ImplicitDeny", "{v}");
+    assert!(
+        v["principal"]
+            .as_str()
+            .unwrap()
+            .contains(":assumed-role/carts-pia/"),
+        "{v}"
+    );
+    // A what-if needs a service account that has a role.
+    let out = s.podiam(&[
+        "explain",
+        "request",
+        "--cluster",
+        "demo",
+        "-n",
+        "dev",
+        "--service-account",
+        "unrelated",
+        "--action",
+        "s3:GetObject",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("has no eks.amazonaws.com/role-arn annotation")
+    );
+}

@@ -20,6 +20,8 @@ use podiam_sts::{SessionParams, Step, StepReport, Sts, WebIdentityCheck};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
+mod who;
+
 /// The signing names podiam's API accepts.
 const SIGNING_NAMES: [&str; 3] = ["eks", "eks-auth", "podiam"];
 
@@ -93,6 +95,8 @@ pub enum AdminAction {
     ExplainAssume,
     /// `POST /_podiam/explain/request`.
     ExplainRequest,
+    /// `POST /_podiam/explain/who-can-assume`.
+    WhoCanAssume,
 }
 
 fn no_route(parts: &Parts) -> AdminError {
@@ -160,6 +164,7 @@ impl Service for Admin {
             }
             (&Method::POST, "/_podiam/explain/assume") => AdminAction::ExplainAssume,
             (&Method::POST, "/_podiam/explain/request") => AdminAction::ExplainRequest,
+            (&Method::POST, "/_podiam/explain/who-can-assume") => AdminAction::WhoCanAssume,
             _ => return Err(no_route(parts)),
         })
     }
@@ -210,6 +215,7 @@ impl Service for Admin {
                 explain_assume(svc, &self.sts, caller, body, meta).await?
             }
             AdminAction::ExplainRequest => explain_request(svc, self, caller, body, meta)?,
+            AdminAction::WhoCanAssume => who::who_can_assume(svc, caller, body, meta)?,
         };
         Ok(pipeline::json_ok(200, v.to_string(), cx.request_id))
     }
@@ -499,41 +505,14 @@ fn explain_request(
     let v: Value =
         serde_json::from_slice(body).map_err(|e| invalid(format!("Invalid JSON body: {e}")))?;
     let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
-    let akid = s("accessKeyId").ok_or_else(|| invalid("accessKeyId is required".into()))?;
     let action = s("action").ok_or_else(|| invalid("action is required".into()))?;
     let resource = s("resource").unwrap_or_else(|| "*".into());
     require(svc, caller, meta, "podiam:Explain", &resource)?;
     let mut notes = Vec::new();
-    let subject = if akid.starts_with("ASIA") {
-        let token = s("sessionToken")
-            .ok_or_else(|| invalid("a temporary key (ASIA…) needs --session-token".into()))?;
-        let claims = svc
-            .sealer()
-            .open(&token)
-            .map_err(|e| invalid(format!("the session token does not open: {e}")))?;
-        if claims.access_key_id != akid {
-            return Err(invalid(
-                "the session token belongs to another access key".into(),
-            ));
-        }
-        if claims.is_expired(svc.now()) {
-            notes.push(format!(
-                "the session expired at {}: every request with it gets ExpiredToken",
-                podiam_core::timefmt::iso8601(claims.expires_at)
-            ));
-        }
-        Caller::Session(Box::new(claims))
+    let subject = if let Some(p) = v.get("principal") {
+        who::what_if_subject(svc, caller.account(), p, &mut notes)?
     } else {
-        let key = svc
-            .store
-            .get::<podiam_store::AccessKey>("", &akid)
-            .ok()
-            .flatten()
-            .ok_or_else(|| invalid(format!("unknown access key {akid}")))?;
-        Caller::Root {
-            account: key.account.clone(),
-            access_key_id: key.access_key_id.clone(),
-        }
+        key_subject(svc, &v, &mut notes)?
     };
     // The service's own check: for S3 the bucket policy, owner, owner rule
     // and existing object's tags; for DynamoDB the table's resource policy
@@ -600,4 +579,44 @@ fn explain_request(
         "explanation": outcome.explanation,
         "rendered": outcome.explanation.to_string(),
     }))
+}
+
+/// The principal behind `accessKeyId` (and `sessionToken`): an expired
+/// session is still explained, with a note that it no longer works.
+fn key_subject(svc: &Services, v: &Value, notes: &mut Vec<String>) -> Result<Caller, AwsError> {
+    let invalid = |m: String| AwsError::new(400, "InvalidParameterException", m);
+    let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+    let akid =
+        s("accessKeyId").ok_or_else(|| invalid("accessKeyId (or principal) is required".into()))?;
+    Ok(if akid.starts_with("ASIA") {
+        let token = s("sessionToken")
+            .ok_or_else(|| invalid("a temporary key (ASIA…) needs --session-token".into()))?;
+        let claims = svc
+            .sealer()
+            .open(&token)
+            .map_err(|e| invalid(format!("the session token does not open: {e}")))?;
+        if claims.access_key_id != akid {
+            return Err(invalid(
+                "the session token belongs to another access key".into(),
+            ));
+        }
+        if claims.is_expired(svc.now()) {
+            notes.push(format!(
+                "the session expired at {}: every request with it gets ExpiredToken",
+                podiam_core::timefmt::iso8601(claims.expires_at)
+            ));
+        }
+        Caller::Session(Box::new(claims))
+    } else {
+        let key = svc
+            .store
+            .get::<podiam_store::AccessKey>("", &akid)
+            .ok()
+            .flatten()
+            .ok_or_else(|| invalid(format!("unknown access key {akid}")))?;
+        Caller::Root {
+            account: key.account.clone(),
+            access_key_id: key.access_key_id.clone(),
+        }
+    })
 }
