@@ -338,7 +338,8 @@ fn master_key(cfg: &ServeConfig, postgres: bool) -> anyhow::Result<MasterKey> {
 async fn seal_secrets(store: &Store) -> Result<(), podiam_store::StoreError> {
     let n = store.seal_secrets::<AccessKey>().await?
         + store.seal_secrets::<SealingKeyRecord>().await?
-        + store.seal_secrets::<Cluster>().await?;
+        + store.seal_secrets::<Cluster>().await?
+        + store.seal_secrets::<podiam_store::ConsoleSession>().await?;
     if n > 0 {
         tracing::warn!(
             documents = n,
@@ -559,6 +560,18 @@ async fn dispatch(
             return r;
         }
     }
+    if podiam_console::owns(req.uri().path()) {
+        let facts = podiam_auth::pipeline::RequestFacts {
+            request_id: request_id(app.svc.rng.as_ref()),
+            source_ip: peer.ip().to_string(),
+            user_agent: user_agent(req.headers()),
+        };
+        let upstream = Upstream {
+            app: app.clone(),
+            peer,
+        };
+        return Box::pin(podiam_console::handle(&app.svc, req, facts, &upstream)).await;
+    }
     let (parts, body) = req.into_parts();
     let service = signing_service(&parts.headers, parts.uri.query());
     // S3 streams its bodies: it is routed before the query protocols' size cap.
@@ -578,12 +591,7 @@ async fn dispatch(
     let facts = podiam_auth::pipeline::RequestFacts {
         request_id: rid.clone(),
         source_ip: peer.ip().to_string(),
-        user_agent: parts
-            .headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string(),
+        user_agent: user_agent(&parts.headers),
     };
     let req = Request::from_parts(parts, body);
     podiam_auth::pipeline::audited(
@@ -592,6 +600,31 @@ async fn dispatch(
         route(app.clone(), peer, req, service, s3, rid),
     )
     .await
+}
+
+fn user_agent(headers: &http::HeaderMap) -> String {
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The console's calls go through [`dispatch`] as if the browser had sent
+/// them: same routing, authentication, decision and audit line.
+struct Upstream {
+    app: Arc<App>,
+    peer: SocketAddr,
+}
+
+impl podiam_console::Upstream for Upstream {
+    fn call(&self, req: Request) -> futures_util::future::BoxFuture<'static, Response> {
+        Box::pin(dispatch(
+            State(self.app.clone()),
+            ConnectInfo(self.peer),
+            req,
+        ))
+    }
 }
 
 /// Routes one API request (inside an audit scope).

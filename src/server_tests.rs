@@ -1209,3 +1209,6 @@ async fn dynamodb_abac_on_table_tags_and_transactions() {
         .await
         .expect(400, "AccessDeniedException");
 }
+
+#[path = "console_tests.rs"]
+mod console;

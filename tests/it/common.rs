@@ -295,6 +295,18 @@ impl Server {
         format!("arn:aws:iam::{ACCOUNT}:role/{role}")
     }
 
+    /// Attaches managed policy `policy_arn` to role `role`.
+    pub fn attach_role_policy(&self, role: &str, policy_arn: &str) {
+        ok(&self.aws(&[
+            "iam",
+            "attach-role-policy",
+            "--role-name",
+            role,
+            "--policy-arn",
+            policy_arn,
+        ]));
+    }
+
     /// Registers an external cluster whose JWKS holds `key`'s public key.
     pub fn register_external(&self, cluster: &str, issuer: &str, keys: &[&SigningKey]) {
         let jwks = podiam_oidc::jwks_document(keys.iter().map(|k| k.jwk()));

@@ -412,14 +412,7 @@ fn explain_pod_identity_without_tag_session() {
 fn explain_request_for_a_role_session() {
     let s = Server::start();
     let role = s.setup_irsa("demo", "reader", "default", "app");
-    ok(&s.aws(&[
-        "iam",
-        "attach-role-policy",
-        "--role-name",
-        "reader",
-        "--policy-arn",
-        "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess",
-    ]));
+    s.attach_role_policy("reader", "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess");
     ok(&s.aws(&["s3api", "create-bucket", "--bucket", "data"]));
     let token = s.token("demo", "default", "app", &[]);
     let out = ok(&s.aws(&[
@@ -489,14 +482,7 @@ fn explain_request_for_a_role_session() {
 fn who_can_assume_and_what_if_for_service_accounts() {
     let s = Server::start();
     let role = s.setup_irsa("demo", "reader", "shop", "carts");
-    ok(&s.aws(&[
-        "iam",
-        "attach-role-policy",
-        "--role-name",
-        "reader",
-        "--policy-arn",
-        "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess",
-    ]));
+    s.attach_role_policy("reader", "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess");
     // Annotated for the role, but the trust policy names another namespace.
     let annotation = format!("eks.amazonaws.com/role-arn={role}");
     ok(&s.podiam(&[

@@ -1,5 +1,6 @@
 mod assume_role;
 pub mod common;
+mod console;
 mod durability;
 mod dynamodb;
 mod explain;

@@ -323,6 +323,12 @@ pub(crate) fn what_if_subject(
     let s = |k: &str| p.get(k).and_then(Value::as_str).map(str::to_string);
     let need = |k: &str| s(k).ok_or_else(|| invalid(format!("principal.{k} is required")));
     let kind = s("kind").unwrap_or_else(|| "role".into());
+    // The service account a what-if names, and its cluster.
+    let service_account = || -> Result<(String, String, String, Versioned<Cluster>), AwsError> {
+        let cluster = need("cluster")?;
+        let c = cluster_named(svc, account, &cluster)?;
+        Ok((cluster, need("namespace")?, need("serviceAccount")?, c))
+    };
     let session = |role_arn: &str| SessionParams {
         role_arn: role_arn.to_string(),
         session_name: "podiam-what-if".into(),
@@ -346,12 +352,7 @@ pub(crate) fn what_if_subject(
             )
         }
         "irsa" => {
-            let (cluster, ns, name) = (
-                need("cluster")?,
-                need("namespace")?,
-                need("serviceAccount")?,
-            );
-            let c = cluster_named(svc, account, &cluster)?;
+            let (cluster, ns, name, c) = service_account()?;
             let role_arn = match s("roleArn") {
                 Some(r) => r,
                 None => podiam_eks::serviceaccount::get(svc, account, &cluster, &ns, &name)
@@ -387,12 +388,7 @@ pub(crate) fn what_if_subject(
             )
         }
         "pod-identity" => {
-            let (cluster, ns, name) = (
-                need("cluster")?,
-                need("namespace")?,
-                need("serviceAccount")?,
-            );
-            let c = cluster_named(svc, account, &cluster)?;
+            let (cluster, ns, name, c) = service_account()?;
             let assoc = podiam_eks::association::find(svc, account, &cluster, &ns, &name)
                 .map_err(|e| unavailable(e.to_string()))?
                 .ok_or_else(|| {

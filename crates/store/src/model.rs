@@ -262,3 +262,29 @@ pub struct Bucket {
 impl Entity for Bucket {
     const KIND: &'static str = "s3-bucket";
 }
+
+/// A web console sign-in. The cookie holds a random id; the store keys the
+/// record by that id's SHA-256, so reading the store does not yield live
+/// cookies. Deleting the record signs out on every replica.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsoleSession {
+    /// Its store key: the SHA-256 (hex) of the cookie's id.
+    pub key: String,
+    /// The access key signed in with; every console call is signed with it.
+    pub access_key_id: String,
+    /// Its session token (temporary keys).
+    pub session_token: Option<String>,
+    /// The principal's ARN, as shown.
+    pub arn: String,
+    /// The CSRF token state-changing console calls must carry.
+    pub csrf_token: String,
+    /// Epoch seconds.
+    pub created_at: i64,
+    /// Epoch seconds; the cookie's Max-Age ends here too.
+    pub expires_at: i64,
+}
+
+impl Entity for ConsoleSession {
+    const KIND: &'static str = "console-session";
+    const SECRET: bool = true;
+}
