@@ -112,6 +112,26 @@ try:
         E["WRONG_NAMESPACE"] in r.text for r in css("[data-testid=near-miss]")))
     shot("02-role")
 
+    # 2b. The other pages, each a real call: the cluster (issuer, discovery
+    # document, keys and their state, service accounts), Pod Identity, S3
+    # and DynamoDB with their resource policies.
+    go("#/clusters/demo")
+    until("the signing key", lambda: "signing" in text_of("[data-testid=key-state]"))
+    until("the discovery document", lambda: "jwks_uri" in text_of("[data-testid=discovery]"))
+    until("the annotated service account", lambda: any(
+        E["SERVICE_ACCOUNT"] in r.text and E["ROLE_ARN"] in r.text
+        for r in css("[data-testid=service-account]")))
+    shot("02b-cluster")
+    go("#/associations")
+    until("the association", lambda: E["PIA_ROLE_ARN"] in text_of("[data-testid=association]"))
+    go("#/buckets")
+    until("the bucket policy", lambda: E["BUCKET"] in text_of("[data-testid=bucket]")
+          and "s3:GetObject" in text_of("[data-testid=bucket-policy]"))
+    go("#/tables")
+    until("the table's resource policy", lambda: E["TABLE"] in text_of("[data-testid=table]")
+          and "dynamodb:GetItem" in text_of("[data-testid=table-policy]"))
+    shot("02c-tables")
+
     # 3. A denied AssumeRoleWithWebIdentity appears live, explained.
     go("#/decisions")
     until("the decisions page", lambda: css("[data-testid=decisions]"))

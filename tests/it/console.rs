@@ -39,6 +39,60 @@ fn console_walkthrough_in_a_real_browser() {
     // The same service account name in another namespace: a near miss.
     ok(&s.podiam(&["sa", "create", "--cluster", "demo", "-n", "other", sa]));
     let wrong_token = s.token("demo", "other", sa, &[]);
+    // What the other pages show: an association, a bucket and a table with
+    // their resource policies.
+    let pia_role = s.setup_irsa("demo2", "carts-pia", "shop", "carts");
+    ok(&s.aws(&[
+        "eks",
+        "create-pod-identity-association",
+        "--cluster-name",
+        "demo",
+        "--namespace",
+        "shop",
+        "--service-account",
+        "carts",
+        "--role-arn",
+        &pia_role,
+    ]));
+    ok(&s.aws(&["s3api", "create-bucket", "--bucket", "data"]));
+    let read = |action: &str, resource: &str| {
+        serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Principal": {"AWS": role.clone()}, "Action": action, "Resource": resource}]})
+        .to_string()
+    };
+    ok(&s.aws(&[
+        "s3api",
+        "put-bucket-policy",
+        "--bucket",
+        "data",
+        "--policy",
+        &read("s3:GetObject", "arn:aws:s3:::data/*"),
+    ]));
+    let table = ok(&s.aws(&[
+        "dynamodb",
+        "create-table",
+        "--table-name",
+        "carts",
+        "--attribute-definitions",
+        "AttributeName=id,AttributeType=S",
+        "--key-schema",
+        "AttributeName=id,KeyType=HASH",
+        "--billing-mode",
+        "PAY_PER_REQUEST",
+    ]));
+    let table_arn = serde_json::from_str::<serde_json::Value>(&table).unwrap()["TableDescription"]
+        ["TableArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ok(&s.aws(&[
+        "dynamodb",
+        "put-resource-policy",
+        "--resource-arn",
+        &table_arn,
+        "--policy",
+        &read("dynamodb:GetItem", &table_arn),
+    ]));
     let (action, resource) = ("s3:PutObject", "arn:aws:s3:::data/report.csv");
     let out = s.podiam(&[
         "explain",
@@ -67,6 +121,9 @@ fn console_walkthrough_in_a_real_browser() {
         .env("SERVICE_ACCOUNT", sa)
         .env("WRONG_NAMESPACE", "other")
         .env("WRONG_TOKEN", &wrong_token)
+        .env("PIA_ROLE_ARN", &pia_role)
+        .env("BUCKET", "data")
+        .env("TABLE", "carts")
         .env("WHATIF_ACTION", action)
         .env("WHATIF_RESOURCE", resource)
         .env("EXPECT_DECISION", expected["decision"].as_str().unwrap())
