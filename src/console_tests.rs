@@ -426,6 +426,10 @@ async fn console_page_calls_answer_without_secrets() {
     let mut b = Browser::new(&env);
     b.sign_in(&admin).await.expect(200, "");
     let role = format!("arn:aws:iam::{ACCOUNT}:role/app");
+    let app = env.session(ACCOUNT, "app", None);
+    env.s3(Some(&app), Method::GET, "/bucket", b"")
+        .await
+        .expect(200, "");
     // One call of each kind the pages make.
     for spec in [
         json!({"service":"sts","action":"GetCallerIdentity"}),
@@ -446,11 +450,15 @@ async fn console_page_calls_answer_without_secrets() {
         json!({"service":"dynamodb","target":"ListTables","body":{}}),
         json!({"service":"iam","action":"PutRolePolicy","params":{"RoleName":"app","PolicyName":"AWSRevokeOlderSessions",
             "PolicyDocument": json!({"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":["*"],"Resource":["*"],
-                "Condition":{"DateLessThan":{"aws:TokenIssueTime":"2027-01-15T08:00:00Z"}}}]}).to_string()}}),
+                "Condition":{"DateLessThan":{"aws:TokenIssueTime":"2027-01-15T08:00:01Z"}}}]}).to_string()}}),
     ] {
         let r = b.call(spec.clone()).await;
         assert_eq!(r.status, 200, "{spec}: {}", r.body);
     }
+    // "Revoke sessions" ended the role's sessions issued before it.
+    env.s3(Some(&app), Method::GET, "/bucket", b"")
+        .await
+        .expect(403, "AccessDenied");
     let r = b
         .call(json!({"service":"s3","path":"/bucket","query":"policy"}))
         .await;
