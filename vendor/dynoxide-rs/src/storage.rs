@@ -295,6 +295,11 @@ impl Storage {
     /// Open a persistent database at the given path.
     pub fn new(path: &str) -> Result<Self> {
         let conn = Connection::open(path)?;
+        // podiam: this connection is the file's only one (every request
+        // goes through it). In EXCLUSIVE mode, set before the first access,
+        // WAL keeps its index in memory: no shared-memory file and no
+        // fcntl locks per read transaction.
+        conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
         conn.busy_timeout(OPEN_BUSY_TIMEOUT)?;
         let mut storage = Self {
             conn,
