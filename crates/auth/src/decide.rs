@@ -217,19 +217,41 @@ impl<'a> Authorizer<'a> {
     }
 
     fn context_in(&self, check: &Check, resource_account: Option<String>) -> RequestContext {
+        // Only the keys some policy of this evaluation reads: no other key
+        // can change the outcome, and formatting them is most of the cost.
+        let policies = || {
+            let set = self.set.as_ref().ok();
+            set.into_iter()
+                .flat_map(|s| {
+                    s.identity
+                        .iter()
+                        .chain(s.session.iter().flatten())
+                        .chain(&s.boundary)
+                        .map(|(_, p)| p)
+                })
+                .chain(check.resource_policy.iter().map(|rp| &rp.policy))
+        };
+        let wants = |k: &str| policies().any(|p| p.reads_key(k));
+        let tags = policies().any(|p| p.reads_key_prefix("aws:PrincipalTag/"));
         let svc = self.svc;
         let now = svc.clock.now().unix_timestamp();
         let mut b = RequestContext::builder(
             self.subject.principal(),
             check.action.as_ref(),
             check.resource.as_str(),
-        )
-        .key("aws:CurrentTime", podiam_core::timefmt::iso8601(now))
-        .key("aws:EpochTime", now.to_string())
-        .key("aws:RequestedRegion", svc.config.region.clone());
+        );
+        if wants("aws:CurrentTime") {
+            b = b.key("aws:CurrentTime", podiam_core::timefmt::iso8601(now));
+        }
+        if wants("aws:EpochTime") {
+            b = b.key("aws:EpochTime", now.to_string());
+        }
+        b = b.key("aws:RequestedRegion", svc.config.region.clone());
         b = self.meta.apply(b);
         match self.subject {
-            Subject::Caller(c) => b = caller_keys(b, c, self.set.as_ref().ok()),
+            Subject::Caller(c) => {
+                b = caller_keys(b, c, self.set.as_ref().ok().filter(|_| tags), &wants)
+            }
             Subject::Service { source_account, .. } => {
                 b = b.key("aws:SourceAccount", source_account.to_string());
             }
@@ -241,13 +263,13 @@ impl<'a> Authorizer<'a> {
         if let Some(a) = resource_account {
             b = b.key("aws:ResourceAccount", a);
         }
-        for (k, v) in &check.keys {
+        for (k, v) in check.keys.iter().filter(|(k, _)| wants(k)) {
             b = b.key(k.clone(), v.clone());
         }
-        for (k, v) in &check.multi_keys {
+        for (k, v) in check.multi_keys.iter().filter(|(k, _)| wants(k)) {
             b = b.multi_key(k.clone(), v.iter().cloned());
         }
-        b.build()
+        b.build_for(wants)
     }
 
     /// The decision on `check` and why, without recording it (`explain`,
@@ -348,23 +370,26 @@ impl<'a> Authorizer<'a> {
     }
 }
 
-/// `aws:PrincipalTag/*`, the session keys and `aws:ViaAWSService`.
+/// `aws:PrincipalTag/*` (given `set` when a policy reads them), the session
+/// keys and `aws:ViaAWSService`.
 fn caller_keys(
     mut b: RequestContextBuilder,
     caller: &Caller,
     set: Option<&PolicySet>,
+    wants: &impl Fn(&str) -> bool,
 ) -> RequestContextBuilder {
     b = b.key("aws:ViaAWSService", "false");
     for (k, v) in set.map(|s| s.principal_tags.as_slice()).unwrap_or_default() {
         b = b.key(format!("aws:PrincipalTag/{k}"), v.clone());
     }
     if let Caller::Session(s) = caller {
-        b = b
-            .key(
+        if wants("aws:TokenIssueTime") {
+            b = b.key(
                 "aws:TokenIssueTime",
                 podiam_core::timefmt::iso8601(s.issued_at),
-            )
-            .key("aws:MultiFactorAuthPresent", "false");
+            );
+        }
+        b = b.key("aws:MultiFactorAuthPresent", "false");
         if let Some(si) = &s.source_identity {
             b = b.key("aws:SourceIdentity", si.clone());
         }

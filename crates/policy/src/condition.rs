@@ -148,6 +148,20 @@ pub(crate) enum Compiled {
     Null(Option<bool>),
 }
 
+impl Compiled {
+    /// The template of a value that may hold policy variables.
+    pub(crate) fn template(&self) -> Option<&Template> {
+        match self {
+            Compiled::Str(t, _)
+            | Compiled::StrIc(t, _)
+            | Compiled::Like(t, _)
+            | Compiled::Arn(t, _)
+            | Compiled::Bool(t) => Some(t),
+            _ => None,
+        }
+    }
+}
+
 /// One policy value with its source text.
 #[derive(Debug, Clone)]
 pub(crate) struct CondValue {

@@ -332,13 +332,24 @@ impl RequestContextBuilder {
 
     /// Finishes the context.
     pub fn build(self) -> RequestContext {
+        self.build_for(|_| true)
+    }
+
+    /// Finishes the context with only the keys `wants` (the keys the
+    /// evaluation's policies read: no other key can change its outcome).
+    pub fn build_for(self, wants: impl Fn(&str) -> bool) -> RequestContext {
         let mut keys = HashMap::with_capacity(self.keys.len() + 6);
         for (k, v) in self.keys {
-            keys.insert(lowercase(k), v);
+            if wants(&k) {
+                keys.insert(lowercase(k), v);
+            }
         }
         if self.derive {
             let p = &self.principal;
             let mut add = |k: &str, v: Option<String>| {
+                if !wants(k) {
+                    return;
+                }
                 if let Some(v) = v {
                     keys.entry(lowercase(k.to_string()))
                         .or_insert(ContextValue::Single(v));

@@ -131,12 +131,7 @@ impl Policy {
             }
         }
         Ok(Policy {
-            inner: Arc::new(PolicyInner {
-                kind,
-                version,
-                id,
-                statements,
-            }),
+            inner: Arc::new(PolicyInner::new(kind, version, id, statements)),
         })
     }
 }

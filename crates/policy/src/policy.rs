@@ -138,6 +138,50 @@ pub(crate) struct PolicyInner {
     pub version: Version,
     pub id: Option<String>,
     pub statements: Vec<Statement>,
+    /// Every request-context key the policy reads (conditions and policy
+    /// variables), lower-cased, sorted, unique.
+    pub reads: Vec<String>,
+}
+
+impl PolicyInner {
+    /// A compiled policy, with the keys its statements read.
+    pub(crate) fn new(
+        kind: PolicyKind,
+        version: Version,
+        id: Option<String>,
+        statements: Vec<Statement>,
+    ) -> PolicyInner {
+        let mut reads: Vec<String> = Vec::new();
+        for s in &statements {
+            for r in s.resources.iter().flat_map(|(rs, _)| rs) {
+                reads.extend(
+                    r.template
+                        .iter()
+                        .flat_map(|t| t.var_keys().map(str::to_string)),
+                );
+            }
+            for e in s.conditions.iter().flat_map(|b| &b.entries) {
+                reads.push(e.key_lower.clone());
+                for v in &e.values {
+                    reads.extend(
+                        v.compiled
+                            .template()
+                            .into_iter()
+                            .flat_map(|t| t.var_keys().map(str::to_string)),
+                    );
+                }
+            }
+        }
+        reads.sort_unstable();
+        reads.dedup();
+        PolicyInner {
+            kind,
+            version,
+            id,
+            statements,
+            reads,
+        }
+    }
 }
 
 /// A parsed, validated and compiled policy. Cheap to clone (shared) and to
@@ -193,12 +237,21 @@ impl Policy {
     /// tags) only for the policies that read it.
     pub fn reads_key_prefix(&self, prefix: &str) -> bool {
         let prefix = prefix.to_ascii_lowercase();
-        self.inner.statements.iter().any(|s| {
-            s.conditions
-                .iter()
-                .flat_map(|b| &b.entries)
-                .any(|e| e.key_lower.starts_with(&prefix))
-        })
+        self.inner.reads.iter().any(|k| k.starts_with(&prefix))
+    }
+
+    /// Whether a condition or a policy variable reads `key`
+    /// (case-insensitive): keys no policy of an evaluation reads need not
+    /// be in its request context.
+    pub fn reads_key(&self, key: &str) -> bool {
+        let reads = &self.inner.reads;
+        if key.is_ascii() {
+            reads
+                .binary_search_by(|k| k.bytes().cmp(key.bytes().map(|b| b.to_ascii_lowercase())))
+                .is_ok()
+        } else {
+            reads.binary_search(&key.to_lowercase()).is_ok()
+        }
     }
 }
 
@@ -211,5 +264,43 @@ impl Statement {
             start: self.start,
             end: self.end,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_names_condition_keys_and_policy_variables() {
+        let p = Policy::parse(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject",
+                "Resource":"arn:aws:s3:::b/${aws:username}/*",
+                "Condition":{"StringEquals":{"aws:PrincipalTag/Team":"${aws:RequestTag/Ünit}"},
+                             "Bool":{"aws:SecureTransport":"true"}}}]}"#,
+            PolicyKind::Identity,
+        )
+        .unwrap();
+        for k in [
+            "aws:username",
+            "AWS:UserName",
+            "aws:principaltag/team",
+            "aws:RequestTag/ünit",
+            "aws:RequestTag/ÜNIT",
+            "aws:SecureTransport",
+        ] {
+            assert!(p.reads_key(k), "{k}");
+        }
+        for k in ["aws:CurrentTime", "aws:PrincipalTag/other", "s3:prefix"] {
+            assert!(!p.reads_key(k), "{k}");
+        }
+        assert!(p.reads_key_prefix("aws:principaltag/"));
+        // Version 2008-10-17 has no variables: `${…}` is text.
+        let old = Policy::parse(
+            r#"{"Version":"2008-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::${aws:username}"}]}"#,
+            PolicyKind::Identity,
+        )
+        .unwrap();
+        assert!(!old.reads_key("aws:username"));
     }
 }

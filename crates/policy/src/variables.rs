@@ -92,6 +92,14 @@ impl Template {
         }
     }
 
+    /// The (lower-cased) keys of the `${key}` references.
+    pub fn var_keys(&self) -> impl Iterator<Item = &str> {
+        self.pieces.iter().filter_map(|p| match p {
+            Piece::Var { key, .. } => Some(key.as_str()),
+            _ => None,
+        })
+    }
+
     /// Whether any `${key}` reference is present.
     pub fn has_vars(&self) -> bool {
         self.has_vars

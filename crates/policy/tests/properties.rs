@@ -2,8 +2,8 @@
 //! vs a regex reference, and "no panic on arbitrary input".
 
 use podiam_policy::{
-    Decision, Evaluation, Policy, PolicyKind, Principal, RequestContext, decide, evaluate,
-    wildcard_match,
+    Decision, Evaluation, Policy, PolicyKind, Principal, RequestContext, RequestContextBuilder,
+    decide, evaluate, wildcard_match,
 };
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -78,6 +78,10 @@ fn statement() -> impl Strategy<Value = Value> {
 }
 
 fn context() -> impl Strategy<Value = RequestContext> {
+    context_builder().prop_map(|b| b.build())
+}
+
+fn context_builder() -> impl Strategy<Value = RequestContextBuilder> {
     (
         prop::sample::select(vec![
             "s3:GetObject",
@@ -114,7 +118,7 @@ fn context() -> impl Strategy<Value = RequestContext> {
             if let Some(tags) = tags {
                 b = b.multi_key("aws:TagKeys", tags);
             }
-            b.build()
+            b
         })
 }
 
@@ -136,6 +140,17 @@ fn decision(stmts: &[Value], ctx: &RequestContext) -> Decision {
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// A context holding only the keys the policy reads decides, and
+    /// explains, exactly as the full context does.
+    #[test]
+    fn only_the_keys_a_policy_reads_matter(stmts in prop::collection::vec(statement(), 1..6), b in context_builder()) {
+        let p = policy(&stmts);
+        let eval = Evaluation::new().with_identity("p", &p);
+        let full = evaluate(&eval, &b.clone().build());
+        let only = evaluate(&eval, &b.build_for(|k| p.reads_key(k)));
+        prop_assert_eq!(full, only);
+    }
 
     /// Policy evaluation logic: statement order never matters.
     #[test]
