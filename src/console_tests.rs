@@ -459,6 +459,33 @@ async fn console_page_calls_answer_without_secrets() {
     env.s3(Some(&app), Method::GET, "/bucket", b"")
         .await
         .expect(403, "AccessDenied");
+    // Lists page with the page's nextToken.
+    env.eks(
+        Some(&admin),
+        Method::POST,
+        "/clusters",
+        r#"{"name":"demo2"}"#,
+    )
+    .await
+    .expect(200, "");
+    let mut names = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let query = match &token {
+            Some(t) => format!("maxResults=1&nextToken={t}"),
+            None => "maxResults=1".into(),
+        };
+        let r = b
+            .call(json!({"service":"eks","path":"/clusters","query": query}))
+            .await;
+        let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        names.extend(v["clusters"].as_array().unwrap().iter().cloned());
+        match v["nextToken"].as_str() {
+            Some(t) => token = Some(t.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(names, [json!("demo"), json!("demo2")]);
     let r = b
         .call(json!({"service":"s3","path":"/bucket","query":"policy"}))
         .await;

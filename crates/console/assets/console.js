@@ -258,7 +258,20 @@
   }
 
   const iam = (action, params) => call({service: 'iam', action, params: params || {}});
-  const eks = (path) => call({service: 'eks', method: 'GET', path});
+  const eks = (path, query) => call(Object.assign({service: 'eks', method: 'GET', path}, query ? {query} : {}));
+
+  // EKS list calls with nextToken, collecting `listName`.
+  async function eksAll(path, listName) {
+    const out = [];
+    let token = null;
+    for (let i = 0; i < 100; i++) {
+      const r = (await eks(path, token ? 'nextToken=' + encodeURIComponent(token) : null)) || {};
+      out.push(...(r[listName] || []));
+      token = r.nextToken;
+      if (!token) break;
+    }
+    return out;
+  }
   const podiamGet = (path) => call({service: 'podiam', method: 'GET', path});
   const podiamPost = (path, body) => call({service: 'podiam', method: 'POST', path, body});
   const s3 = (path, query) => call(Object.assign({service: 's3', method: 'GET', path}, query ? {query} : {}));
@@ -469,8 +482,7 @@
       if (only) {
         names = [only];
       } else {
-        const r = await eks('/clusters');
-        names = (r && r.clusters) || [];
+        names = await eksAll('/clusters', 'clusters');
       }
       if (!names.length) {
         replace(list, muted('No clusters. Create one with `podiam cluster create NAME`.'));
@@ -880,7 +892,7 @@
     const list = h('div', {class: 'stack', 'data-testid': 'associations'}, loading());
     page.appendChild(list);
     load(list, async () => {
-      const names = only ? [only] : (((await eks('/clusters')) || {}).clusters || []);
+      const names = only ? [only] : await eksAll('/clusters', 'clusters');
       if (!names.length) {
         replace(list, muted('No clusters.'));
         return;
@@ -889,8 +901,7 @@
         const sec = section('Cluster ' + name, {'data-cluster': name});
         load(sec.body, async () => {
           const base = '/clusters/' + encodeURIComponent(name) + '/pod-identity-associations';
-          const a = await eks(base);
-          const assocs = (a && a.associations) || [];
+          const assocs = await eksAll(base, 'associations');
           if (!assocs.length) {
             replace(sec.body, muted('No associations.'));
             return;
@@ -1486,7 +1497,7 @@
 
     // Suggestions, best effort: a principal that may not list them just types.
     iamAll('ListRoles', {}, 'Roles').then((rs) => append(rolesList, rs.map((r) => h('option', {value: xt(r, 'Arn')}))), () => {});
-    eks('/clusters').then((r) => append(clustersList, ((r && r.clusters) || []).map((c) => h('option', {value: c}))), () => {});
+    eksAll('/clusters', 'clusters').then((names) => append(clustersList, names.map((c) => h('option', {value: c}))), () => {});
 
     form.addEventListener('submit', async (ev) => {
       ev.preventDefault();

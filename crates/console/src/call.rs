@@ -72,6 +72,18 @@ fn clean_path(p: Option<String>) -> Result<String, ConsoleError> {
     Ok(p)
 }
 
+/// `path` with the page's query string (a list's `nextToken`, S3's
+/// `?policy`), which must be one.
+fn with_query(path: String, query: Option<String>) -> Result<String, ConsoleError> {
+    match query.filter(|q| !q.is_empty()) {
+        Some(q) if q.contains(['#', ' ', '?']) => {
+            Err(ConsoleError::Invalid(format!("bad query {q:?}")))
+        }
+        Some(q) => Ok(format!("{path}?{q}")),
+        None => Ok(path),
+    }
+}
+
 impl Call {
     /// Decodes and checks a page's request.
     pub fn decode(body: &[u8]) -> Result<Call, ConsoleError> {
@@ -132,7 +144,7 @@ impl Call {
                 if m != Method::GET || path.starts_with("/_podiam") {
                     return Err(unsupported(format!("eks {m} {path}")));
                 }
-                Ok(Call::rest("eks", m, path, None))
+                Ok(Call::rest("eks", m, with_query(path, spec.query)?, None))
             }
             "podiam" => {
                 let m = method(&spec.method)?;
@@ -143,7 +155,7 @@ impl Call {
                     return Err(unsupported(format!("podiam {m} {path}")));
                 }
                 let body = spec.body.map(|b| b.to_string());
-                Ok(Call::rest("podiam", m, path, body))
+                Ok(Call::rest("podiam", m, with_query(path, spec.query)?, body))
             }
             "s3" => {
                 let m = method(&spec.method)?;
@@ -152,17 +164,10 @@ impl Call {
                 if m != Method::GET || path[1..].contains('/') {
                     return Err(unsupported(format!("s3 {m} {path}")));
                 }
-                let uri = match spec.query.filter(|q| !q.is_empty()) {
-                    Some(q) if q.contains(['#', ' ']) => {
-                        return Err(ConsoleError::Invalid(format!("bad query {q:?}")));
-                    }
-                    Some(q) => format!("{path}?{q}"),
-                    None => path,
-                };
                 Ok(Call {
                     service: "s3",
                     method: m,
-                    uri,
+                    uri: with_query(path, spec.query)?,
                     headers: vec![("x-amz-content-sha256", podiam_sigv4::EMPTY_SHA256.into())],
                     body: Bytes::new(),
                 })
@@ -280,8 +285,8 @@ mod tests {
         assert_eq!(c.headers[1].1, "DynamoDB_20120810.DescribeTable");
         let c = call(serde_json::json!({"service":"podiam","method":"POST","path":"/_podiam/explain/who-can-assume","body":{"roleArn":"x"}})).unwrap();
         assert_eq!(c.body, r#"{"roleArn":"x"}"#);
-        call(serde_json::json!({"service":"eks","path":"/clusters/c/pod-identity-associations"}))
-            .unwrap();
+        let c = call(serde_json::json!({"service":"eks","path":"/clusters/c/pod-identity-associations","query":"nextToken=a-1"})).unwrap();
+        assert_eq!(c.uri, "/clusters/c/pod-identity-associations?nextToken=a-1");
         call(serde_json::json!({"service":"podiam","path":"/_podiam/clusters/c/keys"})).unwrap();
         call(serde_json::json!({"service":"sts","action":"GetCallerIdentity"})).unwrap();
     }
@@ -312,6 +317,7 @@ mod tests {
             serde_json::json!({"service":"podiam","path":"/_podiam/clusters/../audit"}),
             serde_json::json!({"service":"eks","path":"clusters"}),
             serde_json::json!({"service":"iam","action":"GetRole","extra":1}),
+            serde_json::json!({"service":"eks","path":"/clusters","query":"a#b"}),
         ] {
             assert!(
                 matches!(call(v.clone()), Err(ConsoleError::Invalid(_))),
