@@ -196,6 +196,17 @@ async fn console_sessions_cookies_csrf_and_sign_out() {
         HeaderValue::from_static("https://evil.example"),
     );
     b.send(req).await.expect(403, "CrossOriginRequest");
+    // Behind a proxy that rewrites Host, the public URL is this server.
+    let mut req = b.request(
+        Method::POST,
+        "/api/signin",
+        Some(&json!({"accessKeyId": admin.access_key_id, "secretAccessKey": admin.secret_access_key})),
+    );
+    req.headers_mut().insert(
+        header::HOST,
+        HeaderValue::from_static("podiam.internal:4599"),
+    );
+    b.send(req).await.expect(200, "");
 
     let r = b.sign_in(&admin).await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -399,6 +410,20 @@ async fn console_streams_decisions_with_their_explanations() {
         events.iter().all(|e| e["errorCode"].is_string()),
         "denied only: {text}"
     );
+
+    // Signing out ends the open stream at its next event.
+    assert_eq!(b.post("/api/signout", json!({})).await.status, 204);
+    env.iam(&limited, "Action=ListRoles&Version=2010-05-08")
+        .await
+        .expect(403, "AccessDenied");
+    let end = tokio::time::timeout(deadline, async {
+        while let Some(frame) = body.frame().await {
+            let data = frame.expect("frame").into_data().unwrap_or_default();
+            assert!(data.is_empty(), "an event after sign-out: {data:?}");
+        }
+    })
+    .await;
+    assert!(end.is_ok(), "the stream stayed open after sign-out");
 }
 
 #[tokio::test]

@@ -101,7 +101,7 @@ pub async fn handle(
         (&Method::POST, "/api/call") => {
             let r = async {
                 let (_, s) = session(svc, &parts)?;
-                csrf(&parts, &s)?;
+                csrf(svc, &parts, &s)?;
                 let call = Call::decode(&read(body).await?)?;
                 forward(svc, &parts, &s, call, upstream).await
             };
@@ -113,10 +113,10 @@ pub async fn handle(
                 .query()
                 .is_some_and(|q| q.split('&').any(|p| p == "denied=1"));
             let r = async {
-                let (_, s) = session(svc, &parts)?;
+                let (key, s) = session(svc, &parts)?;
                 let resp = forward(svc, &parts, &s, Call::audit_stream(denied), upstream).await?;
                 Ok(if resp.status().is_success() {
-                    event_stream(resp.into_body())
+                    event_stream(svc, key, resp.into_body())
                 } else {
                     resp
                 })
@@ -192,26 +192,29 @@ async fn read(body: Body) -> Result<Bytes, ConsoleError> {
 }
 
 /// Refuses a request that another site's page made: browsers send
-/// `Sec-Fetch-Site` and, on POST, `Origin`.
-fn same_origin(parts: &Parts) -> Result<(), ConsoleError> {
+/// `Sec-Fetch-Site` and, on POST, `Origin`, which must be this server as
+/// the browser reached it (its `Host`) or as `--public-url` names it (a
+/// proxy in front may rewrite `Host`).
+fn same_origin(svc: &Services, parts: &Parts) -> Result<(), ConsoleError> {
     let h = &parts.headers;
     if h.get("sec-fetch-site")
         .is_some_and(|v| v != "same-origin" && v != "none")
     {
         return Err(ConsoleError::CrossOrigin);
     }
-    if let Some(origin) = h.get(header::ORIGIN) {
-        let host = h.get(header::HOST).and_then(|v| v.to_str().ok());
-        let origin_host = origin
-            .to_str()
-            .ok()
-            .and_then(|o| o.split_once("://"))
-            .map(|(_, rest)| rest);
-        if host.is_none() || origin_host != host {
-            return Err(ConsoleError::CrossOrigin);
-        }
+    let Some(origin) = h.get(header::ORIGIN) else {
+        return Ok(());
+    };
+    let origin = origin.to_str().unwrap_or_default();
+    let host = h.get(header::HOST).and_then(|v| v.to_str().ok());
+    let public = svc.config.public_url.trim_end_matches('/');
+    let ours = origin.split_once("://").map(|(_, rest)| rest) == host
+        || (!public.is_empty() && origin.eq_ignore_ascii_case(public));
+    if ours {
+        Ok(())
+    } else {
+        Err(ConsoleError::CrossOrigin)
     }
-    Ok(())
 }
 
 /// A random token: 32 bytes, base64url.
@@ -264,8 +267,8 @@ fn session(svc: &Services, parts: &Parts) -> Result<(String, ConsoleSession), Co
     Ok((key, (*s.value).clone()))
 }
 
-fn csrf(parts: &Parts, s: &ConsoleSession) -> Result<(), ConsoleError> {
-    same_origin(parts)?;
+fn csrf(svc: &Services, parts: &Parts, s: &ConsoleSession) -> Result<(), ConsoleError> {
+    same_origin(svc, parts)?;
     let sent = parts
         .headers
         .get("x-csrf-token")
@@ -293,7 +296,7 @@ async fn sign_in(
     parts: &Parts,
     body: &[u8],
 ) -> Result<Response<Body>, ConsoleError> {
-    same_origin(parts)?;
+    same_origin(svc, parts)?;
     let v: Value = serde_json::from_slice(body)
         .map_err(|e| ConsoleError::Invalid(format!("Invalid JSON body: {e}")))?;
     let s = |k: &str| v.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
@@ -351,7 +354,7 @@ async fn sign_in(
 /// `POST api/signout`: the record goes, so the cookie is dead everywhere.
 async fn sign_out(svc: &Services, parts: &Parts) -> Result<Response<Body>, ConsoleError> {
     let (key, s) = session(svc, parts)?;
-    csrf(parts, &s)?;
+    csrf(svc, parts, &s)?;
     if let Some(v) = svc
         .store
         .get::<ConsoleSession>("", &key)
@@ -412,11 +415,21 @@ async fn forward(
     Ok(resp)
 }
 
-/// NDJSON audit lines as server-sent events, one `data:` line each.
-fn event_stream(body: Body) -> Response<Body> {
+/// NDJSON audit lines as server-sent events, one `data:` line each, while
+/// the console session `key` lasts: signing out or expiry ends the stream
+/// at its next event.
+fn event_stream(svc: &Services, key: String, body: Body) -> Response<Body> {
+    let (store, clock) = (svc.store.clone(), svc.clock.clone());
+    let alive = move || {
+        store
+            .get::<ConsoleSession>("", &key)
+            .ok()
+            .flatten()
+            .is_some_and(|s| s.expires_at > clock.epoch())
+    };
     let lines = futures_util::stream::unfold(
-        (body.into_data_stream(), Vec::<u8>::new()),
-        |(mut data, mut pending)| async move {
+        (body.into_data_stream(), Vec::<u8>::new(), alive),
+        |(mut data, mut pending, alive)| async move {
             loop {
                 if let Some(end) = pending.iter().position(|&b| b == b'\n') {
                     let line: Vec<u8> = pending.drain(..=end).collect();
@@ -424,8 +437,14 @@ fn event_stream(body: Body) -> Response<Body> {
                     if text.is_empty() {
                         continue;
                     }
+                    if !alive() {
+                        return None;
+                    }
                     let event = Bytes::from(format!("data: {text}\n\n"));
-                    return Some((Ok::<_, std::convert::Infallible>(event), (data, pending)));
+                    return Some((
+                        Ok::<_, std::convert::Infallible>(event),
+                        (data, pending, alive),
+                    ));
                 }
                 match data.next().await {
                     Some(Ok(chunk)) => pending.extend_from_slice(&chunk),
