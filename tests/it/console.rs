@@ -141,6 +141,8 @@ fn console_walkthrough_in_a_real_browser() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    // The script's report (the denial's latency) stays in the test log.
+    println!("{text}");
     assert!(out.status.success(), "{text}");
     assert!(text.contains("console walkthrough passed"), "{text}");
     assert_eq!(expected["decision"], "ImplicitDeny", "{expected}");

@@ -638,6 +638,122 @@ fn who_can_assume_and_what_if_for_service_accounts() {
             .contains(":assumed-role/carts-pia/"),
         "{v}"
     );
+    // Pod Identity's session policy narrows the pod's session; with a target
+    // role, the pod's session is the target's.
+    let narrow = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*"}]}"#;
+    ok(&s.aws(&[
+        "eks",
+        "create-pod-identity-association",
+        "--cluster-name",
+        "demo",
+        "--namespace",
+        "shop",
+        "--service-account",
+        "narrow",
+        "--role-arn",
+        &role,
+        "--disable-session-tags",
+        "--policy",
+        narrow,
+    ]));
+    let v = what_if(&[
+        "--cluster",
+        "demo",
+        "-n",
+        "shop",
+        "--service-account",
+        "narrow",
+        "--pod-identity",
+        "--action",
+        "s3:GetObject",
+        "--resource",
+        "arn:aws:s3:::data/x",
+    ]);
+    assert_eq!(v["decision"], "ImplicitDeny", "{v}");
+    assert!(
+        v["summary"].as_str().unwrap().contains("session policy"),
+        "{v}"
+    );
+    role_with_trust(
+        &s,
+        "chained-target",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:role/carts-pia"},"Action":["sts:AssumeRole","sts:TagSession"]}]}"#,
+    );
+    s.attach_role_policy(
+        "chained-target",
+        "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess",
+    );
+    ok(&s.aws(&[
+        "eks",
+        "create-pod-identity-association",
+        "--cluster-name",
+        "demo",
+        "--namespace",
+        "shop",
+        "--service-account",
+        "chain",
+        "--role-arn",
+        "arn:aws:iam::000000000000:role/carts-pia",
+        "--target-role-arn",
+        "arn:aws:iam::000000000000:role/chained-target",
+    ]));
+    let v = what_if(&[
+        "--cluster",
+        "demo",
+        "-n",
+        "shop",
+        "--service-account",
+        "chain",
+        "--pod-identity",
+        "--action",
+        "s3:GetObject",
+        "--resource",
+        "arn:aws:s3:::data/x",
+    ]);
+    assert_eq!(v["decision"], "Allow", "{v}");
+    assert!(
+        v["principal"]
+            .as_str()
+            .unwrap()
+            .contains(":assumed-role/chained-target/"),
+        "{v}"
+    );
+    // Who can assume a target role: the associations that chain into it,
+    // when its trust policy admits the first role's session with its tags.
+    role_with_trust(
+        &s,
+        "untagged-target",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:role/carts-pia"},"Action":"sts:AssumeRole"}]}"#,
+    );
+    ok(&s.aws(&[
+        "eks",
+        "create-pod-identity-association",
+        "--cluster-name",
+        "demo",
+        "--namespace",
+        "shop",
+        "--service-account",
+        "untagged",
+        "--role-arn",
+        "arn:aws:iam::000000000000:role/carts-pia",
+        "--target-role-arn",
+        "arn:aws:iam::000000000000:role/untagged-target",
+    ]));
+    let v = who("arn:aws:iam::000000000000:role/chained-target");
+    let row = &v["podIdentity"][0];
+    assert_eq!(
+        (row["serviceAccount"].as_str(), row["allowed"].as_bool()),
+        (Some("chain"), Some(true)),
+        "{v}"
+    );
+    assert_eq!(row["via"], "arn:aws:iam::000000000000:role/carts-pia");
+    let v = who("arn:aws:iam::000000000000:role/untagged-target");
+    let row = &v["podIdentity"][0];
+    assert_eq!(
+        (row["allowed"].as_bool(), row["refusedAction"].as_str()),
+        (Some(false), Some("sts:TagSession")),
+        "{v}"
+    );
     // A what-if needs a service account that has a role.
     let out = s.podiam(&[
         "explain",

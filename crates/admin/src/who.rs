@@ -3,7 +3,7 @@
 //! account and Pod Identity association podiam knows; and the session a
 //! service account would get, for `explain request`.
 
-use podiam_auth::sessions::{Grant, SessionParams, lookup_role, session_claims};
+use podiam_auth::sessions::{AssumeRoleRequest, Grant, SessionParams, lookup_role, session_claims};
 use podiam_auth::{Caller, RequestMeta, Services, Subject};
 use podiam_core::AwsError;
 use podiam_core::arn::issuer_host_path;
@@ -218,7 +218,7 @@ pub(crate) fn who_can_assume(
         .list::<Association>(account)
         .map_err(unavailable)?
         .into_iter()
-        .filter(|a| a.role_arn == role.arn)
+        .filter(|a| a.role_arn == role.arn || a.target_role_arn.as_ref() == Some(&role.arn))
     {
         let Some(c) = clusters.iter().find(|c| c.name == a.cluster) else {
             continue;
@@ -235,6 +235,12 @@ pub(crate) fn who_can_assume(
             "serviceAccount": a.service_account,
             "principal": SERVICE_PRINCIPAL,
         });
+        if a.role_arn != role.arn {
+            pods.push(chained(
+                svc, account, &c.value, &a, &role, &trust, tags, base, meta,
+            )?);
+            continue;
+        }
         pods.push(
             match evaluate_trust(svc, account, &c.value, &role.arn, &trust, &tags, meta) {
                 Ok(()) => {
@@ -270,6 +276,80 @@ pub(crate) fn who_can_assume(
         "podIdentity": pods,
         "notes": notes,
     }))
+}
+
+/// An association that chains into `target` (its target role): EKS's
+/// session of the association's role must be admitted first, then that
+/// session's `sts:AssumeRole` (and `sts:TagSession`, the six tags being
+/// transitive) by the target's trust policy and its own identity policies.
+#[allow(clippy::too_many_arguments)]
+fn chained(
+    svc: &Services,
+    account: &str,
+    cluster: &Cluster,
+    a: &Association,
+    target: &Role,
+    trust: &podiam_policy::Policy,
+    tags: Vec<(String, String)>,
+    mut base: Value,
+    meta: &RequestMeta,
+) -> Result<Value, AwsError> {
+    base["via"] = json!(a.role_arn);
+    let first = role(svc, &a.role_arn)?;
+    let first_trust = svc
+        .trust_policy(&first)
+        .ok_or_else(|| invalid("the association's role's trust policy does not parse"))?;
+    if let Err((action, o)) =
+        evaluate_trust(svc, account, cluster, &first.arn, &first_trust, &tags, meta)
+    {
+        let mut v = row(base, &o);
+        v["refusedAction"] = json!(action);
+        v["refusedBy"] = json!(first.arn);
+        return Ok(v);
+    }
+    let transitive: Vec<String> = tags.iter().map(|(k, _)| k.clone()).collect();
+    let grant = Grant {
+        tags,
+        transitive,
+        ..Grant::new(SessionOrigin::PodIdentity {
+            cluster: cluster.name.clone(),
+            association_id: a.id.clone(),
+        })
+    };
+    let params = SessionParams {
+        role_arn: first.arn.clone(),
+        session_name: format!("eks-{}-pod", cluster.name),
+        duration: None,
+        policy: None,
+        policy_arns: vec![],
+    };
+    let (session, _) =
+        session_claims(svc, &params, &first, grant).map_err(|e| invalid(e.to_string()))?;
+    let request = AssumeRoleRequest {
+        role_arn: &target.arn,
+        session_name: &session.session_name,
+        external_id: a.external_id.as_deref(),
+        source_identity: None,
+        tags: &session.tags,
+        transitive: &session.transitive_tag_keys,
+    };
+    let caller = Caller::Session(Box::new(session.clone()));
+    let who = svc.authorizer(Subject::Caller(&caller), meta);
+    for check in request.checks(trust) {
+        let o = who.evaluate(&check);
+        if o.decision != Decision::Allow {
+            let mut v = row(base, &o);
+            v["refusedAction"] = json!(check.action);
+            return Ok(v);
+        }
+    }
+    base["allowed"] = json!(true);
+    base["summary"] = json!(format!(
+        "EKS assumes {} for the pod, then chains into this role as that session",
+        first.arn
+    ));
+    base["mismatches"] = json!([]);
+    Ok(base)
 }
 
 /// The (namespace, name) pairs a trust policy names literally as
@@ -329,17 +409,21 @@ pub(crate) fn what_if_subject(
         let c = cluster_named(svc, account, &cluster)?;
         Ok((cluster, need("namespace")?, need("serviceAccount")?, c))
     };
-    let session = |role_arn: &str| SessionParams {
-        role_arn: role_arn.to_string(),
-        session_name: "podiam-what-if".into(),
-        duration: None,
-        policy: None,
-        policy_arns: vec![],
+    // A session of `role` with the session policy `policy`.
+    let session = |role: &Role, grant: Grant, policy: Option<String>| {
+        let params = SessionParams {
+            role_arn: role.arn.clone(),
+            session_name: "podiam-what-if".into(),
+            duration: None,
+            policy,
+            policy_arns: vec![],
+        };
+        session_claims(svc, &params, role, grant)
+            .map(|(c, _)| c)
+            .map_err(|e| invalid(e.to_string()))
     };
     let claims = |role: &Role, grant: Grant| {
-        session_claims(svc, &session(&role.arn), role, grant)
-            .map(|(c, _)| Caller::Session(Box::new(c)))
-            .map_err(|e| invalid(e.to_string()))
+        session(role, grant, None).map(|c| Caller::Session(Box::new(c)))
     };
     match kind.as_str() {
         "role" => {
@@ -409,7 +493,27 @@ pub(crate) fn what_if_subject(
                 "decided as {}'s Pod Identity session (association {}), with a pod of {ns}/{name}",
                 role.arn, assoc.id
             ));
-            claims(&role, grant)
+            // The association's session policy narrows the pod's session:
+            // the target role's, when EKS chains into one.
+            let Some(target) = &assoc.target_role_arn else {
+                return session(&role, grant, assoc.policy.clone())
+                    .map(|c| Caller::Session(Box::new(c)));
+            };
+            let first = session(&role, grant, None)?;
+            let target = self::role(svc, target)?;
+            notes.push(format!(
+                "EKS chains into the target role {}: decided as that session (its trust policy is not checked here)",
+                target.arn
+            ));
+            let chained = Grant {
+                tags: first.tags.clone(),
+                transitive: first.transitive_tag_keys.clone(),
+                chained: true,
+                ..Grant::new(SessionOrigin::AssumeRole {
+                    source_arn: first.assumed_role_arn(),
+                })
+            };
+            session(&target, chained, assoc.policy.clone()).map(|c| Caller::Session(Box::new(c)))
         }
         other => Err(invalid(format!(
             "principal.kind must be role, irsa or pod-identity, not {other:?}"

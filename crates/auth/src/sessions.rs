@@ -111,29 +111,17 @@ pub fn assume_role(
         .trust_policy(&role)
         .ok_or_else(|| denied("sts:AssumeRole"))?;
     let who = svc.authorizer(Subject::Caller(caller), meta);
-    let role_account = role.arn.split(':').nth(4).unwrap_or_default().to_string();
-    let mut actions = vec!["sts:AssumeRole"];
-    if !tags.is_empty() {
-        actions.push("sts:TagSession");
-    }
-    if source_identity.is_some() {
-        actions.push("sts:SetSourceIdentity");
-    }
-    for action in actions {
-        let mut check = Check::new(action, role.arn.clone())
-            .key("sts:RoleSessionName", session.session_name.clone());
-        if let Some(x) = &external_id {
-            check = check.key("sts:ExternalId", x.clone());
-        }
-        if let Some(s) = &source_identity {
-            check = check.key("sts:SourceIdentity", s.clone());
-        }
-        let check = check
-            .with_request_tags(&tags, &transitive)
-            .with_resource_policy("trust policy", trust.clone())
-            .with_resource_account(role_account.clone());
+    let request = AssumeRoleRequest {
+        role_arn: &role.arn,
+        session_name: &session.session_name,
+        external_id: external_id.as_deref(),
+        source_identity: source_identity.as_deref(),
+        tags: &tags,
+        transitive: &transitive,
+    };
+    for check in request.checks(&trust) {
         if who.decide(&check).is_err() {
-            return Err(denied(action));
+            return Err(denied(check.action.as_ref()));
         }
     }
     let duration = session.duration.unwrap_or(3600);
@@ -157,6 +145,56 @@ pub fn assume_role(
             chained: true,
         },
     )
+}
+
+/// What an `sts:AssumeRole` asks of the target role, for its checks.
+#[derive(Debug, Clone, Copy)]
+pub struct AssumeRoleRequest<'a> {
+    /// The target role.
+    pub role_arn: &'a str,
+    /// `RoleSessionName`.
+    pub session_name: &'a str,
+    /// `ExternalId`.
+    pub external_id: Option<&'a str>,
+    /// `SourceIdentity`.
+    pub source_identity: Option<&'a str>,
+    /// Session tags, the caller's transitive ones included.
+    pub tags: &'a [(String, String)],
+    /// Transitive tag keys.
+    pub transitive: &'a [String],
+}
+
+impl AssumeRoleRequest<'_> {
+    /// The checks the caller must pass, each against the role's `trust`
+    /// policy: `sts:AssumeRole`, and `sts:TagSession` or
+    /// `sts:SetSourceIdentity` when the request carries them.
+    pub fn checks(&self, trust: &Policy) -> Vec<Check> {
+        let role_account = self.role_arn.split(':').nth(4).unwrap_or_default();
+        let mut actions = vec!["sts:AssumeRole"];
+        if !self.tags.is_empty() {
+            actions.push("sts:TagSession");
+        }
+        if self.source_identity.is_some() {
+            actions.push("sts:SetSourceIdentity");
+        }
+        actions
+            .into_iter()
+            .map(|action| {
+                let mut check = Check::new(action, self.role_arn.to_string())
+                    .key("sts:RoleSessionName", self.session_name.to_string());
+                if let Some(x) = self.external_id {
+                    check = check.key("sts:ExternalId", x.to_string());
+                }
+                if let Some(s) = self.source_identity {
+                    check = check.key("sts:SourceIdentity", s.to_string());
+                }
+                check
+                    .with_request_tags(self.tags, self.transitive)
+                    .with_resource_policy("trust policy", trust.clone())
+                    .with_resource_account(role_account.to_string())
+            })
+            .collect()
+    }
 }
 
 /// What a new session carries besides its request parameters.
