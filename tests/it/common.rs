@@ -295,6 +295,34 @@ impl Server {
         format!("arn:aws:iam::{ACCOUNT}:role/{role}")
     }
 
+    /// `podiam sa create` in `cluster`, with `KEY=VALUE` annotations.
+    pub fn create_sa(&self, cluster: &str, ns: &str, name: &str, annotations: &[&str]) {
+        let mut args = vec!["sa", "create", "--cluster", cluster, "-n", ns, name];
+        for a in annotations {
+            args.extend(["--annotation", a]);
+        }
+        ok(&self.podiam(&args));
+    }
+
+    /// `aws eks create-pod-identity-association` for `ns/sa` in `cluster`
+    /// with `role_arn`, plus `extra` arguments.
+    pub fn associate(&self, cluster: &str, ns: &str, sa: &str, role_arn: &str, extra: &[&str]) {
+        let mut args = vec![
+            "eks",
+            "create-pod-identity-association",
+            "--cluster-name",
+            cluster,
+            "--namespace",
+            ns,
+            "--service-account",
+            sa,
+            "--role-arn",
+            role_arn,
+        ];
+        args.extend_from_slice(extra);
+        ok(&self.aws(&args));
+    }
+
     /// Attaches managed policy `policy_arn` to role `role`.
     pub fn attach_role_policy(&self, role: &str, policy_arn: &str) {
         ok(&self.aws(&[

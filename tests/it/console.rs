@@ -25,35 +25,14 @@ fn console_walkthrough_in_a_real_browser() {
         "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess",
     );
     let annotation = format!("eks.amazonaws.com/role-arn={role}");
-    ok(&s.podiam(&[
-        "sa",
-        "create",
-        "--cluster",
-        "demo",
-        "-n",
-        ns,
-        sa,
-        "--annotation",
-        &annotation,
-    ]));
+    s.create_sa("demo", ns, sa, &[&annotation]);
     // The same service account name in another namespace: a near miss.
-    ok(&s.podiam(&["sa", "create", "--cluster", "demo", "-n", "other", sa]));
+    s.create_sa("demo", "other", sa, &[]);
     let wrong_token = s.token("demo", "other", sa, &[]);
     // What the other pages show: an association, a bucket and a table with
     // their resource policies.
     let pia_role = s.setup_irsa("demo2", "carts-pia", "shop", "carts");
-    ok(&s.aws(&[
-        "eks",
-        "create-pod-identity-association",
-        "--cluster-name",
-        "demo",
-        "--namespace",
-        "shop",
-        "--service-account",
-        "carts",
-        "--role-arn",
-        &pia_role,
-    ]));
+    s.associate("demo", "shop", "carts", &pia_role, &[]);
     ok(&s.aws(&["s3api", "create-bucket", "--bucket", "data"]));
     let read = |action: &str, resource: &str| {
         serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",

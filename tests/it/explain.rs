@@ -485,55 +485,22 @@ fn who_can_assume_and_what_if_for_service_accounts() {
     s.attach_role_policy("reader", "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess");
     // Annotated for the role, but the trust policy names another namespace.
     let annotation = format!("eks.amazonaws.com/role-arn={role}");
-    ok(&s.podiam(&[
-        "sa",
-        "create",
-        "--cluster",
-        "demo",
-        "-n",
-        "shop",
-        "carts",
-        "--annotation",
-        &annotation,
-    ]));
-    ok(&s.podiam(&[
-        "sa",
-        "create",
-        "--cluster",
-        "demo",
-        "-n",
-        "dev",
-        "carts",
-        "--annotation",
-        &annotation,
-    ]));
-    ok(&s.podiam(&[
-        "sa",
-        "create",
-        "--cluster",
-        "demo",
-        "-n",
-        "dev",
-        "unrelated",
-    ]));
+    s.create_sa("demo", "shop", "carts", &[&annotation]);
+    s.create_sa("demo", "dev", "carts", &[&annotation]);
+    s.create_sa("demo", "dev", "unrelated", &[]);
     // Pod Identity: one association whose role trusts EKS, one that does not.
     role_with_trust(
         &s,
         "carts-pia",
         r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"pods.eks.amazonaws.com"},"Action":["sts:AssumeRole","sts:TagSession"]}]}"#,
     );
-    ok(&s.aws(&[
-        "eks",
-        "create-pod-identity-association",
-        "--cluster-name",
+    s.associate(
         "demo",
-        "--namespace",
         "shop",
-        "--service-account",
         "pia",
-        "--role-arn",
         "arn:aws:iam::000000000000:role/carts-pia",
-    ]));
+        &[],
+    );
     let who = |role: &str| {
         let out = s.podiam(&["explain", "who-can-assume", "--role-arn", role, "--json"]);
         serde_json::from_str::<serde_json::Value>(&ok(&out)).unwrap()
@@ -641,21 +608,13 @@ fn who_can_assume_and_what_if_for_service_accounts() {
     // Pod Identity's session policy narrows the pod's session; with a target
     // role, the pod's session is the target's.
     let narrow = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*"}]}"#;
-    ok(&s.aws(&[
-        "eks",
-        "create-pod-identity-association",
-        "--cluster-name",
+    s.associate(
         "demo",
-        "--namespace",
         "shop",
-        "--service-account",
         "narrow",
-        "--role-arn",
         &role,
-        "--disable-session-tags",
-        "--policy",
-        narrow,
-    ]));
+        &["--disable-session-tags", "--policy", narrow],
+    );
     let v = what_if(&[
         "--cluster",
         "demo",
@@ -683,20 +642,16 @@ fn who_can_assume_and_what_if_for_service_accounts() {
         "chained-target",
         "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess",
     );
-    ok(&s.aws(&[
-        "eks",
-        "create-pod-identity-association",
-        "--cluster-name",
+    s.associate(
         "demo",
-        "--namespace",
         "shop",
-        "--service-account",
         "chain",
-        "--role-arn",
         "arn:aws:iam::000000000000:role/carts-pia",
-        "--target-role-arn",
-        "arn:aws:iam::000000000000:role/chained-target",
-    ]));
+        &[
+            "--target-role-arn",
+            "arn:aws:iam::000000000000:role/chained-target",
+        ],
+    );
     let v = what_if(&[
         "--cluster",
         "demo",
@@ -725,20 +680,16 @@ fn who_can_assume_and_what_if_for_service_accounts() {
         "untagged-target",
         r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:role/carts-pia"},"Action":"sts:AssumeRole"}]}"#,
     );
-    ok(&s.aws(&[
-        "eks",
-        "create-pod-identity-association",
-        "--cluster-name",
+    s.associate(
         "demo",
-        "--namespace",
         "shop",
-        "--service-account",
         "untagged",
-        "--role-arn",
         "arn:aws:iam::000000000000:role/carts-pia",
-        "--target-role-arn",
-        "arn:aws:iam::000000000000:role/untagged-target",
-    ]));
+        &[
+            "--target-role-arn",
+            "arn:aws:iam::000000000000:role/untagged-target",
+        ],
+    );
     let v = who("arn:aws:iam::000000000000:role/chained-target");
     let row = &v["podIdentity"][0];
     assert_eq!(
