@@ -555,18 +555,16 @@ fn who_can_assume_and_what_if_for_service_accounts() {
         serde_json::from_slice::<serde_json::Value>(&out.stdout)
             .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)))
     };
-    let v = what_if(&[
-        "--cluster",
-        "demo",
-        "-n",
-        "shop",
-        "--service-account",
-        "carts",
-        "--action",
-        "s3:GetObject",
-        "--resource",
-        "arn:aws:s3:::data/x",
-    ]);
+    // As service account `sa` of demo/shop, on s3://data/x.
+    let as_sa = |sa: &str, pod_identity: bool, action: &str| {
+        let mut args = vec!["--cluster", "demo", "-n", "shop", "--service-account", sa];
+        if pod_identity {
+            args.push("--pod-identity");
+        }
+        args.extend(["--action", action, "--resource", "arn:aws:s3:::data/x"]);
+        what_if(&args)
+    };
+    let v = as_sa("carts", false, "s3:GetObject");
     assert_eq!(v["decision"], "Allow", "{v}");
     assert!(
         v["principal"]
@@ -584,19 +582,7 @@ fn who_can_assume_and_what_if_for_service_accounts() {
         "arn:aws:s3:::data/x",
     ]);
     assert_eq!(v["decision"], "ImplicitDeny", "{v}");
-    let v = what_if(&[
-        "--cluster",
-        "demo",
-        "-n",
-        "shop",
-        "--service-account",
-        "pia",
-        "--pod-identity",
-        "--action",
-        "s3:GetObject",
-        "--resource",
-        "arn:aws:s3:::data/x",
-    ]);
+    let v = as_sa("pia", true, "s3:GetObject");
     assert_eq!(v["decision"], "ImplicitDeny", "{v}");
     assert!(
         v["principal"]
@@ -615,19 +601,7 @@ fn who_can_assume_and_what_if_for_service_accounts() {
         &role,
         &["--disable-session-tags", "--policy", narrow],
     );
-    let v = what_if(&[
-        "--cluster",
-        "demo",
-        "-n",
-        "shop",
-        "--service-account",
-        "narrow",
-        "--pod-identity",
-        "--action",
-        "s3:GetObject",
-        "--resource",
-        "arn:aws:s3:::data/x",
-    ]);
+    let v = as_sa("narrow", true, "s3:GetObject");
     assert_eq!(v["decision"], "ImplicitDeny", "{v}");
     assert!(
         v["summary"].as_str().unwrap().contains("session policy"),
@@ -652,19 +626,7 @@ fn who_can_assume_and_what_if_for_service_accounts() {
             "arn:aws:iam::000000000000:role/chained-target",
         ],
     );
-    let v = what_if(&[
-        "--cluster",
-        "demo",
-        "-n",
-        "shop",
-        "--service-account",
-        "chain",
-        "--pod-identity",
-        "--action",
-        "s3:GetObject",
-        "--resource",
-        "arn:aws:s3:::data/x",
-    ]);
+    let v = as_sa("chain", true, "s3:GetObject");
     assert_eq!(v["decision"], "Allow", "{v}");
     assert!(
         v["principal"]
