@@ -236,8 +236,14 @@ impl Policy {
     /// (case-insensitive): a service fetches costly context (an object's
     /// tags) only for the policies that read it.
     pub fn reads_key_prefix(&self, prefix: &str) -> bool {
-        let prefix = prefix.to_ascii_lowercase();
-        self.inner.reads.iter().any(|k| k.starts_with(&prefix))
+        // `reads` is lower-cased: compare without lower-casing `prefix`
+        // (this runs on every decision).
+        let p = prefix.as_bytes();
+        self.inner.reads.iter().any(|k| {
+            k.as_bytes()
+                .get(..p.len())
+                .is_some_and(|h| h.eq_ignore_ascii_case(p))
+        })
     }
 
     /// Whether a condition or a policy variable reads `key`
