@@ -305,8 +305,15 @@ impl Server {
     }
 
     /// `aws eks create-pod-identity-association` for `ns/sa` in `cluster`
-    /// with `role_arn`, plus `extra` arguments.
-    pub fn associate(&self, cluster: &str, ns: &str, sa: &str, role_arn: &str, extra: &[&str]) {
+    /// with `role_arn`, plus `extra` arguments; returns the association.
+    pub fn associate(
+        &self,
+        cluster: &str,
+        ns: &str,
+        sa: &str,
+        role_arn: &str,
+        extra: &[&str],
+    ) -> Value {
         let mut args = vec![
             "eks",
             "create-pod-identity-association",
@@ -320,7 +327,7 @@ impl Server {
             role_arn,
         ];
         args.extend_from_slice(extra);
-        ok(&self.aws(&args));
+        json_out(&self.aws(&args))["association"].clone()
     }
 
     /// Attaches managed policy `policy_arn` to role `role`.

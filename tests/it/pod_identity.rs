@@ -532,25 +532,6 @@ fn put_inline_policy(s: &Server, role: &str, name: &str, doc: &str) {
     ]));
 }
 
-/// `aws eks create-pod-identity-association` in cluster `demo`; returns the
-/// association object.
-fn associate(s: &Server, ns: &str, sa: &str, role_arn: &str, extra: &[&str]) -> serde_json::Value {
-    let mut args = vec![
-        "eks",
-        "create-pod-identity-association",
-        "--cluster-name",
-        "demo",
-        "--namespace",
-        ns,
-        "--service-account",
-        sa,
-        "--role-arn",
-        role_arn,
-    ];
-    args.extend_from_slice(extra);
-    json_out(&s.aws(&args))["association"].clone()
-}
-
 static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 fn unique_path(s: &Server, stem: &str) -> std::path::PathBuf {
@@ -727,7 +708,7 @@ fn abac_setup(s: &Server, role: &str) -> (AgentProc, std::path::PathBuf, std::pa
     ok(&s.podiam(&["cluster", "create", "demo"]));
     let arn = create_role(s, role, POD_TRUST);
     for ns in ["team-a", "team-b"] {
-        associate(s, ns, "app", &arn, &[]);
+        s.associate("demo", ns, "app", &arn, &[]);
     }
     ok(&s.aws(&["s3", "mb", "s3://shared"]));
     admin_put(s, "shared", "team-a/x", "for team a");
@@ -961,8 +942,8 @@ fn target_role_arn_chains_into_the_target_role() {
         r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListAllMyBuckets","Resource":"*"}]}"#,
     );
 
-    let assoc = associate(
-        &s,
+    let assoc = s.associate(
+        "demo",
         "chain",
         "app",
         &primary,
@@ -1024,8 +1005,8 @@ fn target_role_arn_chains_into_the_target_role() {
 
     // The target's trust scopes by the transitive session tags: another
     // namespace's association to the same roles is refused.
-    associate(
-        &s,
+    s.associate(
+        "demo",
         "other",
         "app",
         &primary,
@@ -1119,9 +1100,7 @@ fn association_policy_with_a_target_role_limits_the_target_session() {
     ok(&s.aws(&["s3", "mb", "s3://data"]));
     admin_put(&s, "data", "k", "v");
     // The association narrows the target's permissions to GetObject.
-    associate(
-        &s,
-        "ns",
+    s.associate("demo", "ns",
         "app",
         &primary,
         &[
