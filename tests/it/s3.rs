@@ -1073,9 +1073,10 @@ fn expired_copy(s: &Server, session: &Credentials) -> Credentials {
         })
         .collect();
     let sealer = Sealer::new(&keys, now()).unwrap();
-    let mut claims = sealer
+    let mut claims = (*sealer
         .open(session.session_token.as_deref().unwrap())
-        .unwrap();
+        .unwrap())
+    .clone();
     claims.expires_at = now() - 60;
     let token = sealer.seal(&claims, &podiam_core::SystemRandom);
     Credentials::new(

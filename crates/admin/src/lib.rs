@@ -606,7 +606,7 @@ fn key_subject(svc: &Services, v: &Value, notes: &mut Vec<String>) -> Result<Cal
                 podiam_core::timefmt::iso8601(claims.expires_at)
             ));
         }
-        Caller::Session(Box::new(claims))
+        Caller::Session(claims)
     } else {
         let key = svc
             .store

@@ -333,7 +333,7 @@ fn chained(
         tags: &session.tags,
         transitive: &session.transitive_tag_keys,
     };
-    let caller = Caller::Session(Box::new(session.clone()));
+    let caller = Caller::Session(std::sync::Arc::new(session.clone()));
     let who = svc.authorizer(Subject::Caller(&caller), meta);
     for check in request.checks(trust) {
         let o = who.evaluate(&check);
@@ -423,7 +423,7 @@ pub(crate) fn what_if_subject(
             .map_err(|e| invalid(e.to_string()))
     };
     let claims = |role: &Role, grant: Grant| {
-        session(role, grant, None).map(|c| Caller::Session(Box::new(c)))
+        session(role, grant, None).map(|c| Caller::Session(std::sync::Arc::new(c)))
     };
     match kind.as_str() {
         "role" => {
@@ -497,7 +497,7 @@ pub(crate) fn what_if_subject(
             // the target role's, when EKS chains into one.
             let Some(target) = &assoc.target_role_arn else {
                 return session(&role, grant, assoc.policy.clone())
-                    .map(|c| Caller::Session(Box::new(c)));
+                    .map(|c| Caller::Session(std::sync::Arc::new(c)));
             };
             let first = session(&role, grant, None)?;
             let target = self::role(svc, target)?;
@@ -513,7 +513,8 @@ pub(crate) fn what_if_subject(
                     source_arn: first.assumed_role_arn(),
                 })
             };
-            session(&target, chained, assoc.policy.clone()).map(|c| Caller::Session(Box::new(c)))
+            session(&target, chained, assoc.policy.clone())
+                .map(|c| Caller::Session(std::sync::Arc::new(c)))
         }
         other => Err(invalid(format!(
             "principal.kind must be role, irsa or pod-identity, not {other:?}"

@@ -9,6 +9,7 @@
 
 use serde::Serialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::future::Future;
@@ -23,8 +24,8 @@ tokio::task_local! {
 /// What handlers learned about the request being served.
 #[derive(Debug, Clone, Default)]
 pub struct Record {
-    /// `userIdentity`.
-    pub user_identity: Option<Value>,
+    /// `userIdentity`, serialized.
+    pub user_identity: Option<Box<RawValue>>,
     /// podiam's decision: action, resource, result, explanation.
     pub decision: Option<Value>,
     /// The AWS error code returned, if any.
@@ -44,7 +45,7 @@ pub async fn scope<F: Future>(fut: F) -> (F::Output, Record) {
     SCOPE
         .scope(RefCell::new(Record::default()), async move {
             let out = fut.await;
-            let rec = SCOPE.with(|r| r.borrow().clone());
+            let rec = SCOPE.with(|r| std::mem::take(&mut *r.borrow_mut()));
             (out, rec)
         })
         .await
@@ -85,8 +86,10 @@ pub fn note_request(source: &str, name: &str, parameters: Value) {
 }
 
 /// Notes who the caller is.
-pub fn note_identity(identity: Value) {
-    note(|r| r.user_identity = Some(identity));
+pub fn note_identity(identity: impl Serialize) {
+    if let Ok(v) = serde_json::value::to_raw_value(&identity) {
+        note(|r| r.user_identity = Some(v));
+    }
 }
 
 /// One audit line.
@@ -106,8 +109,8 @@ pub struct AuditEvent {
     pub source_ip_address: String,
     /// The `User-Agent`.
     pub user_agent: String,
-    /// Who called.
-    pub user_identity: Value,
+    /// Who called (`null` when no one authenticated).
+    pub user_identity: Option<Box<RawValue>>,
     /// The request's parameters, secrets redacted.
     pub request_parameters: Value,
     /// The request id.
@@ -306,7 +309,12 @@ impl Auditor {
         let Some(f) = guard.as_mut() else {
             return;
         };
-        if writeln!(f.out, "{text}").is_err() {
+        // One line, without the formatting machinery (every request).
+        if f.out
+            .write_all(text.as_bytes())
+            .and_then(|()| f.out.write_all(b"\n"))
+            .is_err()
+        {
             *guard = None;
             return;
         }
@@ -372,7 +380,7 @@ mod tests {
             aws_region: "us-east-1".into(),
             source_ip_address: "127.0.0.1".into(),
             user_agent: "ua".into(),
-            user_identity: Value::Null,
+            user_identity: None,
             request_parameters: Value::Null,
             request_id: "r".into(),
             error_code: code.map(str::to_string),
@@ -402,7 +410,7 @@ mod tests {
             aws_region: "us-east-1".into(),
             source_ip_address: "127.0.0.1".into(),
             user_agent: "ua".into(),
-            user_identity: Value::Null,
+            user_identity: None,
             request_parameters: Value::Null,
             request_id: "quiet-1".into(),
             error_code: None,

@@ -135,19 +135,21 @@ pub struct Authenticated {
 /// `Authorization` header or the `X-Amz-Credential` query parameter, without
 /// verifying anything. Used to route requests on the shared port.
 pub fn signing_service(headers: &http::HeaderMap, query: Option<&str>) -> Option<String> {
-    let credential = if let Some(a) = headers
+    // AKID/date/region/service/aws4_request
+    let service = |credential: &str| {
+        let mut parts = credential.split('/');
+        let service = parts.nth(3)?;
+        (parts.next().is_some() && parts.next().is_none()).then(|| service.to_string())
+    };
+    if let Some(a) = headers
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
     {
         let i = a.find("Credential=")?;
-        a[i + 11..].split([',', ' ']).next()?.to_string()
+        service(a[i + 11..].split([',', ' ']).next()?)
     } else {
-        let q = query?;
-        form_value(q, "X-Amz-Credential")?
-    };
-    // AKID/date/region/service/aws4_request
-    let parts: Vec<&str> = credential.split('/').collect();
-    (parts.len() == 5).then(|| parts[3].to_string())
+        service(&form_value(query?, "X-Amz-Credential")?)
+    }
 }
 
 fn form_value(q: &str, key: &str) -> Option<String> {
@@ -189,7 +191,7 @@ impl Services {
                 });
             }
             let secret = claims.secret_access_key.clone();
-            return Ok((Caller::Session(Box::new(claims)), secret));
+            return Ok((Caller::Session(claims), secret));
         }
         let key = self
             .store
@@ -244,5 +246,40 @@ impl Services {
             })?;
         crate::audit::note_identity(caller.user_identity());
         Ok(Some(Authenticated { caller, verified }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::signing_service;
+
+    #[test]
+    fn the_signing_service_is_the_credential_scopes_fourth_part() {
+        let mut h = http::HeaderMap::new();
+        let auth = |cred: &str| {
+            format!("AWS4-HMAC-SHA256 Credential={cred}, SignedHeaders=host, Signature=00")
+                .parse::<http::HeaderValue>()
+                .unwrap()
+        };
+        h.insert(
+            "authorization",
+            auth("AKID/20260101/us-east-1/dynamodb/aws4_request"),
+        );
+        assert_eq!(signing_service(&h, None).as_deref(), Some("dynamodb"));
+        for bad in [
+            "AKID/20260101/us-east-1/dynamodb",
+            "AKID/d/r/s/aws4_request/x",
+            "",
+        ] {
+            h.insert("authorization", auth(bad));
+            assert_eq!(signing_service(&h, None), None, "{bad}");
+        }
+        let q = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2F20260101%2Fus-east-1%2Fs3%2Faws4_request";
+        assert_eq!(
+            signing_service(&http::HeaderMap::new(), Some(q)).as_deref(),
+            Some("s3")
+        );
+        assert_eq!(signing_service(&http::HeaderMap::new(), Some("a=b")), None);
+        assert_eq!(signing_service(&http::HeaderMap::new(), None), None);
     }
 }

@@ -2,6 +2,7 @@
 
 use podiam_core::session::SessionClaims;
 use podiam_policy::Principal;
+use serde::{Serialize, Serializer};
 
 /// An authenticated caller.
 #[derive(Debug, Clone)]
@@ -14,7 +15,7 @@ pub enum Caller {
         access_key_id: String,
     },
     /// A role session from a sealed session token.
-    Session(Box<SessionClaims>),
+    Session(std::sync::Arc<SessionClaims>),
 }
 
 impl Caller {
@@ -58,32 +59,10 @@ impl Caller {
         }
     }
 
-    /// CloudTrail's `userIdentity` for this caller.
-    pub fn user_identity(&self) -> serde_json::Value {
-        match self {
-            Caller::Root {
-                account,
-                access_key_id,
-            } => serde_json::json!({
-                "type": "Root",
-                "principalId": account,
-                "arn": self.arn(),
-                "accountId": account,
-                "accessKeyId": access_key_id,
-            }),
-            Caller::Session(s) => serde_json::json!({
-                "type": "AssumedRole",
-                "principalId": s.assumed_role_id(),
-                "arn": s.assumed_role_arn(),
-                "accountId": s.account,
-                "accessKeyId": s.access_key_id,
-                "sessionContext": {
-                    "sessionIssuer": {"type": "Role", "principalId": s.role_id, "arn": s.role_arn, "accountId": s.account, "userName": s.role_name},
-                    "attributes": {"creationDate": podiam_core::timefmt::iso8601(s.issued_at), "mfaAuthenticated": "false"},
-                    "sourceIdentity": s.source_identity,
-                },
-            }),
-        }
+    /// CloudTrail's `userIdentity` for this caller, serialized straight
+    /// from the caller's fields (it is written on every audit line).
+    pub fn user_identity(&self) -> UserIdentity<'_> {
+        UserIdentity(self)
     }
 
     /// The caller as the policy engine sees it.
@@ -94,6 +73,86 @@ impl Caller {
             }
             Caller::Session(s) => Principal::assumed_role(s.assumed_role_arn(), s.role_arn.clone())
                 .with_userid(s.assumed_role_id()),
+        }
+    }
+}
+
+/// [`Caller::user_identity`].
+#[derive(Debug, Clone, Copy)]
+pub struct UserIdentity<'a>(&'a Caller);
+
+impl Serialize for UserIdentity<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Identity<'a> {
+            #[serde(rename = "type")]
+            kind: &'a str,
+            principal_id: &'a str,
+            arn: &'a str,
+            account_id: &'a str,
+            access_key_id: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            session_context: Option<SessionContext<'a>>,
+        }
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct SessionContext<'a> {
+            session_issuer: Issuer<'a>,
+            attributes: Attributes,
+            source_identity: Option<&'a str>,
+        }
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Issuer<'a> {
+            #[serde(rename = "type")]
+            kind: &'a str,
+            principal_id: &'a str,
+            arn: &'a str,
+            account_id: &'a str,
+            user_name: &'a str,
+        }
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Attributes {
+            creation_date: String,
+            mfa_authenticated: &'static str,
+        }
+        match self.0 {
+            Caller::Root {
+                account,
+                access_key_id,
+            } => Identity {
+                kind: "Root",
+                principal_id: account,
+                arn: &self.0.arn(),
+                account_id: account,
+                access_key_id,
+                session_context: None,
+            }
+            .serialize(ser),
+            Caller::Session(s) => Identity {
+                kind: "AssumedRole",
+                principal_id: &s.assumed_role_id(),
+                arn: &s.assumed_role_arn(),
+                account_id: &s.account,
+                access_key_id: &s.access_key_id,
+                session_context: Some(SessionContext {
+                    session_issuer: Issuer {
+                        kind: "Role",
+                        principal_id: &s.role_id,
+                        arn: &s.role_arn,
+                        account_id: &s.account,
+                        user_name: &s.role_name,
+                    },
+                    attributes: Attributes {
+                        creation_date: podiam_core::timefmt::iso8601(s.issued_at),
+                        mfa_authenticated: "false",
+                    },
+                    source_identity: s.source_identity.as_deref(),
+                }),
+            }
+            .serialize(ser),
         }
     }
 }

@@ -246,21 +246,24 @@ impl<'a> Authorizer<'a> {
         if wants("aws:EpochTime") {
             b = b.key("aws:EpochTime", now.to_string());
         }
-        b = b.key("aws:RequestedRegion", svc.config.region.clone());
-        b = self.meta.apply(b);
+        if wants("aws:RequestedRegion") {
+            b = b.key("aws:RequestedRegion", svc.config.region.clone());
+        }
+        b = self.meta.apply(b, wants);
         match self.subject {
             Subject::Caller(c) => {
                 b = caller_keys(b, c, self.set.as_ref().ok().filter(|_| tags), &wants)
             }
-            Subject::Service { source_account, .. } => {
+            Subject::Service { source_account, .. } if wants("aws:SourceAccount") => {
                 b = b.key("aws:SourceAccount", source_account.to_string());
             }
-            Subject::WebIdentity { provider } => {
+            Subject::WebIdentity { provider } if wants("aws:FederatedProvider") => {
                 b = b.key("aws:FederatedProvider", provider.to_string());
             }
+            Subject::Service { .. } | Subject::WebIdentity { .. } => {}
             Subject::Anonymous => {}
         }
-        if let Some(a) = resource_account {
+        if let Some(a) = resource_account.filter(|_| wants("aws:ResourceAccount")) {
             b = b.key("aws:ResourceAccount", a);
         }
         for (k, v) in check.keys.iter().filter(|(k, _)| wants(k)) {
@@ -378,7 +381,9 @@ fn caller_keys(
     set: Option<&PolicySet>,
     wants: &impl Fn(&str) -> bool,
 ) -> RequestContextBuilder {
-    b = b.key("aws:ViaAWSService", "false");
+    if wants("aws:ViaAWSService") {
+        b = b.key("aws:ViaAWSService", "false");
+    }
     for (k, v) in set.map(|s| s.principal_tags.as_slice()).unwrap_or_default() {
         b = b.key(format!("aws:PrincipalTag/{k}"), v.clone());
     }
@@ -389,8 +394,14 @@ fn caller_keys(
                 podiam_core::timefmt::iso8601(s.issued_at),
             );
         }
-        b = b.key("aws:MultiFactorAuthPresent", "false");
-        if let Some(si) = &s.source_identity {
+        if wants("aws:MultiFactorAuthPresent") {
+            b = b.key("aws:MultiFactorAuthPresent", "false");
+        }
+        if let Some(si) = s
+            .source_identity
+            .as_ref()
+            .filter(|_| wants("aws:SourceIdentity"))
+        {
             b = b.key("aws:SourceIdentity", si.clone());
         }
         if let podiam_core::session::SessionOrigin::WebIdentity {
@@ -399,17 +410,25 @@ fn caller_keys(
             ..
         } = &s.origin
         {
-            b = b.key("aws:FederatedProvider", provider_arn.clone());
+            if wants("aws:FederatedProvider") {
+                b = b.key("aws:FederatedProvider", provider_arn.clone());
+            }
             // The user id the provider returned, for the role's own policies
             // (`${server.example.com:sub}`; Login with Amazon and Facebook
             // name it `user_id` and `id`): the IAM User Guide's "Identifying
             // users with web identity federation".
             if let Some((_, url)) = provider_arn.split_once(":oidc-provider/") {
-                b = b.key(format!("{url}:sub"), subject.clone());
-                match url {
-                    "www.amazon.com" => b = b.key("www.amazon.com:user_id", subject.clone()),
-                    "graph.facebook.com" => b = b.key("graph.facebook.com:id", subject.clone()),
-                    _ => {}
+                let sub = format!("{url}:sub");
+                if wants(&sub) {
+                    b = b.key(sub, subject.clone());
+                }
+                let alias = match url {
+                    "www.amazon.com" => "www.amazon.com:user_id",
+                    "graph.facebook.com" => "graph.facebook.com:id",
+                    _ => "",
+                };
+                if !alias.is_empty() && wants(alias) {
+                    b = b.key(alias, subject.clone());
                 }
             }
         }

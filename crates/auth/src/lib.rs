@@ -38,17 +38,22 @@ pub struct RequestMeta {
 }
 
 impl RequestMeta {
-    /// Adds `aws:SourceIp`, `aws:SecureTransport` and `aws:UserAgent` to a context.
+    /// Adds `aws:SourceIp`, `aws:SecureTransport` and `aws:UserAgent` to a
+    /// context, those `wants` names.
     pub fn apply(
         &self,
         mut b: podiam_policy::RequestContextBuilder,
+        wants: impl Fn(&str) -> bool,
     ) -> podiam_policy::RequestContextBuilder {
-        if let Some(ip) = &self.source_ip {
+        if let Some(ip) = self.source_ip.as_ref().filter(|_| wants("aws:SourceIp")) {
             b = b.key("aws:SourceIp", ip.clone());
         }
-        if let Some(ua) = &self.user_agent {
+        if let Some(ua) = self.user_agent.as_ref().filter(|_| wants("aws:UserAgent")) {
             b = b.key("aws:UserAgent", ua.clone());
         }
-        b.key("aws:SecureTransport", self.secure_transport.to_string())
+        if wants("aws:SecureTransport") {
+            b = b.key("aws:SecureTransport", self.secure_transport.to_string());
+        }
+        b
     }
 }

@@ -263,7 +263,7 @@ fn ok(content_type: &'static str, status: u16, body: String, request_id: &str) -
         http::HeaderValue::from_static(content_type),
     );
     if let Ok(v) = http::HeaderValue::from_str(request_id) {
-        h.insert("x-amzn-requestid", v);
+        h.insert(podiam_core::error::X_AMZN_REQUESTID, v);
     }
     r
 }
@@ -339,7 +339,7 @@ where
         aws_region: svc.config.region.clone(),
         source_ip_address: facts.source_ip,
         user_agent: facts.user_agent,
-        user_identity: rec.user_identity.unwrap_or(serde_json::Value::Null),
+        user_identity: rec.user_identity,
         request_parameters: rec.request_parameters.unwrap_or(serde_json::Value::Null),
         request_id: facts.request_id,
         error_code,

@@ -9,6 +9,9 @@ use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 use std::borrow::Cow;
 
+/// The request id header of the JSON and query protocols.
+pub const X_AMZN_REQUESTID: http::HeaderName = http::HeaderName::from_static("x-amzn-requestid");
+
 /// Who is at fault, as reported in `<Type>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum ErrorFault {
@@ -90,7 +93,7 @@ impl AwsError {
         let h = resp.headers_mut();
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
         if let Ok(v) = HeaderValue::from_str(request_id) {
-            h.insert("x-amzn-requestid", v.clone());
+            h.insert(X_AMZN_REQUESTID, v.clone());
             if matches!(protocol, Protocol::S3 { .. }) {
                 h.insert("x-amz-request-id", v);
             }

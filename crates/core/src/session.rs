@@ -13,6 +13,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 const VERSION: u8 = 1;
 const HEADER_LEN: usize = 1 + 4 + NONCE_LEN;
@@ -178,7 +179,7 @@ const OPENED_CAPACITY: usize = 4096;
 pub struct Sealer {
     current: u32,
     keys: HashMap<u32, LessSafeKey>,
-    opened: std::sync::RwLock<HashMap<Box<str>, SessionClaims>>,
+    opened: std::sync::RwLock<HashMap<Box<str>, Arc<SessionClaims>>>,
 }
 
 impl std::fmt::Debug for Sealer {
@@ -245,8 +246,10 @@ impl Sealer {
         STANDARD.encode(out)
     }
 
-    /// Opens a session token. Expiry is the caller's check.
-    pub fn open(&self, token: &str) -> Result<SessionClaims, SealError> {
+    /// Opens a session token. Expiry is the caller's check. The claims are
+    /// shared with the cache of opened tokens (every request of a session
+    /// opens its token).
+    pub fn open(&self, token: &str) -> Result<Arc<SessionClaims>, SealError> {
         if token.len() > MAX_TOKEN_LEN {
             return Err(SealError::Malformed);
         }
@@ -259,7 +262,7 @@ impl Sealer {
         {
             return Ok(c.clone());
         }
-        let claims = self.unseal(token)?;
+        let claims = Arc::new(self.unseal(token)?);
         let mut opened = self.opened.write().unwrap_or_else(|e| e.into_inner());
         if opened.len() >= OPENED_CAPACITY {
             opened.clear();
@@ -325,7 +328,7 @@ mod tests {
         let k1 = SealingKey::generate(&rng, 1);
         let old = Sealer::new(std::slice::from_ref(&k1), 1).unwrap();
         let t1 = old.seal(&claims(), &rng);
-        assert_eq!(old.open(&t1).unwrap(), claims());
+        assert_eq!(old.open(&t1).unwrap(), claims().into());
         assert_eq!(
             claims().assumed_role_arn(),
             "arn:aws:sts::000000000000:assumed-role/r/s1"
@@ -338,12 +341,12 @@ mod tests {
         let pending = Sealer::new(&[k1.clone(), k2.clone()], 9).unwrap();
         assert_eq!(pending.current_key_id(), k1.id);
         assert_eq!(
-            pending.open(&pending.seal(&claims(), &rng)).unwrap(),
+            *pending.open(&pending.seal(&claims(), &rng)).unwrap(),
             claims()
         );
         let both = Sealer::new(&[k1.clone(), k2.clone()], 10).unwrap();
         assert_eq!(both.current_key_id(), k2.id);
-        assert_eq!(both.open(&t1).unwrap(), claims());
+        assert_eq!(both.open(&t1).unwrap(), claims().into());
         let t2 = both.seal(&claims(), &rng);
         assert_eq!(old.open(&t2), Err(SealError::UnknownKey(k2.id)));
 
@@ -370,8 +373,8 @@ mod tests {
             .unwrap()
             .seal(&claims(), &rng);
         // Opened twice: the second answer is the remembered one, the same.
-        assert_eq!(both.open(&t1).unwrap(), claims());
-        assert_eq!(both.open(&format!(" {t1}\n")).unwrap(), claims());
+        assert_eq!(both.open(&t1).unwrap(), claims().into());
+        assert_eq!(*both.open(&format!(" {t1}\n")).unwrap(), claims());
         // A ring without k1 (k1 dropped) refuses what the old ring opened.
         let without = Sealer::new(std::slice::from_ref(&k2), 1).unwrap();
         assert_eq!(without.open(&t1), Err(SealError::UnknownKey(k1.id)));

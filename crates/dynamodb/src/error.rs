@@ -264,12 +264,14 @@ pub fn json_response(status: u16, body: String, request_id: &str) -> http::Respo
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static("application/x-amz-json-1.0"),
     );
-    h.insert("x-amz-crc32", http::HeaderValue::from(crc));
+    h.insert(X_AMZ_CRC32, http::HeaderValue::from(crc));
     if let Ok(v) = http::HeaderValue::from_str(request_id) {
-        h.insert("x-amzn-requestid", v);
+        h.insert(podiam_core::error::X_AMZN_REQUESTID, v);
     }
     r
 }
+
+const X_AMZ_CRC32: http::HeaderName = http::HeaderName::from_static("x-amz-crc32");
 
 #[cfg(test)]
 mod tests {

@@ -365,7 +365,7 @@ fn assume(
         return Ok((issued.claims, issued.token));
     };
     // Role chaining into the target role, as the first role's session.
-    let caller = Caller::Session(Box::new(issued.claims.clone()));
+    let caller = Caller::Session(std::sync::Arc::new(issued.claims.clone()));
     let params = SessionParams {
         role_arn: target.clone(),
         session_name: issued.claims.session_name.clone(),

@@ -94,21 +94,36 @@ pub(crate) fn finish_canonical_request(prefix: &[u8], payload_hash: &str) -> Vec
     out
 }
 
-/// `AWS4-HMAC-SHA256\n<amz-date>\n<scope>\n<hex(sha256(canonical request))>`.
-pub(crate) fn string_to_sign(amz_date: &str, scope: &str, canonical_request: &[u8]) -> String {
-    let hash = crate::crypto::sha256_hex(canonical_request);
-    let mut s = String::with_capacity(ALGORITHM.len() + amz_date.len() + scope.len() + 68);
+/// SHA-256 of the canonical request `prefix` + `payload_hash`, without assembling it: the
+/// verifier needs its text only to report a mismatch.
+pub(crate) fn canonical_request_hash(prefix: &[u8], payload_hash: &str) -> [u8; 32] {
+    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    ctx.update(prefix);
+    ctx.update(payload_hash.as_bytes());
+    crate::crypto::digest_to_array(ctx.finish())
+}
+
+/// `AWS4-HMAC-SHA256\n<amz-date>\n<scope>\n<hex(canonical request hash)>`.
+pub(crate) fn string_to_sign(amz_date: &str, scope: &str, canonical_hash: &[u8; 32]) -> String {
+    let mut hex = [0u8; 64];
+    // Cannot fail: the buffer is exactly twice the input.
+    let _ = hex::encode_to_slice(canonical_hash, &mut hex);
+    let mut s = String::with_capacity(ALGORITHM.len() + amz_date.len() + scope.len() + 67);
     s.push_str(ALGORITHM);
     s.push('\n');
     s.push_str(amz_date);
     s.push('\n');
     s.push_str(scope);
     s.push('\n');
-    s.push_str(&hash);
+    s.extend(hex.iter().map(|&b| char::from(b)));
     s
 }
 
 /// `date/region/service/aws4_request`.
 pub(crate) fn scope_string(date: &str, region: &str, service: &str) -> String {
-    format!("{date}/{region}/{service}/aws4_request")
+    let mut s = String::with_capacity(date.len() + region.len() + service.len() + 15);
+    for part in [date, "/", region, "/", service, "/aws4_request"] {
+        s.push_str(part);
+    }
+    s
 }

@@ -260,7 +260,7 @@ pub fn sign(
     )?;
     let creq = finish_canonical_request(&prefix, &payload_hash);
     let scope = scope_string(date, params.region, params.service);
-    let sts = string_to_sign(&amz_date, &scope, &creq);
+    let sts = string_to_sign(&amz_date, &scope, &crate::crypto::sha256(&creq));
     let key = SigningKey::derive(
         &creds.secret_access_key,
         date,
@@ -373,7 +373,7 @@ pub fn presign(
         },
     )?;
     let creq = finish_canonical_request(&prefix, &payload_hash);
-    let sts = string_to_sign(&amz_date, &scope, &creq);
+    let sts = string_to_sign(&amz_date, &scope, &crate::crypto::sha256(&creq));
     let key = SigningKey::derive(
         &creds.secret_access_key,
         date,

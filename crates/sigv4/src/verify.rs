@@ -5,7 +5,7 @@ use std::time::Duration;
 use aws_lc_rs::digest;
 use time::OffsetDateTime;
 
-use crate::canonical::{finish_canonical_request, string_to_sign};
+use crate::canonical::{canonical_request_hash, finish_canonical_request, string_to_sign};
 use crate::chunked::{ChunkSigningContext, ChunkedDecoder, ChunkedDecoderConfig};
 use crate::crypto::{SigningKey, SigningKeyCache, ct_eq, digest_to_array};
 use crate::parse::{
@@ -322,11 +322,15 @@ fn verify_inner(
     check_scope(&req.scope, options)?;
     check_time(req, now, options)?;
     let (payload_line, mode, computed) = canonical_payload(req, payload, options.s3)?;
-    let canonical_request = finish_canonical_request(&req.canonical_prefix, &payload_line);
-    let sts = string_to_sign(&req.amz_date, &req.scope_string(), &canonical_request);
+    let sts = string_to_sign(
+        &req.amz_date,
+        &req.scope_string(),
+        &canonical_request_hash(&req.canonical_prefix, &payload_line),
+    );
     let key = derive(&req.scope);
     let expected = key.sign(sts.as_bytes());
     if !ct_eq(&expected, &req.signature) {
+        let canonical_request = finish_canonical_request(&req.canonical_prefix, &payload_line);
         return Err(SigV4Error::SignatureMismatch {
             canonical_request: String::from_utf8_lossy(&canonical_request).into_owned(),
             string_to_sign: sts,
