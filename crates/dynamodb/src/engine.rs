@@ -338,8 +338,8 @@ impl Engine {
     }
 
     /// What IAM reads of `table`, if it exists. On a backend, what
-    /// [`Engine::warm`] fetched (nothing: `None`, and checks that need the
-    /// facts fail closed).
+    /// [`Engine::warm`] fetched for this request (however long ago): facts
+    /// never fetched are an error, never a missing table.
     pub fn table_info(
         &self,
         account: &str,
@@ -348,17 +348,18 @@ impl Engine {
     ) -> Result<Option<Arc<TableInfo>>, DdbError> {
         let key = (account.to_string(), region.to_string(), table.to_string());
         let remote = self.remote_for(account, region)?.is_some();
-        if let Some((hit, at)) = self
+        if let Some((hit, _)) = self
             .infos
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .get(&key)
-            && (!remote || at.elapsed() < REMOTE_FACTS_TTL)
         {
             return Ok(hit.clone());
         }
         if remote {
-            return Ok(None);
+            return Err(DdbError::Unavailable(format!(
+                "the backend's description of table {table} is not loaded"
+            )));
         }
         let info = self.read_table_info(account, region, table)?.map(Arc::new);
         self.infos
@@ -665,6 +666,22 @@ mod tests {
             matches!(err, DdbError::Engine { ref type_, .. } if type_.ends_with("#ResourceNotFoundException")),
             "{err:?}"
         );
+    }
+
+    #[test]
+    fn facts_a_backend_never_gave_are_an_error_not_a_missing_table() {
+        // Nothing listens there: table_info must not call, and must not
+        // read "not fetched" as "no such table" (the checks would then
+        // leave the table's keys out).
+        let remote = crate::remote::Remote::new(
+            "http://127.0.0.1:9",
+            "us-east-1",
+            podiam_sigv4::Credentials::new("AKIDEXAMPLE", "secret"),
+        )
+        .unwrap();
+        let e = Engine::remote(remote, "000000000000", "us-east-1").unwrap();
+        let r = e.table_info("000000000000", "us-east-1", "tbl");
+        assert!(matches!(r, Err(DdbError::Unavailable(_))), "{r:?}");
     }
 
     #[test]

@@ -86,17 +86,6 @@ impl DynamoDb {
         }
     }
 
-    fn facts(
-        &self,
-        store: &podiam_store::Store,
-        call: &DdbCall,
-        table: &str,
-    ) -> Option<std::sync::Arc<engine::TableInfo>> {
-        self.table_info(store, &call.account, &call.region, table)
-            .ok()
-            .flatten()
-    }
-
     /// What IAM reads of a table: its schema from the engine; on a
     /// backend, its tags from podiam's store.
     fn table_info(
@@ -128,8 +117,15 @@ impl DynamoDb {
         resource: &str,
     ) -> Result<Check, DdbError> {
         let mut c = Check::new(action.to_string(), resource.to_string());
+        // On a backend, tags only once a request has loaded the table's
+        // facts: explain sends nothing to the backend.
+        let info =
+            |arn: &DdbArn| match self.table_info(store, &arn.account, &arn.region, &arn.table) {
+                Err(DdbError::Unavailable(_)) => Ok(None),
+                other => other,
+            };
         if let Some(arn) = DdbArn::parse(resource)
-            && let Some(info) = self.table_info(store, &arn.account, &arn.region, &arn.table)?
+            && let Some(info) = info(&arn)?
         {
             c.keys.extend(
                 info.tags
@@ -252,15 +248,28 @@ impl Service for DynamoDb {
     }
 
     fn checks(&self, cx: &Cx<'_>, call: &DdbCall) -> Result<Vec<Check>, DdbError> {
-        // One lookup per table, however many checks read it.
+        // One lookup per table, however many checks read it. A lookup that
+        // fails fails the request: checks without a table's key schema
+        // would leave its keys out.
         let seen = std::cell::RefCell::new(std::collections::HashMap::new());
+        let failed = std::cell::RefCell::new(None);
         let facts = |t: &str| {
             seen.borrow_mut()
                 .entry(t.to_string())
-                .or_insert_with(|| self.facts(&cx.svc.store, call, t))
+                .or_insert_with(|| {
+                    self.table_info(&cx.svc.store, &call.account, &call.region, t)
+                        .unwrap_or_else(|e| {
+                            *failed.borrow_mut() = Some(e);
+                            None
+                        })
+                })
                 .clone()
         };
-        let mut checks = match authz::checks(call, &facts) {
+        let checks = authz::checks(call, &facts);
+        if let Some(e) = failed.into_inner() {
+            return Err(e);
+        }
+        let mut checks = match checks {
             Ok(c) => c,
             // A statement podiam cannot place: the engine says what is wrong.
             Err(DdbError::Validation(m))
