@@ -1140,7 +1140,7 @@ fn association_policy_with_a_target_role_limits_the_target_session() {
 /// named after its namespace, through Pod Identity's session tag.
 const TENANT_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[
  {"Sid":"OwnPartition","Effect":"Allow",
-  "Action":["dynamodb:GetItem","dynamodb:PutItem","dynamodb:UpdateItem","dynamodb:DeleteItem","dynamodb:Query","dynamodb:BatchGetItem","dynamodb:BatchWriteItem","dynamodb:ConditionCheckItem"],
+  "Action":["dynamodb:GetItem","dynamodb:PutItem","dynamodb:UpdateItem","dynamodb:DeleteItem","dynamodb:Query","dynamodb:BatchGetItem","dynamodb:BatchWriteItem","dynamodb:ConditionCheckItem","dynamodb:PartiQLSelect","dynamodb:PartiQLUpdate"],
   "Resource":"arn:aws:dynamodb:us-east-1:000000000000:table/tenants",
   "Condition":{"ForAllValues:StringEquals":{"dynamodb:LeadingKeys":["${aws:PrincipalTag/kubernetes-namespace}"]}}},
  {"Sid":"Describe","Effect":"Allow","Action":"dynamodb:DescribeTable","Resource":"arn:aws:dynamodb:us-east-1:000000000000:table/tenants"}]}"#;
@@ -1148,7 +1148,7 @@ const TENANT_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[
 /// boto3's resource API in a pod: waiter, batch writer, put/get, a
 /// paginated query, and the refusals of another namespace's partition.
 const TENANT_BOTO3: &str = r#"
-import os, boto3, botocore
+import json, os, boto3, botocore
 from boto3.dynamodb.conditions import Key
 me = os.environ["TENANT"]
 ddb = boto3.resource("dynamodb")
@@ -1178,6 +1178,28 @@ def denied(f):
 print(denied(lambda: t.get_item(Key={"tenant": "team-a", "sk": "one"})))
 denied(lambda: t.scan())
 denied(lambda: client.transact_write_items(TransactItems=[{"Put": {"TableName": "tenants", "Item": {"tenant": {"S": "team-a"}, "sk": {"S": "tx"}}}}]))
+def raw(op, body):
+    # A body no SDK would build, signed as any other: swapped in before
+    # the signature is computed.
+    def swap(request, **kw):
+        request.data = json.dumps(body).encode()
+    ev = "before-sign.dynamodb." + op
+    client.meta.events.register(ev, swap)
+    try:
+        if op == "TransactWriteItems":
+            return client.transact_write_items(TransactItems=[{"Put": {"TableName": "tenants", "Item": {"tenant": {"S": me}, "sk": {"S": "tx"}}}}])
+        return client.execute_statement(Statement="SELECT * FROM tenants")
+    finally:
+        client.meta.events.unregister(ev, swap)
+# The Put after a null member is still another namespace's partition.
+denied(lambda: raw("TransactWriteItems", {"TransactItems": [{"Delete": None, "Put": {"TableName": "tenants", "Item": {"tenant": {"S": "team-a"}, "sk": {"S": "tx"}}}}]}))
+# PartiQL: the own partition in either operand order, then the refusals.
+stmt = lambda s: client.execute_statement(Statement=s)
+assert len(stmt("SELECT * FROM tenants WHERE tenant = '%s' AND sk = 'one'" % me)["Items"]) == 1
+stmt("UPDATE tenants SET v = 2 WHERE '%s' = tenant AND sk = 'one'" % me)
+denied(lambda: stmt("UPDATE tenants SET v = 2 WHERE 'team-a' = tenant AND sk = 'one'"))
+denied(lambda: stmt("SELECT * FROM tenants WHERE tenant = '%s' OR sk = 'one'" % me))
+denied(lambda: stmt("UPDATE tenants SET v = 3 -- '\n WHERE tenant = 'team-a' AND sk = 'one' -- '"))
 print("BOTO3 TENANT OK")
 "#;
 

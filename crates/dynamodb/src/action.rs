@@ -264,13 +264,13 @@ pub fn decode_value(
         *items = renamed;
     }
     if let Some(Value::Array(items)) = input.get_mut("TransactItems") {
-        for item in items.iter_mut() {
-            if let Some(Value::Object(o)) = item
-                .as_object_mut()
-                .and_then(|o| o.values_mut().find(|v| v.get("TableName").is_some()))
-                && let Some(Value::String(t)) = o.get_mut("TableName")
-            {
-                plain_name(t, &mut claim)?;
+        let members = items
+            .iter_mut()
+            .filter_map(Value::as_object_mut)
+            .flat_map(|o| o.values_mut());
+        for member in members {
+            if let Some(Value::String(t)) = member.get_mut("TableName") {
+                changed |= plain_name(t, &mut claim)?;
             }
         }
     }

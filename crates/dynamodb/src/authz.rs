@@ -373,13 +373,16 @@ impl Builder<'_> {
     fn transact(&self) -> Result<Vec<Check>, DdbError> {
         let enclosing = self.call.op.name();
         let mut out = Vec::new();
-        for entry in array(&self.call.input, "TransactItems") {
-            let Some((kind, body)) = entry.as_object().and_then(|o| o.iter().next()) else {
-                continue;
-            };
-            let Some(body) = body.as_object() else {
-                continue;
-            };
+        let empty = Map::new();
+        // Every action member that is not null is checked: the engine reads
+        // a null member as absent and ignores names it does not know, so
+        // neither the first member nor a lone one is enough.
+        let members = array(&self.call.input, "TransactItems")
+            .iter()
+            .filter_map(Value::as_object)
+            .flat_map(|o| o.iter())
+            .filter(|(_, body)| !body.is_null());
+        for (kind, body) in members {
             let action = match kind.as_str() {
                 "Get" => "GetItem",
                 "Put" => "PutItem",
@@ -388,6 +391,7 @@ impl Builder<'_> {
                 "ConditionCheck" => "ConditionCheckItem",
                 _ => continue,
             };
+            let body = body.as_object().unwrap_or(&empty);
             let table = body
                 .get("TableName")
                 .and_then(Value::as_str)
@@ -435,23 +439,48 @@ impl Builder<'_> {
         });
         let action = format!("PartiQL{}", st.verb.name());
         let mut c = self.on(&action, &st.table, resource);
+        let select = st.verb == partiql::Verb::Select;
         if let Some(pk) = &pk {
             let leading = st.key_values(pk, params.unwrap_or_default());
-            if st.verb == partiql::Verb::Select {
-                c = c.key("dynamodb:FullTableScan", (leading.is_none()).to_string());
+            if select {
+                let scans = leading.as_ref().is_none_or(|(_, every)| !every);
+                c = c.key("dynamodb:FullTableScan", scans.to_string());
             }
-            c.multi_keys
-                .push(("dynamodb:LeadingKeys".into(), leading.unwrap_or_default()));
-        } else if st.verb == partiql::Verb::Select {
+            let leading = match leading {
+                Some((values, true)) => values,
+                // Some branch reaches other partitions: no allow-list of
+                // keys admits it.
+                Some((mut values, false)) => {
+                    values.push(UNREADABLE.to_string());
+                    values
+                }
+                // A select without the key scans the table, as Scan does
+                // (no leading keys); a write always fixes the key, so one
+                // this reader cannot place fails closed.
+                None if select => Vec::new(),
+                None => vec![UNREADABLE.to_string()],
+            };
+            c.multi_keys.push(("dynamodb:LeadingKeys".into(), leading));
+        } else if select {
             c = c.key("dynamodb:FullTableScan", "true");
         }
         c.multi_keys
             .push(("dynamodb:Attributes".into(), st.attributes.clone()));
-        if matches!(st.verb, partiql::Verb::Update | partiql::Verb::Delete) {
-            let rv = s
-                .get("ReturnValuesOnConditionCheckFailure")
-                .and_then(Value::as_str)
-                .unwrap_or("NONE");
+        if select {
+            let specific = st.selects_specific_attributes();
+            c = c.key(
+                "dynamodb:Select",
+                select_default(specific, st.index.is_some()),
+            );
+        }
+        if st.verb != partiql::Verb::Select {
+            // RETURNING returns items as ReturnValues does; without it only
+            // a failed condition can.
+            let rv = st.returning().unwrap_or_else(|| {
+                s.get("ReturnValuesOnConditionCheckFailure")
+                    .and_then(Value::as_str)
+                    .unwrap_or("NONE")
+            });
             c = c.key("dynamodb:ReturnValues", rv);
         }
         if let Some(e) = enclosing {

@@ -161,6 +161,55 @@ fn transactions_check_each_item_with_the_enclosing_operation() {
 }
 
 #[test]
+fn a_transaction_item_is_checked_whatever_member_comes_first() {
+    // The engine reads a null member as absent and ignores unknown ones:
+    // the Put runs, so it is checked.
+    let put = json!({"TableName": "GameScores", "Item": {"UserId": {"S": "victim"}, "GameTitle": {"S": "g"}}});
+    for entry in [
+        json!({"Delete": null, "Put": put}),
+        json!({"A": 0, "Put": put}),
+        json!({"ConditionCheck": null, "Delete": null, "Put": put}),
+    ] {
+        let cs = run(Op::TransactWriteItems, json!({"TransactItems": [entry]}));
+        assert_eq!(
+            cs.iter().map(|c| c.action.as_ref()).collect::<Vec<_>>(),
+            ["dynamodb:PutItem"],
+            "{entry}"
+        );
+        assert_eq!(multi(&cs[0], "dynamodb:LeadingKeys").unwrap(), ["victim"]);
+    }
+    // Two actions in one item: both are checked (the engine refuses it).
+    let cs = run(
+        Op::TransactWriteItems,
+        json!({"TransactItems": [{"Delete": {"TableName": "GameScores", "Key": {"UserId": {"S": "a"}, "GameTitle": {"S": "g"}}}, "Put": put}]}),
+    );
+    assert_eq!(cs.len(), 2);
+    let cs = run(
+        Op::TransactGetItems,
+        json!({"TransactItems": [{"A": null, "Get": {"TableName": "GameScores", "Key": {"UserId": {"S": "b"}, "GameTitle": {"S": "g"}}}}]}),
+    );
+    assert_eq!(cs[0].action, "dynamodb:GetItem");
+}
+
+#[test]
+fn a_table_arn_in_a_transaction_reaches_the_engine_as_its_name() {
+    let body =
+        json!({"TransactItems": [{"Put": {"TableName": TABLE, "Item": {"UserId": {"S": "a"}}}}]});
+    let call = decode(
+        Op::TransactWriteItems,
+        body.to_string().as_bytes(),
+        "us-west-2",
+        ACCOUNT,
+    )
+    .unwrap();
+    assert!(call.changed, "the engine must get the rewritten body");
+    assert_eq!(
+        call.input["TransactItems"][0]["Put"]["TableName"],
+        "GameScores"
+    );
+}
+
+#[test]
 fn partiql_statements() {
     let c = &run(
         Op::ExecuteStatement,
@@ -184,6 +233,48 @@ fn partiql_statements() {
         key(&cs[0], "dynamodb:EnclosingOperation"),
         Some("ExecuteTransaction")
     );
+}
+
+#[test]
+fn partiql_statements_that_reach_other_partitions_fail_closed() {
+    let one = |stmt: &str| {
+        run(Op::ExecuteStatement, json!({ "Statement": stmt }))
+            .pop()
+            .unwrap()
+    };
+    // The select reference's full-table-scan example.
+    let c = one(r#"SELECT * FROM "GameScores" WHERE UserId = 'me' OR GameTitle = 'x'"#);
+    assert_eq!(key(&c, "dynamodb:FullTableScan"), Some("true"));
+    assert!(
+        multi(&c, "dynamodb:LeadingKeys")
+            .unwrap()
+            .contains(&UNREADABLE.to_string())
+    );
+    assert_eq!(key(&c, "dynamodb:Select"), Some("ALL_ATTRIBUTES"));
+    // Reversed operands fix the key as well.
+    let c = one(r#"UPDATE "GameScores" SET Wins = 1 WHERE 'victim' = UserId AND GameTitle = 'g'"#);
+    assert_eq!(multi(&c, "dynamodb:LeadingKeys").unwrap(), ["victim"]);
+    assert_eq!(key(&c, "dynamodb:ReturnValues"), Some("NONE"));
+    // A write whose key this reader cannot place.
+    let c = one(r#"DELETE FROM "GameScores" WHERE begins_with(UserId, 'v') AND GameTitle = 'g'"#);
+    assert_eq!(multi(&c, "dynamodb:LeadingKeys").unwrap(), [UNREADABLE]);
+    // A comment hides nothing from the attribute list.
+    let c = one(
+        "UPDATE \"GameScores\" SET TopScore = 1 -- '\n, Secret = 2 -- '\nWHERE UserId = 'me' AND GameTitle = 'g'",
+    );
+    assert!(
+        multi(&c, "dynamodb:Attributes")
+            .unwrap()
+            .contains(&"Secret".to_string())
+    );
+    // RETURNING is the statement's ReturnValues; a select list is specific.
+    let c = one(
+        r#"UPDATE "GameScores" SET Wins = 1 WHERE UserId = 'me' AND GameTitle = 'g' RETURNING ALL NEW *"#,
+    );
+    assert_eq!(key(&c, "dynamodb:ReturnValues"), Some("ALL_NEW"));
+    let c = one(r#"SELECT TopScore FROM "GameScores" WHERE UserId = 'me'"#);
+    assert_eq!(key(&c, "dynamodb:Select"), Some("SPECIFIC_ATTRIBUTES"));
+    assert_eq!(key(&c, "dynamodb:FullTableScan"), Some("false"));
 }
 
 #[test]

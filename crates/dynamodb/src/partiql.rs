@@ -94,6 +94,17 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, String> {
         let c = cs[i];
         if c.is_whitespace() {
             i += 1;
+        } else if c == '-' && cs.get(i + 1) == Some(&'-') {
+            // A comment is whitespace to DynamoDB (and to the engine): a
+            // quote inside one must not start a string here.
+            while i < cs.len() && cs[i] != '\n' {
+                i += 1;
+            }
+        } else if c == '/' && cs.get(i + 1) == Some(&'*') {
+            let close = (i + 2..cs.len().saturating_sub(1))
+                .find(|&j| cs[j] == '*' && cs[j + 1] == '/')
+                .ok_or("Statement wasn't well formed, can't be processed: unterminated comment")?;
+            i = close + 2;
         } else if c == '"' || c == '\'' {
             let mut j = i + 1;
             let mut text = String::new();
@@ -243,50 +254,210 @@ impl Statement {
         out
     }
 
-    /// The values the statement fixes attribute `key` to: `key = v` and
-    /// `key IN [v, …]` in its WHERE clause, or `'key': v` in an INSERT.
-    /// `None`: it does not fix the key (a select then scans the table).
-    pub fn key_values(&self, key: &str, params: &[Value]) -> Option<Vec<String>> {
+    /// The values the statement fixes attribute `key` to: `key = v`,
+    /// `v = key` and `key IN [v, …]` in its WHERE clause, or `key: v` in an
+    /// INSERT. `None`: it does not fix the key at all (a select then scans
+    /// the table). `Some((values, false))`: some branch of the WHERE clause
+    /// (an `OR` without the key, a `NOT`) does not fix it, so the statement
+    /// may read or write other partitions: a select scans the table.
+    pub fn key_values(&self, key: &str, params: &[Value]) -> Option<(Vec<String>, bool)> {
         let t = &self.toks;
         let value = |tok: &Tok| match tok {
             Tok::Str(s) | Tok::Num(s) => s.clone(),
             Tok::Param(i) => key_text(params.get(*i)),
             _ => UNREADABLE.to_string(),
         };
-        let is_key = |tok: &Tok| matches!(tok, Tok::Word(w) | Tok::Quoted(w) if w == key);
-        let mut out = Vec::new();
-        let mut found = false;
-        for i in 0..t.len() {
-            if self.verb == Verb::Insert {
-                if matches!(&t[i], Tok::Str(s) if s == key) && t.get(i + 1) == Some(&Tok::Sym(':'))
-                {
-                    found = true;
-                    out.push(t.get(i + 2).map_or(UNREADABLE.to_string(), value));
-                }
-                continue;
+        if self.verb == Verb::Insert {
+            // Item keys may be 'quoted', "quoted" or bare.
+            let values: Vec<String> = (0..t.len())
+                .filter(|&i| {
+                    matches!(&t[i], Tok::Str(w) | Tok::Quoted(w) | Tok::Word(w) if w == key)
+                        && t.get(i + 1) == Some(&Tok::Sym(':'))
+                })
+                .map(|i| t.get(i + 2).map_or(UNREADABLE.to_string(), value))
+                .collect();
+            return (!values.is_empty()).then_some((values, true));
+        }
+        let start = t.iter().position(|x| is_kw(x, "WHERE"))? + 1;
+        let end = t[start..]
+            .iter()
+            .position(|x| is_kw(x, "RETURNING") || is_kw(x, "ORDER"))
+            .map_or(t.len(), |p| start + p);
+        let mut w = Where {
+            toks: &t[start..end],
+            at: 0,
+            key,
+            value: &value,
+        };
+        match w.or() {
+            Fix::Not => None,
+            Fix::Partly(v) => Some((v, false)),
+            Fix::Fully(v) => Some((v, true)),
+        }
+    }
+
+    /// `RETURNING`'s choice as `ReturnValues` names it.
+    pub fn returning(&self) -> Option<&'static str> {
+        let t = &self.toks;
+        let at = t.iter().position(|x| is_kw(x, "RETURNING"))?;
+        let word = |i: usize| match t.get(at + i) {
+            Some(Tok::Word(w)) => w.to_ascii_uppercase(),
+            _ => String::new(),
+        };
+        Some(match (word(1).as_str(), word(2).as_str()) {
+            ("ALL", "OLD") => "ALL_OLD",
+            ("MODIFIED", "OLD") => "UPDATED_OLD",
+            ("ALL", "NEW") => "ALL_NEW",
+            ("MODIFIED", "NEW") => "UPDATED_NEW",
+            // Something the engine refuses; no allow-list admits it.
+            _ => UNREADABLE,
+        })
+    }
+
+    /// Whether a select names its attributes (`SELECT a, b`) rather than
+    /// `SELECT *`.
+    pub fn selects_specific_attributes(&self) -> bool {
+        self.verb == Verb::Select && self.toks.get(1) != Some(&Tok::Sym('*'))
+    }
+}
+
+/// How a part of a WHERE clause fixes the partition key.
+enum Fix {
+    /// It does not.
+    Not,
+    /// On some of its branches only.
+    Partly(Vec<String>),
+    /// On every branch, to one of these values.
+    Fully(Vec<String>),
+}
+
+impl Fix {
+    fn values(self) -> Vec<String> {
+        match self {
+            Fix::Not => Vec::new(),
+            Fix::Partly(v) | Fix::Fully(v) => v,
+        }
+    }
+}
+
+/// A recursive walk of a WHERE clause: `OR` of `AND`s of `NOT`s,
+/// parenthesized groups and comparisons.
+struct Where<'a, F> {
+    toks: &'a [Tok],
+    at: usize,
+    key: &'a str,
+    value: &'a F,
+}
+
+impl<F: Fn(&Tok) -> String> Where<'_, F> {
+    fn peek_kw(&self, kw: &str) -> bool {
+        self.toks.get(self.at).is_some_and(|t| is_kw(t, kw))
+    }
+
+    /// Every branch must fix the key for the disjunction to.
+    fn or(&mut self) -> Fix {
+        let mut branches = vec![self.and()];
+        while self.peek_kw("OR") {
+            self.at += 1;
+            branches.push(self.and());
+        }
+        if branches.len() == 1 {
+            return branches.pop().unwrap_or(Fix::Not);
+        }
+        let all = branches.iter().all(|b| matches!(b, Fix::Fully(_)));
+        let none = branches.iter().all(|b| matches!(b, Fix::Not));
+        let values: Vec<String> = branches.into_iter().flat_map(Fix::values).collect();
+        match (none, all) {
+            (true, _) => Fix::Not,
+            (_, true) => Fix::Fully(values),
+            _ => Fix::Partly(values),
+        }
+    }
+
+    /// One fixing factor fixes the conjunction.
+    fn and(&mut self) -> Fix {
+        let mut factors = vec![self.not()];
+        while self.peek_kw("AND") {
+            self.at += 1;
+            factors.push(self.not());
+        }
+        let fully = factors.iter().any(|f| matches!(f, Fix::Fully(_)));
+        let none = factors.iter().all(|f| matches!(f, Fix::Not));
+        let values: Vec<String> = factors.into_iter().flat_map(Fix::values).collect();
+        match (none, fully) {
+            (true, _) => Fix::Not,
+            (_, true) => Fix::Fully(values),
+            _ => Fix::Partly(values),
+        }
+    }
+
+    /// A negation fixes nothing, whatever it names.
+    fn not(&mut self) -> Fix {
+        if self.peek_kw("NOT") && !self.toks.get(self.at + 1).is_some_and(|t| is_kw(t, "IN")) {
+            self.at += 1;
+            return match self.not() {
+                Fix::Not => Fix::Not,
+                Fix::Partly(v) | Fix::Fully(v) => Fix::Partly(v),
+            };
+        }
+        if self.toks.get(self.at) == Some(&Tok::Sym('(')) {
+            self.at += 1;
+            let inner = self.or();
+            if self.toks.get(self.at) == Some(&Tok::Sym(')')) {
+                self.at += 1;
             }
-            if !is_key(&t[i]) || (i > 0 && t[i - 1] == Tok::Sym('.')) {
-                continue;
-            }
-            match t.get(i + 1) {
-                Some(Tok::Sym('=')) => {
-                    found = true;
-                    out.push(t.get(i + 2).map_or(UNREADABLE.to_string(), value));
-                }
-                Some(w) if is_kw(w, "IN") => {
-                    found = true;
-                    for tok in t[i + 2..].iter().skip(1) {
-                        match tok {
-                            Tok::Sym(']') | Tok::Sym(')') => break,
-                            Tok::Sym(',') => {}
-                            v => out.push(value(v)),
-                        }
-                    }
-                }
+            return inner;
+        }
+        self.comparison()
+    }
+
+    /// The tokens up to the next `AND`, `OR` or closing parenthesis of
+    /// this level (`BETWEEN a AND b` keeps its `AND`).
+    fn comparison(&mut self) -> Fix {
+        let start = self.at;
+        let mut depth = 0usize;
+        let mut between = false;
+        while let Some(tok) = self.toks.get(self.at) {
+            match tok {
+                Tok::Sym('(' | '[' | '{') => depth += 1,
+                Tok::Sym(')' | ']' | '}') if depth == 0 => break,
+                Tok::Sym(')' | ']' | '}') => depth -= 1,
+                t if depth == 0 && is_kw(t, "BETWEEN") => between = true,
+                t if depth == 0 && is_kw(t, "AND") && between => between = false,
+                t if depth == 0 && (is_kw(t, "AND") || is_kw(t, "OR")) => break,
                 _ => {}
             }
+            self.at += 1;
         }
-        found.then_some(out)
+        if self.at == start {
+            // Not a comparison: step over the token so the walk ends.
+            self.at += 1;
+            return Fix::Not;
+        }
+        let c = &self.toks[start..self.at];
+        let is_key = |i: usize| {
+            matches!(c.get(i), Some(Tok::Word(w) | Tok::Quoted(w)) if w == self.key)
+                && c.get(i + 1) != Some(&Tok::Sym('.'))
+                && c.get(i + 1) != Some(&Tok::Sym('['))
+        };
+        let eq = Some(&Tok::Sym('='));
+        if c.len() == 3 && is_key(0) && c.get(1) == eq {
+            return Fix::Fully(vec![(self.value)(&c[2])]);
+        }
+        if c.len() == 3 && is_key(2) && c.get(1) == eq {
+            return Fix::Fully(vec![(self.value)(&c[0])]);
+        }
+        if is_key(0) && c.get(1).is_some_and(|t| is_kw(t, "IN")) {
+            let values = c[2..]
+                .iter()
+                .filter(|t| !matches!(t, Tok::Sym('[' | ']' | '(' | ')' | ',')))
+                .map(|t| (self.value)(t))
+                .collect();
+            return Fix::Fully(values);
+        }
+        // Any other mention of the key (`pk > 1`, `begins_with(pk, …)`)
+        // does not fix it.
+        Fix::Not
     }
 }
 
@@ -322,16 +493,95 @@ mod tests {
     #[test]
     fn key_values() {
         let p = [json!({"S": "alice"}), json!({"S": "bob"})];
-        let s = read(r#"SELECT * FROM "T" WHERE pk = ? AND sk > ?"#).unwrap();
-        assert_eq!(s.key_values("pk", &p), Some(vec!["alice".into()]));
-        let s = read(r#"SELECT * FROM "T" WHERE "pk" IN ['a', 'b'] OR pk = 7"#).unwrap();
+        let keys = |text: &str| read(text).unwrap().key_values("pk", &p);
+        let fully = |v: &[&str]| Some((v.iter().map(|s| s.to_string()).collect(), true));
+        let partly = |v: &[&str]| Some((v.iter().map(|s| s.to_string()).collect(), false));
+        assert_eq!(
+            keys(r#"SELECT * FROM "T" WHERE pk = ? AND sk > ?"#),
+            fully(&["alice"])
+        );
+        assert_eq!(
+            keys(r#"SELECT * FROM "T" WHERE "pk" IN ['a', 'b'] OR pk = 7"#),
+            fully(&["a", "b", "7"])
+        );
+        assert_eq!(keys(r#"SELECT * FROM "T" WHERE other = 'a'"#), None);
+        assert_eq!(keys(r#"SELECT * FROM "T""#), None);
+        // Either operand order.
+        assert_eq!(
+            keys(r#"UPDATE "T" SET w = 1 WHERE 'victim' = pk AND sk = 'g'"#),
+            fully(&["victim"])
+        );
+        // A branch without the key: the statement reaches other partitions.
+        assert_eq!(
+            keys(r#"SELECT * FROM "T" WHERE pk = 'a' OR Address = 'x'"#),
+            partly(&["a"])
+        );
+        assert_eq!(
+            keys(r#"SELECT * FROM "T" WHERE NOT pk = 'a'"#),
+            partly(&["a"])
+        );
+        assert_eq!(
+            keys(r#"SELECT * FROM "T" WHERE (pk = 'a' OR x = 1)"#),
+            partly(&["a"])
+        );
+        assert_eq!(
+            keys(r#"SELECT * FROM "T" WHERE pk = 'a' AND (x = 1 OR y = 2)"#),
+            fully(&["a"])
+        );
+        assert_eq!(
+            keys(r#"SELECT * FROM "T" WHERE sk BETWEEN 1 AND 5 AND pk = 'a'"#),
+            fully(&["a"])
+        );
+        assert_eq!(keys(r#"SELECT * FROM "T" WHERE pk > 'a'"#), None);
+        assert_eq!(keys(r#"SELECT * FROM "T" WHERE pk.x = 'a'"#), None);
+        // INSERT's item keys, quoted either way or bare.
+        assert_eq!(
+            keys(r#"INSERT INTO "T" VALUE {'pk': ?, 'x': 'y'}"#),
+            fully(&["alice"])
+        );
+        assert_eq!(keys(r#"INSERT INTO "T" VALUE {"pk": 'b'}"#), fully(&["b"]));
+        assert_eq!(keys(r#"INSERT INTO "T" VALUE {pk: 'c'}"#), fully(&["c"]));
+        assert_eq!(keys(r#"INSERT INTO "T" VALUE {'other': 'c'}"#), None);
+    }
+
+    #[test]
+    fn comments_are_whitespace() {
+        let s =
+            read("UPDATE \"T\" SET a = 1 -- '\n, b = 2 -- '\nWHERE pk = 'me' /* ' */ AND sk = 'g'")
+                .unwrap();
+        assert_eq!(s.attributes, ["a", "b", "pk", "sk"]);
         assert_eq!(
             s.key_values("pk", &[]),
-            Some(vec!["a".into(), "b".into(), "7".into()])
+            Some((vec!["me".to_string()], true))
         );
-        let s = read(r#"SELECT * FROM "T" WHERE other = 'a'"#).unwrap();
-        assert_eq!(s.key_values("pk", &[]), None);
-        let s = read(r#"INSERT INTO "T" VALUE {'pk': ?, 'x': 'y'}"#).unwrap();
-        assert_eq!(s.key_values("pk", &p), Some(vec!["alice".into()]));
+        assert!(read("SELECT * FROM T /* open").is_err());
+    }
+
+    #[test]
+    fn returning_and_select() {
+        let r = |t: &str| read(t).unwrap().returning();
+        assert_eq!(
+            r(r#"UPDATE T SET a = 1 WHERE pk = 'k' RETURNING ALL NEW *"#),
+            Some("ALL_NEW")
+        );
+        assert_eq!(
+            r(r#"DELETE FROM T WHERE pk = 'k' returning all old *"#),
+            Some("ALL_OLD")
+        );
+        assert_eq!(
+            r(r#"UPDATE T SET a = 1 WHERE pk = 'k' RETURNING MODIFIED OLD *"#),
+            Some("UPDATED_OLD")
+        );
+        assert_eq!(r(r#"UPDATE T SET a = 1 WHERE pk = 'k'"#), None);
+        assert!(
+            read("SELECT a FROM T")
+                .unwrap()
+                .selects_specific_attributes()
+        );
+        assert!(
+            !read("SELECT * FROM T")
+                .unwrap()
+                .selects_specific_attributes()
+        );
     }
 }
