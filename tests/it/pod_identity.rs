@@ -1200,6 +1200,18 @@ stmt("UPDATE tenants SET v = 2 WHERE '%s' = tenant AND sk = 'one'" % me)
 denied(lambda: stmt("UPDATE tenants SET v = 2 WHERE 'team-a' = tenant AND sk = 'one'"))
 denied(lambda: stmt("SELECT * FROM tenants WHERE tenant = '%s' OR sk = 'one'" % me))
 denied(lambda: stmt("UPDATE tenants SET v = 3 -- '\n WHERE tenant = 'team-a' AND sk = 'one' -- '"))
+# A batch is decided statement by statement: the other partition's read
+# fails in its slot, the own one runs.
+r = client.batch_execute_statement(Statements=[
+    {"Statement": "SELECT * FROM tenants WHERE tenant = '%s' AND sk = 'one'" % me},
+    {"Statement": "SELECT * FROM tenants WHERE tenant = 'team-a' AND sk = 'one'"},
+    {"Statement": "SELECT * FROM tenants WHERE tenant = ? AND sk = 'r01'", "Parameters": [{"S": me}]}])["Responses"]
+assert len(r) == 3, r
+assert r[0]["Item"]["v"] == {"N": "2"} and r[2]["Item"]["v"] == {"N": "1"}, r
+assert r[1]["Error"]["Code"] == "AccessDenied", r
+assert "dynamodb:PartiQLSelect on resource: arn:aws:dynamodb:us-east-1:000000000000:table/tenants" in r[1]["Error"]["Message"], r
+r = client.batch_execute_statement(Statements=[{"Statement": "SELECT * FROM tenants WHERE tenant = 'team-a' AND sk = 'one'"}])["Responses"]
+assert [x["Error"]["Code"] for x in r] == ["AccessDenied"], r
 print("BOTO3 TENANT OK")
 "#;
 

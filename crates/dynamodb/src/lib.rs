@@ -248,6 +248,45 @@ impl Service for DynamoDb {
     }
 
     fn checks(&self, cx: &Cx<'_>, call: &DdbCall) -> Result<Vec<Check>, DdbError> {
+        // A batch of statements is decided statement by statement, as
+        // DynamoDB does: a denied one is an error in its slot of the answer
+        // and the others run ([`DynamoDb::batch_statements`]).
+        if call.op == Op::BatchExecuteStatement {
+            return Ok(Vec::new());
+        }
+        self.all_checks(cx, call)
+    }
+
+    fn denied(&self, cx: &Cx<'_>, check: &Check, d: Denied) -> DdbError {
+        DdbError::AccessDenied(format!(
+            "User: {} is not authorized to perform: {} on resource: {}{}",
+            cx.caller.map(Caller::arn).unwrap_or_default(),
+            check.action,
+            check.resource,
+            d.reason_suffix(&check.action)
+        ))
+    }
+
+    async fn handle(
+        &self,
+        cx: &Cx<'_>,
+        call: DdbCall,
+        input: Input,
+    ) -> Result<http::Response<Body>, DdbError> {
+        let body = if self.answers_itself(call.op) {
+            self.podiam_op(cx, &call).await?.to_string()
+        } else if call.op == Op::BatchExecuteStatement {
+            self.batch_statements(cx, call, input.bytes()).await?
+        } else {
+            self.engine_op(cx, call, input.bytes()).await?
+        };
+        Ok(json_response(200, body, cx.request_id))
+    }
+}
+
+impl DynamoDb {
+    /// Every check of `call`, one per statement of a batch.
+    pub(crate) fn all_checks(&self, cx: &Cx<'_>, call: &DdbCall) -> Result<Vec<Check>, DdbError> {
         // One lookup per table, however many checks read it. A lookup that
         // fails fails the request: checks without a table's key schema
         // would leave its keys out.
@@ -287,29 +326,5 @@ impl Service for DynamoDb {
             attach_resource_policy(&cx.svc.store, c)?;
         }
         Ok(checks)
-    }
-
-    fn denied(&self, cx: &Cx<'_>, check: &Check, d: Denied) -> DdbError {
-        DdbError::AccessDenied(format!(
-            "User: {} is not authorized to perform: {} on resource: {}{}",
-            cx.caller.map(Caller::arn).unwrap_or_default(),
-            check.action,
-            check.resource,
-            d.reason_suffix(&check.action)
-        ))
-    }
-
-    async fn handle(
-        &self,
-        cx: &Cx<'_>,
-        call: DdbCall,
-        input: Input,
-    ) -> Result<http::Response<Body>, DdbError> {
-        let body = if self.answers_itself(call.op) {
-            self.podiam_op(cx, &call).await?.to_string()
-        } else {
-            self.engine_op(cx, call, input.bytes()).await?
-        };
-        Ok(json_response(200, body, cx.request_id))
     }
 }

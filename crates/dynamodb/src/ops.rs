@@ -146,6 +146,90 @@ impl DynamoDb {
         })
     }
 
+    /// BatchExecuteStatement: each statement decided on its own. Denied
+    /// ones never reach the engine and answer `AccessDenied` in their slot
+    /// of `Responses`; the others run as one batch. A batch the engine
+    /// refuses as a whole (mixed reads and writes, too many statements) is
+    /// refused first, whatever IAM says.
+    pub(crate) async fn batch_statements(
+        &self,
+        cx: &Cx<'_>,
+        call: DdbCall,
+        raw: &[u8],
+    ) -> Result<String, DdbError> {
+        let checks = self.all_checks(cx, &call)?;
+        let statements = call
+            .input
+            .get("Statements")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        // The checks are those of the statements that are objects, in order.
+        let slots: Vec<usize> = (0..statements.len())
+            .filter(|&i| statements[i].is_object())
+            .collect();
+        if slots.len() != checks.len() {
+            return Err(DdbError::Internal(
+                "a statement of the batch has no check".into(),
+            ));
+        }
+        let mut denied: Vec<(usize, String)> = Vec::new();
+        let mut first_denial = None;
+        for (&slot, check) in slots.iter().zip(&checks) {
+            if let Err(d) = cx.authz.decide(check) {
+                let explanation = serde_json::to_value(&d.explanation).unwrap_or_default();
+                first_denial.get_or_insert((
+                    check.action.to_string(),
+                    check.resource.clone(),
+                    explanation,
+                ));
+                if let DdbError::AccessDenied(m) = podiam_auth::Service::denied(self, cx, check, d)
+                {
+                    denied.push((slot, m));
+                }
+            }
+        }
+        if denied.is_empty() {
+            return self.engine_op(cx, call, raw).await;
+        }
+        // The audit line shows a refusal of the batch, not its last allow.
+        if let Some((action, resource, explanation)) = first_denial {
+            podiam_auth::audit::note_decision(&action, &resource, false, explanation);
+        }
+        let whole = Value::Object(call.input.clone()).to_string();
+        if let e @ DdbError::Engine { .. } = self.engine.refusal(call.op.name(), &whole)
+            && !e.to_string().contains("ResourceNotFound")
+        {
+            return Err(e);
+        }
+        let is_denied = |i: usize| denied.iter().any(|(d, _)| *d == i);
+        let kept: Vec<Value> = (0..statements.len())
+            .filter(|&i| !is_denied(i))
+            .map(|i| statements[i].clone())
+            .collect();
+        let mut answer = json!({});
+        if !kept.is_empty() {
+            let mut rest = call;
+            rest.input.insert("Statements".into(), Value::Array(kept));
+            rest.changed = true;
+            answer = parse(&self.engine_op(cx, rest, raw).await?);
+        }
+        let mut ran = answer
+            .get_mut("Responses")
+            .and_then(Value::as_array_mut)
+            .map(std::mem::take)
+            .unwrap_or_default()
+            .into_iter();
+        let responses: Vec<Value> = (0..statements.len())
+            .map(|i| match denied.iter().find(|(d, _)| *d == i) {
+                Some((_, m)) => json!({"Error": {"Code": "AccessDenied", "Message": m}}),
+                None => ran.next().unwrap_or_else(|| json!({})),
+            })
+            .collect();
+        answer["Responses"] = Value::Array(responses);
+        Ok(answer.to_string())
+    }
+
     pub(crate) async fn engine_op(
         &self,
         cx: &Cx<'_>,
