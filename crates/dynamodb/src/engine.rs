@@ -115,7 +115,7 @@ fn spawn_writer(db: &Database, name: String) -> Result<tokio::sync::mpsc::Sender
             while let Some(w) = rx.blocking_recv() {
                 // A panic in the engine fails that write, not the writer.
                 let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    dynoxide::server::handle_json(&db, w.operation, &w.body)
+                    dynoxide::server::handle_parsed_json(&db, w.operation, &w.body)
                 }))
                 .unwrap_or_else(|_| {
                     tracing::error!(operation = w.operation, "the DynamoDB engine panicked");
@@ -268,7 +268,9 @@ impl Engine {
     }
 
     /// Runs `operation` with the JSON `body` on the blocking pool; the
-    /// answer's engine ARNs are rewritten to (`account`, `region`).
+    /// answer's engine ARNs are rewritten to (`account`, `region`). `body`
+    /// is JSON that podiam has parsed (a request it decoded, or one it
+    /// wrote): the engine does not parse it once more to check that.
     pub async fn call(
         &self,
         account: &str,
@@ -311,7 +313,7 @@ impl Engine {
         // runs, sparing two thread hand-offs per call. Writes wait for their
         // commit's fsync: they go to the database's writer thread.
         if is_read(operation) {
-            return Ok(dynoxide::server::handle_json(&db, operation, &body));
+            return Ok(dynoxide::server::handle_parsed_json(&db, operation, &body));
         }
         let (answer, answered) = tokio::sync::oneshot::channel();
         let gone = || DdbError::Internal("the DynamoDB writer stopped".into());

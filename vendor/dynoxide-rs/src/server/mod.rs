@@ -389,7 +389,6 @@ async fn handle_request(
 ///
 /// (podiam patch: not in upstream dynoxide-rs 3.2.0.)
 pub fn handle_json(db: &Database, operation: &str, body: &str) -> (u16, String) {
-    const BARE_SERIALIZATION: &str = r#"{"__type":"com.amazon.coral.service#SerializationException"}"#;
     let mut too_deep = false;
     if !body.is_empty()
         && let Err(e) = serde_json::from_str::<serde_json::Value>(body)
@@ -400,6 +399,19 @@ pub fn handle_json(db: &Database, operation: &str, body: &str) -> (u16, String) 
             return (400, BARE_SERIALIZATION.to_string());
         }
     }
+    handle_checked_json(db, operation, body, too_deep)
+}
+
+/// [`handle_json`] for a body the caller has already parsed as JSON with
+/// serde_json's default recursion limit (podiam patch): the same answers,
+/// without parsing it once more only to see that it parses.
+pub fn handle_parsed_json(db: &Database, operation: &str, body: &str) -> (u16, String) {
+    handle_checked_json(db, operation, body, false)
+}
+
+const BARE_SERIALIZATION: &str = r#"{"__type":"com.amazon.coral.service#SerializationException"}"#;
+
+fn handle_checked_json(db: &Database, operation: &str, body: &str, too_deep: bool) -> (u16, String) {
     if !crate::dynamo_ops::is_known_operation(operation) {
         return (
             400,
