@@ -510,47 +510,13 @@ fn go_clean(p: &str) -> String {
     }
 }
 
-/// Finds the volume named like the token volume: `(found, is our token)`.
-fn find_token_volume<'a>(pod: &'a Json, pc: &PatchConfig) -> Option<(&'a Json, bool)> {
-    let volumes = pod.path(&["spec", "volumes"])?.as_array()?;
-    let volume = volumes
-        .iter()
-        .find(|v| v.str_of("name") == pc.volume_name)?;
-    let ours = volume
-        .path(&["projected", "sources"])
+/// Whether the pod already has a volume with the token volume's name.
+/// Upstream then only leaves the volume out, whatever that volume is: the
+/// containers still get their variables and the mount.
+fn has_token_volume(pod: &Json, pc: &PatchConfig) -> bool {
+    pod.path(&["spec", "volumes"])
         .and_then(Json::as_array)
-        .is_some_and(|sources| {
-            sources.iter().any(|s| {
-                s.get("serviceAccountToken").is_some_and(|t| {
-                    !t.is_null()
-                        && t.str_of("audience") == pc.audience
-                        && t.str_of("path") == pc.token_path
-                })
-            })
-        });
-    Some((
-        volume,
-        ours && volume.get("projected").is_some_and(|p| !p.is_null()),
-    ))
-}
-
-fn volume_source_type(volume: &Json) -> &'static str {
-    const SOURCES: [(&str, &str); 9] = [
-        ("hostPath", "HostPath"),
-        ("emptyDir", "EmptyDir"),
-        ("secret", "Secret"),
-        ("configMap", "ConfigMap"),
-        ("persistentVolumeClaim", "PersistentVolumeClaim"),
-        ("projected", "Projected"),
-        ("downwardAPI", "DownwardAPI"),
-        ("csi", "CSI"),
-        ("nfs", "NFS"),
-    ];
-    SOURCES
-        .iter()
-        .find(|(k, _)| volume.get(k).is_some_and(|v| !v.is_null()))
-        .map(|(_, name)| *name)
-        .unwrap_or("other")
+        .is_some_and(|vs| vs.iter().any(|v| v.str_of("name") == pc.volume_name))
 }
 
 fn env_var(name: &str, value: &str) -> Json {
@@ -643,19 +609,6 @@ fn is_non_root(sc: Option<&Json>) -> bool {
 
 /// Upstream's `getPodSpecPatch`, plus the opt-in fsGroup.
 fn pod_spec_patch(pod: &Json, pc: &PatchConfig, config: &WebhookConfig, key: &str) -> Mutation {
-    let token_volume = find_token_volume(pod, pc);
-    if let Some((volume, false)) = token_volume {
-        return Mutation {
-            mode: Some(pc.mode),
-            patch: None,
-            changed: false,
-            reason: format!(
-                "not mutated: volume {:?} is reserved for the projected service account token, but the pod declares a {} volume with that name (service account {key})",
-                pc.volume_name,
-                volume_source_type(volume)
-            ),
-        };
-    }
     let mut token_file = go_join(&pc.mount_path, &pc.token_path);
     let node_selector = pod.path(&["spec", "nodeSelector"]);
     let os =
@@ -703,7 +656,7 @@ fn pod_spec_patch(pod: &Json, pc: &PatchConfig, config: &WebhookConfig, key: &st
         }
         changed = true;
     }
-    if token_volume.is_none() {
+    if !has_token_volume(pod, pc) {
         let mut sat = vec![("audience", Json::string(&pc.audience))];
         sat.push(("expirationSeconds", Json::Num(pc.token_expiration.into())));
         sat.push(("path", Json::string(&pc.token_path)));

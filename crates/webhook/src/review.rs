@@ -1,12 +1,15 @@
-//! `AdmissionReview` in and out (`admission.k8s.io/v1` and `v1beta1`).
+//! `AdmissionReview` in and out, as upstream's handler reads and writes it.
 //!
-//! The response echoes the request's `apiVersion`/`kind` and `uid`, as upstream
-//! does since the admission/v1 fix, and is written in Go's field order:
+//! Upstream decodes the body into `admission/v1.AdmissionReview`, a type its
+//! scheme does not register, so the body's `apiVersion` and `kind` are read
+//! but never checked: any review (v1, v1beta1, or none) is served, and the
+//! response echoes them (left out when absent, Go's `omitempty`) with the
+//! request's `uid`, in Go's field order:
 //! `{"kind":…,"apiVersion":…,"response":{"uid":…,"allowed":…,"patch":…,"patchType":"JSONPatch"}}`.
 //!
-//! Unlike upstream, a review that cannot be decoded still gets `allowed: true`
-//! (with the error in `status.message`): the webhook runs with
-//! `failurePolicy: Ignore`, so a broken request must never block a pod.
+//! A review that cannot be used is refused as upstream refuses it:
+//! `allowed: false` with the reason in `status.message` (`bad content` when
+//! there is no request).
 
 use crate::json::{Json, write_go_string};
 use crate::mutate::Mutation;
@@ -67,59 +70,56 @@ pub struct ReviewError {
     pub message: String,
 }
 
-/// The accepted review versions.
-pub const API_VERSIONS: [&str; 2] = ["admission.k8s.io/v1", "admission.k8s.io/v1beta1"];
-
 /// Decodes an AdmissionReview body.
 pub fn parse_review(body: &[u8]) -> Result<ParsedReview, ReviewError> {
     let mut err = ReviewError {
-        api_version: API_VERSIONS[0].into(),
-        kind: "AdmissionReview".into(),
+        api_version: String::new(),
+        kind: String::new(),
         uid: String::new(),
         message: String::new(),
     };
+    // An empty body decodes to an empty review: no request.
+    if body.iter().all(u8::is_ascii_whitespace) {
+        err.message = "bad content".into();
+        return Err(err);
+    }
     let review: Json = match serde_json::from_slice(body) {
         Ok(j) => j,
         Err(e) => {
-            err.message = format!("cannot decode the AdmissionReview: {e}");
+            err.message = format!(
+                "couldn't get version/kind; json parse error: {}",
+                go_json_error(&e)
+            );
             return Err(err);
         }
     };
-    if !matches!(review, Json::Obj(_)) {
-        err.message = "the AdmissionReview is not a JSON object".into();
+    // `null` unmarshals into an empty review, as an empty body does.
+    if !matches!(review, Json::Obj(_) | Json::Null) {
+        err.message = format!(
+            "couldn't get version/kind; json parse error: json: cannot unmarshal {} into Go value of type struct {{ APIVersion string \"json:\\\"apiVersion,omitempty\\\"\"; Kind string \"json:\\\"kind,omitempty\\\"\" }}",
+            go_type(&review)
+        );
         return Err(err);
     }
-    let api_version = review
-        .get("apiVersion")
-        .and_then(Json::as_str)
-        .unwrap_or("");
-    let kind = review.get("kind").and_then(Json::as_str).unwrap_or("");
-    if !api_version.is_empty() {
-        err.api_version = api_version.to_string();
-    }
-    if !kind.is_empty() {
-        err.kind = kind.to_string();
-    }
-    let request = review.get("request").filter(|r| matches!(r, Json::Obj(_)));
-    err.uid = request
-        .map(|r| r.str_of("uid").to_string())
-        .unwrap_or_default();
-    if api_version.is_empty() || kind.is_empty() {
-        err.message = "Object 'Kind' is missing or apiVersion is empty".into();
-        return Err(err);
-    }
-    if !API_VERSIONS.contains(&api_version) || kind != "AdmissionReview" {
-        err.message = format!("unsupported review {api_version}, Kind={kind}");
-        return Err(err);
-    }
-    let Some(request) = request else {
+    err.api_version = review.str_of("apiVersion").to_string();
+    err.kind = review.str_of("kind").to_string();
+    let Some(request) = review.get("request").filter(|r| matches!(r, Json::Obj(_))) else {
         err.message = "bad content".into();
         return Err(err);
     };
+    err.uid = request.str_of("uid").to_string();
+    // `request.object` is unmarshalled into a Pod: null is an empty pod.
     let pod = match request.get("object") {
-        Some(p @ Json::Obj(_)) => p.clone(),
-        _ => {
-            err.message = "request.object is not a Pod".into();
+        Some(p @ (Json::Obj(_) | Json::Null)) => p.clone(),
+        Some(other) => {
+            err.message = format!(
+                "json: cannot unmarshal {} into Go value of type v1.Pod",
+                go_type(other)
+            );
+            return Err(err);
+        }
+        None => {
+            err.message = "unexpected end of JSON input".into();
             return Err(err);
         }
     };
@@ -132,6 +132,27 @@ pub fn parse_review(body: &[u8]) -> Result<ParsedReview, ReviewError> {
     })
 }
 
+/// How Go's `encoding/json` names a JSON value's type in its errors.
+fn go_type(v: &Json) -> &'static str {
+    match v {
+        Json::Obj(_) => "object",
+        Json::Arr(_) => "array",
+        Json::Str(_) => "string",
+        Json::Num(_) => "number",
+        Json::Bool(_) => "bool",
+        Json::Null => "null",
+    }
+}
+
+/// Go's wording for the JSON errors it words differently from serde_json.
+fn go_json_error(e: &serde_json::Error) -> String {
+    if e.is_eof() {
+        "unexpected end of JSON input".into()
+    } else {
+        e.to_string()
+    }
+}
+
 fn render(
     api_version: &str,
     kind: &str,
@@ -139,13 +160,24 @@ fn render(
     patch: Option<&[u8]>,
     message: Option<&str>,
 ) -> Vec<u8> {
-    let mut out = String::from("{\"kind\":");
-    write_go_string(&mut out, kind);
-    out.push_str(",\"apiVersion\":");
-    write_go_string(&mut out, api_version);
-    out.push_str(",\"response\":{\"uid\":");
+    let mut out = String::from("{");
+    if !kind.is_empty() {
+        out.push_str("\"kind\":");
+        write_go_string(&mut out, kind);
+        out.push(',');
+    }
+    if !api_version.is_empty() {
+        out.push_str("\"apiVersion\":");
+        write_go_string(&mut out, api_version);
+        out.push(',');
+    }
+    out.push_str("\"response\":{\"uid\":");
     write_go_string(&mut out, uid);
-    out.push_str(",\"allowed\":true");
+    out.push_str(if message.is_some() {
+        ",\"allowed\":false"
+    } else {
+        ",\"allowed\":true"
+    });
     if let Some(m) = message {
         out.push_str(",\"status\":{\"metadata\":{},\"message\":");
         write_go_string(&mut out, m);
@@ -172,7 +204,7 @@ pub fn review_response(review: &ParsedReview, mutation: &Mutation) -> Vec<u8> {
     )
 }
 
-/// The (allowed, patch-less) response for a review that could not be used.
+/// The refusal of a review that could not be used.
 pub fn error_response(err: &ReviewError) -> Vec<u8> {
     render(
         &err.api_version,
@@ -187,19 +219,50 @@ pub fn error_response(err: &ReviewError) -> Vec<u8> {
 mod tests {
     use super::*;
 
+    /// Upstream's `TestModifierHandler` refusals, byte for byte.
     #[test]
-    fn malformed_reviews_are_allowed() {
-        for body in [
-            &b"not json"[..],
-            b"[]",
-            b"{}",
-            b"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\"}",
-        ] {
-            let err = parse_review(body).unwrap_err();
-            let v: serde_json::Value = serde_json::from_slice(&error_response(&err)).unwrap();
-            assert_eq!(v["response"]["allowed"], true);
-            assert!(v["response"].get("patch").is_none());
-        }
+    fn unusable_reviews_are_refused_as_upstream_refuses_them() {
+        let refusal = |body: &[u8]| {
+            String::from_utf8(error_response(&parse_review(body).unwrap_err())).unwrap()
+        };
+        assert_eq!(
+            refusal(b""),
+            r#"{"response":{"uid":"","allowed":false,"status":{"metadata":{},"message":"bad content"}}}"#
+        );
+        assert_eq!(
+            refusal(b"{}"),
+            r#"{"response":{"uid":"","allowed":false,"status":{"metadata":{},"message":"bad content"}}}"#
+        );
+        assert_eq!(
+            refusal(br#"{"request": {"object": "\"metadata\":{\"name\":\"fake\""}"#),
+            r#"{"response":{"uid":"","allowed":false,"status":{"metadata":{},"message":"couldn't get version/kind; json parse error: unexpected end of JSON input"}}}"#
+        );
+        assert_eq!(
+            refusal(br#"{"request": {"object": "\"metadata\":{\"name\":\"fake\""}}"#),
+            r#"{"response":{"uid":"","allowed":false,"status":{"metadata":{},"message":"json: cannot unmarshal string into Go value of type v1.Pod"}}}"#
+        );
+        // The type fields are echoed, whatever they are.
+        let out = refusal(br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}"#);
+        assert!(
+            out.starts_with(r#"{"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","response":{"uid":"","allowed":false"#),
+            "{out}"
+        );
+        assert!(refusal(b"[]").contains(r#""allowed":false"#));
+    }
+
+    #[test]
+    fn a_review_without_type_fields_is_served() {
+        let body = br#"{"request":{"uid":"918ef1dc","namespace":"default","object":{"spec":{}}}}"#;
+        let r = parse_review(body).unwrap();
+        let out =
+            String::from_utf8(render(&r.api_version, &r.kind, &r.uid, Some(b"[]"), None)).unwrap();
+        assert_eq!(
+            out,
+            r#"{"response":{"uid":"918ef1dc","allowed":true,"patch":"W10=","patchType":"JSONPatch"}}"#
+        );
+        // A null object is an empty pod, as Go unmarshals it.
+        let r = parse_review(br#"{"request":{"uid":"u","object":null}}"#).unwrap();
+        assert_eq!(r.service_account(), "");
     }
 
     #[test]

@@ -44,11 +44,15 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
 /// Runs one fixture; returns (got, expected).
 fn run(path: &Path) -> (String, String) {
     let text = std::fs::read_to_string(path).unwrap();
+    // Upstream's YAML reader keeps the last of repeated keys
+    // (rawPodWithInitContainer repeats serviceAccountName).
+    let options = || serde_saphyr::options! { duplicate_keys: serde_saphyr::options::DuplicateKeyPolicy::LastWins };
     // The fixture must be a valid core/v1 Pod.
-    let typed: k8s_openapi::api::core::v1::Pod = serde_saphyr::from_str(&text)
-        .unwrap_or_else(|e| panic!("{}: not a Pod: {e}", path.display()));
+    let typed: k8s_openapi::api::core::v1::Pod =
+        serde_saphyr::from_str_with_options(&text, options())
+            .unwrap_or_else(|e| panic!("{}: not a Pod: {e}", path.display()));
     assert_eq!(typed.metadata.name.as_deref(), Some("balajilovesoreos"));
-    let mut pod: Json = serde_saphyr::from_str(&text).unwrap();
+    let mut pod: Json = serde_saphyr::from_str_with_options(&text, options()).unwrap();
     let ann = |k: &str| -> Option<String> {
         pod.path(&["metadata", "annotations", k])
             .and_then(Json::as_str)

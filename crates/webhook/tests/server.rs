@@ -237,12 +237,18 @@ async fn admission_over_tls_v1_and_v1beta1() {
     assert_eq!(v["response"]["allowed"], true);
     assert!(v["response"].get("patch").is_none());
 
-    // Malformed reviews: still a well-formed, allowed response (failurePolicy: Ignore).
-    for bad in [&b"{"[..], b"null", b"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"x\",\"object\":7}}"] {
+    // Malformed reviews: a well-formed refusal with the reason, as upstream.
+    for (bad, uid, reason) in [
+        (&b"{"[..], "", "couldn't get version/kind; json parse error: unexpected end of JSON input"),
+        (b"null", "", "bad content"),
+        (b"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"x\",\"object\":7}}", "x", "json: cannot unmarshal number into Go value of type v1.Pod"),
+    ] {
         let (status, out) = send(&client, "POST", &format!("{base}/mutate"), "application/json", bad).await.unwrap();
         assert_eq!(status, 200);
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
-        assert_eq!(v["response"]["allowed"], true);
+        assert_eq!(v["response"]["allowed"], false);
+        assert_eq!(v["response"]["uid"], uid);
+        assert_eq!(v["response"]["status"]["message"], reason);
         assert!(v["response"].get("patch").is_none());
     }
     // Wrong content type: 415 like upstream.
