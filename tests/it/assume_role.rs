@@ -462,3 +462,52 @@ fn tag_session_denial_names_sts_tag_session() {
         "{err}"
     );
 }
+
+#[test]
+fn a_managed_session_policy_that_is_gone_allows_nothing() {
+    let s = Server::start();
+    let a = role_a_session(&s);
+    let c = "arn:aws:iam::000000000000:role/role-c";
+    create_role(
+        &s,
+        "role-c",
+        &trust(json!({"AWS": A}), json!("sts:AssumeRole"), None),
+        &[],
+    );
+    put_inline(
+        &s,
+        "role-c",
+        "read-iam",
+        &json!({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Action": "iam:GetRole", "Resource": "*"}]}),
+    );
+    let doc = s.json_file(
+        "session",
+        &json!({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Action": "iam:GetRole", "Resource": "*"}]}),
+    );
+    ok(&s.aws(&[
+        "iam",
+        "create-policy",
+        "--policy-name",
+        "session-limit",
+        "--policy-document",
+        &doc,
+    ]));
+    let arn = "arn:aws:iam::000000000000:policy/session-limit";
+    let limited = creds_of(&json_out(&assume(
+        &s,
+        &a,
+        c,
+        &["--policy-arns", &format!("arn={arn}")],
+    )));
+    let get = |creds: &Credentials| {
+        s.aws_with_creds(creds, &["iam", "get-role", "--role-name", "role-c"])
+    };
+    ok(&get(&limited));
+    // Deleted, the session policy no longer allows: the session must not
+    // fall back to the role's full permissions.
+    ok(&s.aws(&["iam", "delete-policy", "--policy-arn", arn]));
+    let err = fails_with(&get(&limited), "AccessDenied");
+    assert!(err.contains("session policy"), "{err}");
+}

@@ -84,6 +84,16 @@ fn root_policy() -> &'static Policy {
     })
 }
 
+/// A policy of `kind` that allows nothing: what a boundary or session
+/// policy that cannot be resolved amounts to (AWS intersects with it).
+fn allows_nothing(kind: PolicyKind) -> Policy {
+    Policy::parse(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","NotAction":"*","Resource":"*"}]}"#,
+        kind,
+    )
+    .unwrap_or_else(|e| unreachable!("constant policy: {e}"))
+}
+
 /// A refused request: the decision and the explanation (for the audit log,
 /// never for the caller).
 #[derive(Debug, Clone)]
@@ -182,13 +192,9 @@ impl Services {
         }
         if let Some(b) = &role.permissions_boundary {
             // A boundary that no longer exists allows nothing.
-            let p = self.managed_policy(b)?.unwrap_or_else(|| {
-                Policy::parse(
-                    r#"{"Version":"2012-10-17","Statement":[]}"#,
-                    PolicyKind::Boundary,
-                )
-                .unwrap_or_else(|_| root_policy().clone())
-            });
+            let p = self
+                .managed_policy(b)?
+                .unwrap_or_else(|| allows_nothing(PolicyKind::Boundary));
             set.boundary = Some((b.clone(), p));
         }
         set.principal_tags = role
@@ -218,17 +224,20 @@ impl Services {
             Some(r) if r.id == s.role_id => self.role_policies(&r)?,
             _ => PolicySet::default(),
         };
+        // A session policy that no longer resolves (or compiles) allows
+        // nothing: it must not drop out of the intersection, which would
+        // leave the session the role's full permissions.
         let mut session = Vec::new();
-        if let Some(doc) = &s.session_policy
-            && let Some(p) = compile_policy(doc, PolicyKind::Session)
-        {
+        if let Some(doc) = &s.session_policy {
+            let p = compile_policy(doc, PolicyKind::Session)
+                .unwrap_or_else(|| allows_nothing(PolicyKind::Session));
             session.push(("inline session policy".to_string(), p));
         }
         for arn in &s.policy_arns {
-            // An unresolvable managed session policy allows nothing.
-            if let Some(p) = self.managed_policy(arn)? {
-                session.push((format!("{arn} (session policy)"), p));
-            }
+            let p = self
+                .managed_policy(arn)?
+                .unwrap_or_else(|| allows_nothing(PolicyKind::Session));
+            session.push((format!("{arn} (session policy)"), p));
         }
         if s.session_policy.is_some() || !s.policy_arns.is_empty() {
             set.session = Some(session);
