@@ -163,15 +163,18 @@ fn list_keys(
     delimiter: &Option<String>,
     max: &Option<String>,
 ) -> Check {
-    for (k, v) in [
-        ("s3:prefix", prefix),
-        ("s3:delimiter", delimiter),
-        ("s3:max-keys", max),
-    ] {
+    for (k, v) in [("s3:prefix", prefix), ("s3:delimiter", delimiter)] {
         if let Some(v) = v {
             c.keys.push((k.to_string(), v.clone()));
         }
     }
+    // "The s3:max-keys key is always present in the request when you
+    // perform the ListBucket operation" (IAM User Guide, condition
+    // operators): S3's default when the request names none.
+    c.keys.push((
+        "s3:max-keys".into(),
+        max.clone().unwrap_or_else(|| "1000".into()),
+    ));
     c
 }
 
@@ -570,7 +573,8 @@ mod tests {
         assert!(c.keys.contains(&("s3:prefix".into(), "home/".into())));
         assert!(c.keys.contains(&("s3:delimiter".into(), "/".into())));
         assert!(c.keys.contains(&("s3:max-keys".into(), "10".into())));
-        // Absent parameters are absent keys.
+        // Absent parameters are absent keys, but for s3:max-keys, which is
+        // always present (S3's default).
         let c = only(
             S3Request::ListObjects {
                 bucket: b(),
@@ -578,7 +582,7 @@ mod tests {
             },
             &HeaderMap::new(),
         );
-        assert!(c.keys.is_empty());
+        assert_eq!(c.keys, [("s3:max-keys".to_string(), "1000".to_string())]);
     }
 
     #[test]
