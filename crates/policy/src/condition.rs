@@ -118,6 +118,11 @@ impl Operator {
             "Null" => (Base::Null, false),
             _ => return None,
         };
+        // IfExists goes with "any condition operator except the Null
+        // condition" (IAM User Guide).
+        if if_exists && matches!(base, Base::Null) {
+            return None;
+        }
         Some(Operator {
             name: name.to_string(),
             base,
