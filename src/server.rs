@@ -641,14 +641,18 @@ async fn route(
     let path = parts.uri.path().to_string();
     let query = parts.uri.query().map(str::to_string);
 
+    let header_text = |name| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
     let meta = RequestMeta {
         source_ip: Some(peer.ip().to_string()),
         secure_transport: false,
-        user_agent: parts
-            .headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string),
+        user_agent: header_text(header::USER_AGENT),
+        referer: header_text(header::REFERER),
     };
     if s3 {
         return Box::pin(

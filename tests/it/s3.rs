@@ -603,6 +603,22 @@ anon = boto3.client('s3', config=Config(signature_version=botocore.UNSIGNED))
 assert anon.get_object(Bucket='bkt', Key='public/readme')['Body'].read() == b'anyone'
 assert code(anon.list_objects_v2, Bucket='bkt') == ('AccessDenied', 403)
 assert code(anon.list_buckets) == ('AccessDenied', 403)
+# The S3 User Guide's "restricting access to a specific HTTP referer".
+pol = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::bkt/public/*","Condition":{"StringLike":{"aws:Referer":["https://www.example.com/*"]}}}]}'
+s3.put_bucket_policy(Bucket='bkt', Policy=pol)
+ref = lambda r: urllib.request.Request(ep + '/bkt/public/readme', headers={'Referer': r})
+assert urllib.request.urlopen(ref('https://www.example.com/page')).read() == b'anyone'
+for r in ('https://elsewhere.example/', None):
+    try:
+        urllib.request.urlopen(ref(r) if r else ep + '/bkt/public/readme')
+        raise AssertionError('referer %r accepted' % r)
+    except urllib.error.HTTPError as e:
+        assert e.code == 403
+# s3:max-keys is present on every ListBucket (1000 when the request names none).
+pol = '{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:ListBucket","Resource":"arn:aws:s3:::bkt","Condition":{"NumericGreaterThan":{"s3:max-keys":"100"}}}]}'
+s3.put_bucket_policy(Bucket='bkt', Policy=pol)
+assert code(s3.list_objects_v2, Bucket='bkt') == ('AccessDenied', 403)
+assert s3.list_objects_v2(Bucket='bkt', MaxKeys=100)['MaxKeys'] == 100
 s3.delete_bucket_policy(Bucket='bkt')
 assert code(anon.get_object, Bucket='bkt', Key='public/readme') == ('AccessDenied', 403)
 

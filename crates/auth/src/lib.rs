@@ -35,11 +35,13 @@ pub struct RequestMeta {
     pub secure_transport: bool,
     /// The `User-Agent` header (`aws:UserAgent`).
     pub user_agent: Option<String>,
+    /// The `Referer` header (`aws:Referer`).
+    pub referer: Option<String>,
 }
 
 impl RequestMeta {
-    /// Adds `aws:SourceIp`, `aws:SecureTransport` and `aws:UserAgent` to a
-    /// context, those `wants` names.
+    /// Adds `aws:SourceIp`, `aws:SecureTransport`, `aws:UserAgent` and
+    /// `aws:Referer` to a context, those `wants` names.
     pub fn apply(
         &self,
         mut b: podiam_policy::RequestContextBuilder,
@@ -50,6 +52,9 @@ impl RequestMeta {
         }
         if let Some(ua) = self.user_agent.as_ref().filter(|_| wants("aws:UserAgent")) {
             b = b.key("aws:UserAgent", ua.clone());
+        }
+        if let Some(r) = self.referer.as_ref().filter(|_| wants("aws:Referer")) {
+            b = b.key("aws:Referer", r.clone());
         }
         if wants("aws:SecureTransport") {
             b = b.key("aws:SecureTransport", self.secure_transport.to_string());

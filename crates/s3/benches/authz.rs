@@ -243,6 +243,7 @@ fn fixture() -> Fixture {
             source_ip: Some("127.0.0.1".into()),
             secure_transport: false,
             user_agent: Some("aws-cli/2.27.0".into()),
+            referer: None,
         },
     }
 }
