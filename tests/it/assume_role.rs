@@ -34,6 +34,11 @@ fn trust(principal: Value, actions: Value, condition: Option<Value>) -> Value {
     json!({"Version": "2012-10-17", "Statement": [st]})
 }
 
+/// A trust policy that lets role A assume the role.
+fn trusts_a() -> Value {
+    trust(json!({"AWS": A}), json!("sts:AssumeRole"), None)
+}
+
 /// Creates a role over a raw signed request (fast); returns its RoleId.
 fn create_role(s: &Server, name: &str, trust: &Value, extra: &[(&str, &str)]) -> String {
     let doc = trust.to_string();
@@ -93,12 +98,7 @@ fn web_identity_session_chains_into_a_role_that_trusts_its_arn() {
 
     // Role B trusts role A by ARN: no identity policy is needed in the same
     // account. B allows 2 h sessions, but chaining caps at 1 h.
-    let b_id = create_role(
-        &s,
-        "role-b",
-        &trust(json!({"AWS": A}), json!("sts:AssumeRole"), None),
-        &[("MaxSessionDuration", "7200")],
-    );
+    let b_id = create_role(&s, "role-b", &trusts_a(), &[("MaxSessionDuration", "7200")]);
     let b = "arn:aws:iam::000000000000:role/role-b";
     let t0 = now();
     let v = json_out(&assume(&s, &a, b, &[]));
@@ -335,12 +335,7 @@ fn session_tags_need_tag_session_and_transitive_tags_carry_over() {
     let a = role_a_session(&s);
     let b = "arn:aws:iam::000000000000:role/role-b";
     let e = "arn:aws:iam::000000000000:role/role-e";
-    create_role(
-        &s,
-        "role-b",
-        &trust(json!({"AWS": A}), json!("sts:AssumeRole"), None),
-        &[],
-    );
+    create_role(&s, "role-b", &trusts_a(), &[]);
     let tags = [
         "--tags",
         "Key=team,Value=blue",
@@ -443,12 +438,7 @@ fn tag_session_denial_names_sts_tag_session() {
     let s = Server::start();
     let a = role_a_session(&s);
     let b = "arn:aws:iam::000000000000:role/role-b";
-    create_role(
-        &s,
-        "role-b",
-        &trust(json!({"AWS": A}), json!("sts:AssumeRole"), None),
-        &[],
-    );
+    create_role(&s, "role-b", &trusts_a(), &[]);
     let err = fails_with(
         &assume(&s, &a, b, &["--tags", "Key=team,Value=blue"]),
         "AccessDenied",
@@ -468,12 +458,7 @@ fn a_managed_session_policy_that_is_gone_allows_nothing() {
     let s = Server::start();
     let a = role_a_session(&s);
     let c = "arn:aws:iam::000000000000:role/role-c";
-    create_role(
-        &s,
-        "role-c",
-        &trust(json!({"AWS": A}), json!("sts:AssumeRole"), None),
-        &[],
-    );
+    create_role(&s, "role-c", &trusts_a(), &[]);
     put_inline(
         &s,
         "role-c",

@@ -356,34 +356,30 @@ impl<F: Fn(&Tok) -> String> Where<'_, F> {
 
     /// Every branch must fix the key for the disjunction to.
     fn or(&mut self) -> Fix {
-        let mut branches = vec![self.and()];
-        while self.peek_kw("OR") {
-            self.at += 1;
-            branches.push(self.and());
-        }
-        if branches.len() == 1 {
-            return branches.pop().unwrap_or(Fix::Not);
-        }
-        let all = branches.iter().all(|b| matches!(b, Fix::Fully(_)));
-        let none = branches.iter().all(|b| matches!(b, Fix::Not));
-        let values: Vec<String> = branches.into_iter().flat_map(Fix::values).collect();
-        match (none, all) {
-            (true, _) => Fix::Not,
-            (_, true) => Fix::Fully(values),
-            _ => Fix::Partly(values),
-        }
+        self.list("OR", Self::and, true)
     }
 
     /// One fixing factor fixes the conjunction.
     fn and(&mut self) -> Fix {
-        let mut factors = vec![self.not()];
-        while self.peek_kw("AND") {
+        self.list("AND", Self::not, false)
+    }
+
+    /// `next (kw next)*`: fixed fully when every part is (`every`) or when
+    /// any part is; not at all when no part names the key.
+    fn list(&mut self, kw: &str, next: fn(&mut Self) -> Fix, every: bool) -> Fix {
+        let mut parts = vec![next(self)];
+        while self.peek_kw(kw) {
             self.at += 1;
-            factors.push(self.not());
+            parts.push(next(self));
         }
-        let fully = factors.iter().any(|f| matches!(f, Fix::Fully(_)));
-        let none = factors.iter().all(|f| matches!(f, Fix::Not));
-        let values: Vec<String> = factors.into_iter().flat_map(Fix::values).collect();
+        let is_fully = |p: &Fix| matches!(p, Fix::Fully(_));
+        let fully = if every {
+            parts.iter().all(is_fully)
+        } else {
+            parts.iter().any(is_fully)
+        };
+        let none = parts.iter().all(|p| matches!(p, Fix::Not));
+        let values: Vec<String> = parts.into_iter().flat_map(Fix::values).collect();
         match (none, fully) {
             (true, _) => Fix::Not,
             (_, true) => Fix::Fully(values),
@@ -496,52 +492,54 @@ mod tests {
         let keys = |text: &str| read(text).unwrap().key_values("pk", &p);
         let fully = |v: &[&str]| Some((v.iter().map(|s| s.to_string()).collect(), true));
         let partly = |v: &[&str]| Some((v.iter().map(|s| s.to_string()).collect(), false));
-        assert_eq!(
-            keys(r#"SELECT * FROM "T" WHERE pk = ? AND sk > ?"#),
-            fully(&["alice"])
-        );
-        assert_eq!(
-            keys(r#"SELECT * FROM "T" WHERE "pk" IN ['a', 'b'] OR pk = 7"#),
-            fully(&["a", "b", "7"])
-        );
-        assert_eq!(keys(r#"SELECT * FROM "T" WHERE other = 'a'"#), None);
-        assert_eq!(keys(r#"SELECT * FROM "T""#), None);
-        // Either operand order.
-        assert_eq!(
-            keys(r#"UPDATE "T" SET w = 1 WHERE 'victim' = pk AND sk = 'g'"#),
-            fully(&["victim"])
-        );
-        // A branch without the key: the statement reaches other partitions.
-        assert_eq!(
-            keys(r#"SELECT * FROM "T" WHERE pk = 'a' OR Address = 'x'"#),
-            partly(&["a"])
-        );
-        assert_eq!(
-            keys(r#"SELECT * FROM "T" WHERE NOT pk = 'a'"#),
-            partly(&["a"])
-        );
-        assert_eq!(
-            keys(r#"SELECT * FROM "T" WHERE (pk = 'a' OR x = 1)"#),
-            partly(&["a"])
-        );
-        assert_eq!(
-            keys(r#"SELECT * FROM "T" WHERE pk = 'a' AND (x = 1 OR y = 2)"#),
-            fully(&["a"])
-        );
-        assert_eq!(
-            keys(r#"SELECT * FROM "T" WHERE sk BETWEEN 1 AND 5 AND pk = 'a'"#),
-            fully(&["a"])
-        );
-        assert_eq!(keys(r#"SELECT * FROM "T" WHERE pk > 'a'"#), None);
-        assert_eq!(keys(r#"SELECT * FROM "T" WHERE pk.x = 'a'"#), None);
-        // INSERT's item keys, quoted either way or bare.
-        assert_eq!(
-            keys(r#"INSERT INTO "T" VALUE {'pk': ?, 'x': 'y'}"#),
-            fully(&["alice"])
-        );
-        assert_eq!(keys(r#"INSERT INTO "T" VALUE {"pk": 'b'}"#), fully(&["b"]));
-        assert_eq!(keys(r#"INSERT INTO "T" VALUE {pk: 'c'}"#), fully(&["c"]));
-        assert_eq!(keys(r#"INSERT INTO "T" VALUE {'other': 'c'}"#), None);
+        let cases = [
+            (
+                r#"SELECT * FROM "T" WHERE pk = ? AND sk > ?"#,
+                fully(&["alice"]),
+            ),
+            (
+                r#"SELECT * FROM "T" WHERE "pk" IN ['a', 'b'] OR pk = 7"#,
+                fully(&["a", "b", "7"]),
+            ),
+            (r#"SELECT * FROM "T" WHERE other = 'a'"#, None),
+            (r#"SELECT * FROM "T""#, None),
+            // Either operand order.
+            (
+                r#"UPDATE "T" SET w = 1 WHERE 'victim' = pk AND sk = 'g'"#,
+                fully(&["victim"]),
+            ),
+            // A branch without the key: the statement reaches other partitions.
+            (
+                r#"SELECT * FROM "T" WHERE pk = 'a' OR Address = 'x'"#,
+                partly(&["a"]),
+            ),
+            (r#"SELECT * FROM "T" WHERE NOT pk = 'a'"#, partly(&["a"])),
+            (
+                r#"SELECT * FROM "T" WHERE (pk = 'a' OR x = 1)"#,
+                partly(&["a"]),
+            ),
+            (
+                r#"SELECT * FROM "T" WHERE pk = 'a' AND (x = 1 OR y = 2)"#,
+                fully(&["a"]),
+            ),
+            (
+                r#"SELECT * FROM "T" WHERE sk BETWEEN 1 AND 5 AND pk = 'a'"#,
+                fully(&["a"]),
+            ),
+            (r#"SELECT * FROM "T" WHERE pk > 'a'"#, None),
+            (r#"SELECT * FROM "T" WHERE pk.x = 'a'"#, None),
+            // INSERT's item keys, quoted either way or bare.
+            (
+                r#"INSERT INTO "T" VALUE {'pk': ?, 'x': 'y'}"#,
+                fully(&["alice"]),
+            ),
+            (r#"INSERT INTO "T" VALUE {"pk": 'b'}"#, fully(&["b"])),
+            (r#"INSERT INTO "T" VALUE {pk: 'c'}"#, fully(&["c"])),
+            (r#"INSERT INTO "T" VALUE {'other': 'c'}"#, None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(keys(text), want, "{text}");
+        }
     }
 
     #[test]
