@@ -57,6 +57,13 @@ pub struct Statement {
     toks: Vec<Tok>,
 }
 
+/// `Statement`'s length limit in the DynamoDB API reference.
+const MAX_STATEMENT_CHARS: usize = 8192;
+
+/// Parenthesized groups deeper than the engine's own expression limit:
+/// beyond it the walk stops, and the statement fixes no key it can name.
+const MAX_DEPTH: usize = 64;
+
 const KEYWORDS: &[&str] = &[
     "SELECT",
     "FROM",
@@ -134,12 +141,25 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, String> {
             i = j + 1;
         } else if c.is_ascii_digit()
             || (c == '-' && cs.get(i + 1).is_some_and(char::is_ascii_digit))
+            || (c == '.' && leading_point(&cs, i))
         {
+            // The engine's number grammar, exactly: digits with one point,
+            // then an exponent only if digits follow. Anything after it is
+            // the next token (`1OR` is `1` then `OR`), as the engine reads it.
             let mut j = i + 1;
-            while j < cs.len()
-                && (cs[j].is_ascii_alphanumeric() || cs[j] == '.' || cs[j] == '+' || cs[j] == '-')
-            {
+            let mut seen_point = c == '.';
+            while j < cs.len() && (cs[j].is_ascii_digit() || (cs[j] == '.' && !seen_point)) {
+                seen_point |= cs[j] == '.';
                 j += 1;
+            }
+            if j < cs.len() && matches!(cs[j], 'e' | 'E') {
+                let sign = usize::from(cs.get(j + 1).is_some_and(|s| matches!(s, '+' | '-')));
+                if cs.get(j + 1 + sign).is_some_and(char::is_ascii_digit) {
+                    j += 1 + sign;
+                    while j < cs.len() && cs[j].is_ascii_digit() {
+                        j += 1;
+                    }
+                }
             }
             out.push(Tok::Num(cs[i..j].iter().collect()));
             i = j;
@@ -162,6 +182,14 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, String> {
     Ok(out)
 }
 
+/// A `.` that starts a number (`.5`), as the engine reads it: not one that
+/// continues a path (`a.b`, `l[0].x`, `"q".x`).
+fn leading_point(cs: &[char], i: usize) -> bool {
+    cs.get(i + 1).is_some_and(char::is_ascii_digit)
+        && !(i > 0
+            && (cs[i - 1].is_ascii_alphanumeric() || matches!(cs[i - 1], '_' | '"' | ']' | ')')))
+}
+
 fn is_kw(t: &Tok, kw: &str) -> bool {
     matches!(t, Tok::Word(w) if w.eq_ignore_ascii_case(kw))
 }
@@ -177,6 +205,13 @@ fn name(t: Option<&Tok>) -> Option<String> {
 
 /// Reads `text`.
 pub fn read(text: &str) -> Result<Statement, String> {
+    // DynamoDB's own limit on a statement, checked before reading it (the
+    // walk below is recursive).
+    if text.chars().count() > MAX_STATEMENT_CHARS {
+        return Err(format!(
+            "1 validation error detected: Value at 'statement' failed to satisfy constraint: Member must have length less than or equal to {MAX_STATEMENT_CHARS}"
+        ));
+    }
     let toks = tokenize(text)?;
     let bad = || format!("Statement wasn't well formed, can't be processed: {text}");
     let first = toks.first().ok_or_else(bad)?;
@@ -286,6 +321,7 @@ impl Statement {
         let mut w = Where {
             toks: &t[start..end],
             at: 0,
+            depth: 0,
             key,
             value: &value,
         };
@@ -345,6 +381,7 @@ impl Fix {
 struct Where<'a, F> {
     toks: &'a [Tok],
     at: usize,
+    depth: usize,
     key: &'a str,
     value: &'a F,
 }
@@ -379,7 +416,14 @@ impl<F: Fn(&Tok) -> String> Where<'_, F> {
             parts.iter().any(is_fully)
         };
         let none = parts.iter().all(|p| matches!(p, Fix::Not));
-        let values: Vec<String> = parts.into_iter().flat_map(Fix::values).collect();
+        // A conjunction fixed by some of its parts is fixed to their values
+        // only: `pk = 'a' AND NOT pk = 'b'` reads partition a, not b.
+        let fixing = |p: &Fix| every || !fully || is_fully(p);
+        let values: Vec<String> = parts
+            .into_iter()
+            .filter(fixing)
+            .flat_map(Fix::values)
+            .collect();
         match (none, fully) {
             (true, _) => Fix::Not,
             (_, true) => Fix::Fully(values),
@@ -387,24 +431,33 @@ impl<F: Fn(&Tok) -> String> Where<'_, F> {
         }
     }
 
-    /// A negation fixes nothing, whatever it names.
+    /// A negation fixes nothing, whatever it names; a group as deep as the
+    /// engine refuses fixes nothing podiam can name.
     fn not(&mut self) -> Fix {
-        if self.peek_kw("NOT") && !self.toks.get(self.at + 1).is_some_and(|t| is_kw(t, "IN")) {
+        let mut negated = false;
+        while self.peek_kw("NOT") && !self.toks.get(self.at + 1).is_some_and(|t| is_kw(t, "IN")) {
             self.at += 1;
-            return match self.not() {
-                Fix::Not => Fix::Not,
-                Fix::Partly(v) | Fix::Fully(v) => Fix::Partly(v),
-            };
+            negated = true;
         }
-        if self.toks.get(self.at) == Some(&Tok::Sym('(')) {
+        let inner = if self.toks.get(self.at) == Some(&Tok::Sym('(')) {
+            if self.depth >= MAX_DEPTH {
+                return Fix::Partly(vec![UNREADABLE.to_string()]);
+            }
             self.at += 1;
+            self.depth += 1;
             let inner = self.or();
+            self.depth -= 1;
             if self.toks.get(self.at) == Some(&Tok::Sym(')')) {
                 self.at += 1;
             }
-            return inner;
+            inner
+        } else {
+            self.comparison()
+        };
+        match inner {
+            Fix::Partly(v) | Fix::Fully(v) if negated => Fix::Partly(v),
+            other => other,
         }
-        self.comparison()
     }
 
     /// The tokens up to the next `AND`, `OR` or closing parenthesis of
@@ -528,6 +581,26 @@ mod tests {
             ),
             (r#"SELECT * FROM "T" WHERE pk > 'a'"#, None),
             (r#"SELECT * FROM "T" WHERE pk.x = 'a'"#, None),
+            // Numbers end where the engine ends them: `1OR` is `1 OR`.
+            (
+                r#"SELECT * FROM "T" WHERE pk = 'a' AND x = 1OR y = 2"#,
+                partly(&["a"]),
+            ),
+            (
+                "SELECT * FROM \"T\" WHERE pk = 'a' AND x = 1--'\nOR y = 2 --'",
+                partly(&["a"]),
+            ),
+            (r#"SELECT * FROM "T" WHERE pk = 1.5e3"#, fully(&["1.5e3"])),
+            (r#"SELECT * FROM "T" WHERE .5 = pk"#, fully(&[".5"])),
+            // A negated part does not add its value to the fixed ones.
+            (
+                r#"SELECT * FROM "T" WHERE pk = 'victim' AND NOT pk = 'mine'"#,
+                fully(&["victim"]),
+            ),
+            (
+                r#"SELECT * FROM "T" WHERE NOT NOT pk = 'a'"#,
+                partly(&["a"]),
+            ),
             // INSERT's item keys, quoted either way or bare.
             (
                 r#"INSERT INTO "T" VALUE {'pk': ?, 'x': 'y'}"#,
@@ -540,6 +613,26 @@ mod tests {
         for (text, want) in cases {
             assert_eq!(keys(text), want, "{text}");
         }
+    }
+
+    #[test]
+    fn deep_or_long_statements_are_bounded() {
+        // Nesting beyond the engine's limit names no key podiam trusts.
+        let deep = format!(
+            "SELECT * FROM \"T\" WHERE {}pk = 'a'{}",
+            "(".repeat(3000),
+            ")".repeat(3000)
+        );
+        let (values, every) = read(&deep).unwrap().key_values("pk", &[]).unwrap();
+        assert!(!every && values.contains(&UNREADABLE.to_string()));
+        let nots = format!("SELECT * FROM \"T\" WHERE {}pk = 'a'", "NOT ".repeat(2000));
+        assert_eq!(
+            read(&nots).unwrap().key_values("pk", &[]),
+            Some((vec!["a".to_string()], false))
+        );
+        // DynamoDB's 8,192-character limit, before any reading.
+        let long = format!("SELECT * FROM \"T\" WHERE {}", "(".repeat(9000));
+        assert!(read(&long).unwrap_err().contains("8192"));
     }
 
     #[test]
