@@ -161,20 +161,17 @@ fn list_keys(
     mut c: Check,
     prefix: &Option<String>,
     delimiter: &Option<String>,
-    max: &Option<String>,
+    max: Option<&str>,
 ) -> Check {
-    for (k, v) in [("s3:prefix", prefix), ("s3:delimiter", delimiter)] {
+    for (k, v) in [
+        ("s3:prefix", prefix.as_deref()),
+        ("s3:delimiter", delimiter.as_deref()),
+        ("s3:max-keys", max),
+    ] {
         if let Some(v) = v {
-            c.keys.push((k.to_string(), v.clone()));
+            c.keys.push((k.to_string(), v.to_string()));
         }
     }
-    // "The s3:max-keys key is always present in the request when you
-    // perform the ListBucket operation" (IAM User Guide, condition
-    // operators): S3's default when the request names none.
-    c.keys.push((
-        "s3:max-keys".into(),
-        max.clone().unwrap_or_else(|| "1000".into()),
-    ));
     c
 }
 
@@ -210,11 +207,14 @@ pub fn checks(req: &S3Request, h: &HeaderMap) -> S3Result<Option<Vec<Check>>> {
         R::DeleteBucket { bucket } => one(on_bucket("s3:DeleteBucket", bucket)),
         R::HeadBucket { bucket } => one(on_bucket("s3:ListBucket", bucket)),
         R::GetBucketLocation { bucket } => one(on_bucket("s3:GetBucketLocation", bucket)),
+        // "The s3:max-keys key is always present in the request when you
+        // perform the ListBucket operation" (IAM User Guide, condition
+        // operators): S3's default when the request names none.
         R::ListObjectsV2 { bucket, params } | R::ListObjects { bucket, params } => one(list_keys(
             on_bucket("s3:ListBucket", bucket),
             &params.prefix,
             &params.delimiter,
-            &params.max_keys,
+            Some(params.max_keys.as_deref().unwrap_or("1000")),
         )),
         R::ListMultipartUploads {
             bucket,
@@ -225,7 +225,7 @@ pub fn checks(req: &S3Request, h: &HeaderMap) -> S3Result<Option<Vec<Check>>> {
             on_bucket("s3:ListBucketMultipartUploads", bucket),
             prefix,
             &None,
-            max_uploads,
+            max_uploads.as_deref(),
         )),
         R::GetBucketPolicy { bucket } => one(on_bucket("s3:GetBucketPolicy", bucket)),
         R::PutBucketPolicy { bucket } => one(on_bucket("s3:PutBucketPolicy", bucket)),
