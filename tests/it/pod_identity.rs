@@ -1199,6 +1199,8 @@ assert len(stmt("SELECT * FROM tenants WHERE tenant = '%s' AND sk = 'one'" % me)
 stmt("UPDATE tenants SET v = 2 WHERE '%s' = tenant AND sk = 'one'" % me)
 denied(lambda: stmt("UPDATE tenants SET v = 2 WHERE 'team-a' = tenant AND sk = 'one'"))
 denied(lambda: stmt("SELECT * FROM tenants WHERE tenant = '%s' OR sk = 'one'" % me))
+# A number runs into OR as the engine reads it: still a scan of every partition.
+denied(lambda: stmt("SELECT * FROM tenants WHERE tenant = '%s' AND v = 1OR sk = 'one'" % me))
 denied(lambda: stmt("UPDATE tenants SET v = 3 -- '\n WHERE tenant = 'team-a' AND sk = 'one' -- '"))
 # A batch is decided statement by statement: the other partition's read
 # fails in its slot, the own one runs.
