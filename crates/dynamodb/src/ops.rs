@@ -177,12 +177,14 @@ impl DynamoDb {
         let mut first_denial = None;
         for (&slot, check) in slots.iter().zip(&checks) {
             if let Err(d) = cx.authz.decide(check) {
-                let explanation = serde_json::to_value(&d.explanation).unwrap_or_default();
-                first_denial.get_or_insert((
-                    check.action.to_string(),
-                    check.resource.clone(),
-                    explanation,
-                ));
+                if first_denial.is_none() {
+                    let explanation = serde_json::to_value(&d.explanation).unwrap_or_default();
+                    first_denial = Some((
+                        check.action.to_string(),
+                        check.resource.clone(),
+                        explanation,
+                    ));
+                }
                 if let DdbError::AccessDenied(m) = podiam_auth::Service::denied(self, cx, check, d)
                 {
                     denied.push((slot, m));
