@@ -151,10 +151,10 @@ fn readme_walkthroughs_with_aws_cli_v1() {
 
 /// The aws CLI v2 at `PODIAM_TEST_AWS_V2`: it must be 2.15 or newer (the first
 /// with `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE`, which Pod Identity needs;
-/// `AWS_ENDPOINT_URL` came in 2.13). Debian 12 ships 2.9.19, so `.ci/run` runs
-/// this only where it finds one (it says so either way).
+/// `AWS_ENDPOINT_URL` came in 2.13). `.ci/run` runs this with the one
+/// `scripts/awscli-v2.sh` finds or installs.
 #[test]
-#[ignore = "needs the aws CLI v2 >= 2.15 at PODIAM_TEST_AWS_V2 (.ci/run runs it when present)"]
+#[ignore = "needs the aws CLI v2 >= 2.15 at PODIAM_TEST_AWS_V2 (.ci/run runs it: scripts/awscli-v2.sh)"]
 fn readme_walkthroughs_with_aws_cli_v2() {
     let aws = std::path::PathBuf::from(
         std::env::var("PODIAM_TEST_AWS_V2").expect("PODIAM_TEST_AWS_V2: the aws CLI v2"),
