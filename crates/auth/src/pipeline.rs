@@ -145,11 +145,13 @@ pub trait Service: Send + Sync {
 
     /// What [`Service::checks`] needs fetched first, where fetching waits
     /// (DynamoDB on a backend endpoint reads table schemas from it; S3 on a
-    /// backend store reads an object's tags into the action).
+    /// backend store reads an object's tags into the action, and reads the
+    /// small bodies whose contents are condition keys).
     fn prepare(
         &self,
         _cx: &Cx<'_>,
         _action: &mut Self::Action,
+        _input: &mut Input,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send {
         async { Ok(()) }
     }
@@ -234,8 +236,9 @@ async fn run_inner<S: Service>(
         meta,
         request_id,
     };
+    let mut input = input;
     let mut action = service.decode(&cx, envelope, &input)?;
-    service.prepare(&cx, &mut action).await?;
+    service.prepare(&cx, &mut action, &mut input).await?;
     for check in service.checks(&cx, &action)? {
         if let Err(d) = cx.authz.decide(&check) {
             return Err(service.denied(&cx, &check, d));

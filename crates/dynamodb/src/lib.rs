@@ -230,7 +230,12 @@ impl Service for DynamoDb {
     }
 
     /// On a backend, the facts of every table the checks will read.
-    async fn prepare(&self, _cx: &Cx<'_>, call: &mut DdbCall) -> Result<(), DdbError> {
+    async fn prepare(
+        &self,
+        _cx: &Cx<'_>,
+        call: &mut DdbCall,
+        _input: &mut Input,
+    ) -> Result<(), DdbError> {
         if !self.engine.is_remote() {
             return Ok(());
         }

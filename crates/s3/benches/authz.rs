@@ -285,7 +285,7 @@ fn authorize(
 ) -> Decision {
     let query = action::Query::parse(uri.query());
     let req = action::route(method, uri.path(), &query, headers, None).expect("route");
-    let checks = authz::checks(&req, headers)
+    let checks = authz::checks(&req, headers, None)
         .expect("checks")
         .expect("needs checks");
     let caller: &Caller = &a.caller;
@@ -459,7 +459,7 @@ mod parts {
     ) -> Check {
         let query = action::Query::parse(uri.query());
         let req = action::route(&Method::GET, uri.path(), &query, headers, None).expect("route");
-        let c = authz::checks(&req, headers)
+        let c = authz::checks(&req, headers, None)
             .expect("checks")
             .expect("checks");
         f.s3.resolve(&f.svc, &c[0], &s3_view(a)).expect("resolve")

@@ -124,37 +124,86 @@ pub fn validate_tags(tags: &[(String, String)]) -> S3Result<()> {
 
 /// Keys that PUT-like requests (PutObject, CopyObject, CreateMultipartUpload)
 /// carry in headers.
-fn write_keys(mut c: Check, h: &HeaderMap) -> S3Result<Check> {
-    for (hdr, key) in [
-        ("x-amz-acl", "s3:x-amz-acl"),
-        (
-            "x-amz-server-side-encryption",
-            "s3:x-amz-server-side-encryption",
-        ),
-        (
-            "x-amz-server-side-encryption-aws-kms-key-id",
-            "s3:x-amz-server-side-encryption-aws-kms-key-id",
-        ),
-        ("x-amz-storage-class", "s3:x-amz-storage-class"),
-        ("x-amz-grant-full-control", "s3:x-amz-grant-full-control"),
-        ("x-amz-grant-read", "s3:x-amz-grant-read"),
-        ("x-amz-object-lock-mode", "s3:object-lock-mode"),
-    ] {
+/// The ACL headers of a write and their condition keys.
+const ACL_KEYS: [(&str, &str); 5] = [
+    ("x-amz-acl", "s3:x-amz-acl"),
+    ("x-amz-grant-full-control", "s3:x-amz-grant-full-control"),
+    ("x-amz-grant-read", "s3:x-amz-grant-read"),
+    ("x-amz-grant-read-acp", "s3:x-amz-grant-read-acp"),
+    ("x-amz-grant-write-acp", "s3:x-amz-grant-write-acp"),
+];
+
+fn header_keys(c: &mut Check, h: &HeaderMap, keys: &[(&str, &str)]) {
+    for (hdr, key) in keys {
         if let Some(v) = header(h, hdr) {
             c.keys.push((key.to_string(), v.to_string()));
         }
     }
-    if let Some(v) = header(h, "x-amz-tagging") {
-        let tags = parse_tagging_header(v)?;
-        c.multi_keys.push((
-            "s3:RequestObjectTagKeys".into(),
-            tags.iter().map(|(k, _)| k.clone()).collect(),
-        ));
-        for (k, v) in tags {
-            c.keys.push((format!("s3:RequestObjectTag/{k}"), v));
-        }
+}
+
+fn tag_keys(mut c: Check, tags: &[(String, String)]) -> Check {
+    c.multi_keys.push((
+        "s3:RequestObjectTagKeys".into(),
+        tags.iter().map(|(k, _)| k.clone()).collect(),
+    ));
+    for (k, v) in tags {
+        c.keys.push((format!("s3:RequestObjectTag/{k}"), v.clone()));
     }
-    Ok(c)
+    c
+}
+
+fn write_keys(mut c: Check, h: &HeaderMap) -> S3Result<Check> {
+    header_keys(&mut c, h, &ACL_KEYS);
+    header_keys(
+        &mut c,
+        h,
+        &[
+            (
+                "x-amz-server-side-encryption",
+                "s3:x-amz-server-side-encryption",
+            ),
+            (
+                "x-amz-server-side-encryption-aws-kms-key-id",
+                "s3:x-amz-server-side-encryption-aws-kms-key-id",
+            ),
+            (
+                "x-amz-server-side-encryption-customer-algorithm",
+                "s3:x-amz-server-side-encryption-customer-algorithm",
+            ),
+            ("x-amz-storage-class", "s3:x-amz-storage-class"),
+            ("x-amz-object-lock-mode", "s3:object-lock-mode"),
+            (
+                "x-amz-object-lock-retain-until-date",
+                "s3:object-lock-retain-until-date",
+            ),
+            ("x-amz-object-lock-legal-hold", "s3:object-lock-legal-hold"),
+        ],
+    );
+    match header(h, "x-amz-tagging") {
+        Some(v) => Ok(tag_keys(c, &parse_tagging_header(v)?)),
+        None => Ok(c),
+    }
+}
+
+/// PutObject's checks: `s3:PutObject`, and "to successfully set the
+/// tag-set with your PutObject request, you must have the
+/// s3:PutObjectTagging" permission, and to set its ACL `s3:PutObjectAcl`
+/// (the PutObject API reference).
+fn put_object_checks(bucket: &str, key: &str, h: &HeaderMap) -> S3Result<Vec<Check>> {
+    let mut checks = vec![write_keys(on_object("s3:PutObject", bucket, key), h)?];
+    if let Some(v) = header(h, "x-amz-tagging").filter(|v| !v.is_empty()) {
+        let tags = parse_tagging_header(v)?;
+        checks.push(tag_keys(
+            on_object("s3:PutObjectTagging", bucket, key),
+            &tags,
+        ));
+    }
+    if ACL_KEYS.iter().any(|(hdr, _)| h.contains_key(*hdr)) {
+        let mut acl = on_object("s3:PutObjectAcl", bucket, key);
+        header_keys(&mut acl, h, &ACL_KEYS);
+        checks.push(acl);
+    }
+    Ok(checks)
 }
 
 fn list_keys(
@@ -175,15 +224,81 @@ fn list_keys(
     c
 }
 
-/// What `DeleteObjects` checks for each key of its body.
-pub fn delete_object_check(bucket: &str, key: &str) -> Check {
-    on_object("s3:DeleteObject", bucket, key)
+/// What `DeleteObjects` checks for each key of its body (and its
+/// `<VersionId>`).
+pub fn delete_object_check(bucket: &str, key: &str, version: Option<&str>) -> Check {
+    versioned(on_object("s3:DeleteObject", bucket, key), version)
 }
 
-/// The authorizations `req` needs, in order. `Ok(None)` only for
-/// `DeleteObjects`, which S3 authorizes key by key
-/// ([`delete_object_check`]) and reports per key.
-pub fn checks(req: &S3Request, h: &HeaderMap) -> S3Result<Option<Vec<Check>>> {
+/// A request naming an object version needs the action's `…Version…`
+/// twin, with `s3:VersionId` (the GetObject, DeleteObject and object
+/// tagging references: "To … a specific version of an object, you must
+/// have the s3:GetObjectVersion permission").
+fn versioned(mut c: Check, version: Option<&str>) -> Check {
+    let Some(v) = version else { return c };
+    let action = match c.action.as_ref() {
+        "s3:GetObject" => "s3:GetObjectVersion",
+        "s3:DeleteObject" => "s3:DeleteObjectVersion",
+        "s3:GetObjectTagging" => "s3:GetObjectVersionTagging",
+        "s3:PutObjectTagging" => "s3:PutObjectVersionTagging",
+        "s3:DeleteObjectTagging" => "s3:DeleteObjectVersionTagging",
+        _ => return c,
+    };
+    c.action = action.into();
+    c.keys.push(("s3:VersionId".into(), v.to_string()));
+    c
+}
+
+/// The `versionId` of an `x-amz-copy-source`, if it names one.
+pub fn copy_source_version(h: &HeaderMap) -> Option<&str> {
+    header(h, "x-amz-copy-source")?
+        .split_once("?versionId=")
+        .map(|(_, v)| v)
+}
+
+/// Whether `req`'s body holds condition keys: PutObjectTagging's tags
+/// (`s3:RequestObjectTag/*`, the User Guide's tagging examples) and
+/// CreateBucket's `s3:LocationConstraint`.
+pub fn has_body_keys(req: &S3Request) -> bool {
+    matches!(
+        req,
+        S3Request::PutObjectTagging { .. } | S3Request::CreateBucket { .. }
+    )
+}
+
+/// `c` with the condition keys of `req`'s `body`. A body that cannot be
+/// read adds none: a policy that needs them denies, and one that does
+/// not lets the operation refuse the body in its own words.
+pub fn body_keys(mut c: Check, req: &S3Request, body: &[u8]) -> Check {
+    match req {
+        S3Request::PutObjectTagging { .. } => match crate::xml::parse_tagging(body) {
+            Ok(tags) => tag_keys(c, &tags),
+            Err(_) => c,
+        },
+        S3Request::CreateBucket { .. } => {
+            if let Ok(Some(l)) = crate::xml::parse_create_bucket(body) {
+                c.keys.push(("s3:LocationConstraint".into(), l));
+            }
+            c
+        }
+        _ => c,
+    }
+}
+
+/// `s3:ListBucket` on `bucket`, with no listing's keys: what decides
+/// between 404 and 403 for an object that does not exist.
+pub fn list_bucket_check(bucket: &str) -> Check {
+    on_bucket("s3:ListBucket", bucket)
+}
+
+/// The authorizations `req` needs, in order; `version` is the request's
+/// `versionId`. `Ok(None)` only for `DeleteObjects`, which S3 authorizes
+/// key by key ([`delete_object_check`]) and reports per key.
+pub fn checks(
+    req: &S3Request,
+    h: &HeaderMap,
+    version: Option<&str>,
+) -> S3Result<Option<Vec<Check>>> {
     use S3Request as R;
     let one = |c: Check| Ok(Some(vec![c]));
     match req {
@@ -231,7 +346,8 @@ pub fn checks(req: &S3Request, h: &HeaderMap) -> S3Result<Option<Vec<Check>>> {
         R::PutBucketPolicy { bucket } => one(on_bucket("s3:PutBucketPolicy", bucket)),
         R::DeleteBucketPolicy { bucket } => one(on_bucket("s3:DeleteBucketPolicy", bucket)),
         R::DeleteObjects { .. } => Ok(None),
-        R::PutObject { bucket, key } | R::CreateMultipartUpload { bucket, key } => {
+        R::PutObject { bucket, key } => Ok(Some(put_object_checks(bucket, key, h)?)),
+        R::CreateMultipartUpload { bucket, key } => {
             one(write_keys(on_object("s3:PutObject", bucket, key), h)?)
         }
         R::UploadPart { bucket, key, .. } | R::CompleteMultipartUpload { bucket, key, .. } => {
@@ -244,7 +360,10 @@ pub fn checks(req: &S3Request, h: &HeaderMap) -> S3Result<Option<Vec<Check>>> {
             source_key,
         } => {
             let get = existing(
-                on_object("s3:GetObject", source_bucket, source_key),
+                versioned(
+                    on_object("s3:GetObject", source_bucket, source_key),
+                    copy_source_version(h),
+                ),
                 source_bucket,
                 source_key,
             );
@@ -259,11 +378,11 @@ pub fn checks(req: &S3Request, h: &HeaderMap) -> S3Result<Option<Vec<Check>>> {
             Ok(Some(vec![get, put]))
         }
         R::GetObject { bucket, key } | R::HeadObject { bucket, key } => Ok(Some(vec![existing(
-            on_object("s3:GetObject", bucket, key),
+            versioned(on_object("s3:GetObject", bucket, key), version),
             bucket,
             key,
         )])),
-        R::DeleteObject { bucket, key } => one(delete_object_check(bucket, key)),
+        R::DeleteObject { bucket, key } => one(delete_object_check(bucket, key, version)),
         R::AbortMultipartUpload { bucket, key, .. } => {
             one(on_object("s3:AbortMultipartUpload", bucket, key))
         }
@@ -271,17 +390,17 @@ pub fn checks(req: &S3Request, h: &HeaderMap) -> S3Result<Option<Vec<Check>>> {
             one(on_object("s3:ListMultipartUploadParts", bucket, key))
         }
         R::GetObjectTagging { bucket, key } => one(existing(
-            on_object("s3:GetObjectTagging", bucket, key),
+            versioned(on_object("s3:GetObjectTagging", bucket, key), version),
             bucket,
             key,
         )),
         R::PutObjectTagging { bucket, key } => one(existing(
-            on_object("s3:PutObjectTagging", bucket, key),
+            versioned(on_object("s3:PutObjectTagging", bucket, key), version),
             bucket,
             key,
         )),
         R::DeleteObjectTagging { bucket, key } => one(existing(
-            on_object("s3:DeleteObjectTagging", bucket, key),
+            versioned(on_object("s3:DeleteObjectTagging", bucket, key), version),
             bucket,
             key,
         )),
@@ -301,7 +420,7 @@ mod tests {
     }
 
     fn only(req: S3Request, h: &HeaderMap) -> Check {
-        let mut v = checks(&req, h).unwrap().unwrap();
+        let mut v = checks(&req, h, None).unwrap().unwrap();
         assert_eq!(v.len(), 1, "{req:?}");
         v.remove(0)
     }
@@ -482,14 +601,154 @@ mod tests {
         assert_eq!(c.action, "s3:ListAllMyBuckets");
         assert_eq!(c.bucket, None);
         assert_eq!(
-            checks(&S3Request::DeleteObjects { bucket: b() }, &h).unwrap(),
+            checks(&S3Request::DeleteObjects { bucket: b() }, &h, None).unwrap(),
             None
         );
-        let d = delete_object_check("bkt", "x");
+        let d = delete_object_check("bkt", "x", None);
         assert_eq!(
             (d.action.as_ref(), d.resource.as_str()),
             ("s3:DeleteObject", "arn:aws:s3:::bkt/x")
         );
+    }
+
+    /// A named version needs the `…Version…` action with `s3:VersionId`.
+    #[test]
+    fn versions_need_their_own_actions() {
+        let h = HeaderMap::new();
+        let get = |req| checks(&req, &h, Some("v1")).unwrap().unwrap().remove(0);
+        for (req, action) in [
+            (
+                S3Request::GetObject {
+                    bucket: b(),
+                    key: k(),
+                },
+                "s3:GetObjectVersion",
+            ),
+            (
+                S3Request::HeadObject {
+                    bucket: b(),
+                    key: k(),
+                },
+                "s3:GetObjectVersion",
+            ),
+            (
+                S3Request::DeleteObject {
+                    bucket: b(),
+                    key: k(),
+                },
+                "s3:DeleteObjectVersion",
+            ),
+            (
+                S3Request::GetObjectTagging {
+                    bucket: b(),
+                    key: k(),
+                },
+                "s3:GetObjectVersionTagging",
+            ),
+            (
+                S3Request::PutObjectTagging {
+                    bucket: b(),
+                    key: k(),
+                },
+                "s3:PutObjectVersionTagging",
+            ),
+            (
+                S3Request::DeleteObjectTagging {
+                    bucket: b(),
+                    key: k(),
+                },
+                "s3:DeleteObjectVersionTagging",
+            ),
+        ] {
+            let c = get(req);
+            assert_eq!(c.action, action);
+            assert!(
+                c.keys.contains(&("s3:VersionId".into(), "v1".into())),
+                "{c:?}"
+            );
+        }
+        let mut h = HeaderMap::new();
+        h.insert("x-amz-copy-source", "src/a?versionId=v2".parse().unwrap());
+        let copy = S3Request::CopyObject {
+            bucket: b(),
+            key: k(),
+            source_bucket: "src".into(),
+            source_key: "a".into(),
+        };
+        let v = checks(&copy, &h, None).unwrap().unwrap();
+        assert_eq!(
+            (v[0].action.as_ref(), v[0].resource.as_str()),
+            ("s3:GetObjectVersion", "arn:aws:s3:::src/a")
+        );
+        assert_eq!(v[1].action, "s3:PutObject");
+    }
+
+    /// PutObject with tags or an ACL also needs `s3:PutObjectTagging` /
+    /// `s3:PutObjectAcl`, each with its own keys.
+    #[test]
+    fn put_object_with_tags_or_acl_needs_those_actions() {
+        let put = S3Request::PutObject {
+            bucket: b(),
+            key: k(),
+        };
+        let mut h = HeaderMap::new();
+        h.insert("x-amz-tagging", "team=a".parse().unwrap());
+        h.insert("x-amz-acl", "bucket-owner-full-control".parse().unwrap());
+        let v = checks(&put, &h, None).unwrap().unwrap();
+        let actions: Vec<&str> = v.iter().map(|c| c.action.as_ref()).collect();
+        assert_eq!(
+            actions,
+            ["s3:PutObject", "s3:PutObjectTagging", "s3:PutObjectAcl"]
+        );
+        assert!(
+            v[1].keys
+                .contains(&("s3:RequestObjectTag/team".into(), "a".into()))
+        );
+        assert!(
+            v[2].keys
+                .contains(&("s3:x-amz-acl".into(), "bucket-owner-full-control".into()))
+        );
+        h.insert("x-amz-tagging", "".parse().unwrap());
+        h.remove("x-amz-acl");
+        assert_eq!(checks(&put, &h, None).unwrap().unwrap().len(), 1);
+    }
+
+    /// PutObjectTagging's tags and CreateBucket's location come from the
+    /// body; an unreadable body adds no keys.
+    #[test]
+    fn body_condition_keys() {
+        let tagging = S3Request::PutObjectTagging {
+            bucket: b(),
+            key: k(),
+        };
+        assert!(has_body_keys(&tagging));
+        let c = body_keys(
+            on_object("s3:PutObjectTagging", "bkt", "dir/obj"),
+            &tagging,
+            b"<Tagging><TagSet><Tag><Key>Project</Key><Value>X</Value></Tag></TagSet></Tagging>",
+        );
+        assert_eq!(c.keys, [("s3:RequestObjectTag/Project".into(), "X".into())]);
+        assert_eq!(
+            c.multi_keys,
+            [("s3:RequestObjectTagKeys".into(), vec!["Project".into()])]
+        );
+        let c = body_keys(
+            on_object("s3:PutObjectTagging", "bkt", "k"),
+            &tagging,
+            b"<Tag",
+        );
+        assert!(c.keys.is_empty() && c.multi_keys.is_empty());
+        let create = S3Request::CreateBucket { bucket: b() };
+        let body = b"<CreateBucketConfiguration><LocationConstraint>eu-west-1</LocationConstraint></CreateBucketConfiguration>";
+        let c = body_keys(on_bucket("s3:CreateBucket", "bkt"), &create, body);
+        assert_eq!(
+            c.keys,
+            [("s3:LocationConstraint".into(), "eu-west-1".into())]
+        );
+        assert!(!has_body_keys(&S3Request::PutObject {
+            bucket: b(),
+            key: k()
+        }));
     }
 
     #[test]
@@ -505,6 +764,7 @@ mod tests {
                 source_key: "a".into(),
             },
             &h,
+            None,
         )
         .unwrap()
         .unwrap();
@@ -530,7 +790,7 @@ mod tests {
         h.insert("x-amz-server-side-encryption", "AES256".parse().unwrap());
         h.insert("x-amz-tagging", "team=blue&env=prod%20x".parse().unwrap());
         let c = only(
-            S3Request::PutObject {
+            S3Request::CreateMultipartUpload {
                 bucket: b(),
                 key: k(),
             },

@@ -243,3 +243,78 @@ impl BodyReader {
         Ok(out)
     }
 }
+
+/// A request body that records whether it was read to its end.
+///
+/// A refusal (or any answer) sent before the client's body was read leaves
+/// the rest of the body on the connection: with `Expect: 100-continue` the
+/// server cannot know whether the client sends it anyway, and if it does,
+/// its bytes would be read as the start of the next request. Such an answer
+/// closes the connection instead ([`Tracked::close_unless_read`]).
+pub struct Tracked {
+    inner: axum::body::Body,
+    read: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// Whether a [`Tracked`] body was read to its end.
+#[derive(Clone)]
+pub struct ReadToEnd(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Tracked {
+    /// Wraps `body` when `headers` announce one; `None` when they do not
+    /// (nothing can be left unread).
+    pub fn wrap(
+        body: axum::body::Body,
+        headers: &HeaderMap,
+    ) -> (axum::body::Body, Option<ReadToEnd>) {
+        let announced = headers.contains_key(http::header::TRANSFER_ENCODING)
+            || headers
+                .get(http::header::CONTENT_LENGTH)
+                .is_some_and(|v| v.as_bytes() != b"0");
+        if !announced {
+            return (body, None);
+        }
+        let read = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let tracked = Tracked {
+            inner: body,
+            read: read.clone(),
+        };
+        (axum::body::Body::new(tracked), Some(ReadToEnd(read)))
+    }
+}
+
+impl ReadToEnd {
+    /// Adds `Connection: close` to `resp` unless the body was read whole.
+    pub fn close_unless_read(&self, resp: &mut http::Response<axum::body::Body>) {
+        if !self.0.load(std::sync::atomic::Ordering::Acquire) {
+            resp.headers_mut().insert(
+                http::header::CONNECTION,
+                http::HeaderValue::from_static("close"),
+            );
+        }
+    }
+}
+
+impl http_body::Body for Tracked {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, axum::Error>>> {
+        let polled = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
+        if matches!(polled, std::task::Poll::Ready(None)) || self.inner.is_end_stream() {
+            self.read.store(true, std::sync::atomic::Ordering::Release);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}

@@ -62,6 +62,8 @@ pub(crate) struct Cx<'a> {
     /// The query string as sent.
     pub raw_query: Option<&'a str>,
     pub query: action::Query,
+    /// The body, when it was read before deciding (`S3Action::body`).
+    pub body: Option<Vec<u8>>,
 }
 
 impl Cx<'_> {
@@ -83,6 +85,9 @@ pub struct S3Action {
     /// The existing object's tags, read from a backend store for the
     /// policies that ask (`s3:ExistingObjectTag/*`).
     existing_tags: Option<Vec<(String, String)>>,
+    /// The small body whose contents are condition keys (PutObjectTagging's
+    /// tags, CreateBucket's location), read and verified before deciding.
+    body: Option<Vec<u8>>,
 }
 
 /// The canonical user id S3 reports for an account's resources.
@@ -164,7 +169,11 @@ impl S3 {
     ) -> Response<Body> {
         let is_head = req.method() == Method::HEAD;
         let (parts, body) = req.into_parts();
+        let (body, read) = body::Tracked::wrap(body, &parts.headers);
         let mut resp = pipeline::run(svc, self, parts, Input::Stream(body), &meta, rid).await;
+        if let Some(read) = read {
+            read.close_unless_read(&mut resp);
+        }
         if is_head && resp.status().as_u16() >= 300 {
             // A HEAD error has S3's status and headers, and no body.
             *resp.body_mut() = Body::empty();
@@ -205,12 +214,14 @@ impl S3 {
         auth: &auth::Authenticated<'_>,
     ) -> S3Result<Check> {
         let bucket = match &check.bucket {
-            Some(name) => match self.bucket(svc, name)? {
-                Some(b) => Some(b),
-                // Creating a bucket is decided without one.
-                None if check.action == "s3:CreateBucket" => None,
-                None => return Err(S3Error::no_such_bucket(name)),
-            },
+            // Creating a bucket is decided in the caller's account, without
+            // any bucket of that name: another account's bucket answers
+            // BucketAlreadyExists (409) once allowed, never AccessDenied.
+            Some(_) if check.action == "s3:CreateBucket" => None,
+            Some(name) => Some(
+                self.bucket(svc, name)?
+                    .ok_or_else(|| S3Error::no_such_bucket(name))?,
+            ),
             None => None,
         };
         let mut c = Check::new(check.action.clone(), check.resource.clone());
@@ -381,6 +392,7 @@ impl Service for S3 {
             request,
             query,
             existing_tags: None,
+            body: None,
         })
     }
 
@@ -388,10 +400,14 @@ impl Service for S3 {
     /// reported per key, while handling.
     fn checks(&self, cx: &pipeline::Cx<'_>, a: &S3Action) -> S3Result<Vec<Check>> {
         let auth = auth::Authenticated::of(cx);
-        authz::checks(&a.request, &cx.parts.headers)?
+        authz::checks(&a.request, &cx.parts.headers, a.query.get("versionId"))?
             .unwrap_or_default()
             .iter()
             .map(|c| {
+                let c = match &a.body {
+                    Some(body) => &authz::body_keys(c.clone(), &a.request, body),
+                    None => c,
+                };
                 let mut r = self.resolve(cx.svc, c, &auth)?;
                 if c.existing_object.is_some() {
                     for (k, v) in a.existing_tags.iter().flatten() {
@@ -403,13 +419,28 @@ impl Service for S3 {
             .collect()
     }
 
-    /// On a backend store, the existing object's tags are read when a
-    /// policy that decides this request reads them.
-    async fn prepare(&self, cx: &pipeline::Cx<'_>, a: &mut S3Action) -> S3Result<()> {
+    /// The small bodies whose contents are condition keys are read (and
+    /// checked against the signature) first. On a backend store, the
+    /// existing object's tags are read when a policy that decides this
+    /// request reads them.
+    async fn prepare(
+        &self,
+        cx: &pipeline::Cx<'_>,
+        a: &mut S3Action,
+        input: &mut Input,
+    ) -> S3Result<()> {
+        if authz::has_body_keys(&a.request)
+            && let Input::Stream(body) =
+                std::mem::replace(input, Input::Buffered(Default::default()))
+        {
+            a.body = Some(ops::small_body(cx.verified, &cx.parts.headers, body).await?);
+        }
         let Some(be) = &self.backend else {
             return Ok(());
         };
-        for c in authz::checks(&a.request, &cx.parts.headers)?.unwrap_or_default() {
+        for c in authz::checks(&a.request, &cx.parts.headers, a.query.get("versionId"))?
+            .unwrap_or_default()
+        {
             let Some((bucket, key)) = &c.existing_object else {
                 continue;
             };
@@ -451,6 +482,7 @@ impl Service for S3 {
             Input::Buffered(b) => Body::from(b),
         };
         let s3cx = Cx {
+            body: a.body,
             svc: cx.svc,
             auth: auth::Authenticated::of(cx),
             authz: &cx.authz,

@@ -167,16 +167,23 @@ pub fn parse_tagging(bytes: &[u8]) -> S3Result<Vec<(String, String)>> {
     Ok(tags)
 }
 
-/// `<Delete><Quiet/><Object><Key/></Object>…</Delete>`: (quiet, keys).
-pub fn parse_delete(bytes: &[u8]) -> S3Result<(bool, Vec<String>)> {
+/// An object named in a `DeleteObjects` body: its key and `<VersionId>`.
+pub type DeleteEntry = (String, Option<String>);
+
+/// `<Delete><Quiet/><Object><Key/><VersionId/></Object>…</Delete>`:
+/// (quiet, objects).
+pub fn parse_delete(bytes: &[u8]) -> S3Result<(bool, Vec<DeleteEntry>)> {
     let root = parse(bytes)?;
     if root.name != "Delete" {
         return Err(S3Error::malformed_xml());
     }
     let quiet = root.text_of("Quiet").is_some_and(|q| q.trim() == "true");
-    let keys: Vec<String> = root
+    let keys: Vec<DeleteEntry> = root
         .all("Object")
-        .map(|o| o.text_of("Key").map(str::to_string))
+        .map(|o| {
+            let key = o.text_of("Key")?.to_string();
+            Some((key, o.text_of("VersionId").map(str::to_string)))
+        })
         .collect::<Option<_>>()
         .ok_or_else(S3Error::malformed_xml)?;
     if keys.is_empty() || keys.len() > 1000 {
@@ -265,7 +272,10 @@ mod tests {
 </Delete>"#;
         let (quiet, keys) = parse_delete(body).unwrap();
         assert!(quiet);
-        assert_eq!(keys, [" a & b A<", "c"]);
+        assert_eq!(
+            keys,
+            [(" a & b A<".into(), None), ("c".into(), Some("x".into()))]
+        );
     }
 
     #[test]

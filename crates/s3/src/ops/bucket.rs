@@ -102,7 +102,7 @@ pub(super) async fn create_bucket(s3: &S3, cx: &Cx<'_>, name: &str, body: Body) 
         .with("BucketName", name));
     }
     let account = cx.account().ok_or_else(S3Error::access_denied)?.to_string();
-    let raw = small_body(cx, body).await?;
+    let raw = body_of(cx, body).await?;
     let location = crate::xml::parse_create_bucket(&raw)?;
     let region = cx.svc.config.region.clone();
     match location.as_deref() {

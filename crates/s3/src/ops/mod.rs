@@ -72,9 +72,25 @@ fn quoted(etag: &str) -> String {
 }
 
 pub(crate) async fn execute(s3: &S3, cx: &Cx<'_>, req: S3Request, body: Body) -> S3Result<Resp> {
-    match &s3.backend {
+    let read_bucket = match &req {
+        S3Request::GetObject { bucket, .. } | S3Request::HeadObject { bucket, .. } => {
+            Some(bucket.clone())
+        }
+        _ => None,
+    };
+    let r = match &s3.backend {
         Some(be) => remote::execute(s3, be, cx, req, body).await,
         None => local(s3, cx, req, body).await,
+    };
+    match (r, read_bucket) {
+        // "If the object you request doesn't exist, the error that Amazon S3
+        // returns depends on whether you also have the s3:ListBucket
+        // permission": 404 with it, 403 without (GetObject, HeadObject).
+        (Err(e), Some(bucket)) if e.code == S3Code::NoSuchKey => {
+            s3.authorize(cx, &authz::list_bucket_check(&bucket))?;
+            Err(e)
+        }
+        (r, _) => r,
     }
 }
 
@@ -84,6 +100,18 @@ pub(crate) use remote::object_tags;
 /// records are podiam's either way).
 async fn local(s3: &S3, cx: &Cx<'_>, req: S3Request, body: Body) -> S3Result<Resp> {
     use S3Request as R;
+    // The store keeps no versions: only `null`, the current object, exists.
+    // Refused rather than served as the current object.
+    if [
+        cx.query.get("versionId"),
+        authz::copy_source_version(cx.headers),
+    ]
+    .into_iter()
+    .flatten()
+    .any(|v| v != "null")
+    {
+        return Err(S3Error::not_implemented());
+    }
     match req {
         R::ListBuckets {
             prefix,
@@ -121,7 +149,7 @@ async fn local(s3: &S3, cx: &Cx<'_>, req: S3Request, body: Body) -> S3Result<Res
             key_marker,
         } => list_uploads(s3, cx, &bucket, prefix, max_uploads, key_marker),
         R::GetBucketPolicy { bucket } => {
-            let b = existing_bucket(s3, cx, &bucket)?;
+            let b = owner_only(s3, cx, &bucket)?;
             match &b.policy {
                 Some(p) => {
                     let mut r = respond(StatusCode::OK, Body::from(p.clone()));
@@ -138,8 +166,12 @@ async fn local(s3: &S3, cx: &Cx<'_>, req: S3Request, body: Body) -> S3Result<Res
                 .with("BucketName", bucket)),
             }
         }
-        R::PutBucketPolicy { bucket } => put_bucket_policy(s3, cx, &bucket, body).await,
+        R::PutBucketPolicy { bucket } => {
+            owner_only(s3, cx, &bucket)?;
+            put_bucket_policy(s3, cx, &bucket, body).await
+        }
         R::DeleteBucketPolicy { bucket } => {
+            owner_only(s3, cx, &bucket)?;
             update_bucket(s3, cx, &bucket, |b| {
                 b.policy = None;
                 Ok(())
@@ -220,7 +252,7 @@ async fn local(s3: &S3, cx: &Cx<'_>, req: S3Request, body: Body) -> S3Result<Res
         }
         R::PutObjectTagging { bucket, key } => {
             existing_bucket(s3, cx, &bucket)?;
-            let raw = small_body(cx, body).await?;
+            let raw = body_of(cx, body).await?;
             let tags = crate::xml::parse_tagging(&raw)?;
             s3.store
                 .update_meta(&bucket, &key, move |m| m.tags = tags)
@@ -237,6 +269,23 @@ async fn local(s3: &S3, cx: &Cx<'_>, req: S3Request, body: Body) -> S3Result<Res
             Ok(no_content())
         }
     }
+}
+
+/// The bucket of a bucket-policy operation: "If you have the correct
+/// permissions, but you're not using an identity that belongs to the bucket
+/// owner's account, Amazon S3 returns a 405 Method Not Allowed error" (the
+/// PutBucketPolicy, GetBucketPolicy and DeleteBucketPolicy references).
+fn owner_only(s3: &S3, cx: &Cx<'_>, name: &str) -> S3Result<podiam_store::Versioned<Bucket>> {
+    let b = existing_bucket(s3, cx, name)?;
+    if cx.account() != Some(b.owner.as_str()) {
+        return Err(S3Error::new(
+            S3Code::MethodNotAllowed,
+            "The specified method is not allowed against this resource.",
+        )
+        .with("Method", cx.method.as_str())
+        .with("ResourceType", "BUCKETPOLICY"));
+    }
+    Ok(b)
 }
 
 fn existing_bucket(s3: &S3, cx: &Cx<'_>, name: &str) -> S3Result<podiam_store::Versioned<Bucket>> {
@@ -260,14 +309,23 @@ fn existing_bucket(s3: &S3, cx: &Cx<'_>, name: &str) -> S3Result<podiam_store::V
     Ok(b)
 }
 
-async fn small_body(cx: &Cx<'_>, body: Body) -> S3Result<Vec<u8>> {
-    let reader = BodyReader::new(
-        body,
-        cx.auth.verified,
-        cx.headers,
-        crate::xml::MAX_XML_BODY as u64,
-    )
-    .map_err(|_| S3Error::malformed_xml())?;
+/// A small XML or JSON body, checked against the signature while read (or
+/// the one read before deciding).
+async fn body_of(cx: &Cx<'_>, body: Body) -> S3Result<Vec<u8>> {
+    match &cx.body {
+        Some(read) => Ok(read.clone()),
+        None => small_body(cx.auth.verified, cx.headers, body).await,
+    }
+}
+
+/// Reads a small body whole, checking it against the signature.
+pub(crate) async fn small_body(
+    verified: Option<&podiam_sigv4::VerifiedRequest>,
+    headers: &HeaderMap,
+    body: Body,
+) -> S3Result<Vec<u8>> {
+    let reader = BodyReader::new(body, verified, headers, crate::xml::MAX_XML_BODY as u64)
+        .map_err(|_| S3Error::malformed_xml())?;
     reader
         .read_all(crate::xml::MAX_XML_BODY, S3Error::malformed_xml())
         .await

@@ -110,7 +110,7 @@ pub(super) async fn complete_upload(
 ) -> S3Result<Resp> {
     existing_bucket(s3, cx, bucket)?;
     upload_for(s3, bucket, key, id)?;
-    let raw = small_body(cx, body).await?;
+    let raw = body_of(cx, body).await?;
     let wanted = crate::xml::parse_complete(&raw)?;
     let parts = s3.store.parts(id).await?;
     let chosen = choose_parts(id, &wanted, &parts)?;

@@ -490,12 +490,10 @@ pub(super) async fn get_object(
     head: bool,
 ) -> S3Result<Resp> {
     existing_bucket(s3, cx, bucket)?;
-    if cx.query.has("partNumber") || cx.query.has("versionId") {
-        // Per-part reads and versions are not supported; refuse rather than
-        // serve something else.
-        if cx.query.get("partNumber") != Some("1") && cx.query.get("versionId") != Some("null") {
-            return Err(S3Error::not_implemented());
-        }
+    // Per-part reads are not supported (but part 1 of a single-part object
+    // is the object); refuse rather than serve something else.
+    if cx.query.get("partNumber").is_some_and(|p| p != "1") {
+        return Err(S3Error::not_implemented());
     }
     let overrides = response_overrides(cx)?;
     // The data file of a superseded version may vanish between the lookup
@@ -579,19 +577,23 @@ pub(super) async fn delete_objects(
     body: Body,
 ) -> S3Result<Resp> {
     existing_bucket(s3, cx, bucket)?;
-    let raw = small_body(cx, body).await?;
+    let raw = body_of(cx, body).await?;
     let (quiet, keys) = crate::xml::parse_delete(&raw)?;
     // Decided key by key, then deleted a few at a time (a backend store
     // answers each over the network), reported in the request's order.
-    let outcomes: Vec<(String, S3Result<()>)> =
-        futures_util::stream::iter(keys.into_iter().map(|key| {
-            let allowed = s3.authorize(cx, &authz::delete_object_check(bucket, &key));
+    let outcomes: Vec<(crate::xml::DeleteEntry, S3Result<()>)> =
+        futures_util::stream::iter(keys.into_iter().map(|(key, version)| {
+            let allowed = s3.authorize(
+                cx,
+                &authz::delete_object_check(bucket, &key, version.as_deref()),
+            );
             async move {
-                let done = match allowed {
-                    Ok(()) => delete_one(s3, bucket, &key).await,
-                    Err(e) => Err(e),
+                let done = match (allowed, version.as_deref()) {
+                    (Err(e), _) => Err(e),
+                    (Ok(()), None | Some("null")) => delete_one(s3, bucket, &key).await,
+                    (Ok(()), Some(_)) => Err(S3Error::not_implemented()),
                 };
-                (key, done)
+                ((key, version), done)
             }
         }))
         .buffered(16)
@@ -599,17 +601,23 @@ pub(super) async fn delete_objects(
         .await;
     let mut w = XmlWriter::with_declaration();
     w.start_ns("DeleteResult", NS);
-    for (key, done) in outcomes {
+    for ((key, version), done) in outcomes {
         match done {
             Ok(()) => {
                 if !quiet {
-                    w.start("Deleted").elem("Key", &key).end("Deleted");
+                    w.start("Deleted").elem("Key", &key);
+                    if let Some(v) = &version {
+                        w.elem("VersionId", v);
+                    }
+                    w.end("Deleted");
                 }
             }
             Err(e) => {
-                w.start("Error")
-                    .elem("Key", &key)
-                    .elem("Code", e.code.as_str())
+                w.start("Error").elem("Key", &key);
+                if let Some(v) = &version {
+                    w.elem("VersionId", v);
+                }
+                w.elem("Code", e.code.as_str())
                     .elem("Message", &e.message)
                     .end("Error");
             }

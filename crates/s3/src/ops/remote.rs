@@ -420,7 +420,7 @@ pub(super) async fn execute(
             upload_id,
         } => {
             existing_bucket(s3, cx, &bucket)?;
-            let raw = small_body(cx, body).await?;
+            let raw = body_of(cx, body).await?;
             // S3's rules on the parts named, which not every store applies.
             let wanted = crate::xml::parse_complete(&raw)?;
             let parts = uploaded_parts(be, &bucket, &key, &upload_id).await?;
@@ -508,7 +508,7 @@ pub(super) async fn execute(
         }
         R::PutObjectTagging { bucket, key } => {
             existing_bucket(s3, cx, &bucket)?;
-            let raw = small_body(cx, body).await?;
+            let raw = body_of(cx, body).await?;
             let tags = crate::xml::parse_tagging(&raw)?;
             retag(be, &bucket, &key, &tags).await?;
             Ok(respond(StatusCode::OK, Body::empty()))
