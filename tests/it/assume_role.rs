@@ -496,3 +496,60 @@ fn a_managed_session_policy_that_is_gone_allows_nothing() {
     let err = fails_with(&get(&limited), "AccessDenied");
     assert!(err.contains("session policy"), "{err}");
 }
+
+/// "The source identity value persists across chained role sessions … After
+/// the source identity is set, the value cannot be changed" (the AssumeRole
+/// reference): role B's session, set to alice, hands alice on to E whether
+/// or not the next call names it, E's trust must allow
+/// `sts:SetSourceIdentity` for it, and bob is refused.
+#[test]
+fn source_identity_persists_across_chained_sessions() {
+    let s = Server::start();
+    let a = role_a_session(&s);
+    let b = "arn:aws:iam::000000000000:role/role-b";
+    let e = "arn:aws:iam::000000000000:role/role-e";
+    let set = json!(["sts:AssumeRole", "sts:SetSourceIdentity"]);
+    create_role(
+        &s,
+        "role-b",
+        &trust(json!({"AWS": A}), set.clone(), None),
+        &[],
+    );
+    let v = json_out(&assume(&s, &a, b, &["--source-identity", "alice"]));
+    assert_eq!(v["SourceIdentity"], "alice", "{v}");
+    let b_session = creds_of(&v);
+    // E trusts B for AssumeRole only: the inherited identity is refused.
+    create_role(
+        &s,
+        "role-e",
+        &trust(json!({"AWS": b}), json!("sts:AssumeRole"), None),
+        &[],
+    );
+    let err = fails_with(&assume(&s, &b_session, e, &[]), "AccessDenied");
+    assert!(err.contains("sts:SetSourceIdentity"), "{err}");
+    let doc = trust(
+        json!({"AWS": b}),
+        set,
+        Some(json!({"StringEquals": {"sts:SourceIdentity": "alice"}})),
+    )
+    .to_string();
+    let (st, xml) = s.raw_admin(
+        "iam",
+        &[
+            ("Action", "UpdateAssumeRolePolicy"),
+            ("Version", "2010-05-08"),
+            ("RoleName", "role-e"),
+            ("PolicyDocument", &doc),
+        ],
+    );
+    assert_eq!(st, 200, "{xml}");
+    let v = json_out(&assume(&s, &b_session, e, &[]));
+    assert_eq!(v["SourceIdentity"], "alice", "{v}");
+    let v = json_out(&assume(&s, &b_session, e, &["--source-identity", "alice"]));
+    assert_eq!(v["SourceIdentity"], "alice", "{v}");
+    let err = fails_with(
+        &assume(&s, &b_session, e, &["--source-identity", "bob"]),
+        "AccessDenied",
+    );
+    assert!(err.contains("sts:SetSourceIdentity"), "{err}");
+}

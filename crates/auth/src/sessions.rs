@@ -106,6 +106,17 @@ pub fn assume_role(
         }
     }
     check_tags(&tags, &transitive)?;
+    // "The source identity value persists across chained role sessions …
+    // After the source identity is set, the value cannot be changed" (the
+    // AssumeRole reference): inherited, and checked as
+    // `sts:SetSourceIdentity` on each role of the chain.
+    let source_identity = match (&parent.source_identity, source_identity) {
+        (Some(inherited), Some(asked)) if *inherited != asked => {
+            return Err(denied("sts:SetSourceIdentity"));
+        }
+        (Some(inherited), _) => Some(inherited.clone()),
+        (None, asked) => asked,
+    };
     let role = lookup_role(svc, &session.role_arn)?.ok_or_else(|| denied("sts:AssumeRole"))?;
     let trust = svc
         .trust_policy(&role)
