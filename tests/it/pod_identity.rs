@@ -272,6 +272,28 @@ fn agent_request_validation_and_outage() {
     let token = pod_token(&s, "demo", "carts", "carts", "p1");
     let (st, body) = curl(&url, &[("Authorization", &token), ("Host", "evil.example")]);
     assert_eq!(st, 403, "{body}");
+    // Upstream's text, its host list printed as Go prints a []string.
+    assert!(
+        body.starts_with(
+            "Access Denied. Called agent through invalid address, please use either ["
+        ) && body.ends_with("] address not evil.example\n")
+            && !body.contains('"'),
+        "{body:?}"
+    );
+    // Upstream serves the path for any method.
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-X",
+            "POST",
+            "-H",
+            &format!("Authorization: {token}"),
+            &url,
+        ])
+        .output()
+        .expect("curl");
+    let posted: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(posted["AccessKeyId"].is_string(), "{posted}");
     let (st, body) = curl(&url, &[("Authorization", &token)]);
     assert_eq!(st, 200, "{body}");
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -492,6 +514,23 @@ fn imds_fallback_with_boto3() {
         ok(&out).trim(),
         "arn:aws:sts::000000000000:assumed-role/node-role/i-0podiam000000000"
     );
+    // botocore's IMDS region fetcher (its `defaults_mode=auto`) asks for
+    // `placement/availability-zone/`, with a trailing slash.
+    let fetch = format!(
+        "from botocore.utils import InstanceMetadataRegionFetcher as F; \
+         print(F(config={{'ec2_metadata_service_endpoint': '{imds}/'}}).retrieve_region())"
+    );
+    let out = Command::new("python3")
+        .args(["-c", &fetch])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", s.dir.path())
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", format!("{imds}/"))
+        .output()
+        .unwrap();
+    assert_eq!(ok(&out).trim(), "us-east-1");
     // IMDSv2 only: no token, no credentials.
     let (st, _) = curl(
         &format!("{imds}/latest/meta-data/iam/security-credentials/"),

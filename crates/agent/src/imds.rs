@@ -45,20 +45,24 @@ pub fn imds_router(agent: Arc<Agent>, config: ImdsConfig) -> Router {
         agent,
         tokens: Mutex::default(),
     });
-    Router::new()
-        .route("/latest/api/token", put(new_token))
-        .route(
-            "/latest/meta-data/iam/security-credentials/",
-            get(role_list),
-        )
-        .route(
+    // IMDS answers a path with or without its trailing slash: botocore asks
+    // for `…/placement/availability-zone/` to learn its region.
+    let mut r = Router::new().route("/latest/api/token", put(new_token));
+    for (path, handler) in [
+        ("/latest/meta-data/iam/security-credentials", get(role_list)),
+        (
             "/latest/meta-data/iam/security-credentials/{role}",
             get(role_creds),
-        )
-        .route("/latest/meta-data/instance-id", get(instance_id))
-        .route("/latest/meta-data/placement/region", get(region))
-        .route("/latest/meta-data/placement/availability-zone", get(zone))
-        .with_state(state)
+        ),
+        ("/latest/meta-data/instance-id", get(instance_id)),
+        ("/latest/meta-data/placement/region", get(region)),
+        ("/latest/meta-data/placement/availability-zone", get(zone)),
+    ] {
+        r = r
+            .route(path, handler.clone())
+            .route(&format!("{path}/"), handler);
+    }
+    r.with_state(state)
 }
 
 fn clock(i: &Imds) -> &dyn Clock {

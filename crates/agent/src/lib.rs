@@ -18,7 +18,7 @@ pub mod upstream;
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 use cache::{CacheConfig, CredentialCache};
 use http::{HeaderValue, StatusCode, header};
 use metrics::Metrics;
@@ -93,7 +93,8 @@ impl Agent {
     /// The router for the credential endpoint.
     pub fn router(self: &Arc<Self>) -> Router {
         Router::new()
-            .route("/v1/credentials", get(credentials))
+            // Upstream's mux serves the path for every method.
+            .route("/v1/credentials", any(credentials))
             .route("/healthz", get(|| async { "ok" }))
             .route("/readyz", get(|| async { "ok" }))
             .route("/metrics", get(render_metrics))
@@ -176,8 +177,9 @@ async fn serve_credentials(a: &Arc<Agent>, headers: http::HeaderMap) -> Response
         return plain(
             StatusCode::FORBIDDEN,
             format!(
-                "Access Denied. Called agent through invalid address, please use either {:?} address not {host}",
-                a.config.allowed_hosts
+                // Go's `%s` of a []string: `[169.254.170.23 fd00:ec2::23]`.
+                "Access Denied. Called agent through invalid address, please use either [{}] address not {host}",
+                a.config.allowed_hosts.join(" ")
             ),
         );
     }
