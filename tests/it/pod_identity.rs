@@ -472,9 +472,15 @@ fn eks_auth_expired_token_and_abac_trust() {
     let t = now();
     ok(&assume(&tok("team-a", t, t + 600)));
     fails_with(&assume(&tok("team-b", t, t + 600)), "AccessDeniedException");
-    fails_with(
+    let err = fails_with(
         &assume(&tok("team-a", t - 1200, t - 600)),
         "ExpiredTokenException",
+    );
+    let exp = podiam_core::timefmt::iso8601(t - 600);
+    assert!(
+        err.contains("The token included in the request is expired: current date/time ")
+            && err.contains(&format!("must be before the expiration date/time {exp}.")),
+        "{err}"
     );
 }
 

@@ -131,13 +131,15 @@ pub fn verify_pod_token(
     tok.verify_signature(&set)
         .map_err(|e| invalid(e.to_string()))?;
     if let Err(e) = tok.check_time(svc.now(), 0) {
-        return Err(
-            if e.sts_error_code() == StsErrorCode::ExpiredTokenException {
-                EksAuthError::ExpiredToken(format!("The service account token is expired: {e}"))
-            } else {
-                invalid(e.to_string())
-            },
-        );
+        return Err(match e {
+            podiam_oidc::TokenError::Expired { exp, .. } => {
+                EksAuthError::ExpiredToken(expired_message(svc.clock.now(), exp))
+            }
+            e if e.sts_error_code() == StsErrorCode::ExpiredTokenException => {
+                EksAuthError::ExpiredToken(e.to_string())
+            }
+            e => invalid(e.to_string()),
+        });
     }
     if !tok.audiences().iter().any(|a| a == AUDIENCE) {
         return Err(invalid(format!(
@@ -559,9 +561,32 @@ pub fn instance_role_credentials(
     }))
 }
 
+/// eks-auth's wording for an expired token, as the agent relays it: "The
+/// token included in the request is expired: current date/time
+/// 2024-02-10T08:38:55.284028Z must be before the expiration date/time
+/// 2024-02-09T10:47:44Z." (boto/botocore#3117).
+fn expired_message(now: time::OffsetDateTime, exp: i64) -> String {
+    let seconds = podiam_core::timefmt::iso8601(now.unix_timestamp());
+    format!(
+        "The token included in the request is expired: current date/time {}.{:06}Z must be before the expiration date/time {}.",
+        seconds.trim_end_matches('Z'),
+        now.microsecond(),
+        podiam_core::timefmt::iso8601(exp)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_expired_token_message_is_eks_auths() {
+        let now = time::macros::datetime!(2024-02-10 08:38:55.284028 UTC);
+        assert_eq!(
+            expired_message(now, 1_707_475_664),
+            "The token included in the request is expired: current date/time 2024-02-10T08:38:55.284028Z must be before the expiration date/time 2024-02-09T10:47:44Z."
+        );
+    }
 
     #[test]
     fn wire_mapping() {
