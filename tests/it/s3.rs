@@ -560,6 +560,17 @@ s3.upload_fileobj(io.BytesIO(big), 'bkt', 'tm.bin')
 buf = io.BytesIO()
 s3.download_fileobj('bkt', 'tm.bin', buf)
 assert buf.getvalue() == big
+# The transfer manager's multipart copy: UploadPartCopy with ranges.
+from boto3.s3.transfer import TransferConfig
+five = 5 * 1024 * 1024
+s3.copy({'Bucket': 'bkt', 'Key': 'tm.bin'}, 'bkt', 'tm-copy.bin', Config=TransferConfig(multipart_threshold=five, multipart_chunksize=five))
+assert s3.get_object(Bucket='bkt', Key='tm-copy.bin')['Body'].read() == big
+assert s3.head_object(Bucket='bkt', Key='tm-copy.bin')['ETag'].endswith('-2"')
+up = s3.create_multipart_upload(Bucket='bkt', Key='pc')['UploadId']
+r = s3.upload_part_copy(Bucket='bkt', Key='pc', UploadId=up, PartNumber=1, CopySource={'Bucket': 'bkt', 'Key': 'tm.bin'}, CopySourceRange='bytes=10-19')
+assert r['CopyPartResult']['ETag'] == '"%s"' % hashlib.md5(big[10:20]).hexdigest()
+s3.complete_multipart_upload(Bucket='bkt', Key='pc', UploadId=up, MultipartUpload={'Parts': [{'PartNumber': 1, 'ETag': r['CopyPartResult']['ETag']}]})
+assert s3.get_object(Bucket='bkt', Key='pc')['Body'].read() == big[10:20]
 
 # presigned GET and PUT
 url = s3.generate_presigned_url('get_object', Params={'Bucket': 'bkt', 'Key': 'a/b c+d.txt'}, ExpiresIn=300)
@@ -993,6 +1004,21 @@ r = wide.delete_objects(Bucket='seed-bucket', Delete={'Objects': [{'Key': 'here'
 assert [(e['Key'], e['VersionId'], e['Code']) for e in r['Errors']] == [('here', 'null', 'AccessDenied')], r
 grant('versions', ['s3:GetObjectVersion', 's3:DeleteObjectVersion'], {'StringEquals': {'s3:VersionId': 'null'}})
 assert wide.get_object(Bucket='seed-bucket', Key='here', VersionId='null')['Body'].read() == b'x'
+# ListObjectVersions needs s3:ListBucketVersions; each object is its null version.
+c, st, msg = err(wide.list_object_versions, Bucket='seed-bucket')
+assert (c, st) == ('AccessDenied', 403) and 's3:ListBucketVersions' in msg, msg
+v = admin.list_object_versions(Bucket='seed-bucket')
+assert [(x['Key'], x['VersionId'], x['IsLatest'], x['Size']) for x in v['Versions']] == [('here', 'null', True, 1), ('t', 'null', True, 1)], v
+v = admin.list_object_versions(Bucket='seed-bucket', MaxKeys=1)
+assert v['IsTruncated'] and v['NextKeyMarker'] == 'here' and v['NextVersionIdMarker'] == 'null', v
+v = admin.list_object_versions(Bucket='seed-bucket', KeyMarker='here', VersionIdMarker='null')
+assert [x['Key'] for x in v['Versions']] == ['t'] and not v['IsTruncated'], v
+assert sorted(o.key for o in boto3.resource('s3', aws_access_key_id=os.environ['ADMIN_AK'], aws_secret_access_key=os.environ['ADMIN_SK']).Bucket('seed-bucket').object_versions.all()) == ['here', 't']
+# A copy range outside the source object.
+up = admin.create_multipart_upload(Bucket='seed-bucket', Key='pc')['UploadId']
+c, st, msg = err(admin.upload_part_copy, Bucket='seed-bucket', Key='pc', UploadId=up, PartNumber=1, CopySource={'Bucket': 'seed-bucket', 'Key': 't'}, CopySourceRange='bytes=0-1')
+assert (c, st, msg) == ('InvalidRequest', 400, 'Range specified is not valid for source object of size: 1'), (c, st, msg)
+admin.abort_multipart_upload(Bucket='seed-bucket', Key='pc', UploadId=up)
 # The store keeps no other versions: refused, never served as the current one.
 assert code(admin.get_object, Bucket='seed-bucket', Key='here', VersionId='3HL4kqtJlcpXroDTDmjVBH40Nrjfkd') == ('NotImplemented', 501)
 r = wide.delete_objects(Bucket='seed-bucket', Delete={'Objects': [{'Key': 'here', 'VersionId': 'null'}]})

@@ -75,6 +75,30 @@ pub enum S3Request {
         /// Parameters.
         params: ListParams,
     },
+    /// `GET /b?versions` (`marker` is `key-marker`).
+    ListObjectVersions {
+        /// Bucket.
+        bucket: String,
+        /// Parameters.
+        params: ListParams,
+        /// `version-id-marker`.
+        version_id_marker: Option<String>,
+    },
+    /// `PUT /b/k?partNumber=N&uploadId=U` with `x-amz-copy-source`.
+    UploadPartCopy {
+        /// Bucket.
+        bucket: String,
+        /// Key.
+        key: String,
+        /// `uploadId`.
+        upload_id: String,
+        /// `partNumber`, as given.
+        part_number: String,
+        /// The source's bucket.
+        source_bucket: String,
+        /// The source's key.
+        source_key: String,
+    },
     /// `GET /b?uploads`.
     ListMultipartUploads {
         /// Bucket.
@@ -228,6 +252,7 @@ impl S3Request {
             S3Request::GetBucketLocation { .. } => "GetBucketLocation",
             S3Request::ListObjectsV2 { .. } => "ListObjectsV2",
             S3Request::ListObjects { .. } => "ListObjects",
+            S3Request::ListObjectVersions { .. } => "ListObjectVersions",
             S3Request::ListMultipartUploads { .. } => "ListMultipartUploads",
             S3Request::GetBucketPolicy { .. } => "GetBucketPolicy",
             S3Request::PutBucketPolicy { .. } => "PutBucketPolicy",
@@ -240,6 +265,7 @@ impl S3Request {
             S3Request::DeleteObject { .. } => "DeleteObject",
             S3Request::CreateMultipartUpload { .. } => "CreateMultipartUpload",
             S3Request::UploadPart { .. } => "UploadPart",
+            S3Request::UploadPartCopy { .. } => "UploadPartCopy",
             S3Request::CompleteMultipartUpload { .. } => "CompleteMultipartUpload",
             S3Request::AbortMultipartUpload { .. } => "AbortMultipartUpload",
             S3Request::ListParts { .. } => "ListParts",
@@ -259,6 +285,7 @@ impl S3Request {
             | S3Request::GetBucketLocation { bucket }
             | S3Request::ListObjectsV2 { bucket, .. }
             | S3Request::ListObjects { bucket, .. }
+            | S3Request::ListObjectVersions { bucket, .. }
             | S3Request::ListMultipartUploads { bucket, .. }
             | S3Request::GetBucketPolicy { bucket }
             | S3Request::PutBucketPolicy { bucket }
@@ -271,6 +298,7 @@ impl S3Request {
             | S3Request::DeleteObject { bucket, .. }
             | S3Request::CreateMultipartUpload { bucket, .. }
             | S3Request::UploadPart { bucket, .. }
+            | S3Request::UploadPartCopy { bucket, .. }
             | S3Request::CompleteMultipartUpload { bucket, .. }
             | S3Request::AbortMultipartUpload { bucket, .. }
             | S3Request::ListParts { bucket, .. }
@@ -299,6 +327,7 @@ impl S3Request {
             | S3Request::DeleteObject { key, .. }
             | S3Request::CreateMultipartUpload { key, .. }
             | S3Request::UploadPart { key, .. }
+            | S3Request::UploadPartCopy { key, .. }
             | S3Request::CompleteMultipartUpload { key, .. }
             | S3Request::AbortMultipartUpload { key, .. }
             | S3Request::ListParts { key, .. }
@@ -441,7 +470,6 @@ const UNSUPPORTED_SUBRESOURCES: &[&str] = &[
     "select",
     "torrent",
     "versioning",
-    "versions",
     "website",
     "attributes",
 ];
@@ -467,6 +495,14 @@ fn bucket_request(method: &Method, bucket: String, q: &Query) -> S3Result<S3Requ
             prefix: q.owned("prefix"),
             max_uploads: q.owned("max-uploads"),
             key_marker: q.owned("key-marker"),
+        },
+        Method::GET if q.has("versions") => S3Request::ListObjectVersions {
+            bucket,
+            params: ListParams {
+                marker: q.owned("key-marker"),
+                ..list()
+            },
+            version_id_marker: q.owned("version-id-marker"),
         },
         Method::GET if q.get("list-type") == Some("2") => S3Request::ListObjectsV2 {
             bucket,
@@ -533,15 +569,28 @@ fn object_request(
         (Method::GET, None) => S3Request::GetObject { bucket, key },
         (Method::HEAD, _) => S3Request::HeadObject { bucket, key },
         (Method::PUT, Some(upload_id)) => {
-            if headers.contains_key("x-amz-copy-source") {
-                // UploadPartCopy.
-                return Err(S3Error::not_implemented());
-            }
-            S3Request::UploadPart {
-                bucket,
-                key,
-                upload_id,
-                part_number: q.owned("partNumber").unwrap_or_default(),
+            let part_number = q.owned("partNumber").unwrap_or_default();
+            match headers
+                .get("x-amz-copy-source")
+                .map(|v| v.to_str().unwrap_or("\u{0}"))
+            {
+                Some(src) => {
+                    let (source_bucket, source_key) = parse_copy_source(src)?;
+                    S3Request::UploadPartCopy {
+                        bucket,
+                        key,
+                        upload_id,
+                        part_number,
+                        source_bucket,
+                        source_key,
+                    }
+                }
+                None => S3Request::UploadPart {
+                    bucket,
+                    key,
+                    upload_id,
+                    part_number,
+                },
             }
         }
         (Method::PUT, None) => match headers

@@ -331,6 +331,12 @@ pub fn checks(
             &params.delimiter,
             Some(params.max_keys.as_deref().unwrap_or("1000")),
         )),
+        R::ListObjectVersions { bucket, params, .. } => one(list_keys(
+            on_bucket("s3:ListBucketVersions", bucket),
+            &params.prefix,
+            &params.delimiter,
+            Some(params.max_keys.as_deref().unwrap_or("1000")),
+        )),
         R::ListMultipartUploads {
             bucket,
             prefix,
@@ -353,6 +359,25 @@ pub fn checks(
         R::UploadPart { bucket, key, .. } | R::CompleteMultipartUpload { bucket, key, .. } => {
             one(on_object("s3:PutObject", bucket, key))
         }
+        // "You must have READ access to the source object and WRITE access
+        // to the destination bucket" (the UploadPartCopy reference).
+        R::UploadPartCopy {
+            bucket,
+            key,
+            source_bucket,
+            source_key,
+            ..
+        } => Ok(Some(vec![
+            existing(
+                versioned(
+                    on_object("s3:GetObject", source_bucket, source_key),
+                    copy_source_version(h),
+                ),
+                source_bucket,
+                source_key,
+            ),
+            on_object("s3:PutObject", bucket, key),
+        ])),
         R::CopyObject {
             bucket,
             key,
@@ -450,6 +475,14 @@ mod tests {
                     params: ListParams::default(),
                 },
                 "s3:ListBucket",
+            ),
+            (
+                S3Request::ListObjectVersions {
+                    bucket: b(),
+                    params: ListParams::default(),
+                    version_id_marker: None,
+                },
+                "s3:ListBucketVersions",
             ),
             (
                 S3Request::ListMultipartUploads {

@@ -1,4 +1,4 @@
-//! ListObjects and ListObjectsV2.
+//! ListObjects, ListObjectsV2 and ListObjectVersions.
 
 use super::*;
 
@@ -113,4 +113,86 @@ pub(super) fn list_encoding(p: &ListParams) -> S3Result<bool> {
             other,
         )),
     }
+}
+
+/// ListObjectVersions on a store that keeps one version per key: each
+/// object is its `null` version, the latest.
+pub(super) fn list_versions(
+    s3: &S3,
+    cx: &Cx<'_>,
+    bucket: &str,
+    p: ListParams,
+    version_id_marker: Option<String>,
+) -> S3Result<Resp> {
+    let b = existing_bucket(s3, cx, bucket)?;
+    if version_id_marker.is_some() && p.marker.is_none() {
+        return Err(S3Error::invalid_argument(
+            "A version-id marker cannot be specified without a key marker.",
+            "version-id-marker",
+            version_id_marker.as_deref().unwrap_or_default(),
+        ));
+    }
+    let max = parse_max(&p.max_keys, "max-keys", 1000)?;
+    let url = list_encoding(&p)?;
+    let enc = |s: &str| if url { url_encode(s) } else { s.to_string() };
+    let prefix = p.prefix.clone().unwrap_or_default();
+    // The only version of the key-marker's key is at or before any version
+    // marker: the page starts after that key either way.
+    let page = s3.store.list(
+        bucket,
+        &prefix,
+        p.delimiter.as_deref(),
+        p.marker.as_deref(),
+        max,
+    );
+    let owner = canonical_user_id(&b.owner);
+    let mut w = XmlWriter::with_declaration();
+    w.start_ns("ListVersionsResult", NS);
+    w.elem("Name", bucket).elem("Prefix", &enc(&prefix));
+    w.elem("KeyMarker", &enc(p.marker.as_deref().unwrap_or_default()));
+    w.elem(
+        "VersionIdMarker",
+        version_id_marker.as_deref().unwrap_or_default(),
+    );
+    if page.truncated
+        && let Some(last) = &page.last
+    {
+        w.elem("NextKeyMarker", &enc(last))
+            .elem("NextVersionIdMarker", "null");
+    }
+    w.elem("MaxKeys", &max.to_string());
+    if let Some(d) = &p.delimiter {
+        w.elem("Delimiter", &enc(d));
+    }
+    if url {
+        w.elem("EncodingType", "url");
+    }
+    w.elem("IsTruncated", if page.truncated { "true" } else { "false" });
+    let mut prefixes = Vec::new();
+    for e in &page.entries {
+        match e {
+            ListEntry::Object(m) => {
+                w.start("Version")
+                    .elem("Key", &enc(&m.key))
+                    .elem("VersionId", "null")
+                    .elem("IsLatest", "true")
+                    .elem("LastModified", &iso8601_ms(m.last_modified_ms))
+                    .elem("ETag", &quoted(&m.etag))
+                    .elem("Size", &m.size.to_string())
+                    .elem("StorageClass", "STANDARD")
+                    .start("Owner")
+                    .elem("ID", &owner)
+                    .end("Owner")
+                    .end("Version");
+            }
+            ListEntry::Prefix(cp) => prefixes.push(cp.clone()),
+        }
+    }
+    for cp in prefixes {
+        w.start("CommonPrefixes")
+            .elem("Prefix", &enc(&cp))
+            .end("CommonPrefixes");
+    }
+    w.end("ListVersionsResult");
+    Ok(xml_response(w.finish()))
 }

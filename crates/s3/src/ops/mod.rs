@@ -142,6 +142,11 @@ async fn local(s3: &S3, cx: &Cx<'_>, req: S3Request, body: Body) -> S3Result<Res
         }
         R::ListObjectsV2 { bucket, params } => list_objects(s3, cx, &bucket, params, true),
         R::ListObjects { bucket, params } => list_objects(s3, cx, &bucket, params, false),
+        R::ListObjectVersions {
+            bucket,
+            params,
+            version_id_marker,
+        } => list_versions(s3, cx, &bucket, params, version_id_marker),
         R::ListMultipartUploads {
             bucket,
             prefix,
@@ -201,6 +206,17 @@ async fn local(s3: &S3, cx: &Cx<'_>, req: S3Request, body: Body) -> S3Result<Res
             upload_id,
             part_number,
         } => upload_part(s3, cx, &bucket, &key, &upload_id, &part_number, body).await,
+        R::UploadPartCopy {
+            bucket,
+            key,
+            upload_id,
+            part_number,
+            source_bucket,
+            source_key,
+        } => {
+            let to = (bucket.as_str(), key.as_str(), upload_id.as_str());
+            upload_part_copy(s3, cx, to, &part_number, &source_bucket, &source_key).await
+        }
         R::CompleteMultipartUpload {
             bucket,
             key,

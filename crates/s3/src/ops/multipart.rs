@@ -59,17 +59,7 @@ pub(super) async fn upload_part(
     body: Body,
 ) -> S3Result<Resp> {
     existing_bucket(s3, cx, bucket)?;
-    let n: u32 = number
-        .parse()
-        .ok()
-        .filter(|n| (1..=10_000).contains(n))
-        .ok_or_else(|| {
-            S3Error::invalid_argument(
-                "Part number must be an integer between 1 and 10000, inclusive",
-                "partNumber",
-                number,
-            )
-        })?;
+    let n = part_number(number)?;
     upload_for(s3, bucket, key, id)?;
     let (tmp, etag, size, checksum) = receive(s3, cx, body).await?;
     let part = s3
@@ -87,6 +77,114 @@ pub(super) async fn upload_part(
         r.headers_mut().insert(name, v);
     }
     Ok(r)
+}
+
+fn part_number(number: &str) -> S3Result<u32> {
+    number
+        .parse()
+        .ok()
+        .filter(|n| (1..=10_000).contains(n))
+        .ok_or_else(|| {
+            S3Error::invalid_argument(
+                "Part number must be an integer between 1 and 10000, inclusive",
+                "partNumber",
+                number,
+            )
+        })
+}
+
+/// UploadPartCopy: a part cut from an existing object, whole or the
+/// `x-amz-copy-source-range` of it.
+pub(super) async fn upload_part_copy(
+    s3: &S3,
+    cx: &Cx<'_>,
+    (bucket, key, id): (&str, &str, &str),
+    number: &str,
+    src_bucket: &str,
+    src_key: &str,
+) -> S3Result<Resp> {
+    existing_bucket(s3, cx, bucket)?;
+    let n = part_number(number)?;
+    upload_for(s3, bucket, key, id)?;
+    existing_bucket(s3, cx, src_bucket)?;
+    let src = s3
+        .store
+        .get(src_bucket, src_key)
+        .ok_or_else(|| S3Error::no_such_key(src_key))?;
+    copy_source_preconditions(cx, &src)?;
+    let (start, len) = match cx.header("x-amz-copy-source-range") {
+        None => (0, src.size),
+        Some(r) => copy_range(r, src.size)?,
+    };
+    if len > MAX_OBJECT_SIZE {
+        return Err(S3Error::invalid_request(
+            "The specified copy source is larger than the maximum allowable size for a copy source: 5368709120",
+        ));
+    }
+    let path = s3.store.data_path(src_bucket, &src)?;
+    let mut input = tokio::fs::File::open(&path)
+        .await
+        .map_err(|_| S3Error::no_such_key(src_key))?;
+    input.seek(std::io::SeekFrom::Start(start)).await?;
+    let mut input = input.take(len);
+    let mut tmp = s3.store.temp_file().await?;
+    let mut md5 = md5::Md5::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let copied: std::io::Result<()> = async {
+        loop {
+            let got = input.read(&mut buf).await?;
+            if got == 0 {
+                break;
+            }
+            md5.update(&buf[..got]);
+            tmp.file.write_all(&buf[..got]).await?;
+        }
+        tmp.file.flush().await
+    }
+    .await;
+    if let Err(e) = copied {
+        let _ = tokio::fs::remove_file(&tmp.path).await;
+        return Err(e.into());
+    }
+    let part = s3
+        .store
+        .commit_part(id, n, tmp, hex::encode(md5.finalize()), len)
+        .await?
+        .ok_or_else(|| S3Error::no_such_upload(id))?;
+    let mut w = XmlWriter::with_declaration();
+    w.start_ns("CopyPartResult", NS)
+        .elem("LastModified", &iso8601_ms(now_ms(cx)))
+        .elem("ETag", &quoted(&part.etag))
+        .end("CopyPartResult");
+    let mut r = xml_response(w.finish());
+    set(r.headers_mut(), "x-amz-server-side-encryption", "AES256");
+    Ok(r)
+}
+
+/// `x-amz-copy-source-range: bytes=first-last`, inside the source:
+/// (offset, length).
+fn copy_range(v: &str, size: u64) -> S3Result<(u64, u64)> {
+    let bad = || {
+        S3Error::invalid_argument(
+            "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy",
+            "x-amz-copy-source-range",
+            v,
+        )
+    };
+    let (a, b) = v
+        .strip_prefix("bytes=")
+        .and_then(|r| r.split_once('-'))
+        .ok_or_else(bad)?;
+    let (a, b): (u64, u64) = (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
+    if a > b {
+        return Err(bad());
+    }
+    if b >= size {
+        return Err(S3Error::invalid_request(&format!(
+            "Range specified is not valid for source object of size: {size}"
+        )));
+    }
+    Ok((a, b - a + 1))
 }
 
 /// The ETag of a multipart object: MD5 of the parts' binary MD5s, `-N`.

@@ -188,21 +188,8 @@ pub(super) async fn commit(
         })
 }
 
-pub(super) async fn copy_object(
-    s3: &S3,
-    cx: &Cx<'_>,
-    bucket: &str,
-    key: &str,
-    src_bucket: &str,
-    src_key: &str,
-) -> S3Result<Resp> {
-    existing_bucket(s3, cx, bucket)?;
-    existing_bucket(s3, cx, src_bucket)?;
-    let src = s3
-        .store
-        .get(src_bucket, src_key)
-        .ok_or_else(|| S3Error::no_such_key(src_key))?;
-    // Copy-source conditions.
+/// The `x-amz-copy-source-if-*` conditions on the source object.
+pub(super) fn copy_source_preconditions(cx: &Cx<'_>, src: &ObjectMeta) -> S3Result<()> {
     let lm = src.last_modified_ms / 1000;
     let failed = || {
         S3Error::new(
@@ -234,7 +221,26 @@ pub(super) async fn copy_object(
     {
         return Err(failed());
     }
+    Ok(())
+}
+
+pub(super) async fn copy_object(
+    s3: &S3,
+    cx: &Cx<'_>,
+    bucket: &str,
+    key: &str,
+    src_bucket: &str,
+    src_key: &str,
+) -> S3Result<Resp> {
+    existing_bucket(s3, cx, bucket)?;
+    existing_bucket(s3, cx, src_bucket)?;
+    let src = s3
+        .store
+        .get(src_bucket, src_key)
+        .ok_or_else(|| S3Error::no_such_key(src_key))?;
+    copy_source_preconditions(cx, &src)?;
     let replace = directive(cx, "x-amz-metadata-directive")?;
+
     if bucket == src_bucket && key == src_key && !replace {
         return Err(S3Error::invalid_request(
             "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",

@@ -369,6 +369,25 @@ pub(super) async fn execute(
                     .await?,
             ))
         }
+        R::UploadPartCopy {
+            bucket,
+            key,
+            source_bucket,
+            source_key,
+            ..
+        } => {
+            existing_bucket(s3, cx, &bucket)?;
+            existing_bucket(s3, cx, &source_bucket)?;
+            let mut h = forwarded(cx);
+            copy_source(&mut h, &source_bucket, &source_key)?;
+            if let Some(range) = cx.headers.get("x-amz-copy-source-range") {
+                h.insert("x-amz-copy-source-range", range.clone());
+            }
+            let resp = be
+                .send(Method::PUT, &bucket, Some(&key), &q, h, Outgoing::Empty)
+                .await?;
+            Ok(relay(resp))
+        }
         R::GetObject { bucket, key } | R::HeadObject { bucket, key } => {
             existing_bucket(s3, cx, &bucket)?;
             response_overrides(cx)?;
@@ -492,7 +511,7 @@ pub(super) async fn execute(
             list(s3, be, cx, &bucket, &params, &q, params.fetch_owner).await
         }
         R::ListObjects { bucket, params } => list(s3, be, cx, &bucket, &params, &q, true).await,
-        R::ListMultipartUploads { bucket, .. } => {
+        R::ListMultipartUploads { bucket, .. } | R::ListObjectVersions { bucket, .. } => {
             let b = existing_bucket(s3, cx, &bucket)?;
             let resp = be.bare(Method::GET, &bucket, None, &q).await?;
             relay_owned(be, resp, &b.owner, |x| x).await
