@@ -172,17 +172,30 @@ fn oidc_provider_crud_client_ids_thumbprints_tags() {
         "--thumbprint-list",
         tp2,
     ]));
-    let not_hex = "z".repeat(40);
-    call_err(
+    // Only the length is IAM's rule: the API reference's own example.
+    call_ok(
         &s,
         "UpdateOpenIDConnectProviderThumbprint",
         &[
             ("OpenIDConnectProviderArn", arn),
-            ("ThumbprintList.member.1", &not_hex),
+            (
+                "ThumbprintList.member.1",
+                "7359755EXAMPLEabc3060bce3EXAMPLEec4542a3",
+            ),
         ],
-        400,
-        "InvalidInput",
     );
+    assert_eq!(
+        get(&s)["ThumbprintList"],
+        json!(["7359755EXAMPLEabc3060bce3EXAMPLEec4542a3"])
+    );
+    ok(&s.aws(&[
+        "iam",
+        "update-open-id-connect-provider-thumbprint",
+        "--open-id-connect-provider-arn",
+        arn,
+        "--thumbprint-list",
+        tp2,
+    ]));
     // Tags: add, overwrite case-insensitively, remove, list.
     ok(&s.aws(&[
         "iam",
@@ -231,11 +244,15 @@ fn oidc_provider_crud_client_ids_thumbprints_tags() {
         "NoSuchEntity",
     );
     assert!(err.contains(arn), "{err}");
-    for action in [
-        "GetOpenIDConnectProvider",
-        "DeleteOpenIDConnectProvider",
-        "ListOpenIDConnectProviderTags",
-    ] {
+    // Deleting is idempotent: "it does not fail or return an error if you
+    // call the operation for a provider that does not exist".
+    ok(&s.aws(&[
+        "iam",
+        "delete-open-id-connect-provider",
+        "--open-id-connect-provider-arn",
+        arn,
+    ]));
+    for action in ["GetOpenIDConnectProvider", "ListOpenIDConnectProviderTags"] {
         call_err(
             &s,
             action,
@@ -884,13 +901,19 @@ fn attach_detach_list_policies_and_aws_managed() {
     let v = json_out(&s.aws(&["iam", "get-policy", "--policy-arn", s3ro]));
     assert_eq!(v["Policy"]["PolicyName"], "AmazonS3ReadOnlyAccess");
     assert_eq!(v["Policy"]["AttachmentCount"], 0);
+    // Its default version is AWS's current one (v3 at AWS since 2023).
+    let version = v["Policy"]["DefaultVersionId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(version, "v3");
     let doc = json_out(&s.aws(&[
         "iam",
         "get-policy-version",
         "--policy-arn",
         s3ro,
         "--version-id",
-        "v1",
+        &version,
     ]));
     let actions = &doc["PolicyVersion"]["Document"]["Statement"][0]["Action"];
     assert!(
@@ -1780,4 +1803,97 @@ print(json.dumps(out))
         let i: usize = n[5..].parse().unwrap();
         i % 2 == 1
     }));
+}
+
+/// AWS managed policies decide as their AWS documents do: a pod's role
+/// with `ReadOnlyAccess` reads S3 and IAM but writes nothing; with
+/// `PowerUserAccess` it writes S3 but manages no IAM. Policies under a path
+/// keep it in their ARN.
+#[test]
+fn aws_managed_policies_decide_as_their_documents() {
+    let s = Server::start();
+    let role = s.setup_irsa("demo", "reader", "default", "app");
+    let token = s.token("demo", "default", "app", &[]);
+    ok(&s.aws(&["s3", "mb", "s3://shared"]));
+    let attach = |arn: &str, verb: &str| {
+        ok(&s.aws(&[
+            "iam",
+            &format!("{verb}-role-policy"),
+            "--role-name",
+            "reader",
+            "--policy-arn",
+            arn,
+        ]))
+    };
+    let pod = |args: &[&str]| s.aws_as_pod(&role, &token, args);
+    let file = s.dir.path().join("f.txt");
+    std::fs::write(&file, "x").unwrap();
+    let f = file.to_str().unwrap();
+
+    attach("arn:aws:iam::aws:policy/ReadOnlyAccess", "attach");
+    ok(&pod(&["s3", "ls", "s3://shared"]));
+    ok(&pod(&["iam", "list-roles"]));
+    fails_with(&pod(&["s3", "cp", f, "s3://shared/f.txt"]), "AccessDenied");
+    attach("arn:aws:iam::aws:policy/ReadOnlyAccess", "detach");
+
+    attach("arn:aws:iam::aws:policy/PowerUserAccess", "attach");
+    ok(&pod(&["s3", "cp", f, "s3://shared/f.txt"]));
+    ok(&pod(&["iam", "list-roles"]));
+    let err = fails_with(&pod(&["iam", "list-policies"]), "AccessDenied");
+    assert!(err.contains("iam:ListPolicies"), "{err}");
+
+    let v = json_out(&s.aws(&[
+        "iam",
+        "get-policy",
+        "--policy-arn",
+        "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess",
+    ]));
+    assert_eq!(v["Policy"]["Path"], "/job-function/");
+    fails_with(
+        &s.aws(&[
+            "iam",
+            "get-policy",
+            "--policy-arn",
+            "arn:aws:iam::aws:policy/ViewOnlyAccess",
+        ]),
+        "NoSuchEntity",
+    );
+}
+
+/// Tag members are named by their 1-based index, and `//` is not a path.
+#[test]
+fn tag_member_indexes_and_paths() {
+    let s = Server::start();
+    let (st, xml) = s.raw_admin(
+        "iam",
+        &[
+            ("Action", "CreateRole"),
+            ("Version", "2010-05-08"),
+            ("RoleName", "r"),
+            ("AssumeRolePolicyDocument", &trust_service().to_string()),
+            ("Tags.member.1.Key", "a"),
+            ("Tags.member.1.Value", "x"),
+            ("Tags.member.2.Key", "b"),
+            ("Tags.member.2.Value", "bad!"),
+        ],
+    );
+    assert_eq!(st, 400, "{xml}");
+    assert!(
+        xml.contains(
+            "Value &apos;bad!&apos; at &apos;tags.2.member.value&apos; failed to satisfy constraint"
+        ),
+        "{xml}"
+    );
+    let (st, xml) = s.raw_admin(
+        "iam",
+        &[
+            ("Action", "CreateRole"),
+            ("Version", "2010-05-08"),
+            ("RoleName", "r"),
+            ("Path", "//"),
+            ("AssumeRolePolicyDocument", &trust_service().to_string()),
+        ],
+    );
+    assert_eq!(st, 400, "{xml}");
+    assert!(xml.contains("<Code>ValidationError</Code>"), "{xml}");
 }

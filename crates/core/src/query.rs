@@ -185,6 +185,31 @@ impl Validator {
         }
     }
 
+    /// Checks member `index` (0-based) of the tag list `list`: key and value
+    /// present, their lengths and characters. AWS names the member by its
+    /// 1-based index: `tags.2.member.value`.
+    pub fn tag(&mut self, list: &str, index: usize, key: Option<&str>, value: Option<&str>) {
+        let (kf, vf) = (
+            format!("{list}.{}.member.key", index + 1),
+            format!("{list}.{}.member.value", index + 1),
+        );
+        self.required(&kf, key);
+        self.length(&kf, key, 1, 128);
+        self.required(&vf, value);
+        self.length(&vf, value, 0, 256);
+        self.pattern(&kf, key, r"[\p{L}\p{Z}\p{N}_.:/=+\-@]+", is_tag_char);
+        self.pattern(&vf, value, r"[\p{L}\p{Z}\p{N}_.:/=+\-@]*", is_tag_char);
+    }
+
+    /// Checks that a list has at most `max` members.
+    pub fn list_max(&mut self, field: &str, len: usize, max: usize) {
+        if len > max {
+            self.errors.push(format!(
+                "Value at '{field}' failed to satisfy constraint: Member must have length less than or equal to {max}"
+            ));
+        }
+    }
+
     /// Checks an integer range.
     pub fn range(&mut self, field: &str, value: Option<i64>, min: i64, max: i64) {
         if let Some(v) = value {
@@ -226,6 +251,12 @@ pub fn is_name_char(c: char) -> bool {
 /// Whether every character of `s` is in `[\w+=,.@-]`.
 pub fn is_name_char_str(s: &str) -> bool {
     s.chars().all(is_name_char)
+}
+
+/// `[\p{L}\p{Z}\p{N}_.:/=+\-@]`: tag keys and values (letters, separators,
+/// numbers and `_.:/=+-@`).
+pub fn is_tag_char(c: char) -> bool {
+    c.is_alphanumeric() || (c.is_whitespace() && !c.is_control()) || "_.:/=+-@".contains(c)
 }
 
 /// The policy-document character set `[\u0009\u000A\u000D\u0020-\u00FF]`.

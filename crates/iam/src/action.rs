@@ -286,8 +286,9 @@ impl<'a> Reader<'a> {
         let val = self.p.get(key);
         self.v.length(field, val, 1, 512);
         if let Some(p) = val {
+            // `(\u002F)|(\u002F[\u0021-\u007E]+\u002F)`: `//` is not a path.
             let ok = p == "/"
-                || (p.len() >= 2
+                || (p.len() >= 3
                     && p.starts_with('/')
                     && p.ends_with('/')
                     && p.chars().all(|c| ('\u{21}'..='\u{7e}').contains(&c)));
@@ -417,25 +418,10 @@ impl<'a> Reader<'a> {
     fn tags(&mut self) -> Vec<Tag> {
         let raw = self.p.struct_list("Tags");
         let mut out = Vec::with_capacity(raw.len());
-        for t in raw {
+        for (i, t) in raw.into_iter().enumerate() {
             let key = t.get("Key").cloned();
             let value = t.get("Value").cloned();
-            self.v.required("tags.member.key", key.as_deref());
-            self.v.length("tags.member.key", key.as_deref(), 1, 128);
-            self.v.required("tags.member.value", value.as_deref());
-            self.v.length("tags.member.value", value.as_deref(), 0, 256);
-            self.v.pattern(
-                "tags.member.key",
-                key.as_deref(),
-                r"[\p{L}\p{Z}\p{N}_.:/=+\-@]+",
-                is_tag_char,
-            );
-            self.v.pattern(
-                "tags.member.value",
-                value.as_deref(),
-                r"[\p{L}\p{Z}\p{N}_.:/=+\-@]*",
-                is_tag_char,
-            );
+            self.v.tag("tags", i, key.as_deref(), value.as_deref());
             out.push(Tag {
                 key: key.unwrap_or_default(),
                 value: value.unwrap_or_default(),
@@ -456,11 +442,6 @@ impl<'a> Reader<'a> {
         self.v.finish().map_err(IamError::Validation)?;
         Ok(value)
     }
-}
-
-/// `[\p{L}\p{Z}\p{N}_.:/=+\-@]`: letters, separators, numbers and `_.:/=+-@`.
-fn is_tag_char(c: char) -> bool {
-    c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c)
 }
 
 /// Decodes `params` (which carry `Action`) into a typed request.

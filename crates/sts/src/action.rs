@@ -2,7 +2,9 @@
 
 use crate::error::StsError;
 use podiam_auth::sessions::SessionParams;
-use podiam_core::query::{QueryParams, Validator, is_name_char, is_policy_char, parse_int};
+use podiam_core::query::{
+    QueryParams, Validator, is_name_char, is_policy_char, is_tag_char, parse_int,
+};
 
 /// A decoded STS request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,16 +127,24 @@ pub fn decode(p: &QueryParams) -> Result<StsRequest, StsError> {
                 is_external_id_char,
             );
             let mut tags = Vec::new();
-            for t in p.struct_list("Tags") {
+            for (i, t) in p.struct_list("Tags").into_iter().enumerate() {
                 let k = t.get("Key").cloned();
                 let val = t.get("Value").cloned();
-                v.required("tags.member.key", k.as_deref());
-                v.length("tags.member.key", k.as_deref(), 1, 128);
-                v.required("tags.member.value", val.as_deref());
-                v.length("tags.member.value", val.as_deref(), 0, 256);
+                v.tag("tags", i, k.as_deref(), val.as_deref());
                 tags.push((k.unwrap_or_default(), val.unwrap_or_default()));
             }
+            v.list_max("tags", tags.len(), 50);
             let transitive_tag_keys = p.list("TransitiveTagKeys");
+            v.list_max("transitiveTagKeys", transitive_tag_keys.len(), 50);
+            for k in &transitive_tag_keys {
+                v.length("transitiveTagKeys.member", Some(k), 1, 128);
+                v.pattern(
+                    "transitiveTagKeys.member",
+                    Some(k),
+                    r"[\p{L}\p{Z}\p{N}_.:/=+\-@]+",
+                    is_tag_char,
+                );
+            }
             let source_identity = p.get("SourceIdentity");
             v.length("sourceIdentity", source_identity, 2, 64);
             v.pattern(
@@ -173,6 +183,24 @@ mod tests {
             StsRequest::AssumeRoleWithWebIdentity { token, .. } => assert_eq!(token, "a.b.c"),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn tag_rules() {
+        let e = decode(&q("Action=AssumeRole&RoleArn=arn:aws:iam::000000000000:role/r&RoleSessionName=s1&Tags.member.1.Key=a%2Ab&Tags.member.1.Value=x")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "1 validation error detected: Value 'a*b' at 'tags.1.member.key' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+"
+        );
+        let many: String = (1..=51)
+            .map(|i| format!("&Tags.member.{i}.Key=k{i}&Tags.member.{i}.Value=v"))
+            .collect();
+        let e = decode(&q(&format!(
+            "Action=AssumeRole&RoleArn=arn:aws:iam::000000000000:role/r&RoleSessionName=s1{many}"
+        )))
+        .unwrap_err();
+        assert!(e.to_string().contains("at 'tags' failed to satisfy constraint: Member must have length less than or equal to 50"), "{e}");
+        assert!(decode(&q("Action=AssumeRole&RoleArn=arn:aws:iam::000000000000:role/r&RoleSessionName=s1&Tags.member.1.Key=team%20name&Tags.member.1.Value=caf%C3%A9%20%40x")).is_ok());
     }
 
     #[test]
