@@ -240,6 +240,26 @@ fn token_validation_failures() {
         "{err}"
     );
 
+    // A registered provider whose keys cannot be fetched: STS's own words.
+    let down = "https://127.0.0.1:9/unreachable";
+    ok(&s.aws(&[
+        "iam",
+        "create-open-id-connect-provider",
+        "--url",
+        down,
+        "--client-id-list",
+        "sts.amazonaws.com",
+    ]));
+    let unreachable = sign(
+        &key,
+        &claims(down, "default", "app", "sts.amazonaws.com", t, t + 3600),
+    );
+    let err = fails_with(&assume(&s, role, &unreachable, &[]), "InvalidIdentityToken");
+    assert!(
+        err.contains("Couldn't retrieve verification key from your identity provider,  please reference AssumeRoleWithWebIdentity documentation for requirements"),
+        "{err}"
+    );
+
     // Signed by another key (same kid, wrong signature; and an unknown kid).
     let attacker = new_key(Algorithm::Rs256);
     let forged = sign(

@@ -325,7 +325,8 @@ impl JwksCache {
     /// If the token's `kid` is unknown (or, without a `kid`, no key of its type exists)
     /// the JWKS is refetched once — subject to the refresh rate limit — and verification
     /// retried. Key-fetch failures are [`VerifyError::Fetch`]
-    /// (`IDPCommunicationError`); token problems are [`VerifyError::Token`].
+    /// (STS's `InvalidIdentityToken`, "Couldn't retrieve verification key"); token
+    /// problems are [`VerifyError::Token`].
     ///
     /// `issuer` is the OIDC provider's URL as the caller resolved it from the token's
     /// `iss`; it is passed explicitly so that the token cannot choose what is fetched.

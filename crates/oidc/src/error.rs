@@ -15,9 +15,6 @@ pub enum StsErrorCode {
     InvalidIdentityToken,
     /// `ExpiredTokenException` (HTTP 400): the token is expired (or too old).
     ExpiredTokenException,
-    /// `IDPCommunicationError` (HTTP 400): the identity provider's discovery document or
-    /// JWKS could not be retrieved. Retryable.
-    IdpCommunicationError,
 }
 
 impl StsErrorCode {
@@ -26,7 +23,6 @@ impl StsErrorCode {
         match self {
             Self::InvalidIdentityToken => "InvalidIdentityToken",
             Self::ExpiredTokenException => "ExpiredTokenException",
-            Self::IdpCommunicationError => "IDPCommunicationError",
         }
     }
 }
@@ -268,7 +264,7 @@ impl fmt::Display for TokenError {
 impl std::error::Error for TokenError {}
 
 /// Failure to obtain an issuer's discovery document or JWKS. Maps to
-/// `IDPCommunicationError`.
+/// `InvalidIdentityToken` (see [`FetchError::sts_error_code`]).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum FetchError {
@@ -353,9 +349,10 @@ pub enum FetchError {
 }
 
 impl FetchError {
-    /// Always [`StsErrorCode::IdpCommunicationError`].
+    /// Always [`StsErrorCode::InvalidIdentityToken`]: STS answers "Couldn't
+    /// retrieve verification key from your identity provider" with that code.
     pub fn sts_error_code(&self) -> StsErrorCode {
-        StsErrorCode::IdpCommunicationError
+        StsErrorCode::InvalidIdentityToken
     }
 }
 

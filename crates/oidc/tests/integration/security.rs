@@ -864,10 +864,10 @@ fn error_codes_map_like_sts() {
         url: "u".into(),
         status: 500,
     };
-    assert_eq!(fetch.sts_error_code().as_str(), "IDPCommunicationError");
+    assert_eq!(fetch.sts_error_code().as_str(), "InvalidIdentityToken");
     assert_eq!(
         VerifyError::from(fetch).sts_error_code(),
-        StsErrorCode::IdpCommunicationError
+        StsErrorCode::InvalidIdentityToken
     );
     assert_eq!(
         VerifyError::from(TokenError::Expired { now: 2, exp: 1 }).sts_error_code(),

@@ -249,9 +249,11 @@ impl WebIdentityCheck {
         });
         if let Err(e) = sts.verify_signature(&token, &provider.url, now).await {
             let err = match &e {
-                VerifyError::Fetch(f) => StsError::IdpCommunication(format!(
-                    "Couldn't retrieve verification key from your identity provider,  please reference AssumeRoleWithWebIdentity documentation for requirements ({f})"
-                )),
+                // STS's answer when the issuer's keys cannot be fetched (its
+                // double space included); the cause goes to the audit line.
+                VerifyError::Fetch(_) => StsError::InvalidIdentityToken(
+                    "Couldn't retrieve verification key from your identity provider,  please reference AssumeRoleWithWebIdentity documentation for requirements".into(),
+                ),
                 other if other.sts_error_code() == StsErrorCode::ExpiredTokenException => {
                     StsError::ExpiredToken(other.to_string())
                 }
