@@ -114,18 +114,12 @@ impl WebhookState {
     }
 }
 
+/// Upstream compares the header with `application/json` exactly: a
+/// charset parameter, or other casing, is refused with 415 there too.
 fn is_json(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .eq_ignore_ascii_case("application/json")
-        })
-        .unwrap_or(false)
+        .is_some_and(|v| v.as_bytes() == b"application/json")
 }
 
 async fn mutate_handler(

@@ -251,17 +251,21 @@ async fn admission_over_tls_v1_and_v1beta1() {
         assert_eq!(v["response"]["status"]["message"], reason);
         assert!(v["response"].get("patch").is_none());
     }
-    // Wrong content type: 415 like upstream.
-    let (status, _) = send(
-        &client,
-        "POST",
-        &format!("{base}/mutate"),
-        "text/plain",
-        b"{}",
-    )
-    .await
-    .unwrap();
-    assert_eq!(status, 415);
+    // Wrong content type: 415 like upstream, which compares the header
+    // with `application/json` exactly (a charset parameter is refused too).
+    for wrong in ["text/plain", "application/json; charset=utf-8"] {
+        let (status, out) = send(&client, "POST", &format!("{base}/mutate"), wrong, b"{}")
+            .await
+            .unwrap();
+        assert_eq!(
+            (status, out.as_slice()),
+            (
+                415,
+                &b"Invalid Content-Type, expected `application/json`\n"[..]
+            ),
+            "{wrong}"
+        );
+    }
 
     let (status, out) = send(
         &client,
@@ -311,7 +315,7 @@ async fn admission_over_tls_v1_and_v1beta1() {
     assert!(metrics.contains("pod_identity_webhook_pod_count{method=\"container_credentials\"} 1"));
     assert!(metrics.contains("pod_identity_webhook_review_errors_total 3"));
     assert!(metrics.contains("pod_identity_webhook_missing_sa_count 1"));
-    assert!(metrics.contains("http_request_count{code=\"415\",path=\"/mutate\",verb=\"POST\"} 1"));
+    assert!(metrics.contains("http_request_count{code=\"415\",path=\"/mutate\",verb=\"POST\"} 2"));
 
     // Hot reload: replace the certificate; new connections present the new one.
     let tls2 = self_signed();
