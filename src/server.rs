@@ -573,6 +573,13 @@ async fn dispatch(
         return Box::pin(podiam_console::handle(&app.svc, req, facts, &upstream)).await;
     }
     let (parts, body) = req.into_parts();
+    if let Some(r) = podiam_dynamodb::cors::preflight(
+        &parts.method,
+        &parts.headers,
+        &podiam_core::ids::dynamodb_request_id(app.svc.rng.as_ref()),
+    ) {
+        return r;
+    }
     let service = signing_service(&parts.headers, parts.uri.query());
     // S3 streams its bodies: it is routed before the query protocols' size cap.
     // DynamoDB's target header claims an unsigned request before S3 does.
@@ -671,6 +678,13 @@ async fn route(
     };
     let body = match axum::body::to_bytes(body, limit).await {
         Ok(b) => b,
+        // DynamoDB answers an oversized body with a bare 413.
+        Err(_) if dynamodb => {
+            podiam_auth::audit::note_error("RequestEntityTooLarge", "");
+            let mut r = podiam_dynamodb::error::json_response(413, String::new(), rid);
+            r.headers_mut().remove(header::CONTENT_TYPE);
+            return r;
+        }
         Err(_) => {
             let e = AwsError::new(
                 413,
@@ -694,7 +708,12 @@ async fn route(
     // boxed: it is large (S3's is ~14 KiB) and would otherwise be copied
     // with every future that wraps it, on every request.
     match service.as_deref() {
-        _ if dynamodb => Box::pin(run(svc, app.dynamodb.as_ref(), parts, input, &meta, rid)).await,
+        _ if dynamodb => {
+            let origin = parts.headers.contains_key(header::ORIGIN);
+            let mut r = Box::pin(run(svc, app.dynamodb.as_ref(), parts, input, &meta, rid)).await;
+            podiam_dynamodb::cors::allow_origin(origin, &mut r);
+            r
+        }
         Some("eks-auth") => Box::pin(run(svc, &app.eks_auth, parts, input, &meta, rid)).await,
         Some("eks") => Box::pin(run(svc, &app.eks, parts, input, &meta, rid)).await,
         Some("sts") => Box::pin(run(svc, app.sts.as_ref(), parts, input, &meta, rid)).await,

@@ -246,3 +246,35 @@ fn validation_layer_words_refusals() {
         "{msg}"
     );
 }
+
+/// Browsers call DynamoDB across origins: a preflight naming
+/// `x-amz-target` is answered as DynamoDB answers it, and a signed call
+/// with an `Origin` may be read by any origin.
+#[test]
+fn browsers_get_dynamodbs_cors_answers() {
+    let s = Server::start();
+    let script = r#"
+import os, urllib.request, boto3
+ep = os.environ['AWS_ENDPOINT_URL']
+req = urllib.request.Request(ep + '/', method='OPTIONS', headers={'Origin': 'https://app.example', 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'content-type,x-amz-target,x-amz-date,authorization'})
+r = urllib.request.urlopen(req)
+assert r.status == 200 and r.headers['Access-Control-Allow-Origin'] == '*', dict(r.headers)
+assert r.headers['Access-Control-Allow-Headers'] == 'content-type,x-amz-target,x-amz-date,authorization'
+assert r.headers['Access-Control-Allow-Methods'] == 'POST' and r.headers['Access-Control-Max-Age'] == '172800'
+ddb = boto3.client('dynamodb')
+ddb.meta.events.register('before-sign.dynamodb.ListTables', lambda request, **kw: request.headers.__setitem__('Origin', 'https://app.example'))
+h = ddb.list_tables()['ResponseMetadata']['HTTPHeaders']
+assert h['access-control-allow-origin'] == '*', h
+print('CORS OK')
+"#;
+    let out = s
+        .pod_command("python3")
+        .args(["-c", script])
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            s.data_dir().join("admin-credentials"),
+        )
+        .output()
+        .expect("python3");
+    assert!(ok(&out).contains("CORS OK"));
+}

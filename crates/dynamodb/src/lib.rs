@@ -9,6 +9,7 @@
 
 pub mod action;
 pub mod authz;
+pub mod cors;
 pub mod engine;
 pub mod error;
 pub mod expr;
