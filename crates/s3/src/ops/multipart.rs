@@ -180,7 +180,7 @@ fn copy_range(v: &str, size: u64) -> S3Result<(u64, u64)> {
         return Err(bad());
     }
     if b >= size {
-        return Err(S3Error::invalid_request(&format!(
+        return Err(S3Error::invalid_request(format!(
             "Range specified is not valid for source object of size: {size}"
         )));
     }
