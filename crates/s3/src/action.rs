@@ -544,6 +544,14 @@ pub fn parse_copy_source(v: &str) -> S3Result<(String, String)> {
     Ok((b.to_string(), k.to_string()))
 }
 
+/// The `x-amz-copy-source` of a copy, if the request has one.
+fn copy_source_of(headers: &http::HeaderMap) -> S3Result<Option<(String, String)>> {
+    headers
+        .get("x-amz-copy-source")
+        .map(|v| parse_copy_source(v.to_str().unwrap_or("\u{0}")))
+        .transpose()
+}
+
 fn object_request(
     method: &Method,
     bucket: String,
@@ -570,21 +578,15 @@ fn object_request(
         (Method::HEAD, _) => S3Request::HeadObject { bucket, key },
         (Method::PUT, Some(upload_id)) => {
             let part_number = q.owned("partNumber").unwrap_or_default();
-            match headers
-                .get("x-amz-copy-source")
-                .map(|v| v.to_str().unwrap_or("\u{0}"))
-            {
-                Some(src) => {
-                    let (source_bucket, source_key) = parse_copy_source(src)?;
-                    S3Request::UploadPartCopy {
-                        bucket,
-                        key,
-                        upload_id,
-                        part_number,
-                        source_bucket,
-                        source_key,
-                    }
-                }
+            match copy_source_of(headers)? {
+                Some((source_bucket, source_key)) => S3Request::UploadPartCopy {
+                    bucket,
+                    key,
+                    upload_id,
+                    part_number,
+                    source_bucket,
+                    source_key,
+                },
                 None => S3Request::UploadPart {
                     bucket,
                     key,
@@ -593,19 +595,13 @@ fn object_request(
                 },
             }
         }
-        (Method::PUT, None) => match headers
-            .get("x-amz-copy-source")
-            .map(|v| v.to_str().unwrap_or("\u{0}"))
-        {
-            Some(src) => {
-                let (source_bucket, source_key) = parse_copy_source(src)?;
-                S3Request::CopyObject {
-                    bucket,
-                    key,
-                    source_bucket,
-                    source_key,
-                }
-            }
+        (Method::PUT, None) => match copy_source_of(headers)? {
+            Some((source_bucket, source_key)) => S3Request::CopyObject {
+                bucket,
+                key,
+                source_bucket,
+                source_key,
+            },
             None => S3Request::PutObject { bucket, key },
         },
         (Method::POST, _) if q.has("uploads") => S3Request::CreateMultipartUpload { bucket, key },

@@ -61,14 +61,7 @@ pub(super) fn list_objects(
             w.elem("NextMarker", &enc(last));
         }
     }
-    w.elem("MaxKeys", &max.to_string());
-    if let Some(d) = &p.delimiter {
-        w.elem("Delimiter", &enc(d));
-    }
-    if url {
-        w.elem("EncodingType", "url");
-    }
-    w.elem("IsTruncated", if page.truncated { "true" } else { "false" });
+    listing_settings(&mut w, max, &p, url, page.truncated);
     let mut prefixes = Vec::new();
     for e in &page.entries {
         match e {
@@ -93,13 +86,30 @@ pub(super) fn list_objects(
             ListEntry::Prefix(cp) => prefixes.push(cp.clone()),
         }
     }
-    for cp in prefixes {
-        w.start("CommonPrefixes")
-            .elem("Prefix", &enc(&cp))
-            .end("CommonPrefixes");
-    }
+    common_prefixes(&mut w, &prefixes, url);
     w.end("ListBucketResult");
     Ok(xml_response(w.finish()))
+}
+
+/// A listing's `MaxKeys`, `Delimiter`, `EncodingType` and `IsTruncated`.
+fn listing_settings(w: &mut XmlWriter, max: usize, p: &ListParams, url: bool, truncated: bool) {
+    w.elem("MaxKeys", &max.to_string());
+    if let Some(d) = &p.delimiter {
+        w.elem("Delimiter", &if url { url_encode(d) } else { d.clone() });
+    }
+    if url {
+        w.elem("EncodingType", "url");
+    }
+    w.elem("IsTruncated", if truncated { "true" } else { "false" });
+}
+
+/// A listing's `CommonPrefixes`, after its entries.
+fn common_prefixes(w: &mut XmlWriter, prefixes: &[String], url: bool) {
+    for cp in prefixes {
+        w.start("CommonPrefixes")
+            .elem("Prefix", &if url { url_encode(cp) } else { cp.clone() })
+            .end("CommonPrefixes");
+    }
 }
 
 /// Whether a listing's keys are URL-encoded (`encoding-type=url`).
@@ -160,14 +170,7 @@ pub(super) fn list_versions(
         w.elem("NextKeyMarker", &enc(last))
             .elem("NextVersionIdMarker", "null");
     }
-    w.elem("MaxKeys", &max.to_string());
-    if let Some(d) = &p.delimiter {
-        w.elem("Delimiter", &enc(d));
-    }
-    if url {
-        w.elem("EncodingType", "url");
-    }
-    w.elem("IsTruncated", if page.truncated { "true" } else { "false" });
+    listing_settings(&mut w, max, &p, url, page.truncated);
     let mut prefixes = Vec::new();
     for e in &page.entries {
         match e {
@@ -188,11 +191,7 @@ pub(super) fn list_versions(
             ListEntry::Prefix(cp) => prefixes.push(cp.clone()),
         }
     }
-    for cp in prefixes {
-        w.start("CommonPrefixes")
-            .elem("Prefix", &enc(&cp))
-            .end("CommonPrefixes");
-    }
+    common_prefixes(&mut w, &prefixes, url);
     w.end("ListVersionsResult");
     Ok(xml_response(w.finish()))
 }

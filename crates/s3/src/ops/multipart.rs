@@ -106,12 +106,7 @@ pub(super) async fn upload_part_copy(
     existing_bucket(s3, cx, bucket)?;
     let n = part_number(number)?;
     upload_for(s3, bucket, key, id)?;
-    existing_bucket(s3, cx, src_bucket)?;
-    let src = s3
-        .store
-        .get(src_bucket, src_key)
-        .ok_or_else(|| S3Error::no_such_key(src_key))?;
-    copy_source_preconditions(cx, &src)?;
+    let src = copy_source_object(s3, cx, src_bucket, src_key)?;
     let (start, len) = match cx.header("x-amz-copy-source-range") {
         None => (0, src.size),
         Some(r) => copy_range(r, src.size)?,

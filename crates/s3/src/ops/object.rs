@@ -188,8 +188,25 @@ pub(super) async fn commit(
         })
 }
 
+/// A copy's source object, once its `x-amz-copy-source-if-*` conditions
+/// hold.
+pub(super) fn copy_source_object(
+    s3: &S3,
+    cx: &Cx<'_>,
+    src_bucket: &str,
+    src_key: &str,
+) -> S3Result<std::sync::Arc<ObjectMeta>> {
+    existing_bucket(s3, cx, src_bucket)?;
+    let src = s3
+        .store
+        .get(src_bucket, src_key)
+        .ok_or_else(|| S3Error::no_such_key(src_key))?;
+    copy_source_preconditions(cx, &src)?;
+    Ok(src)
+}
+
 /// The `x-amz-copy-source-if-*` conditions on the source object.
-pub(super) fn copy_source_preconditions(cx: &Cx<'_>, src: &ObjectMeta) -> S3Result<()> {
+fn copy_source_preconditions(cx: &Cx<'_>, src: &ObjectMeta) -> S3Result<()> {
     let lm = src.last_modified_ms / 1000;
     let failed = || {
         S3Error::new(
@@ -233,12 +250,7 @@ pub(super) async fn copy_object(
     src_key: &str,
 ) -> S3Result<Resp> {
     existing_bucket(s3, cx, bucket)?;
-    existing_bucket(s3, cx, src_bucket)?;
-    let src = s3
-        .store
-        .get(src_bucket, src_key)
-        .ok_or_else(|| S3Error::no_such_key(src_key))?;
-    copy_source_preconditions(cx, &src)?;
+    let src = copy_source_object(s3, cx, src_bucket, src_key)?;
     let replace = directive(cx, "x-amz-metadata-directive")?;
 
     if bucket == src_bucket && key == src_key && !replace {

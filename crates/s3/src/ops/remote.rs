@@ -302,6 +302,22 @@ fn new_object(s3: &S3, cx: &Cx<'_>, bucket: &str, key: &str) -> S3Result<HeaderM
     Ok(h)
 }
 
+/// The headers a copy forwards, naming its source, once both buckets are
+/// known to exist.
+fn copy_headers(
+    s3: &S3,
+    cx: &Cx<'_>,
+    bucket: &str,
+    source_bucket: &str,
+    source_key: &str,
+) -> S3Result<HeaderMap> {
+    existing_bucket(s3, cx, bucket)?;
+    existing_bucket(s3, cx, source_bucket)?;
+    let mut h = forwarded(cx);
+    copy_source(&mut h, source_bucket, source_key)?;
+    Ok(h)
+}
+
 fn copy_source(h: &mut HeaderMap, bucket: &str, key: &str) -> S3Result<()> {
     let v = format!(
         "/{bucket}/{}",
@@ -376,10 +392,7 @@ pub(super) async fn execute(
             source_key,
             ..
         } => {
-            existing_bucket(s3, cx, &bucket)?;
-            existing_bucket(s3, cx, &source_bucket)?;
-            let mut h = forwarded(cx);
-            copy_source(&mut h, &source_bucket, &source_key)?;
+            let mut h = copy_headers(s3, cx, &bucket, &source_bucket, &source_key)?;
             if let Some(range) = cx.headers.get("x-amz-copy-source-range") {
                 h.insert("x-amz-copy-source-range", range.clone());
             }
@@ -462,8 +475,7 @@ pub(super) async fn execute(
             source_bucket,
             source_key,
         } => {
-            existing_bucket(s3, cx, &bucket)?;
-            existing_bucket(s3, cx, &source_bucket)?;
+            let mut h = copy_headers(s3, cx, &bucket, &source_bucket, &source_key)?;
             let replace_meta = directive(cx, "x-amz-metadata-directive")?;
             let replace_tags = directive(cx, "x-amz-tagging-directive")?;
             if bucket == source_bucket && key == source_key && !replace_meta {
@@ -471,8 +483,6 @@ pub(super) async fn execute(
                     "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
                 ));
             }
-            let mut h = forwarded(cx);
-            copy_source(&mut h, &source_bucket, &source_key)?;
             let new_tags = match cx.header("x-amz-tagging") {
                 Some(t) if replace_tags => authz::parse_tagging_header(t)?,
                 _ => Vec::new(),
