@@ -269,6 +269,41 @@ fn agent_request_validation_and_outage() {
         body.starts_with("Service account token cannot be parsed"),
         "{body}"
     );
+    // golang-jwt's default checks, before eks-auth is asked: exp and nbf.
+    let t = now();
+    let expired = unsigned_token(&claims(
+        "https://x",
+        "carts",
+        "carts",
+        "pods.eks.amazonaws.com",
+        t - 600,
+        t - 60,
+    ));
+    let (st, body) = curl(&url, &[("Authorization", &expired)]);
+    assert_eq!(
+        (st, body.trim()),
+        (
+            400,
+            "Service account token failed basic claim validations: token is expired"
+        )
+    );
+    let mut early = claims(
+        "https://x",
+        "carts",
+        "carts",
+        "pods.eks.amazonaws.com",
+        t,
+        t + 600,
+    );
+    early["nbf"] = serde_json::json!(t + 300);
+    let (st, body) = curl(&url, &[("Authorization", &unsigned_token(&early))]);
+    assert_eq!(
+        (st, body.trim()),
+        (
+            400,
+            "Service account token failed basic claim validations: token is not valid yet"
+        )
+    );
     let token = pod_token(&s, "demo", "carts", "carts", "p1");
     let (st, body) = curl(&url, &[("Authorization", &token), ("Host", "evil.example")]);
     assert_eq!(st, 403, "{body}");

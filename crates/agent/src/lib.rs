@@ -204,13 +204,18 @@ async fn serve_credentials(a: &Arc<Agent>, headers: http::HeaderMap) -> Response
             );
         }
     };
+    // golang-jwt's default validation, as upstream runs it: `exp` and `nbf`
+    // when present, nothing required, `iat` unchecked (eks-auth decides the
+    // rest).
     let now = a.clock.epoch();
-    if let Err(e) = parsed.check_time(now, 0) {
-        let what = if parsed.exp().is_some_and(|exp| exp <= now) {
-            "token is expired".to_string()
-        } else {
-            e.to_string()
-        };
+    let failed = if parsed.exp().is_some_and(|exp| now >= exp) {
+        Some("token is expired")
+    } else if parsed.nbf().is_some_and(|nbf| now < nbf) {
+        Some("token is not valid yet")
+    } else {
+        None
+    };
+    if let Some(what) = failed {
         return plain(
             StatusCode::BAD_REQUEST,
             format!("Service account token failed basic claim validations: {what}"),
