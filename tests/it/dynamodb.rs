@@ -278,3 +278,29 @@ print('CORS OK')
         .expect("python3");
     assert!(ok(&out).contains("CORS OK"));
 }
+
+/// An Authorization header that is not SigV4's (SigV2's `AWS key:sig`, a
+/// bearer token) is answered as DynamoDB answers a request without one.
+#[test]
+fn a_foreign_authorization_header_is_no_authentication() {
+    let s = Server::start();
+    let script = r#"
+import json, os, urllib.request, urllib.error
+for auth in ('AWS AKIAEXAMPLE:c2lnbmF0dXJl', 'Bearer abc'):
+    req = urllib.request.Request(os.environ['AWS_ENDPOINT_URL'] + '/', data=b'{}', method='POST', headers={
+        'Content-Type': 'application/x-amz-json-1.0', 'X-Amz-Target': 'DynamoDB_20120810.ListTables', 'Authorization': auth})
+    try:
+        urllib.request.urlopen(req)
+        raise AssertionError('accepted')
+    except urllib.error.HTTPError as e:
+        body = json.loads(e.read())
+        assert e.code == 400 and body == {'__type': 'com.amazon.coral.service#MissingAuthenticationTokenException', 'message': 'Request is missing Authentication Token'}, (e.code, body)
+print('FOREIGN OK')
+"#;
+    let out = s
+        .pod_command("python3")
+        .args(["-c", script])
+        .output()
+        .expect("python3");
+    assert!(ok(&out).contains("FOREIGN OK"));
+}

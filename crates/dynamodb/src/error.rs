@@ -79,6 +79,17 @@ impl DdbError {
     pub fn wire(&self) -> (u16, String, &'static str, Option<String>) {
         let t = |ns: &str, name: &str| format!("{ns}#{name}");
         match self {
+            // An Authorization header that is not SigV4's at all is read as
+            // no authentication (DynamoDB, as dynalite records it).
+            DdbError::Auth(AuthError::Signature {
+                error: podiam_sigv4::SigV4Error::UnsupportedAlgorithm(alg),
+                ..
+            }) if !alg.starts_with("AWS4-") => (
+                400,
+                t(CORAL, "MissingAuthenticationTokenException"),
+                "message",
+                Some("Request is missing Authentication Token".into()),
+            ),
             DdbError::Auth(e) => {
                 let aws = e.to_aws();
                 let name = match aws.code.as_ref() {
@@ -317,6 +328,29 @@ mod tests {
         assert_eq!(
             v["__type"],
             "com.amazon.coral.service#MissingAuthenticationTokenException"
+        );
+        // An Authorization header that is not SigV4's reads as none; a
+        // misspelt SigV4 algorithm is an incomplete signature.
+        let sig = |alg: &str| {
+            DdbError::Auth(AuthError::Signature {
+                error: podiam_sigv4::SigV4Error::UnsupportedAlgorithm(alg.into()),
+                access_key_id: None,
+                signature: None,
+            })
+        };
+        for alg in ["AWS", "Bearer", "AWS4"] {
+            let (s, v, _) = body(&sig(alg));
+            assert_eq!(s, 400);
+            assert_eq!(
+                v,
+                serde_json::json!({"__type": "com.amazon.coral.service#MissingAuthenticationTokenException",
+                                   "message": "Request is missing Authentication Token"})
+            );
+        }
+        let (_, v, _) = body(&sig("AWS4-HMAC-SHA25"));
+        assert_eq!(
+            v["__type"],
+            "com.amazon.coral.service#IncompleteSignatureException"
         );
         let (_, v, _) = body(&DdbError::Auth(AuthError::ExpiredSession {
             token: "t".into(),
