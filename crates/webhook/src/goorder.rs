@@ -30,12 +30,13 @@ pub(crate) enum Kind {
     PtrStruct(&'static [F]),
     /// A slice of the given element kind.
     Slice(&'static Kind),
-    /// A `map[string]…`: keys sorted.
-    Map,
     /// `intstr.IntOrString` (a struct: zero value `0`).
     IntOrStr,
-    /// `resource.Quantity` (a struct: zero value `"0"`).
+    /// `resource.Quantity` (a struct: zero value `"0"`), written in its
+    /// canonical form.
     Quantity,
+    /// `map[ResourceName]resource.Quantity`: keys sorted, values canonical.
+    QuantityMap,
     /// Anything else: the input value as is.
     Raw,
 }
@@ -108,8 +109,8 @@ const CONTAINER_PORT: &[F] = &[
 ];
 const RESOURCE_CLAIM: &[F] = &[req("name", Str), f("request", Str)];
 const RESOURCE_REQUIREMENTS: &[F] = &[
-    f("limits", Map),
-    f("requests", Map),
+    f("limits", QuantityMap),
+    f("requests", QuantityMap),
     f("claims", Slice(&Struct(RESOURCE_CLAIM))),
 ];
 const RESIZE_POLICY: &[F] = &[req("resourceName", Str), req("restartPolicy", Str)];
@@ -287,7 +288,7 @@ fn is_zero(kind: Kind, v: Option<&Json>) -> bool {
             Int => matches!(v, Json::Num(n) if n.as_i64() == Some(0) || n.as_u64() == Some(0)),
             Bool => matches!(v, Json::Bool(false)),
             Slice(_) => matches!(v, Json::Arr(a) if a.is_empty()),
-            Map => matches!(v, Json::Obj(m) if m.is_empty()),
+            QuantityMap => matches!(v, Json::Obj(m) if m.is_empty()),
             // Pointers are "empty" only when nil; struct values never are.
             Ptr | PtrStruct(_) | Raw => false,
             Struct(_) | IntOrStr | Quantity => false,
@@ -334,7 +335,7 @@ fn write_kind(out: &mut String, kind: Kind, v: Option<&Json>) {
             }
             Some(v) => write_raw(out, v),
         },
-        Map => match v {
+        QuantityMap => match v {
             None | Some(Json::Null) => out.push_str("null"),
             Some(Json::Obj(members)) => {
                 // Go sorts map keys (byte order); a repeated key keeps its last value.
@@ -349,7 +350,7 @@ fn write_kind(out: &mut String, kind: Kind, v: Option<&Json>) {
                     write_go_string(out, k);
                     out.push(':');
                     let value = members.iter().rev().find(|(mk, _)| mk == k).map(|(_, v)| v);
-                    write_raw(out, value.unwrap_or(&Json::Null));
+                    write_kind(out, Quantity, value);
                 }
                 out.push('}');
             }
@@ -361,7 +362,17 @@ fn write_kind(out: &mut String, kind: Kind, v: Option<&Json>) {
         },
         Quantity => match v {
             None | Some(Json::Null) => out.push_str("\"0\""),
-            Some(v) => write_raw(out, v),
+            Some(v) => {
+                let text = match v {
+                    Json::Str(s) => Some(s.clone()),
+                    Json::Num(n) => Some(n.to_string()),
+                    _ => None,
+                };
+                match text.as_deref().and_then(crate::quantity::canonical) {
+                    Some(q) => write_go_string(out, &q),
+                    None => write_raw(out, v),
+                }
+            }
         },
     }
 }

@@ -33,6 +33,7 @@ mod goorder;
 pub mod json;
 pub mod metrics;
 pub mod mutate;
+mod quantity;
 pub mod review;
 pub mod server;
 
