@@ -573,11 +573,13 @@ async fn dispatch(
         return Box::pin(podiam_console::handle(&app.svc, req, facts, &upstream)).await;
     }
     let (parts, body) = req.into_parts();
-    if let Some(r) = podiam_dynamodb::cors::preflight(
-        &parts.method,
-        &parts.headers,
-        &podiam_core::ids::dynamodb_request_id(app.svc.rng.as_ref()),
-    ) {
+    if parts.method == Method::OPTIONS
+        && let Some(r) = podiam_dynamodb::cors::preflight(
+            &parts.method,
+            &parts.headers,
+            &podiam_core::ids::dynamodb_request_id(app.svc.rng.as_ref()),
+        )
+    {
         return r;
     }
     let service = signing_service(&parts.headers, parts.uri.query());

@@ -139,9 +139,12 @@ impl Services {
     /// A managed policy (customer or AWS) by ARN, compiled.
     pub fn managed_policy(&self, arn: &str) -> Result<Option<Policy>, StoreError> {
         if let Some(name) = arn.strip_prefix("arn:aws:iam::aws:policy/") {
-            return Ok(aws_managed::compiled(
-                name.rsplit('/').next().unwrap_or(name),
-            ));
+            let name = name.rsplit('/').next().unwrap_or(name);
+            // The ARN must carry the policy's own path.
+            if aws_managed::arn_of(name).as_deref() != Some(arn) {
+                return Ok(None);
+            }
+            return Ok(aws_managed::compiled(name));
         }
         let Some(parsed) = podiam_core::arn::parse_iam_path_arn(arn, "policy") else {
             return Ok(None);

@@ -62,6 +62,11 @@ pub fn get(name: &str) -> Option<ManagedPolicy> {
     entry(name).map(build)
 }
 
+/// The ARN of the AWS managed policy named `name` (its path included).
+pub fn arn_of(name: &str) -> Option<String> {
+    entry(name).map(|e| format!("arn:aws:iam::aws:policy{}{}", e.path, e.name))
+}
+
 /// Every AWS managed policy.
 pub fn all() -> Vec<ManagedPolicy> {
     entries().iter().map(build).collect()
@@ -164,5 +169,9 @@ mod tests {
             "{id}"
         );
         assert!(get("NoSuchPolicyAnywhere").is_none());
+        assert_eq!(
+            arn_of("ViewOnlyAccess").as_deref(),
+            Some("arn:aws:iam::aws:policy/job-function/ViewOnlyAccess")
+        );
     }
 }

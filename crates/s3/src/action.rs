@@ -475,7 +475,9 @@ const UNSUPPORTED_SUBRESOURCES: &[&str] = &[
 ];
 
 fn bucket_request(method: &Method, bucket: String, q: &Query) -> S3Result<S3Request> {
-    if UNSUPPORTED_SUBRESOURCES.iter().any(|s| q.has(s)) || q.has("tagging") {
+    // `versions` is served for listing only.
+    let other_versions = q.has("versions") && *method != Method::GET;
+    if UNSUPPORTED_SUBRESOURCES.iter().any(|s| q.has(s)) || q.has("tagging") || other_versions {
         return Err(S3Error::not_implemented());
     }
     let list = || ListParams {
@@ -559,7 +561,7 @@ fn object_request(
     q: &Query,
     headers: &http::HeaderMap,
 ) -> S3Result<S3Request> {
-    if UNSUPPORTED_SUBRESOURCES.iter().any(|s| q.has(s)) {
+    if UNSUPPORTED_SUBRESOURCES.iter().any(|s| q.has(s)) || q.has("versions") {
         return Err(S3Error::not_implemented());
     }
     let upload_id = q.owned("uploadId");
@@ -714,6 +716,30 @@ mod tests {
             r("GET", "/b?versioning").unwrap_err().code.as_str(),
             "NotImplemented"
         );
+        // `versions` lists; with any other method, or on an object, it is
+        // refused rather than read as the bare operation.
+        match r("GET", "/b?versions&key-marker=k&version-id-marker=null").unwrap() {
+            S3Request::ListObjectVersions {
+                params,
+                version_id_marker,
+                ..
+            } => {
+                assert_eq!(params.marker.as_deref(), Some("k"));
+                assert_eq!(version_id_marker.as_deref(), Some("null"));
+            }
+            other => panic!("{other:?}"),
+        }
+        for (m, t) in [
+            ("DELETE", "/b?versions"),
+            ("PUT", "/b?versions"),
+            ("GET", "/b/k?versions"),
+        ] {
+            assert_eq!(
+                r(m, t).unwrap_err().code.as_str(),
+                "NotImplemented",
+                "{m} {t}"
+            );
+        }
         assert_eq!(
             r("POST", "/b").unwrap_err().code.as_str(),
             "MethodNotAllowed"

@@ -122,8 +122,6 @@ pub fn validate_tags(tags: &[(String, String)]) -> S3Result<()> {
     Ok(())
 }
 
-/// Keys that PUT-like requests (PutObject, CopyObject, CreateMultipartUpload)
-/// carry in headers.
 /// The ACL headers of a write and their condition keys.
 const ACL_KEYS: [(&str, &str); 5] = [
     ("x-amz-acl", "s3:x-amz-acl"),
@@ -152,6 +150,8 @@ fn tag_keys(mut c: Check, tags: &[(String, String)]) -> Check {
     c
 }
 
+/// The condition keys that PUT-like requests (PutObject, CopyObject,
+/// CreateMultipartUpload) carry in headers.
 fn write_keys(mut c: Check, h: &HeaderMap) -> S3Result<Check> {
     header_keys(&mut c, h, &ACL_KEYS);
     header_keys(
@@ -267,8 +267,8 @@ pub fn has_body_keys(req: &S3Request) -> bool {
 }
 
 /// `c` with the condition keys of `req`'s `body`. A body that cannot be
-/// read adds none: a policy that needs them denies, and one that does
-/// not lets the operation refuse the body in its own words.
+/// read adds none; if the request is allowed all the same, the operation
+/// refuses the body in its own words.
 pub fn body_keys(mut c: Check, req: &S3Request, body: &[u8]) -> Check {
     match req {
         S3Request::PutObjectTagging { .. } => match crate::xml::parse_tagging(body) {

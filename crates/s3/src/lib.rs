@@ -429,11 +429,15 @@ impl Service for S3 {
         a: &mut S3Action,
         input: &mut Input,
     ) -> S3Result<()> {
-        if authz::has_body_keys(&a.request)
-            && let Input::Stream(body) =
-                std::mem::replace(input, Input::Buffered(Default::default()))
-        {
-            a.body = Some(ops::small_body(cx.verified, &cx.parts.headers, body).await?);
+        if authz::has_body_keys(&a.request) {
+            a.body = Some(
+                match std::mem::replace(input, Input::Buffered(Default::default())) {
+                    Input::Stream(body) => {
+                        ops::small_body(cx.verified, &cx.parts.headers, body).await?
+                    }
+                    Input::Buffered(b) => b.to_vec(),
+                },
+            );
         }
         let Some(be) = &self.backend else {
             return Ok(());
@@ -456,6 +460,11 @@ impl Service for S3 {
                 .is_some_and(|p| p.reads_key_prefix(TAG_KEYS))
             });
             if bucket_reads || cx.authz.reads_key_prefix(TAG_KEYS) {
+                // The store answers the current version's tags only: a
+                // decision about another version cannot be made here.
+                if a.query.get("versionId").is_some_and(|v| v != "null") {
+                    return Err(S3Error::not_implemented());
+                }
                 match ops::object_tags(be, bucket, key).await {
                     Ok(tags) => a.existing_tags = Some(tags),
                     Err(e) if e.code == S3Code::NoSuchKey => {}

@@ -136,14 +136,10 @@ pub fn decode(p: &QueryParams) -> Result<StsRequest, StsError> {
             v.list_max("tags", tags.len(), 50);
             let transitive_tag_keys = p.list("TransitiveTagKeys");
             v.list_max("transitiveTagKeys", transitive_tag_keys.len(), 50);
-            for k in &transitive_tag_keys {
-                v.length("transitiveTagKeys.member", Some(k), 1, 128);
-                v.pattern(
-                    "transitiveTagKeys.member",
-                    Some(k),
-                    r"[\p{L}\p{Z}\p{N}_.:/=+\-@]+",
-                    is_tag_char,
-                );
+            for (i, k) in transitive_tag_keys.iter().enumerate() {
+                let field = format!("transitiveTagKeys.{}.member", i + 1);
+                v.length(&field, Some(k), 1, 128);
+                v.pattern(&field, Some(k), r"[\p{L}\p{Z}\p{N}_.:/=+\-@]+", is_tag_char);
             }
             let source_identity = p.get("SourceIdentity");
             v.length("sourceIdentity", source_identity, 2, 64);

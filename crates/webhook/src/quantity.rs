@@ -89,7 +89,8 @@ fn interpret(suffix: &str) -> Option<(u32, i32, Format)> {
         "E" => decimal(18),
         _ => {
             let rest = suffix.strip_prefix(['e', 'E'])?;
-            let e: i32 = rest.parse().ok()?;
+            // Exponents beyond any real quantity are left as written.
+            let e: i32 = rest.parse().ok().filter(|e: &i32| e.unsigned_abs() <= 1000)?;
             Some((10, e, Format::DecimalExponent))
         }
     }
@@ -104,6 +105,10 @@ pub(crate) fn canonical(s: &str) -> Option<String> {
     }
     let p = split(s)?;
     let (base, exponent, mut format) = interpret(p.suffix)?;
+    // Longer numbers than any quantity has are left as written.
+    if p.num.len() + p.denom.len() > 36 {
+        return None;
+    }
     let digits = format!("{}{}", p.num, p.denom);
     // apimachinery's fast path keeps the string it parsed when it is
     // already canonical (its own tests of that are these).
@@ -147,7 +152,7 @@ pub(crate) fn canonical(s: &str) -> Option<String> {
     // Non-zero values are rounded up (away from zero) to a nano.
     if scale10 < -9 {
         let div = 10i128.checked_pow(u32::try_from(-9 - scale10).ok()?)?;
-        amount = (amount + div - 1) / div;
+        amount = amount.checked_add(div - 1)? / div;
         scale10 = -9;
     }
     if !p.positive {
@@ -209,6 +214,19 @@ pub(crate) fn canonical(s: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::canonical;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever a pod spec holds, canonicalizing never panics.
+        #[test]
+        fn never_panics(
+            s in "[+-]?[0-9]{0,40}(\\.[0-9]{0,40})?([eE][+-]?[0-9]{1,12}|[numkKMGTPE]i?)?",
+            any in ".{0,40}",
+        ) {
+            let _ = canonical(&s);
+            let _ = canonical(&any);
+        }
+    }
 
     /// apimachinery's canonical forms (its quantity_test.go cases).
     #[test]
@@ -245,7 +263,17 @@ mod tests {
         ] {
             assert_eq!(canonical(input).as_deref(), Some(out), "{input}");
         }
-        for bad in ["", "abc", "1.2.3", "1Qi", "5e", "1 Gi"] {
+        for bad in [
+            "",
+            "abc",
+            "1.2.3",
+            "1Qi",
+            "5e",
+            "1 Gi",
+            "10e2147483647",
+            "1.5e-2147483648",
+            "1234567890123456789012345678901234567890",
+        ] {
             assert_eq!(canonical(bad), None, "{bad:?}");
         }
     }

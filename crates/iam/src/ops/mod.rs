@@ -218,16 +218,22 @@ impl Iam<'_> {
     }
 
     fn attachment_counts(&self, arn: &str) -> Result<(usize, usize), IamError> {
-        let roles = self.svc.store.list::<Role>(&self.account)?;
-        let attached = roles
-            .iter()
-            .filter(|r| r.attached_policies.iter().any(|a| a == arn))
-            .count();
-        let boundary = roles
-            .iter()
-            .filter(|r| r.permissions_boundary.as_deref() == Some(arn))
-            .count();
-        Ok((attached, boundary))
+        Ok(self.attachments()?.get(arn).copied().unwrap_or_default())
+    }
+
+    /// Policy ARN → (roles it is attached to, roles it bounds), from one
+    /// pass over the roles.
+    fn attachments(&self) -> Result<std::collections::HashMap<String, (usize, usize)>, IamError> {
+        let mut counts: std::collections::HashMap<String, (usize, usize)> = Default::default();
+        for r in self.svc.store.list::<Role>(&self.account)?.iter() {
+            for a in &r.attached_policies {
+                counts.entry(a.clone()).or_default().0 += 1;
+            }
+            if let Some(b) = &r.permissions_boundary {
+                counts.entry(b.clone()).or_default().1 += 1;
+            }
+        }
+        Ok(counts)
     }
 
     /// Trust policies may only name roles of this account that exist

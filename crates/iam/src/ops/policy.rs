@@ -45,9 +45,10 @@ impl Iam<'_> {
                             .map(|p| (*p.value).clone()),
                     );
                 }
+                let counts = self.attachments()?;
                 let mut items = Vec::new();
                 for p in all.into_iter().filter(|p| p.path.starts_with(&path_prefix)) {
-                    let (a, b) = self.attachment_counts(&p.arn)?;
+                    let (a, b) = counts.get(&p.arn).copied().unwrap_or_default();
                     if only_attached && a + b == 0 {
                         continue;
                     }

@@ -500,6 +500,18 @@ pub(super) const RESPONSE_OVERRIDES: [(&str, &str); 6] = [
     ("response-content-encoding", "content-encoding"),
 ];
 
+/// Objects up to this size are read whole, in one trip to the blocking
+/// pool: a `tokio::fs::File` costs one per open and one per read.
+const READ_WHOLE: u64 = 256 * 1024;
+
+/// An object's data, as a GET sends it.
+enum Content {
+    /// Read whole (small objects).
+    Whole(bytes::Bytes),
+    /// Streamed from its file.
+    Stream(tokio::fs::File),
+}
+
 pub(super) async fn get_object(
     s3: &S3,
     cx: &Cx<'_>,
@@ -527,8 +539,16 @@ pub(super) async fn get_object(
             opened = Some((m, None));
             break;
         }
-        if let Ok(f) = tokio::fs::File::open(&path).await {
-            opened = Some((m, Some(f)));
+        if m.size <= READ_WHOLE {
+            let read = tokio::task::spawn_blocking(move || std::fs::read(path)).await;
+            if let Ok(Ok(data)) = read
+                && data.len() as u64 == m.size
+            {
+                opened = Some((m, Some(Content::Whole(bytes::Bytes::from(data)))));
+                break;
+            }
+        } else if let Ok(f) = tokio::fs::File::open(&path).await {
+            opened = Some((m, Some(Content::Stream(f))));
             break;
         }
     }
@@ -550,7 +570,11 @@ pub(super) async fn get_object(
         }
     };
     let body = match file {
-        Some(mut f) => {
+        // Within the object, which is at most READ_WHOLE bytes.
+        Some(Content::Whole(data)) => {
+            Body::from(data.slice(start as usize..(start + len) as usize))
+        }
+        Some(Content::Stream(mut f)) => {
             if start > 0 {
                 f.seek(std::io::SeekFrom::Start(start)).await?;
             }

@@ -348,6 +348,23 @@ pub(super) async fn execute(
     body: Body,
 ) -> S3Result<Resp> {
     use S3Request as R;
+    // A named version reaches the store only where podiam decides and acts
+    // on that same version: reads and deletes. Tagging and copies act on the
+    // current object here, so a version other than `null` is refused.
+    let named = |v: Option<&str>| v.is_some_and(|v| v != "null");
+    let acts_on_current = matches!(
+        req,
+        R::GetObjectTagging { .. }
+            | R::PutObjectTagging { .. }
+            | R::DeleteObjectTagging { .. }
+            | R::CopyObject { .. }
+            | R::UploadPartCopy { .. }
+    );
+    if acts_on_current
+        && (named(cx.query.get("versionId")) || named(authz::copy_source_version(cx.headers)))
+    {
+        return Err(S3Error::not_implemented());
+    }
     let q = forwarded_query(cx);
     match req {
         R::PutObject { bucket, key } => {
