@@ -90,7 +90,10 @@ fn interpret(suffix: &str) -> Option<(u32, i32, Format)> {
         _ => {
             let rest = suffix.strip_prefix(['e', 'E'])?;
             // Exponents beyond any real quantity are left as written.
-            let e: i32 = rest.parse().ok().filter(|e: &i32| e.unsigned_abs() <= 1000)?;
+            let e: i32 = rest
+                .parse()
+                .ok()
+                .filter(|e: &i32| e.unsigned_abs() <= 1000)?;
             Some((10, e, Format::DecimalExponent))
         }
     }
