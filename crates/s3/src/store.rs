@@ -104,6 +104,18 @@ pub struct TempFile {
     pub path: PathBuf,
     /// The open file.
     pub file: tokio::fs::File,
+    /// Whether its content is already on disk (fsynced).
+    pub synced: bool,
+}
+
+impl TempFile {
+    /// Makes the content durable, unless it already is.
+    async fn sync(&self) -> std::io::Result<()> {
+        if self.synced {
+            return Ok(());
+        }
+        self.file.sync_all().await
+    }
 }
 
 /// The hex SHA-256 of a key: its file name stem.
@@ -233,7 +245,37 @@ impl ObjectStore {
             .create_new(true)
             .open(&path)
             .await?;
-        Ok(TempFile { path, file })
+        Ok(TempFile {
+            path,
+            file,
+            synced: false,
+        })
+    }
+
+    /// A temporary file holding `data`, created, written and fsynced in one
+    /// trip to the blocking pool (a streamed temp file costs one per write).
+    pub async fn temp_file_with(&self, data: Vec<u8>) -> std::io::Result<TempFile> {
+        let path = self.root.join("tmp").join(self.unique());
+        let at = path.clone();
+        let file = tokio::task::spawn_blocking(move || {
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&at)?;
+            let written = f.write_all(&data).and_then(|()| f.sync_all());
+            if let Err(e) = written {
+                let _ = std::fs::remove_file(&at);
+                return Err(e);
+            }
+            Ok(f)
+        })
+        .await
+        .map_err(std::io::Error::other)??;
+        Ok(TempFile {
+            path,
+            file: tokio::fs::File::from_std(file),
+            synced: true,
+        })
     }
 
     fn write_json_atomic<T: Serialize>(&self, value: &T, target: &Path) -> std::io::Result<()> {
@@ -311,7 +353,7 @@ impl ObjectStore {
         tmp: TempFile,
         meta: ObjectMeta,
     ) -> std::io::Result<Arc<ObjectMeta>> {
-        tmp.file.sync_all().await?;
+        tmp.sync().await?;
         drop(tmp.file);
         let this = self.clone();
         let bucket = bucket.to_string();
@@ -485,7 +527,7 @@ impl ObjectStore {
         etag: String,
         size: u64,
     ) -> std::io::Result<Option<Part>> {
-        tmp.file.sync_all().await?;
+        tmp.sync().await?;
         drop(tmp.file);
         let this = self.clone();
         let id = id.to_string();

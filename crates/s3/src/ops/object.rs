@@ -77,31 +77,53 @@ pub(super) fn object_template(cx: &Cx<'_>, key: &str) -> S3Result<ObjectMeta> {
     })
 }
 
-/// Streams the body into a temp file; returns it with the hex MD5, size and
-/// verified checksum.
+/// Bodies up to this size are gathered in memory and written in one trip
+/// to the blocking pool; larger ones stream into their temp file.
+const GATHER: usize = 256 * 1024;
+
+/// Receives the body into a temp file; returns it with the hex MD5, size
+/// and verified checksum.
 pub(super) async fn receive(
     s3: &S3,
     cx: &Cx<'_>,
     body: Body,
 ) -> S3Result<(TempFile, String, u64, Option<(String, String)>)> {
     let mut reader = BodyReader::new(body, cx.auth.verified, cx.headers, MAX_OBJECT_SIZE)?;
-    let mut tmp = s3.store.temp_file().await?;
+    let mut gathered: Vec<u8> = Vec::new();
+    let mut spilled: Option<TempFile> = None;
     let mut md5 = md5::Md5::new();
     let mut size = 0u64;
     let result: S3Result<()> = async {
         while let Some(chunk) = reader.next().await? {
             md5.update(&chunk);
             size += chunk.len() as u64;
-            tmp.file.write_all(&chunk).await?;
+            if spilled.is_none() && gathered.len() + chunk.len() > GATHER {
+                let mut tmp = s3.store.temp_file().await?;
+                let written = tmp.file.write_all(&std::mem::take(&mut gathered)).await;
+                spilled = Some(tmp);
+                written?;
+            }
+            match &mut spilled {
+                Some(tmp) => tmp.file.write_all(&chunk).await?,
+                None => gathered.extend_from_slice(&chunk),
+            }
         }
-        tmp.file.flush().await?;
+        if let Some(tmp) = &mut spilled {
+            tmp.file.flush().await?;
+        }
         Ok(())
     }
     .await;
     if let Err(e) = result {
-        let _ = tokio::fs::remove_file(&tmp.path).await;
+        if let Some(tmp) = spilled {
+            let _ = tokio::fs::remove_file(&tmp.path).await;
+        }
         return Err(e);
     }
+    let tmp = match spilled {
+        Some(tmp) => tmp,
+        None => s3.store.temp_file_with(gathered).await?,
+    };
     let checksum = reader.verified_checksum().cloned();
     Ok((tmp, hex::encode(md5.finalize()), size, checksum))
 }
