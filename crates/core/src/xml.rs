@@ -4,22 +4,38 @@ use std::borrow::Cow;
 
 /// Escapes text for element content and attribute values.
 pub fn escape(s: &str) -> Cow<'_, str> {
-    if !s.contains(['<', '>', '&', '"', '\'', '\r']) {
+    if !s.bytes().any(is_special) {
         return Cow::Borrowed(s);
     }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\r' => out.push_str("&#13;"),
-            c => out.push(c),
-        }
-    }
+    let mut out = String::with_capacity(s.len() + 16);
+    escape_into(&mut out, s);
     Cow::Owned(out)
+}
+
+/// The characters XML text and attributes escape: all ASCII, so a byte scan
+/// finds them.
+fn is_special(b: u8) -> bool {
+    matches!(b, b'<' | b'>' | b'&' | b'"' | b'\'' | b'\r')
+}
+
+/// Appends `s` to `out`, escaped.
+fn escape_into(out: &mut String, s: &str) {
+    let mut done = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let entity = match b {
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'&' => "&amp;",
+            b'"' => "&quot;",
+            b'\'' => "&apos;",
+            b'\r' => "&#13;",
+            _ => continue,
+        };
+        out.push_str(&s[done..i]);
+        out.push_str(entity);
+        done = i + 1;
+    }
+    out.push_str(&s[done..]);
 }
 
 /// Builds an XML document element by element.
@@ -73,8 +89,13 @@ impl XmlWriter {
     /// Writes `<name>text</name>`.
     pub fn elem(&mut self, name: &str, text: &str) -> &mut Self {
         self.start(name);
-        self.buf.push_str(&escape(text));
+        escape_into(&mut self.buf, text);
         self.end(name)
+    }
+
+    /// Makes room for `additional` more bytes (a long listing).
+    pub fn reserve(&mut self, additional: usize) {
+        self.buf.reserve(additional);
     }
 
     /// Writes `<name>text</name>` when `text` is `Some`.
