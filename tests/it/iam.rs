@@ -943,6 +943,47 @@ fn attach_detach_list_policies_and_aws_managed() {
     }
     let v = json_out(&s.aws(&["iam", "list-entities-for-policy", "--policy-arn", local]));
     assert_eq!(names(&v, "PolicyRoles", "RoleName"), ["app"]);
+    // A role bounded by the policy is listed too, unless the usage filter
+    // asks for permissions policies only; users and groups are none.
+    raw_role(&s, "bounded", "/team/");
+    ok(&s.aws(&[
+        "iam",
+        "put-role-permissions-boundary",
+        "--role-name",
+        "bounded",
+        "--permissions-boundary",
+        local,
+    ]));
+    let entities = |extra: &[&str]| {
+        let mut args = vec!["iam", "list-entities-for-policy", "--policy-arn", local];
+        args.extend_from_slice(extra);
+        names(&json_out(&s.aws(&args)), "PolicyRoles", "RoleName")
+    };
+    assert_eq!(entities(&[]), ["app", "bounded"]);
+    assert_eq!(
+        entities(&["--policy-usage-filter", "PermissionsPolicy"]),
+        ["app"]
+    );
+    assert_eq!(
+        entities(&["--policy-usage-filter", "PermissionsBoundary"]),
+        ["bounded"]
+    );
+    assert_eq!(entities(&["--path-prefix", "/team/"]), ["bounded"]);
+    assert_eq!(entities(&["--entity-filter", "Role"]), ["app", "bounded"]);
+    assert!(entities(&["--entity-filter", "User"]).is_empty());
+    call_err(
+        &s,
+        "ListEntitiesForPolicy",
+        &[("PolicyArn", local), ("EntityFilter", "Robot")],
+        400,
+        "ValidationError",
+    );
+    ok(&s.aws(&[
+        "iam",
+        "delete-role-permissions-boundary",
+        "--role-name",
+        "bounded",
+    ]));
 
     // ListPolicies: --scope Local / AWS, --only-attached.
     let v = json_out(&s.aws(&["iam", "list-policies", "--scope", "Local"]));

@@ -194,6 +194,13 @@ pub enum PolicyRequest {
     },
     ListEntitiesForPolicy {
         arn: String,
+        /// `EntityFilter`: `User`, `Role`, `Group`, `LocalManagedPolicy`,
+        /// `AWSManagedPolicy` (`None`: every kind).
+        entity_filter: Option<String>,
+        path_prefix: String,
+        /// `PolicyUsageFilter`: `PermissionsPolicy` or `PermissionsBoundary`
+        /// (`None`: both uses).
+        usage: Option<String>,
         page: Page,
     },
 }
@@ -301,6 +308,22 @@ impl<'a> Reader<'a> {
             }
         }
         val.unwrap_or("/").to_string()
+    }
+
+    /// An optional enum parameter: one of `values`, else a violation.
+    fn one_of(&mut self, key: &str, field: &str, values: &[&str]) -> Option<String> {
+        let val = self.p.get(key)?;
+        if !values.contains(&val) {
+            self.v.violation(
+                field,
+                Some(val),
+                &format!(
+                    "Member must satisfy enum value set: [{}]",
+                    values.join(", ")
+                ),
+            );
+        }
+        Some(val.to_string())
     }
 
     fn path_prefix(&mut self) -> String {
@@ -597,14 +620,9 @@ pub fn decode(params: &QueryParams) -> Result<IamRequest, IamError> {
             arn: r.arn("PolicyArn", "policyArn"),
         }),
         "ListPolicies" => {
-            let scope = r.p.get("Scope").unwrap_or("All").to_string();
-            if !["All", "AWS", "Local"].contains(&scope.as_str()) {
-                r.v.violation(
-                    "scope",
-                    Some(&scope),
-                    "Member must satisfy enum value set: [All, AWS, Local]",
-                );
-            }
+            let scope = r
+                .one_of("Scope", "scope", &["All", "AWS", "Local"])
+                .unwrap_or_else(|| "All".into());
             Policy(ListPolicies {
                 scope,
                 only_attached: r.flag("OnlyAttached", "onlyAttached"),
@@ -663,6 +681,23 @@ pub fn decode(params: &QueryParams) -> Result<IamRequest, IamError> {
         }),
         "ListEntitiesForPolicy" => Policy(ListEntitiesForPolicy {
             arn: r.arn("PolicyArn", "policyArn"),
+            entity_filter: r.one_of(
+                "EntityFilter",
+                "entityFilter",
+                &[
+                    "User",
+                    "Role",
+                    "Group",
+                    "LocalManagedPolicy",
+                    "AWSManagedPolicy",
+                ],
+            ),
+            path_prefix: r.path_prefix(),
+            usage: r.one_of(
+                "PolicyUsageFilter",
+                "policyUsageFilter",
+                &["PermissionsPolicy", "PermissionsBoundary"],
+            ),
             page: r.page(),
         }),
         "CreateInstanceProfile" => Profile(CreateInstanceProfile {

@@ -233,12 +233,28 @@ impl Iam<'_> {
                     truncation(w, marker);
                 }))
             }
-            ListEntitiesForPolicy { arn, page } => {
+            // Roles are podiam's only entities: a filter for users or groups
+            // lists none. Without `PolicyUsageFilter`, both uses count ("If it
+            // is not included, all policies are returned").
+            ListEntitiesForPolicy {
+                arn,
+                entity_filter,
+                path_prefix,
+                usage,
+                page,
+            } => {
                 self.managed(&arn)?;
                 let roles = self.svc.store.list::<Role>(&self.account)?;
+                let wanted = entity_filter.as_deref().is_none_or(|f| f == "Role");
+                let permissions = usage.as_deref() != Some("PermissionsBoundary");
+                let boundary = usage.as_deref() != Some("PermissionsPolicy");
                 let items = roles
                     .into_iter()
-                    .filter(|r| r.attached_policies.contains(&arn))
+                    .filter(|r| wanted && r.path.starts_with(&path_prefix))
+                    .filter(|r| {
+                        (permissions && r.attached_policies.contains(&arn))
+                            || (boundary && r.permissions_boundary.as_deref() == Some(arn.as_str()))
+                    })
                     .map(|r| (key(&r.name), r))
                     .collect();
                 let (page_items, marker) = paginate(items, &page);
