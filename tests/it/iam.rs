@@ -1710,6 +1710,11 @@ fn modelled_patterns_are_validation_errors() {
             iam("ListRoles", &[("PathPrefix", "p/")]),
         ),
         (
+            // ListPolicies' PathPrefix is a policyPathType: it ends with `/`.
+            "ListPolicies PathPrefix /p",
+            iam("ListPolicies", &[("PathPrefix", "/p")]),
+        ),
+        (
             // tagKeyType: [\p{L}\p{Z}\p{N}_.:/=+\-@]+
             "TagRole key bad*key",
             iam(

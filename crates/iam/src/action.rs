@@ -357,9 +357,11 @@ impl<'a> Reader<'a> {
     }
 
     /// Managed policy paths: `((/[A-Za-z0-9\.,\+@=_-]+)*)/`.
-    fn policy_path(&mut self) -> String {
-        let val = self.p.get("Path");
-        self.v.length("path", val, 1, 512);
+    /// A `policyPathType` parameter (`key`, reported as `field`): CreatePolicy's
+    /// `Path`, and the `PathPrefix` of the policy listings.
+    fn policy_path(&mut self, key: &str, field: &str) -> String {
+        let val = self.p.get(key);
+        self.v.length(field, val, 1, 512);
         if let Some(p) = val {
             let ok = p.ends_with('/')
                 && p[..p.len() - 1].split('/').skip(1).all(|seg| {
@@ -371,7 +373,7 @@ impl<'a> Reader<'a> {
                 && p.starts_with('/');
             if !ok {
                 self.v.violation(
-                    "path",
+                    field,
                     Some(p),
                     r"Member must satisfy regular expression pattern: ((/[A-Za-z0-9\.,\+@=_-]+)*)/",
                 );
@@ -610,7 +612,7 @@ pub fn decode(params: &QueryParams) -> Result<IamRequest, IamError> {
         }),
         "CreatePolicy" => Policy(CreatePolicy {
             name: r.name("PolicyName", "policyName", 128),
-            path: r.policy_path(),
+            path: r.policy_path("Path", "path"),
             document: r.document("PolicyDocument", "policyDocument"),
             // Policy descriptions have no character pattern, unlike roles'.
             description: r.opt("Description", "description", 0, 1000),
@@ -626,7 +628,7 @@ pub fn decode(params: &QueryParams) -> Result<IamRequest, IamError> {
             Policy(ListPolicies {
                 scope,
                 only_attached: r.flag("OnlyAttached", "onlyAttached"),
-                path_prefix: r.path_prefix(),
+                path_prefix: r.policy_path("PathPrefix", "pathPrefix"),
                 page: r.page(),
             })
         }
@@ -676,7 +678,7 @@ pub fn decode(params: &QueryParams) -> Result<IamRequest, IamError> {
         }),
         "ListAttachedRolePolicies" => Policy(ListAttachedRolePolicies {
             role: r.name("RoleName", "roleName", 64),
-            path_prefix: r.path_prefix(),
+            path_prefix: r.policy_path("PathPrefix", "pathPrefix"),
             page: r.page(),
         }),
         "ListEntitiesForPolicy" => Policy(ListEntitiesForPolicy {
@@ -692,7 +694,7 @@ pub fn decode(params: &QueryParams) -> Result<IamRequest, IamError> {
                     "AWSManagedPolicy",
                 ],
             ),
-            path_prefix: r.path_prefix(),
+            path_prefix: r.path("PathPrefix", "pathPrefix"),
             usage: r.one_of(
                 "PolicyUsageFilter",
                 "policyUsageFilter",
