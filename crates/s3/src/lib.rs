@@ -462,7 +462,7 @@ impl Service for S3 {
             if bucket_reads || cx.authz.reads_key_prefix(TAG_KEYS) {
                 // The store answers the current version's tags only: a
                 // decision about another version cannot be made here.
-                if a.query.get("versionId").is_some_and(|v| v != "null") {
+                if ops::names_a_version(a.query.get("versionId")) {
                     return Err(S3Error::not_implemented());
                 }
                 match ops::object_tags(be, bucket, key).await {

@@ -96,19 +96,20 @@ pub(crate) async fn execute(s3: &S3, cx: &Cx<'_>, req: S3Request, body: Body) ->
 
 pub(crate) use remote::object_tags;
 
+/// Whether `v` names a version other than `null` (the current object of an
+/// unversioned bucket, the only version the local store keeps).
+pub(crate) fn names_a_version(v: Option<&str>) -> bool {
+    v.is_some_and(|v| v != "null")
+}
+
 /// An operation on podiam's own store (and the bucket operations, whose
 /// records are podiam's either way).
 async fn local(s3: &S3, cx: &Cx<'_>, req: S3Request, body: Body) -> S3Result<Resp> {
     use S3Request as R;
     // The store keeps no versions: only `null`, the current object, exists.
     // Refused rather than served as the current object.
-    if [
-        cx.query.get("versionId"),
-        authz::copy_source_version(cx.headers),
-    ]
-    .into_iter()
-    .flatten()
-    .any(|v| v != "null")
+    if names_a_version(cx.query.get("versionId"))
+        || names_a_version(authz::copy_source_version(cx.headers))
     {
         return Err(S3Error::not_implemented());
     }

@@ -566,18 +566,16 @@ pub(super) async fn get_object(
             opened = Some((m, None));
             break;
         }
-        if m.size <= READ_INLINE {
-            if let Ok(data) = std::fs::read(&path)
-                && data.len() as u64 == m.size
-            {
-                opened = Some((m, Some(Content::Whole(bytes::Bytes::from(data)))));
-                break;
-            }
-        } else if m.size <= READ_WHOLE {
-            let read = tokio::task::spawn_blocking(move || std::fs::read(path)).await;
-            if let Ok(Ok(data)) = read
-                && data.len() as u64 == m.size
-            {
+        if m.size <= READ_WHOLE {
+            let read = if m.size <= READ_INLINE {
+                std::fs::read(&path).ok()
+            } else {
+                tokio::task::spawn_blocking(move || std::fs::read(path))
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+            };
+            if let Some(data) = read.filter(|d| d.len() as u64 == m.size) {
                 opened = Some((m, Some(Content::Whole(bytes::Bytes::from(data)))));
                 break;
             }
@@ -664,10 +662,12 @@ pub(super) async fn delete_objects(
                 &authz::delete_object_check(bucket, &key, version.as_deref()),
             );
             async move {
-                let done = match (allowed, version.as_deref()) {
-                    (Err(e), _) => Err(e),
-                    (Ok(()), None | Some("null")) => delete_one(s3, bucket, &key).await,
-                    (Ok(()), Some(_)) => Err(S3Error::not_implemented()),
+                let done = match allowed {
+                    Err(e) => Err(e),
+                    Ok(()) if names_a_version(version.as_deref()) => {
+                        Err(S3Error::not_implemented())
+                    }
+                    Ok(()) => delete_one(s3, bucket, &key).await,
                 };
                 ((key, version), done)
             }

@@ -351,7 +351,6 @@ pub(super) async fn execute(
     // A named version reaches the store only where podiam decides and acts
     // on that same version: reads and deletes. Tagging and copies act on the
     // current object here, so a version other than `null` is refused.
-    let named = |v: Option<&str>| v.is_some_and(|v| v != "null");
     let acts_on_current = matches!(
         req,
         R::GetObjectTagging { .. }
@@ -361,7 +360,8 @@ pub(super) async fn execute(
             | R::UploadPartCopy { .. }
     );
     if acts_on_current
-        && (named(cx.query.get("versionId")) || named(authz::copy_source_version(cx.headers)))
+        && (names_a_version(cx.query.get("versionId"))
+            || names_a_version(authz::copy_source_version(cx.headers)))
     {
         return Err(S3Error::not_implemented());
     }
