@@ -83,14 +83,19 @@ enum Location {
 /// and when it was read.
 type InfoCache = HashMap<(String, String, String), (Option<Arc<TableInfo>>, Instant)>;
 
-/// An open database and its writer. The engine commits one write at a
-/// time, each waiting for its fsync: one thread per database runs them in
-/// arrival order from a queue, so a write's turn costs the commit alone
-/// (no lock held across thread hand-offs, none of the unfairness of
-/// blocking threads racing for the engine's lock).
+/// An open database and its writer. Every commit waits for its fsync, so
+/// one thread per database runs the writes in arrival order from a queue,
+/// and consecutive item writes share one transaction and one commit: a
+/// write's turn costs its share of an fsync (no lock held across thread
+/// hand-offs, none of the unfairness of blocking threads racing for the
+/// engine's lock).
 #[derive(Clone)]
 struct Open {
     db: Database,
+    /// Held exclusively while a group of writes shares one open transaction,
+    /// whose writes are neither durable nor answered yet, so no one may read
+    /// them; shared by every other use of `db`.
+    gate: Arc<RwLock<()>>,
     writes: tokio::sync::mpsc::Sender<Write>,
 }
 
@@ -105,31 +110,129 @@ struct Write {
 /// Writes waiting beyond this many make their callers wait to queue.
 const WRITE_QUEUE: usize = 1024;
 
+/// Most writes that share one commit.
+const GROUP_MAX: usize = 256;
+
+/// The answer to a write whose commit did not happen.
+fn internal_error() -> (u16, String) {
+    (
+        500,
+        r#"{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"Internal server error"}"#
+            .to_string(),
+    )
+}
+
+/// Item writes that may share a commit: each is one engine transaction
+/// with no state outside the database. (TransactWriteItems remembers its
+/// ClientRequestToken in memory, and table operations their metadata, so
+/// they commit alone.)
+fn shares_commit(operation: &str) -> bool {
+    matches!(
+        operation,
+        "PutItem" | "UpdateItem" | "DeleteItem" | "BatchWriteItem"
+    )
+}
+
 /// Starts the writer thread of `db`; it ends when the last sender is dropped.
-fn spawn_writer(db: &Database, name: String) -> Result<tokio::sync::mpsc::Sender<Write>, DdbError> {
+fn spawn_writer(
+    db: &Database,
+    gate: Arc<RwLock<()>>,
+    name: String,
+) -> Result<tokio::sync::mpsc::Sender<Write>, DdbError> {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Write>(WRITE_QUEUE);
     let db = db.clone();
     std::thread::Builder::new()
         .name(name)
         .spawn(move || {
-            while let Some(w) = rx.blocking_recv() {
-                // A panic in the engine fails that write, not the writer.
-                let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    dynoxide::server::handle_parsed_json(&db, w.operation, &w.body)
-                }))
-                .unwrap_or_else(|_| {
-                    tracing::error!(operation = w.operation, "the DynamoDB engine panicked");
-                    (
-                        500,
-                        r#"{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"Internal server error"}"#
-                            .to_string(),
-                    )
-                });
-                let _ = w.answer.send(answer);
+            while let Some(first) = rx.blocking_recv() {
+                let mut queued = vec![first];
+                while queued.len() < GROUP_MAX {
+                    match rx.try_recv() {
+                        Ok(w) => queued.push(w),
+                        Err(_) => break,
+                    }
+                }
+                write_all(&db, &gate, queued);
             }
         })
         .map_err(|e| DdbError::Internal(format!("starting a DynamoDB writer: {e}")))?;
     Ok(tx)
+}
+
+/// Runs `w` on the engine; `None` when the engine panicked (that fails the
+/// write, not the writer).
+fn run(db: &Database, w: &Write) -> Option<(u16, String)> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        dynoxide::server::handle_parsed_json(db, w.operation, &w.body)
+    }))
+    .inspect_err(|_| tracing::error!(operation = w.operation, "the DynamoDB engine panicked"))
+    .ok()
+}
+
+/// Runs `queued` in arrival order: each run of consecutive item writes in
+/// groups that share one commit, anything else alone.
+fn write_all(db: &Database, gate: &RwLock<()>, queued: Vec<Write>) {
+    let mut queued = queued.into_iter().peekable();
+    while let Some(w) = queued.next() {
+        if !shares_commit(w.operation) {
+            let _shared = gate.read().unwrap_or_else(|e| e.into_inner());
+            let answer = run(db, &w).unwrap_or_else(internal_error);
+            let _ = w.answer.send(answer);
+            continue;
+        }
+        let _exclusive = gate.write().unwrap_or_else(|e| e.into_inner());
+        let mut run_of = vec![w];
+        while let Some(w) = queued.next_if(|w| shares_commit(w.operation)) {
+            run_of.push(w);
+        }
+        write_group(db, run_of);
+    }
+}
+
+/// Runs `writes` in one transaction and answers them once it has
+/// committed. A write that fails rolls back to its savepoint and leaves
+/// the others. If the transaction itself ends (SQLite rolls back the
+/// whole transaction on some errors, or the engine panicked), nothing of
+/// it was kept: its writes so far fail, and the rest start another.
+fn write_group(db: &Database, writes: Vec<Write>) {
+    let mut done: Vec<(Write, (u16, String))> = Vec::with_capacity(writes.len());
+    for w in writes {
+        if done.is_empty()
+            && let Err(e) = db.begin_group()
+        {
+            tracing::error!(error = %e, "starting a DynamoDB write transaction");
+            let _ = w.answer.send(internal_error());
+            continue;
+        }
+        match run(db, &w) {
+            Some(answer) if db.group_open() => done.push((w, answer)),
+            answer => {
+                db.abort_group();
+                for (w, _) in done.drain(..) {
+                    let _ = w.answer.send(internal_error());
+                }
+                let answer = answer
+                    .filter(|(status, _)| *status != 200)
+                    .unwrap_or_else(internal_error);
+                let _ = w.answer.send(answer);
+            }
+        }
+    }
+    if done.is_empty() {
+        return;
+    }
+    let committed = db.commit_group();
+    if let Err(e) = &committed {
+        tracing::error!(error = %e, writes = done.len(), "committing DynamoDB writes");
+    }
+    for (w, answer) in done {
+        let answer = if committed.is_ok() {
+            answer
+        } else {
+            internal_error()
+        };
+        let _ = w.answer.send(answer);
+    }
 }
 
 /// The wording of the engine's request-validation refusals, process-wide.
@@ -233,11 +336,6 @@ impl Engine {
         })
     }
 
-    /// The database of (`account`, `region`), opened if needed.
-    fn db(&self, account: &str, region: &str) -> Result<Database, DdbError> {
-        self.opened(account, region).map(|o| o.db)
-    }
-
     fn opened(&self, account: &str, region: &str) -> Result<Open, DdbError> {
         let key = (account.to_string(), region.to_string());
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
@@ -261,8 +359,9 @@ impl Engine {
             }
         }
         .map_err(|e| DdbError::Internal(format!("opening the {account}/{region} database: {e}")))?;
-        let writes = spawn_writer(&db, format!("ddb-writer-{region}"))?;
-        let o = Open { db, writes };
+        let gate = Arc::new(RwLock::new(()));
+        let writes = spawn_writer(&db, gate.clone(), format!("ddb-writer-{region}"))?;
+        let o = Open { db, gate, writes };
         open.insert(key, o.clone());
         Ok(o)
     }
@@ -308,11 +407,12 @@ impl Engine {
         operation: &'static str,
         body: String,
     ) -> Result<(u16, String), DdbError> {
-        let Open { db, writes } = self.opened(account, region)?;
+        let Open { db, gate, writes } = self.opened(account, region)?;
         // Reads are short and commit nothing: they run where the request
         // runs, sparing two thread hand-offs per call. Writes wait for their
         // commit's fsync: they go to the database's writer thread.
         if is_read(operation) {
+            let _shared = gate.read().unwrap_or_else(|e| e.into_inner());
             return Ok(dynoxide::server::handle_parsed_json(&db, operation, &body));
         }
         let (answer, answered) = tokio::sync::oneshot::channel();
@@ -433,7 +533,8 @@ impl Engine {
         region: &str,
         table: &str,
     ) -> Result<Option<TableInfo>, DdbError> {
-        let db = self.db(account, region)?;
+        let Open { db, gate, .. } = self.opened(account, region)?;
+        let _shared = gate.read().unwrap_or_else(|e| e.into_inner());
         let meta = db
             .get_table_metadata(table)
             .map_err(|e| DdbError::Internal(e.to_string()))?;
@@ -462,14 +563,15 @@ impl Engine {
 
     /// Deletes items whose TTL has passed, in every open database.
     pub fn sweep_ttl(&self) {
-        let dbs: Vec<Database> = self
+        let dbs: Vec<Open> = self
             .open
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .values()
-            .map(|o| o.db.clone())
+            .cloned()
             .collect();
-        for db in dbs {
+        for Open { db, gate, .. } in dbs {
+            let _shared = gate.read().unwrap_or_else(|e| e.into_inner());
             if let Err(e) = db.sweep_ttl() {
                 tracing::warn!(error = %e, "dynamodb TTL sweep failed");
             }
@@ -624,6 +726,90 @@ mod tests {
             "arn:aws:dynamodb:dynoxide:000000000000:x"
         );
         assert_eq!(rewrite_arns("GetItem", body.clone(), "1", "r"), body);
+    }
+
+    /// Queued writes, run as the writer thread runs them; their answers.
+    fn write_queued(db: &Database, writes: &[(&'static str, String)]) -> Vec<(u16, String)> {
+        let (queued, answers): (Vec<Write>, Vec<_>) = writes
+            .iter()
+            .map(|(operation, body)| {
+                let (answer, answered) = tokio::sync::oneshot::channel();
+                let body = body.clone();
+                (
+                    Write {
+                        operation,
+                        body,
+                        answer,
+                    },
+                    answered,
+                )
+            })
+            .unzip();
+        write_all(db, &RwLock::new(()), queued);
+        answers
+            .into_iter()
+            .map(|a| a.blocking_recv().expect("answered"))
+            .collect()
+    }
+
+    #[test]
+    fn writes_that_share_a_commit_fail_alone() {
+        let db = Database::memory().unwrap();
+        let table = r#"{"TableName":"tbl","KeySchema":[{"AttributeName":"id","KeyType":"HASH"}],"AttributeDefinitions":[{"AttributeName":"id","AttributeType":"S"}],"BillingMode":"PAY_PER_REQUEST"}"#;
+        let put = |id: &str, condition: &str| {
+            let mut v = serde_json::json!({"TableName": "tbl", "Item": {"id": {"S": id}}});
+            if !condition.is_empty() {
+                v["ConditionExpression"] = condition.into();
+            }
+            ("PutItem", v.to_string())
+        };
+        let answers = write_queued(
+            &db,
+            &[
+                ("CreateTable", table.to_string()),
+                put("a", ""),
+                put("a", "attribute_not_exists(id)"),
+                put("b", ""),
+                (
+                    "UpdateItem",
+                    r#"{"TableName":"tbl","Key":{"id":{"S":"b"}},"UpdateExpression":"SET n = :n","ExpressionAttributeValues":{":n":{"N":"1"}}}"#
+                        .to_string(),
+                ),
+                put("c", "attribute_exists(id)"),
+                ("UpdateTimeToLive", r#"{"TableName":"tbl","TimeToLiveSpecification":{"Enabled":true,"AttributeName":"ttl"}}"#.to_string()),
+                ("DeleteItem", r#"{"TableName":"tbl","Key":{"id":{"S":"a"}}}"#.to_string()),
+                put("d", ""),
+            ],
+        );
+        let statuses: Vec<u16> = answers.iter().map(|(status, _)| *status).collect();
+        assert_eq!(
+            statuses,
+            [200, 200, 400, 200, 200, 400, 200, 200, 200],
+            "{answers:?}"
+        );
+        assert!(
+            answers[2].1.contains("ConditionalCheckFailedException"),
+            "{answers:?}"
+        );
+        let scan = dynoxide::server::handle_json(&db, "Scan", r#"{"TableName":"tbl"}"#);
+        let items: Value = serde_json::from_str(&scan.1).unwrap();
+        let mut ids: Vec<String> = items["Items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                format!(
+                    "{}{}",
+                    i["id"]["S"].as_str().unwrap(),
+                    i["n"]["N"].as_str().unwrap_or("")
+                )
+            })
+            .collect();
+        ids.sort();
+        assert_eq!(ids, ["b1", "d"]);
+        // The group's transaction is over: a write on its own commits.
+        assert!(!db.group_open());
+        assert_eq!(write_queued(&db, &[put("e", "")])[0].0, 200);
     }
 
     #[tokio::test]

@@ -1310,6 +1310,34 @@ impl Database<RusqliteBackend> {
         self.with_storage(|s| s.table_stats())
     }
 
+    /// podiam: start a group of writes that share one transaction and one
+    /// commit. Until [`Database::commit_group`] or [`Database::abort_group`],
+    /// every write's transaction is a savepoint in the group's, and nothing
+    /// is durable: the caller must keep readers out and answer none of the
+    /// group's writes before the commit.
+    pub fn begin_group(&self) -> Result<()> {
+        self.with_storage(|s| s.begin_group())
+    }
+
+    /// podiam: whether the group's transaction is still open. When a write
+    /// leaves it closed, SQLite has rolled back the whole group.
+    pub fn group_open(&self) -> bool {
+        self.with_storage(|s| Ok(s.group_open())).unwrap_or(false)
+    }
+
+    /// podiam: commit the group; on failure none of its writes is kept.
+    pub fn commit_group(&self) -> Result<()> {
+        self.with_storage(|s| s.commit_group())
+    }
+
+    /// podiam: roll back every write of the group.
+    pub fn abort_group(&self) {
+        let _ = self.with_storage(|s| {
+            s.abort_group();
+            Ok(())
+        });
+    }
+
     /// Get metadata for a specific table (key schema, GSIs, TTL config, etc.).
     pub fn get_table_metadata(&self, table_name: &str) -> Result<Option<storage::TableMetadata>> {
         self.with_storage(|s| s.get_table_metadata(table_name))

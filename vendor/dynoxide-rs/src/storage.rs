@@ -8,7 +8,11 @@ use crate::types::AttributeValue;
 #[cfg(any(feature = "native-sqlite", feature = "_has-encryption"))]
 use rusqlite::{Connection, params};
 #[cfg(any(feature = "native-sqlite", feature = "_has-encryption"))]
-use std::{cell::RefCell, collections::HashMap, sync::Arc};
+use std::{
+    cell::{Cell, RefCell},
+    collections::HashMap,
+    sync::Arc,
+};
 
 // The schema version this build writes. It lives in `sql_builders` so the
 // wasm backend records the same version on open.
@@ -276,6 +280,10 @@ pub struct Storage {
     /// In-memory cache of table metadata to avoid repeated SQLite reads.
     /// Safe to use `RefCell` because `Storage` is always behind `Arc<Mutex<>>`.
     metadata_cache: RefCell<HashMap<String, TableMetadata>>,
+    /// podiam: whether a group of writes shares one open transaction (see
+    /// [`Storage::begin_group`]); each write's own transaction is then a
+    /// savepoint inside it.
+    group: Cell<bool>,
     /// Wall-clock used by stream / TTL paths. Defaults to [`SystemClock`].
     clock: Arc<dyn Clock>,
     /// Countdown to a forced GSI insert failure, for tests that need a write
@@ -304,6 +312,7 @@ impl Storage {
         let mut storage = Self {
             conn,
             metadata_cache: RefCell::new(HashMap::new()),
+            group: Cell::new(false),
             #[cfg(test)]
             gsi_insert_fault: RefCell::new(None),
             #[cfg(test)]
@@ -399,6 +408,7 @@ impl Storage {
         let mut storage = Self {
             conn,
             metadata_cache: RefCell::new(HashMap::new()),
+            group: Cell::new(false),
             #[cfg(test)]
             gsi_insert_fault: RefCell::new(None),
             #[cfg(test)]
@@ -416,6 +426,7 @@ impl Storage {
         let mut storage = Self {
             conn,
             metadata_cache: RefCell::new(HashMap::new()),
+            group: Cell::new(false),
             #[cfg(test)]
             gsi_insert_fault: RefCell::new(None),
             #[cfg(test)]
@@ -1377,22 +1388,77 @@ impl Storage {
     // Transaction support
     // -----------------------------------------------------------------------
 
-    /// Begin an immediate SQLite transaction.
+    /// Begin an immediate SQLite transaction (in a group: a savepoint).
     pub fn begin_transaction(&self) -> Result<()> {
-        self.conn.execute_batch(sql_builders::BEGIN)?;
+        let sql = if self.group.get() {
+            "SAVEPOINT write"
+        } else {
+            sql_builders::BEGIN
+        };
+        self.conn.execute_batch(sql)?;
         Ok(())
     }
 
-    /// Commit the current transaction.
+    /// Commit the current transaction (in a group: release its savepoint,
+    /// leaving the commit to [`Storage::commit_group`]).
     pub fn commit(&self) -> Result<()> {
-        self.conn.execute_batch(sql_builders::COMMIT)?;
+        let sql = if self.group.get() {
+            "RELEASE write"
+        } else {
+            sql_builders::COMMIT
+        };
+        self.conn.execute_batch(sql)?;
         Ok(())
     }
 
-    /// Rollback the current transaction.
+    /// Rollback the current transaction (in a group: back to its savepoint;
+    /// nothing, when SQLite has already ended the group's transaction).
     pub fn rollback(&self) -> Result<()> {
-        self.conn.execute_batch(sql_builders::ROLLBACK)?;
+        if !self.group.get() {
+            self.conn.execute_batch(sql_builders::ROLLBACK)?;
+        } else if !self.conn.is_autocommit() {
+            self.conn
+                .execute_batch("ROLLBACK TO write; RELEASE write")?;
+        }
         Ok(())
+    }
+
+    /// podiam: open one transaction for a group of writes, so that they
+    /// share one commit (one fsync). Each write's own transaction becomes a
+    /// savepoint, so a write that fails leaves the others as they were.
+    pub(crate) fn begin_group(&self) -> Result<()> {
+        self.conn.execute_batch(sql_builders::BEGIN)?;
+        self.group.set(true);
+        Ok(())
+    }
+
+    /// podiam: whether the group's transaction is still open (SQLite ends
+    /// a transaction itself on some errors, such as a full disk).
+    pub(crate) fn group_open(&self) -> bool {
+        self.group.get() && !self.conn.is_autocommit()
+    }
+
+    /// podiam: commit the group's writes. On failure nothing of the group
+    /// is kept.
+    pub(crate) fn commit_group(&self) -> Result<()> {
+        self.group.set(false);
+        match self.conn.execute_batch(sql_builders::COMMIT) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.abort_group();
+                Err(e.into())
+            }
+        }
+    }
+
+    /// podiam: drop every write of the group. The metadata cache may have
+    /// read what the group wrote, so it is emptied too.
+    pub(crate) fn abort_group(&self) {
+        self.group.set(false);
+        if !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch(sql_builders::ROLLBACK);
+        }
+        self.metadata_cache.borrow_mut().clear();
     }
 
     /// The schema version the database records, or `None` when it records
@@ -1887,6 +1953,7 @@ impl Storage {
             // deleted when it is closed.
             conn: Connection::open("")?,
             metadata_cache: RefCell::new(HashMap::new()),
+            group: Cell::new(false),
             // A countdown armed on this database fires in the migration that
             // stands in for it.
             #[cfg(test)]
@@ -3062,6 +3129,7 @@ mod tests {
         let mut storage = Storage {
             conn: Connection::open(path)?,
             metadata_cache: RefCell::new(HashMap::new()),
+            group: Cell::new(false),
             gsi_insert_fault: RefCell::new(gsi_insert),
             item_size_fault: RefCell::new(item_size),
             clock: Arc::new(SystemClock),
