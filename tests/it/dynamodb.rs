@@ -304,3 +304,41 @@ print('FOREIGN OK')
         .expect("python3");
     assert!(ok(&out).contains("FOREIGN OK"));
 }
+
+/// A table policy that denies everyone locks out even the account root,
+/// except for DeleteResourcePolicy (DeleteResourcePolicy API reference).
+#[test]
+fn the_root_may_always_delete_a_policy_that_locks_everyone_out() {
+    let s = Server::start();
+    create_carts_table(&s, TABLE);
+    let arn = format!("arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/{TABLE}");
+    let deny = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Deny", "Principal": "*", "Action": "dynamodb:*", "Resource": arn}]});
+    ok(&s.aws(&[
+        "dynamodb",
+        "put-resource-policy",
+        "--resource-arn",
+        &arn,
+        "--policy",
+        &deny.to_string(),
+    ]));
+    let get = [
+        "dynamodb",
+        "get-item",
+        "--table-name",
+        TABLE,
+        "--key",
+        r#"{"id":{"S":"1"}}"#,
+    ];
+    let err = fails_with(&s.aws(&get), "AccessDeniedException");
+    assert!(
+        err.contains("with an explicit deny in a resource-based policy"),
+        "{err}"
+    );
+    fails_with(
+        &s.aws(&["dynamodb", "get-resource-policy", "--resource-arn", &arn]),
+        "AccessDeniedException",
+    );
+    ok(&s.aws(&["dynamodb", "delete-resource-policy", "--resource-arn", &arn]));
+    ok(&s.aws(&get));
+}

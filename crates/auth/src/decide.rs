@@ -325,7 +325,8 @@ impl<'a> Authorizer<'a> {
         if outcome.decision != Decision::Allow
             && check.owner_always_allowed
             && let Some(Caller::Root { account, .. }) = self.subject.caller()
-            && check.resource_account.as_deref() == Some(account.as_str())
+            && (check.resource_account.as_deref()).or_else(|| arn_account(&check.resource))
+                == Some(account.as_str())
         {
             outcome.explanation.summary = format!(
                 "the resource owner's account root may always perform {} (the policies alone said: {})",
