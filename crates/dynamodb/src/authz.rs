@@ -2,7 +2,10 @@
 //! condition keys (Developer Guide, "Using IAM policy conditions for
 //! fine-grained access control"):
 //!
-//! - `dynamodb:LeadingKeys`: the partition-key values the call touches;
+//! - `dynamodb:LeadingKeys`: the partition-key values the call touches,
+//!   also as `dynamodb:FirstPartitionKeyValues` (its newer name: the first
+//!   attribute of a table's partition key, the only one podiam's tables
+//!   have);
 //! - `dynamodb:Attributes`: the top-level attribute names it reads, writes
 //!   or evaluates, key attributes included;
 //! - `dynamodb:Select`, `dynamodb:ReturnValues`,
@@ -218,7 +221,7 @@ impl Builder<'_> {
         let mut c = self.on(action, item.table, self.table_arn(item.table));
         if let Some(s) = &schema {
             let v = key_text(key_obj.and_then(|k| k.get(&s.partition_key)));
-            c.multi_keys.push(("dynamodb:LeadingKeys".into(), vec![v]));
+            leading_keys(&mut c, vec![v]);
         }
         c.multi_keys.push(("dynamodb:Attributes".into(), attrs));
         match action {
@@ -290,7 +293,7 @@ impl Builder<'_> {
                 if leading.is_empty() {
                     leading.push(UNREADABLE.to_string());
                 }
-                c.multi_keys.push(("dynamodb:LeadingKeys".into(), leading));
+                leading_keys(&mut c, leading);
             }
         }
         c.multi_keys.push(("dynamodb:Attributes".into(), attrs));
@@ -335,7 +338,7 @@ impl Builder<'_> {
             }
             let mut c = self.on("BatchGetItem", table, self.table_arn(table));
             if schema.is_some() {
-                c.multi_keys.push(("dynamodb:LeadingKeys".into(), leading));
+                leading_keys(&mut c, leading);
             }
             c.multi_keys.push(("dynamodb:Attributes".into(), attrs));
             let c = c.key("dynamodb:Select", select_default(specific, false));
@@ -362,7 +365,7 @@ impl Builder<'_> {
             }
             let mut c = self.on("BatchWriteItem", table, self.table_arn(table));
             if schema.is_some() {
-                c.multi_keys.push(("dynamodb:LeadingKeys".into(), leading));
+                leading_keys(&mut c, leading);
             }
             c.multi_keys.push(("dynamodb:Attributes".into(), attrs));
             out.push(self.rcc(c));
@@ -460,7 +463,7 @@ impl Builder<'_> {
                 None if select => Vec::new(),
                 None => vec![UNREADABLE.to_string()],
             };
-            c.multi_keys.push(("dynamodb:LeadingKeys".into(), leading));
+            leading_keys(&mut c, leading);
         } else if select {
             c = c.key("dynamodb:FullTableScan", "true");
         }
@@ -473,9 +476,10 @@ impl Builder<'_> {
                 select_default(specific, st.index.is_some()),
             );
         }
-        if st.verb != partiql::Verb::Select {
+        if matches!(st.verb, partiql::Verb::Update | partiql::Verb::Delete) {
             // RETURNING returns items as ReturnValues does; without it only
-            // a failed condition can.
+            // a failed condition can. (PartiQLInsert has no ReturnValues key
+            // in the Service Authorization Reference.)
             let rv = st.returning().unwrap_or_else(|| {
                 s.get("ReturnValuesOnConditionCheckFailure")
                     .and_then(Value::as_str)
@@ -546,6 +550,13 @@ fn add_all(out: &mut Vec<String>, names: Vec<String>) {
             out.push(n);
         }
     }
+}
+
+/// The partition-key values a call touches, under both of their names.
+fn leading_keys(c: &mut Check, values: Vec<String>) {
+    c.multi_keys
+        .push(("dynamodb:FirstPartitionKeyValues".into(), values.clone()));
+    c.multi_keys.push(("dynamodb:LeadingKeys".into(), values));
 }
 
 #[cfg(test)]

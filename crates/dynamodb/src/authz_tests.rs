@@ -52,6 +52,10 @@ fn get_item_with_projection() {
     );
     assert_eq!(multi(c, "dynamodb:LeadingKeys").unwrap(), ["u1"]);
     assert_eq!(
+        multi(c, "dynamodb:FirstPartitionKeyValues").unwrap(),
+        ["u1"]
+    );
+    assert_eq!(
         multi(c, "dynamodb:Attributes").unwrap(),
         ["GameTitle", "TopScore", "UserId", "Wins"]
     );
@@ -233,6 +237,20 @@ fn partiql_statements() {
         key(&cs[0], "dynamodb:EnclosingOperation"),
         Some("ExecuteTransaction")
     );
+    // An INSERT's attributes and partition key are its item's own keys,
+    // not those of a map inside it; PartiQLInsert has no ReturnValues key.
+    let c = &run(
+        Op::ExecuteStatement,
+        json!({"Statement": "INSERT INTO \"GameScores\" VALUE {'UserId': 'me', 'GameTitle': 'g', 'Stats': {'Wins': 1, 'UserId': 'x', \"Deep\": [{Losses: 2}]}, Tags: ['a']}",
+               "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}),
+    )[0];
+    assert_eq!(c.action, "dynamodb:PartiQLInsert");
+    assert_eq!(multi(c, "dynamodb:LeadingKeys").unwrap(), ["me"]);
+    assert_eq!(
+        multi(c, "dynamodb:Attributes").unwrap(),
+        ["GameTitle", "Stats", "Tags", "UserId"]
+    );
+    assert_eq!(key(c, "dynamodb:ReturnValues"), None);
 }
 
 #[test]

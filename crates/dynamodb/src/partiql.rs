@@ -243,6 +243,25 @@ pub fn read(text: &str) -> Result<Statement, String> {
 }
 
 impl Statement {
+    /// How many `{` and `[` enclose each token.
+    fn depths(&self) -> Vec<usize> {
+        let mut d = 0usize;
+        self.toks
+            .iter()
+            .map(|t| match t {
+                Tok::Sym('{' | '[') => {
+                    d += 1;
+                    d - 1
+                }
+                Tok::Sym('}' | ']') => {
+                    d = d.saturating_sub(1);
+                    d
+                }
+                _ => d,
+            })
+            .collect()
+    }
+
     /// Top-level attribute names outside the table reference.
     fn names(&self, table_at: usize) -> Vec<String> {
         let skip_to = if self.index.is_some() {
@@ -262,8 +281,14 @@ impl Statement {
             .iter()
             .position(|x| is_kw(x, "RETURNING"))
             .unwrap_or(t.len());
+        let depth = self.depths();
         for (i, tok) in t[..end].iter().enumerate() {
             if i == 0 || (i >= table_at - 1 && i < skip_to) {
+                continue;
+            }
+            // Inside an INSERT's item, only its own keys name attributes,
+            // not those of the maps in it.
+            if self.verb == Verb::Insert && depth[i] > 1 {
                 continue;
             }
             let after_dot = t[i - 1] == Tok::Sym('.');
@@ -303,11 +328,14 @@ impl Statement {
             _ => UNREADABLE.to_string(),
         };
         if self.verb == Verb::Insert {
-            // Item keys may be 'quoted', "quoted" or bare.
+            // Item keys may be 'quoted', "quoted" or bare; a map in the item
+            // has keys of its own.
+            let depth = self.depths();
             let values: Vec<String> = (0..t.len())
                 .filter(|&i| {
                     matches!(&t[i], Tok::Str(w) | Tok::Quoted(w) | Tok::Word(w) if w == key)
                         && t.get(i + 1) == Some(&Tok::Sym(':'))
+                        && depth[i] == 1
                 })
                 .map(|i| t.get(i + 2).map_or(UNREADABLE.to_string(), value))
                 .collect();
