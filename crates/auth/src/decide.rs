@@ -395,7 +395,13 @@ fn caller_keys(
                 podiam_core::timefmt::iso8601(s.issued_at),
             );
         }
-        if wants("aws:MultiFactorAuthPresent") {
+        // "not present for federated identities".
+        if wants("aws:MultiFactorAuthPresent")
+            && !matches!(
+                s.origin,
+                podiam_core::session::SessionOrigin::WebIdentity { .. }
+            )
+        {
             b = b.key("aws:MultiFactorAuthPresent", "false");
         }
         if let Some(si) = s

@@ -308,7 +308,7 @@ fn any_policy_value(entry: &CondEntry, v: &str, ctx: &RequestContext, base: Base
 pub(crate) fn eval_entry(op: &Operator, entry: &CondEntry, ctx: &RequestContext) -> bool {
     let found: Option<&ContextValue> = ctx.get_lower(&entry.key_lower);
     if op.base == Base::Null {
-        let absent = found.is_none_or(ContextValue::is_empty);
+        let absent = found.is_none_or(ContextValue::is_null);
         return entry.values.iter().any(|cv| match cv.compiled {
             Compiled::Null(Some(want_absent)) => want_absent == absent,
             _ => false,
@@ -324,7 +324,12 @@ pub(crate) fn eval_entry(op: &Operator, entry: &CondEntry, ctx: &RequestContext)
             SetOp::None => op.negated,
         };
     };
-    let vals = found.values();
+    // A set operator sees a null data set (only empty strings) as no values.
+    let vals = if op.set != SetOp::None && found.is_null() {
+        &[]
+    } else {
+        found.values()
+    };
     // One request value against the operator (negated = matches no policy value).
     let per_value = |v: &String| any_policy_value(entry, v, ctx, op.base) != op.negated;
     match op.set {

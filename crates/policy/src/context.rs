@@ -218,6 +218,12 @@ impl ContextValue {
     pub fn is_empty(&self) -> bool {
         matches!(self, ContextValue::Multi(v) if v.is_empty())
     }
+
+    /// Whether the value is IAM's null data set: no value, or only empty
+    /// strings ("a null data set, such as an empty string").
+    pub fn is_null(&self) -> bool {
+        self.values().iter().all(String::is_empty)
+    }
 }
 
 /// Everything a policy decision depends on. Build with [`RequestContext::builder`].
@@ -359,18 +365,29 @@ impl RequestContextBuilder {
                 add("aws:PrincipalArn", p.principal_arn().map(str::to_string));
                 add("aws:PrincipalAccount", p.account.clone());
             }
+            if p.kind == PrincipalKind::Anonymous {
+                add("aws:PrincipalAccount", Some("anonymous".to_string()));
+            }
             if let PrincipalKind::IamUser { name } = &p.kind {
                 add("aws:username", Some(name.clone()));
             }
             let userid = match &p.kind {
                 PrincipalKind::AccountRoot => p.userid.clone().or_else(|| p.account.clone()),
                 PrincipalKind::Anonymous => Some("anonymous".to_string()),
+                // "account:caller-specified-name".
+                PrincipalKind::FederatedUser { name } => p
+                    .userid
+                    .clone()
+                    .or_else(|| p.account.as_ref().map(|a| format!("{a}:{name}"))),
                 _ => p.userid.clone(),
             };
             add("aws:userid", userid);
             add("aws:PrincipalType", Some(p.principal_type().to_string()));
-            let is_service = matches!(p.kind, PrincipalKind::Service(_));
-            add("aws:PrincipalIsAWSService", Some(is_service.to_string()));
+            // Signed requests only.
+            if p.kind != PrincipalKind::Anonymous {
+                let is_service = matches!(p.kind, PrincipalKind::Service(_));
+                add("aws:PrincipalIsAWSService", Some(is_service.to_string()));
+            }
             if let PrincipalKind::Service(s) = &p.kind {
                 add("aws:PrincipalServiceName", Some(s.clone()));
             }

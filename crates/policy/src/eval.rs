@@ -164,9 +164,9 @@ fn principal_scope(entries: &[PrincipalEntry], p: &Principal) -> Option<Principa
                 _ => None,
             },
             PrincipalEntry::Service(s) => match &p.kind {
-                PrincipalKind::Service(name) => {
-                    (s == "*" || s.eq_ignore_ascii_case(name)).then_some(PrincipalScope::Direct)
-                }
+                PrincipalKind::Service(name) => s
+                    .eq_ignore_ascii_case(name)
+                    .then_some(PrincipalScope::Direct),
                 _ => None,
             },
             PrincipalEntry::CanonicalUser(c) => {
@@ -228,9 +228,7 @@ fn not_principal_applies(entries: &[PrincipalEntry], p: &Principal, has_boundary
                 p.userid.as_deref().and_then(|id| id.split(':').next()) == Some(u.as_str())
             }
             (PrincipalEntry::Federated(f), ChainLink::Federated(x)) => f == "*" || f == x,
-            (PrincipalEntry::Service(s), ChainLink::Service(x)) => {
-                s == "*" || s.eq_ignore_ascii_case(x)
-            }
+            (PrincipalEntry::Service(s), ChainLink::Service(x)) => s.eq_ignore_ascii_case(x),
             _ => false,
         })
     };
@@ -537,7 +535,10 @@ fn decide_allow(
     let p = &ctx.principal;
     let what = || format!("{} on {}", ctx.action, ctx.resource);
     let boundary_ok = bound.is_none_or(|b| b.allow.is_some());
-    let session_ok = sess.is_none_or(|s| s.allow.is_some());
+    // A federated user's credentials (GetFederationToken) have no
+    // permissions of their own without a session policy.
+    let federated = matches!(p.kind, PrincipalKind::FederatedUser { .. });
+    let session_ok = sess.map_or(!federated, |s| s.allow.is_some());
     let is_root = p.kind == PrincipalKind::AccountRoot;
     let identity_allows = is_root || ident.allow.is_some();
     // Identity ∩ boundary ∩ session: boundaries and session policies never grant.
@@ -567,6 +568,12 @@ fn decide_allow(
                 "allowed by identity policy, but no statement in the permissions boundary allows it"
                     .to_string(),
                 PolicyType::Boundary,
+            )
+        } else if sess.is_none() {
+            (
+                "allowed by identity policy, but a federated user's session has no session policy"
+                    .to_string(),
+                PolicyType::Session,
             )
         } else {
             (
