@@ -396,3 +396,67 @@ fn aws_sdk_rust_default_chain() {
         "{arn}"
     );
 }
+
+/// aws:MultiFactorAuthPresent "is not present for federated identities":
+/// the User Guide's Deny on `Bool … "false"` misses a web identity session,
+/// and the BoolIfExists form lets it through. A role session it assumes in
+/// turn carries the key, "false".
+#[test]
+fn web_identity_sessions_carry_no_mfa_key() {
+    let s = Server::start();
+    let role = s.setup_irsa("demo", "mfa-role", "default", "app");
+    let token = s.token("demo", "default", "app", &[]);
+    let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["s3:ListAllMyBuckets", "sts:AssumeRole"], "Resource": "*",
+         "Condition": {"BoolIfExists": {"aws:MultiFactorAuthPresent": "true"}}},
+        {"Effect": "Deny", "Action": "s3:ListAllMyBuckets", "Resource": "*",
+         "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "false"}}}]});
+    ok(&s.aws(&[
+        "iam",
+        "put-role-policy",
+        "--role-name",
+        "mfa-role",
+        "--policy-name",
+        "mfa",
+        "--policy-document",
+        &s.json_file("mfa.json", &policy),
+    ]));
+    let trust = serde_json::json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": &role}, "Action": "sts:AssumeRole"}]});
+    ok(&s.aws(&[
+        "iam",
+        "create-role",
+        "--role-name",
+        "chained",
+        "--assume-role-policy-document",
+        &s.json_file("chained-trust.json", &trust),
+    ]));
+    ok(&s.aws(&[
+        "iam",
+        "put-role-policy",
+        "--role-name",
+        "chained",
+        "--policy-name",
+        "mfa",
+        "--policy-document",
+        &s.json_file("mfa.json", &policy),
+    ]));
+    ok(&s.aws_as_pod(&role, &token, &["s3api", "list-buckets"]));
+    let chained = json_out(&s.aws_as_pod(
+        &role,
+        &token,
+        &[
+            "sts",
+            "assume-role",
+            "--role-arn",
+            &format!("arn:aws:iam::{ACCOUNT}:role/chained"),
+            "--role-session-name",
+            "chained-session",
+        ],
+    ));
+    let err = fails_with(
+        &s.aws_with_creds(&creds_of(&chained), &["s3api", "list-buckets"]),
+        "AccessDenied",
+    );
+    assert!(err.contains("explicit deny"), "{err}");
+}
