@@ -633,6 +633,28 @@ assert s3.list_objects_v2(Bucket='bkt', MaxKeys=100)['MaxKeys'] == 100
 s3.delete_bucket_policy(Bucket='bkt')
 assert code(anon.get_object, Bucket='bkt', Key='public/readme') == ('AccessDenied', 403)
 
+# Configurations podiam cannot set read as S3 answers for a bucket where
+# they never were (what Terraform's aws_s3_bucket reads after creating one).
+assert 'Status' not in s3.get_bucket_versioning(Bucket='bkt')
+acl = s3.get_bucket_acl(Bucket='bkt')
+assert acl['Grants'] == [{'Grantee': {'ID': acl['Owner']['ID'], 'Type': 'CanonicalUser'}, 'Permission': 'FULL_CONTROL'}], acl
+assert acl['Owner']['ID'] == s3.list_buckets()['Owner']['ID']
+assert s3.get_bucket_request_payment(Bucket='bkt')['Payer'] == 'BucketOwner'
+assert 'LoggingEnabled' not in s3.get_bucket_logging(Bucket='bkt')
+assert 'Status' not in s3.get_bucket_accelerate_configuration(Bucket='bkt')
+n = s3.get_bucket_notification_configuration(Bucket='bkt')
+assert not any(k.endswith('Configurations') for k in n), n
+for call, err in [(s3.get_bucket_tagging, 'NoSuchTagSet'), (s3.get_bucket_cors, 'NoSuchCORSConfiguration'),
+                  (s3.get_bucket_encryption, 'ServerSideEncryptionConfigurationNotFoundError'),
+                  (s3.get_bucket_lifecycle_configuration, 'NoSuchLifecycleConfiguration'),
+                  (s3.get_bucket_website, 'NoSuchWebsiteConfiguration'),
+                  (s3.get_object_lock_configuration, 'ObjectLockConfigurationNotFoundError'),
+                  (s3.get_bucket_replication, 'ReplicationConfigurationNotFoundError')]:
+    assert code(call, Bucket='bkt') == (err, 404), (call, code(call, Bucket='bkt'))
+    assert code(call, Bucket='no-such-bkt') == ('NoSuchBucket', 404)
+    assert code(getattr(anon, call.__name__), Bucket='bkt') == ('AccessDenied', 403)
+assert code(s3.put_bucket_versioning, Bucket='bkt', VersioningConfiguration={'Status': 'Enabled'}) == ('NotImplemented', 501)
+
 # delete bucket
 assert code(s3.delete_bucket, Bucket='bkt') == ('BucketNotEmpty', 409)
 s3.create_bucket(Bucket='empty-bk')

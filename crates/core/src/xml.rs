@@ -70,11 +70,21 @@ impl XmlWriter {
 
     /// Opens `<name xmlns="ns">`.
     pub fn start_ns(&mut self, name: &str, ns: &str) -> &mut Self {
+        self.start_with(name, &[("xmlns", ns)])
+    }
+
+    /// Opens `<name a="v" …>`.
+    pub fn start_with(&mut self, name: &str, attributes: &[(&str, &str)]) -> &mut Self {
         self.buf.push('<');
         self.buf.push_str(name);
-        self.buf.push_str(" xmlns=\"");
-        self.buf.push_str(&escape(ns));
-        self.buf.push_str("\">");
+        for (a, v) in attributes {
+            self.buf.push(' ');
+            self.buf.push_str(a);
+            self.buf.push_str("=\"");
+            escape_into(&mut self.buf, v);
+            self.buf.push('"');
+        }
+        self.buf.push('>');
         self
     }
 

@@ -61,6 +61,14 @@ pub enum S3Request {
         /// Bucket.
         bucket: String,
     },
+    /// `GET /b?versioning`, `?acl`, `?cors`, …: a configuration podiam
+    /// reports but offers no way to change.
+    GetBucketConfig {
+        /// Bucket.
+        bucket: String,
+        /// Which configuration.
+        config: BucketConfig,
+    },
     /// `GET /b?list-type=2`.
     ListObjectsV2 {
         /// Bucket.
@@ -250,6 +258,7 @@ impl S3Request {
             S3Request::DeleteBucket { .. } => "DeleteBucket",
             S3Request::HeadBucket { .. } => "HeadBucket",
             S3Request::GetBucketLocation { .. } => "GetBucketLocation",
+            S3Request::GetBucketConfig { config, .. } => config.operation(),
             S3Request::ListObjectsV2 { .. } => "ListObjectsV2",
             S3Request::ListObjects { .. } => "ListObjects",
             S3Request::ListObjectVersions { .. } => "ListObjectVersions",
@@ -283,6 +292,7 @@ impl S3Request {
             | S3Request::DeleteBucket { bucket }
             | S3Request::HeadBucket { bucket }
             | S3Request::GetBucketLocation { bucket }
+            | S3Request::GetBucketConfig { bucket, .. }
             | S3Request::ListObjectsV2 { bucket, .. }
             | S3Request::ListObjects { bucket, .. }
             | S3Request::ListObjectVersions { bucket, .. }
@@ -474,7 +484,144 @@ const UNSUPPORTED_SUBRESOURCES: &[&str] = &[
     "attributes",
 ];
 
+/// A bucket configuration that podiam cannot set, so every bucket is in
+/// S3's state for a bucket where it was never set; reading it answers that,
+/// as S3 does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BucketConfig {
+    /// `?versioning`: never enabled.
+    Versioning,
+    /// `?acl`: the owner's FULL_CONTROL grant.
+    Acl,
+    /// `?cors`: none.
+    Cors,
+    /// `?encryption`: no default encryption configuration.
+    Encryption,
+    /// `?lifecycle`: none.
+    Lifecycle,
+    /// `?website`: none.
+    Website,
+    /// `?tagging`: the bucket's tags.
+    Tagging,
+    /// `?object-lock`: none.
+    ObjectLock,
+    /// `?replication`: none.
+    Replication,
+    /// `?logging`: off.
+    Logging,
+    /// `?accelerate`: never set.
+    Accelerate,
+    /// `?requestPayment`: the owner pays.
+    RequestPayment,
+    /// `?notification`: none.
+    Notification,
+}
+
+impl BucketConfig {
+    /// (subresource, configuration, operation, IAM action).
+    const ALL: [(&'static str, BucketConfig, &'static str, &'static str); 13] = [
+        (
+            "versioning",
+            BucketConfig::Versioning,
+            "GetBucketVersioning",
+            "s3:GetBucketVersioning",
+        ),
+        ("acl", BucketConfig::Acl, "GetBucketAcl", "s3:GetBucketAcl"),
+        (
+            "cors",
+            BucketConfig::Cors,
+            "GetBucketCors",
+            "s3:GetBucketCORS",
+        ),
+        (
+            "encryption",
+            BucketConfig::Encryption,
+            "GetBucketEncryption",
+            "s3:GetEncryptionConfiguration",
+        ),
+        (
+            "lifecycle",
+            BucketConfig::Lifecycle,
+            "GetBucketLifecycleConfiguration",
+            "s3:GetLifecycleConfiguration",
+        ),
+        (
+            "website",
+            BucketConfig::Website,
+            "GetBucketWebsite",
+            "s3:GetBucketWebsite",
+        ),
+        (
+            "tagging",
+            BucketConfig::Tagging,
+            "GetBucketTagging",
+            "s3:GetBucketTagging",
+        ),
+        (
+            "object-lock",
+            BucketConfig::ObjectLock,
+            "GetObjectLockConfiguration",
+            "s3:GetBucketObjectLockConfiguration",
+        ),
+        (
+            "replication",
+            BucketConfig::Replication,
+            "GetBucketReplication",
+            "s3:GetReplicationConfiguration",
+        ),
+        (
+            "logging",
+            BucketConfig::Logging,
+            "GetBucketLogging",
+            "s3:GetBucketLogging",
+        ),
+        (
+            "accelerate",
+            BucketConfig::Accelerate,
+            "GetBucketAccelerateConfiguration",
+            "s3:GetAccelerateConfiguration",
+        ),
+        (
+            "requestPayment",
+            BucketConfig::RequestPayment,
+            "GetBucketRequestPayment",
+            "s3:GetBucketRequestPayment",
+        ),
+        (
+            "notification",
+            BucketConfig::Notification,
+            "GetBucketNotificationConfiguration",
+            "s3:GetBucketNotification",
+        ),
+    ];
+
+    /// The configuration a GET's query names, if any.
+    fn in_query(q: &Query) -> Option<BucketConfig> {
+        Self::ALL.iter().find(|e| q.has(e.0)).map(|e| e.1)
+    }
+
+    /// `ALL` lists the configurations in declaration order.
+    fn entry(self) -> &'static (&'static str, BucketConfig, &'static str, &'static str) {
+        &Self::ALL[self as usize]
+    }
+
+    /// The operation, as S3 and the SDKs call it.
+    pub fn operation(self) -> &'static str {
+        self.entry().2
+    }
+
+    /// The IAM action that authorizes reading it.
+    pub fn action(self) -> &'static str {
+        self.entry().3
+    }
+}
+
 fn bucket_request(method: &Method, bucket: String, q: &Query) -> S3Result<S3Request> {
+    if *method == Method::GET
+        && let Some(config) = BucketConfig::in_query(q)
+    {
+        return Ok(S3Request::GetBucketConfig { bucket, config });
+    }
     // `versions` is served for listing only.
     let other_versions = q.has("versions") && *method != Method::GET;
     if UNSUPPORTED_SUBRESOURCES.iter().any(|s| q.has(s)) || q.has("tagging") || other_versions {
@@ -713,9 +860,30 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(
-            r("GET", "/b?versioning").unwrap_err().code.as_str(),
-            "NotImplemented"
+            r("GET", "/b?versioning").unwrap(),
+            S3Request::GetBucketConfig {
+                bucket: b(),
+                config: BucketConfig::Versioning
+            }
         );
+        for (i, (sub, config, operation, action)) in BucketConfig::ALL.into_iter().enumerate() {
+            assert_eq!(config as usize, i, "{sub}");
+            let req = r("GET", &format!("/b?{sub}")).unwrap();
+            assert_eq!(
+                req,
+                S3Request::GetBucketConfig {
+                    bucket: b(),
+                    config
+                }
+            );
+            assert_eq!((req.name(), config.action()), (operation, action));
+            // Setting one is not offered.
+            assert_eq!(
+                r("PUT", &format!("/b?{sub}")).unwrap_err().code.as_str(),
+                "NotImplemented",
+                "{sub}"
+            );
+        }
         // `versions` lists; with any other method, or on an object, it is
         // refused rather than read as the bare operation.
         match r("GET", "/b?versions&key-marker=k&version-id-marker=null").unwrap() {

@@ -322,6 +322,7 @@ pub fn checks(
         R::DeleteBucket { bucket } => one(on_bucket("s3:DeleteBucket", bucket)),
         R::HeadBucket { bucket } => one(on_bucket("s3:ListBucket", bucket)),
         R::GetBucketLocation { bucket } => one(on_bucket("s3:GetBucketLocation", bucket)),
+        R::GetBucketConfig { bucket, config } => one(on_bucket(config.action(), bucket)),
         // "The s3:max-keys key is always present in the request when you
         // perform the ListBucket operation" (IAM User Guide, condition
         // operators): S3's default when the request names none.

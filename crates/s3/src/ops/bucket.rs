@@ -1,6 +1,7 @@
 //! Buckets: create, delete, list, and the bucket policy.
 
 use super::*;
+use crate::action::BucketConfig;
 use crate::error::S3Code;
 
 /// S3's bucket naming rules (general purpose buckets).
@@ -312,4 +313,101 @@ pub(super) fn policy_too_large() -> S3Error {
         S3Code::PolicyTooLarge,
         "Policy exceeds the maximum allowed document size.",
     )
+}
+
+/// A configuration podiam has no way to set: the answer S3 gives for a
+/// bucket where it was never set.
+pub(super) fn bucket_config(b: &Bucket, config: BucketConfig) -> S3Result<Resp> {
+    let none =
+        |code: S3Code, message: &str| Err(S3Error::new(code, message).with("BucketName", &b.name));
+    let mut w = XmlWriter::with_declaration();
+    match config {
+        BucketConfig::Versioning => {
+            w.start_ns("VersioningConfiguration", NS)
+                .end("VersioningConfiguration");
+        }
+        BucketConfig::Acl => {
+            let owner = canonical_user_id(&b.owner);
+            w.start_ns("AccessControlPolicy", NS);
+            w.start("Owner").elem("ID", &owner).end("Owner");
+            w.start("AccessControlList").start("Grant");
+            w.start_with(
+                "Grantee",
+                &[
+                    ("xmlns:xsi", "http://www.w3.org/2001/XMLSchema-instance"),
+                    ("xsi:type", "CanonicalUser"),
+                ],
+            )
+            .elem("ID", &owner)
+            .end("Grantee");
+            w.elem("Permission", "FULL_CONTROL");
+            w.end("Grant").end("AccessControlList");
+            w.end("AccessControlPolicy");
+        }
+        BucketConfig::Tagging if !b.tags.is_empty() => {
+            w.start_ns("Tagging", NS).start("TagSet");
+            for t in &b.tags {
+                w.start("Tag")
+                    .elem("Key", &t.key)
+                    .elem("Value", &t.value)
+                    .end("Tag");
+            }
+            w.end("TagSet").end("Tagging");
+        }
+        BucketConfig::Tagging => return none(S3Code::NoSuchTagSet, "The TagSet does not exist"),
+        BucketConfig::Cors => {
+            return none(
+                S3Code::NoSuchCORSConfiguration,
+                "The CORS configuration does not exist",
+            );
+        }
+        BucketConfig::Encryption => {
+            return none(
+                S3Code::ServerSideEncryptionConfigurationNotFoundError,
+                "The server side encryption configuration was not found",
+            );
+        }
+        BucketConfig::Lifecycle => {
+            return none(
+                S3Code::NoSuchLifecycleConfiguration,
+                "The lifecycle configuration does not exist",
+            );
+        }
+        BucketConfig::Website => {
+            return none(
+                S3Code::NoSuchWebsiteConfiguration,
+                "The specified bucket does not have a website configuration",
+            );
+        }
+        BucketConfig::ObjectLock => {
+            return none(
+                S3Code::ObjectLockConfigurationNotFoundError,
+                "Object Lock configuration does not exist for this bucket",
+            );
+        }
+        BucketConfig::Replication => {
+            return none(
+                S3Code::ReplicationConfigurationNotFoundError,
+                "The replication configuration was not found",
+            );
+        }
+        BucketConfig::Logging => {
+            w.start_ns("BucketLoggingStatus", NS)
+                .end("BucketLoggingStatus");
+        }
+        BucketConfig::Accelerate => {
+            w.start_ns("AccelerateConfiguration", NS)
+                .end("AccelerateConfiguration");
+        }
+        BucketConfig::RequestPayment => {
+            w.start_ns("RequestPaymentConfiguration", NS)
+                .elem("Payer", "BucketOwner")
+                .end("RequestPaymentConfiguration");
+        }
+        BucketConfig::Notification => {
+            w.start_ns("NotificationConfiguration", NS)
+                .end("NotificationConfiguration");
+        }
+    }
+    Ok(xml_response(w.finish()))
 }

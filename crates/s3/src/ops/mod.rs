@@ -141,6 +141,9 @@ async fn local(s3: &S3, cx: &Cx<'_>, req: S3Request, body: Body) -> S3Result<Res
                 podiam_core::xml::escape(region)
             )))
         }
+        R::GetBucketConfig { bucket, config } => {
+            bucket_config(&*existing_bucket(s3, cx, &bucket)?, config)
+        }
         R::ListObjectsV2 { bucket, params } => list_objects(s3, cx, &bucket, params, true),
         R::ListObjects { bucket, params } => list_objects(s3, cx, &bucket, params, false),
         R::ListObjectVersions {
