@@ -342,3 +342,105 @@ fn the_root_may_always_delete_a_policy_that_locks_everyone_out() {
     ok(&s.aws(&["dynamodb", "delete-resource-policy", "--resource-arn", &arn]));
     ok(&s.aws(&get));
 }
+
+/// A stream's tags are its own: tagging the table does not tag its stream,
+/// tagging the stream does not tag the table, and `aws:ResourceTag/*` on
+/// the stream's operations reads the stream's (DynamoDB Developer Guide,
+/// ABAC for streams).
+#[test]
+fn streams_have_their_own_tags() {
+    let s = Server::start();
+    let role = s.setup_irsa("demo", "stream-reader", "default", "app");
+    let token = s.token("demo", "default", "app", &[]);
+    let table = json_out(&s.aws(&[
+        "dynamodb",
+        "create-table",
+        "--table-name",
+        "orders",
+        "--attribute-definitions",
+        "AttributeName=id,AttributeType=S",
+        "--key-schema",
+        "AttributeName=id,KeyType=HASH",
+        "--billing-mode",
+        "PAY_PER_REQUEST",
+        "--stream-specification",
+        "StreamEnabled=true,StreamViewType=NEW_IMAGE",
+    ]));
+    let table_arn = table["TableDescription"]["TableArn"].as_str().unwrap();
+    let stream_arn = table["TableDescription"]["LatestStreamArn"]
+        .as_str()
+        .unwrap();
+    let tag = |arn: &str, tag: &str| {
+        ok(&s.aws(&[
+            "dynamodb",
+            "tag-resource",
+            "--resource-arn",
+            arn,
+            "--tags",
+            tag,
+        ]));
+    };
+    tag(table_arn, "Key=env,Value=prod");
+    tag(stream_arn, "Key=team,Value=analytics");
+    let tags_of = |arn: &str| {
+        json_out(&s.aws(&["dynamodb", "list-tags-of-resource", "--resource-arn", arn]))["Tags"]
+            .clone()
+    };
+    assert_eq!(tags_of(table_arn), json!([{"Key": "env", "Value": "prod"}]));
+    assert_eq!(
+        tags_of(stream_arn),
+        json!([{"Key": "team", "Value": "analytics"}])
+    );
+    ok(&s.aws(&[
+        "dynamodb",
+        "untag-resource",
+        "--resource-arn",
+        stream_arn,
+        "--tag-keys",
+        "team",
+    ]));
+    assert_eq!(tags_of(stream_arn), json!([]));
+    assert_eq!(tags_of(table_arn), json!([{"Key": "env", "Value": "prod"}]));
+    tag(stream_arn, "Key=team,Value=analytics");
+    let stale = stream_arn.replace("/stream/", "/stream/1999-");
+    fails_with(
+        &s.aws(&[
+            "dynamodb",
+            "list-tags-of-resource",
+            "--resource-arn",
+            &stale,
+        ]),
+        "ResourceNotFoundException",
+    );
+
+    let allow_if = |name: &str, key: &str, value: &str| {
+        let policy = json!({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Action": "dynamodb:DescribeStream",
+            "Resource": format!("arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/*/stream/*"),
+            "Condition": {"StringEquals": {format!("aws:ResourceTag/{key}"): value}}}]});
+        ok(&s.aws(&[
+            "iam",
+            "put-role-policy",
+            "--role-name",
+            "stream-reader",
+            "--policy-name",
+            name,
+            "--policy-document",
+            &s.json_file(&format!("{name}.json"), &policy),
+        ]));
+    };
+    let describe = [
+        "dynamodbstreams",
+        "describe-stream",
+        "--stream-arn",
+        stream_arn,
+    ];
+    // The table's tag does not reach the stream.
+    allow_if("by-table-tag", "env", "prod");
+    fails_with(
+        &s.aws_as_pod(&role, &token, &describe),
+        "AccessDeniedException",
+    );
+    allow_if("by-stream-tag", "team", "analytics");
+    ok(&s.aws_as_pod(&role, &token, &describe));
+}

@@ -161,6 +161,14 @@ pub struct DdbArn {
 }
 
 impl DdbArn {
+    /// The stream label, when the ARN names a stream.
+    pub fn stream_label(&self) -> Option<&str> {
+        match &self.sub {
+            Some((kind, label)) if kind == "stream" => Some(label),
+            _ => None,
+        }
+    }
+
     /// Parses `arn:aws:dynamodb:<region>:<account>:table/<name>[/index|stream/<x>]`.
     pub fn parse(arn: &str) -> Option<DdbArn> {
         let mut p = arn.splitn(6, ':');

@@ -59,13 +59,14 @@ impl Builder<'_> {
             .ok_or_else(|| DdbError::Validation("TableName is required".into()))
     }
 
-    /// A check on a table (or one of its indexes/streams), with its tags.
+    /// A check on a table (or one of its indexes/streams), with its tags
+    /// (an index's are its table's; a stream's are its own).
     fn on(&self, action: &str, table: &str, resource: String) -> Check {
+        let tags = (self.facts)(table)
+            .map(|f| f.tags_of(&resource).to_vec())
+            .unwrap_or_default();
         let mut c = Check::new(format!("dynamodb:{action}"), resource);
-        for (k, v) in (self.facts)(table)
-            .map(|f| f.tags.clone())
-            .unwrap_or_default()
-        {
+        for (k, v) in tags {
             c.keys.push((format!("aws:ResourceTag/{k}"), v));
         }
         c

@@ -14,6 +14,7 @@ fn games() -> Option<Arc<TableInfo>> {
             .collect(),
         stream_label: Some("2024-01-01T00:00:00.000".into()),
         tags: vec![("team".into(), "games".into())],
+        stream_tags: vec![("pipeline".into(), "analytics".into())],
     }))
 }
 
@@ -341,4 +342,30 @@ fn unreadable_keys_never_fail_open() {
     )[0];
     assert_eq!(multi(c, "dynamodb:LeadingKeys").unwrap(), unreadable);
     assert_eq!(key(c, "dynamodb:FullTableScan"), Some("false"));
+}
+
+/// A stream's checks carry the stream's own tags, not its table's; an
+/// index's carry its table's.
+#[test]
+fn streams_have_their_own_tags() {
+    let stream = format!("{TABLE}/stream/2024-01-01T00:00:00.000");
+    for c in [
+        run(Op::DescribeStream, json!({"StreamArn": stream})),
+        run(
+            Op::TagResource,
+            json!({"ResourceArn": stream, "Tags": [{"Key": "k", "Value": "v"}]}),
+        ),
+        run(Op::ListTagsOfResource, json!({"ResourceArn": stream})),
+    ] {
+        assert_eq!(c[0].resource, stream);
+        assert_eq!(key(&c[0], "aws:ResourceTag/pipeline"), Some("analytics"));
+        assert_eq!(key(&c[0], "aws:ResourceTag/team"), None);
+    }
+    let c = &run(
+        Op::Query,
+        json!({"TableName": "GameScores", "IndexName": "TopScoreDateTimeIndex",
+               "KeyConditionExpression": "GameTitle = :g", "ExpressionAttributeValues": {":g": {"S": "g"}}}),
+    )[0];
+    assert_eq!(key(c, "aws:ResourceTag/team"), Some("games"));
+    assert_eq!(key(c, "aws:ResourceTag/pipeline"), None);
 }

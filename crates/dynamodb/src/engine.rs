@@ -8,6 +8,7 @@
 //!
 //! Or a backend endpoint ([`Remote`]) that every replica shares.
 
+use crate::action::DdbArn;
 use crate::error::DdbError;
 use crate::remote::Remote;
 use dynoxide::Database;
@@ -37,9 +38,21 @@ pub struct TableInfo {
     pub stream_label: Option<String>,
     /// The table's tags.
     pub tags: Vec<(String, String)>,
+    /// Its stream's tags: a stream does not inherit its table's.
+    pub stream_tags: Vec<(String, String)>,
 }
 
 impl TableInfo {
+    /// The tags of `resource`: the table's, its index's (the table's), or
+    /// its stream's.
+    pub fn tags_of(&self, resource: &str) -> &[(String, String)] {
+        if DdbArn::parse(resource).is_some_and(|a| a.stream_label().is_some()) {
+            &self.stream_tags
+        } else {
+            &self.tags
+        }
+    }
+
     /// From a table's `KeySchema`, its indexes (each with `IndexName` and
     /// `KeySchema`), stream label and tags.
     fn from_schema(

@@ -87,8 +87,8 @@ impl DynamoDb {
         }
     }
 
-    /// What IAM reads of a table: its schema from the engine; on a
-    /// backend, its tags from podiam's store.
+    /// What IAM reads of a table: its schema from the engine; its
+    /// stream's tags, and on a backend its own, from podiam's store.
     fn table_info(
         &self,
         store: &podiam_store::Store,
@@ -99,11 +99,16 @@ impl DynamoDb {
         let Some(info) = self.engine.table_info(account, region, table)? else {
             return Ok(None);
         };
-        if !self.engine.is_remote() {
+        if !self.engine.is_remote() && info.stream_label.is_none() {
             return Ok(Some(info));
         }
         let mut with_tags = (*info).clone();
-        with_tags.tags = tags::of(store, account, table)?;
+        if self.engine.is_remote() {
+            with_tags.tags = tags::of(store, account, table)?;
+        }
+        if let Some(label) = &info.stream_label {
+            with_tags.stream_tags = tags::of(store, account, &tags::stream_key(table, label))?;
+        }
         Ok(Some(std::sync::Arc::new(with_tags)))
     }
 
@@ -129,7 +134,7 @@ impl DynamoDb {
             && let Some(info) = info(&arn)?
         {
             c.keys.extend(
-                info.tags
+                info.tags_of(resource)
                     .iter()
                     .map(|(k, v)| (format!("aws:ResourceTag/{k}"), v.clone())),
             );
@@ -279,7 +284,7 @@ impl Service for DynamoDb {
         call: DdbCall,
         input: Input,
     ) -> Result<http::Response<Body>, DdbError> {
-        let body = if self.answers_itself(call.op) {
+        let body = if self.answers_itself(&call) {
             self.podiam_op(cx, &call).await?.to_string()
         } else if call.op == Op::BatchExecuteStatement {
             self.batch_statements(cx, call, input.bytes()).await?

@@ -1,6 +1,7 @@
 //! Handling authorized calls: the engine runs most of them; podiam itself
 //! answers the resource-policy operations, DescribeEndpoints and
-//! DescribeLimits, and on a backend the tagging operations.
+//! DescribeLimits, the tagging of streams, and on a backend the tagging
+//! operations.
 
 use crate::action::{DdbArn, DdbCall, Op};
 use crate::error::DdbError;
@@ -89,15 +90,20 @@ impl DynamoDb {
         })
     }
 
-    /// Whether podiam answers `op` itself rather than the engine: the
-    /// tagging operations on a backend (tags live in podiam's store).
-    pub(crate) fn answers_itself(&self, op: Op) -> bool {
-        !op.engine()
-            || (self.engine.is_remote()
-                && matches!(
-                    op,
-                    Op::TagResource | Op::UntagResource | Op::ListTagsOfResource
-                ))
+    /// Whether podiam answers `call` itself rather than the engine: the
+    /// tagging operations on a backend, and on a stream anywhere (those
+    /// tags live in podiam's store; a stream's are its own, not its
+    /// table's).
+    pub(crate) fn answers_itself(&self, call: &DdbCall) -> bool {
+        let tagging = matches!(
+            call.op,
+            Op::TagResource | Op::UntagResource | Op::ListTagsOfResource
+        );
+        !call.op.engine()
+            || (tagging
+                && (self.engine.is_remote()
+                    || DdbArn::parse(call.str("ResourceArn").unwrap_or_default())
+                        .is_some_and(|a| a.stream_label().is_some())))
     }
 
     /// TagResource, UntagResource and ListTagsOfResource on podiam's store.
@@ -115,18 +121,26 @@ impl DynamoDb {
         self.engine
             .warm(&arn.account, &call.region, std::slice::from_ref(&arn.table))
             .await?;
-        if self
+        let Some(info) = self
             .engine
             .table_info(&arn.account, &call.region, &arn.table)?
-            .is_none()
-        {
+        else {
             return Err(missing);
+        };
+        if let Some(label) = arn.stream_label()
+            && info.stream_label.as_deref() != Some(label)
+        {
+            return Err(DdbError::ResourceNotFound(format!(
+                "Requested resource not found: Stream: {} not found",
+                call.str("ResourceArn").unwrap_or_default()
+            )));
         }
+        let key = tags::key_of(&arn);
         let store = &cx.svc.store;
         Ok(match call.op {
             Op::TagResource => {
                 let add = tags::from_json(&call.input["Tags"]);
-                tags::change(store, &arn.account, &arn.table, |t| tags::merge(t, &add)).await?;
+                tags::change(store, &arn.account, &key, |t| tags::merge(t, &add)).await?;
                 json!({})
             }
             Op::UntagResource => {
@@ -136,13 +150,13 @@ impl DynamoDb {
                     .flatten()
                     .filter_map(|k| k.as_str().map(str::to_string))
                     .collect();
-                tags::change(store, &arn.account, &arn.table, |t| {
+                tags::change(store, &arn.account, &key, |t| {
                     t.retain(|(k, _)| !keys.contains(k));
                 })
                 .await?;
                 json!({})
             }
-            _ => json!({"Tags": tags::to_json(&tags::of(store, &arn.account, &arn.table)?)}),
+            _ => json!({"Tags": tags::to_json(&tags::of(store, &arn.account, &key)?)}),
         })
     }
 

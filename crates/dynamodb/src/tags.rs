@@ -1,17 +1,19 @@
-//! Table tags when the tables live on a backend (`--dynamodb-backend`):
-//! kept in podiam's store, like resource policies, so every replica reads
+//! Tags kept in podiam's store, like resource policies: a stream's own
+//! tags (streams do not inherit their table's), and table tags when the
+//! tables live on a backend (`--dynamodb-backend`), so every replica reads
 //! the same `aws:ResourceTag/*` without asking the backend, and a backend
 //! without tagging (or with other rules) changes no decision.
 
+use crate::action::DdbArn;
 use crate::error::DdbError;
 use podiam_store::{Entity, Op as StoreOp, Store};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// A table's tags, in the order they were first set.
+/// A table's or a stream's tags, in the order they were first set.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TableTags {
-    /// The table's name (its store key).
+    /// Its store key: the table's name, or [`stream_key`].
     pub table: String,
     /// Key and value of each tag.
     pub tags: Vec<(String, String)>,
@@ -21,7 +23,21 @@ impl Entity for TableTags {
     const KIND: &'static str = "dynamodb-table-tags";
 }
 
-/// The tags of `account`'s `table`.
+/// The store key of a stream's tags.
+pub fn stream_key(table: &str, label: &str) -> String {
+    format!("{table}/stream/{label}")
+}
+
+/// The store key of the tags of the table or stream `arn` names (an
+/// index's tags are its table's).
+pub fn key_of(arn: &DdbArn) -> String {
+    match arn.stream_label() {
+        Some(label) => stream_key(&arn.table, label),
+        None => arn.table.clone(),
+    }
+}
+
+/// The tags of `account`'s `table` (or stream, by [`stream_key`]).
 pub fn of(store: &Store, account: &str, table: &str) -> Result<Vec<(String, String)>, DdbError> {
     Ok(store
         .get::<TableTags>(account, table)?
