@@ -2,7 +2,7 @@
 //! `podiam webhook mutate` to run the same mutation offline.
 
 use crate::client::{ClientArgs, resolve_credentials};
-use anyhow::{Context, bail};
+use anyhow::Context;
 use podiam_webhook::associations::{AssociationStore, EksSource, watch_file};
 use podiam_webhook::cache::ServiceAccountCache;
 use podiam_webhook::config::{self, ComposeRoleArn, partition_for_region};
@@ -49,7 +49,8 @@ struct MutationFlags {
     /// Where the IRSA token is mounted.
     #[arg(long, default_value = config::DEFAULT_TOKEN_MOUNT_PATH)]
     token_mount_path: String,
-    /// Default token lifetime in seconds (minimum 600).
+    /// Default token lifetime in seconds; less than 600 (zero and negative
+    /// values included) is raised to 600, as upstream does.
     #[arg(long, default_value_t = config::DEFAULT_TOKEN_EXPIRATION)]
     token_expiration: i64,
     /// If set, AWS_DEFAULT_REGION and AWS_REGION are injected with this value.
@@ -94,9 +95,6 @@ struct MutationFlags {
 
 impl MutationFlags {
     fn config(&self) -> anyhow::Result<WebhookConfig> {
-        if self.token_expiration <= 0 {
-            bail!("--token-expiration must be positive");
-        }
         Ok(WebhookConfig {
             annotation_prefix: self.annotation_prefix.clone(),
             token_audience: self.token_audience.clone(),

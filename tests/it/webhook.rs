@@ -111,6 +111,39 @@ fn webhook_mutate_cli() {
     assert!(v["response"].get("patch").is_none());
 }
 
+/// As upstream: the handler mutates a pod whatever its labels (the skip
+/// label works through the webhook configuration's objectSelector), an
+/// unquoted YAML annotation is a string, and a `--token-expiration` below
+/// 600 (zero included) is raised to 600.
+#[test]
+fn webhook_mutate_reads_pods_as_upstream_does() {
+    let dir = files();
+    let sa = dir.path().join("sa.yaml");
+    std::fs::write(
+        &sa,
+        "kind: ServiceAccount\nmetadata:\n  name: reader\n  namespace: team-a\n  annotations:\n    eks.amazonaws.com/role-arn: arn:aws:iam::000000000000:role/reader\n    eks.amazonaws.com/sts-regional-endpoints: true\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("pod.yaml"),
+        POD.replace(
+            "  namespace: team-a\n",
+            "  namespace: team-a\n  labels:\n    eks.amazonaws.com/skip-pod-identity-webhook: \"true\"\n",
+        ),
+    )
+    .unwrap();
+    let sa = sa.to_str().unwrap();
+    let (pod, _) = mutate(
+        dir.path(),
+        &["--service-account", sa, "--token-expiration=0", "--patched"],
+    );
+    let volume = &pod["spec"]["volumes"][0]["projected"]["sources"][0]["serviceAccountToken"];
+    assert_eq!(volume["expirationSeconds"], 600, "{pod}");
+    let env = &pod["spec"]["containers"][0]["env"];
+    assert_eq!(env[0]["name"], "AWS_STS_REGIONAL_ENDPOINTS", "{pod}");
+    assert_eq!(env[0]["value"], "regional", "{pod}");
+}
+
 #[test]
 fn webhook_server_https() {
     let dir = files();

@@ -30,8 +30,6 @@ pub const DEFAULT_CC_TOKEN_PATH: &str = "eks-pod-identity-token";
 pub const DEFAULT_CC_FULL_URI: &str = "http://169.254.170.23/v1/credentials";
 /// The agent's IPv6 address, chosen by `--agent-ip-family ipv6`.
 pub const DEFAULT_CC_FULL_URI_V6: &str = "http://[fd00:ec2::23]/v1/credentials";
-/// The pod label that opts a pod out (the webhook configuration's objectSelector).
-pub const SKIP_LABEL: &str = "eks.amazonaws.com/skip-pod-identity-webhook";
 /// The label added to pods that get Pod Identity.
 pub const POD_IDENTITY_LABEL: &str = "eks.amazonaws.com/pod-identity";
 

@@ -114,9 +114,9 @@ const RESOURCE_REQUIREMENTS: &[F] = &[
     f("claims", Slice(&Struct(RESOURCE_CLAIM))),
 ];
 const RESIZE_POLICY: &[F] = &[req("resourceName", Str), req("restartPolicy", Str)];
-const RESTART_RULE_ON_EXIT_CODES: &[F] = &[req("operator", Str), f("values", INTS)];
+const RESTART_RULE_ON_EXIT_CODES: &[F] = &[f("operator", Str), f("values", INTS)];
 const RESTART_RULE: &[F] = &[
-    req("action", Str),
+    f("action", Str),
     f("exitCodes", PtrStruct(RESTART_RULE_ON_EXIT_CODES)),
 ];
 pub(crate) const VOLUME_MOUNT: &[F] = &[
@@ -301,6 +301,10 @@ fn write_kind(out: &mut String, kind: Kind, v: Option<&Json>) {
     match kind {
         Str => match v {
             None | Some(Json::Null) => out.push_str("\"\""),
+            // An unquoted YAML scalar in a string field: Kubernetes' YAML
+            // reader makes it a string.
+            Some(Json::Num(n)) => write_go_string(out, &n.to_string()),
+            Some(Json::Bool(b)) => write_go_string(out, &b.to_string()),
             Some(v) => write_raw(out, v),
         },
         Int => match v {
@@ -424,6 +428,25 @@ mod tests {
         let mut out = String::new();
         write_struct(&mut out, CONTAINER, Some(&j));
         out
+    }
+
+    #[test]
+    fn restart_rules_omit_empty_action_and_operator() {
+        // Both are `omitempty` in k8s.io/api.
+        assert_eq!(
+            container(r#"{"name":"a","restartPolicyRules":[{"exitCodes":{"values":[42]}}]}"#),
+            r#"{"name":"a","resources":{},"restartPolicyRules":[{"exitCodes":{"values":[42]}}]}"#
+        );
+    }
+
+    #[test]
+    fn unquoted_yaml_scalars_in_string_fields_are_strings() {
+        assert_eq!(
+            container(
+                r#"{"name":"a","env":[{"name":"P","value":8080},{"name":"B","value":true}]}"#
+            ),
+            r#"{"name":"a","env":[{"name":"P","value":"8080"},{"name":"B","value":"true"}],"resources":{}}"#
+        );
     }
 
     #[test]

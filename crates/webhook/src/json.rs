@@ -291,7 +291,41 @@ pub fn parse_document(bytes: &[u8]) -> Result<Json, String> {
         return Ok(j);
     }
     let text = std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8: {e}"))?;
-    serde_saphyr::from_str::<Json>(text).map_err(|e| format!("neither JSON nor YAML: {e}"))
+    let mut doc =
+        serde_saphyr::from_str::<Json>(text).map_err(|e| format!("neither JSON nor YAML: {e}"))?;
+    stringify_metadata(&mut doc);
+    if let Some(Json::Obj(review)) = Some(&mut doc)
+        && let Some((_, Json::Obj(request))) = review.iter_mut().rev().find(|(k, _)| k == "request")
+        && let Some((_, object)) = request.iter_mut().rev().find(|(k, _)| k == "object")
+    {
+        stringify_metadata(object);
+    }
+    Ok(doc)
+}
+
+/// Annotations and labels are `map[string]string`: Kubernetes' YAML reader
+/// (sigs.k8s.io/yaml, type-directed) turns an unquoted `3600` or `true`
+/// there into a string, so this does too.
+fn stringify_metadata(doc: &mut Json) {
+    let Json::Obj(members) = doc else { return };
+    let Some((_, Json::Obj(metadata))) = members.iter_mut().rev().find(|(k, _)| k == "metadata")
+    else {
+        return;
+    };
+    for (k, map) in metadata.iter_mut() {
+        if k != "annotations" && k != "labels" {
+            continue;
+        }
+        let Json::Obj(entries) = map else { continue };
+        for (_, v) in entries.iter_mut() {
+            let text = match v {
+                Json::Num(n) => n.to_string(),
+                Json::Bool(b) => b.to_string(),
+                _ => continue,
+            };
+            *v = Json::Str(text);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -303,6 +337,26 @@ mod tests {
         let mut s = String::new();
         write_go_string(&mut s, "a<b>&\"\\\n\u{1}\u{2028}é");
         assert_eq!(s, r#""a\u003cb\u003e\u0026\"\\\n\u0001\u2028é""#);
+    }
+
+    #[test]
+    fn yaml_annotations_and_labels_are_strings() {
+        let doc = parse_document(
+            b"metadata:\n  annotations:\n    eks.amazonaws.com/token-expiration: 3600\n    x: true\n  labels:\n    n: 1.5\nspec:\n  priority: 7\n",
+        )
+        .unwrap();
+        assert_eq!(
+            doc.to_go_string(),
+            r#"{"metadata":{"annotations":{"eks.amazonaws.com/token-expiration":"3600","x":"true"},"labels":{"n":"1.5"}},"spec":{"priority":7}}"#
+        );
+        let review = parse_document(
+            b"kind: AdmissionReview\nrequest:\n  object:\n    metadata:\n      annotations:\n        a: 1\n",
+        )
+        .unwrap();
+        assert_eq!(
+            review.path(&["request", "object", "metadata", "annotations", "a"]),
+            Some(&Json::string("1"))
+        );
     }
 
     #[test]

@@ -20,8 +20,10 @@
 //!   leave alone; Windows node selectors get a `C:\…` token path; init
 //!   containers (including native sidecars) are treated like containers.
 //! * Expiry: pod annotation > service-account annotation > flag, floor 600.
-//! * A pod that already declares a volume with the token volume's name that is
-//!   not the webhook's own projected token is not mutated at all.
+//! * A pod that already declares a volume with the token volume's name keeps
+//!   it: only the volume is not added.
+//! * Labels decide nothing here: the skip label works through the webhook
+//!   configuration's objectSelector, as upstream's does.
 //!
 //! [`mutate()`] is the pure function; [`review`] wraps it in AdmissionReview
 //! JSON; [`server`] serves it over HTTPS with a ServiceAccount cache.

@@ -7,8 +7,7 @@
 
 use crate::config::{
     DEFAULT_MIN_TOKEN_EXPIRATION, DEFAULT_TOKEN_EXPIRATION, IRSA_TOKEN_PATH, IRSA_VOLUME_NAME,
-    POD_IDENTITY_LABEL, SKIP_LABEL, SaEntry, WebhookConfig, parse_go_int,
-    validate_min_token_expiration,
+    POD_IDENTITY_LABEL, SaEntry, WebhookConfig, parse_go_int, validate_min_token_expiration,
 };
 use crate::goorder::{CONTAINER, VOLUME, write_struct};
 use crate::json::{Json, write_go_string, write_raw};
@@ -322,11 +321,6 @@ pub fn mutate(
         .and_then(Json::as_str)
         .unwrap_or("");
     let key = format!("{namespace}/{sa_name}");
-    if pod.path(&["metadata", "labels", SKIP_LABEL]).is_some() {
-        return Mutation::none(format!(
-            "not mutated: the pod has the label {SKIP_LABEL} (the webhook configuration does not send such pods)"
-        ));
-    }
     let entry: Option<SaEntry> =
         service_account.map(|sa| config.service_account_entry(&sa.annotations));
     let pod_annotations = pod.path(&["metadata", "annotations"]);

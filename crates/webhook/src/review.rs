@@ -103,23 +103,35 @@ pub fn parse_review(body: &[u8]) -> Result<ParsedReview, ReviewError> {
     }
     err.api_version = review.str_of("apiVersion").to_string();
     err.kind = review.str_of("kind").to_string();
-    let Some(request) = review.get("request").filter(|r| matches!(r, Json::Obj(_))) else {
-        err.message = "bad content".into();
-        return Err(err);
+    let request = match review.get("request") {
+        Some(r @ Json::Obj(_)) => r,
+        // Decoding the review itself fails on a request of another type.
+        Some(other @ (Json::Arr(_) | Json::Str(_) | Json::Num(_) | Json::Bool(_))) => {
+            err.message = format!(
+                "json: cannot unmarshal {} into Go struct field AdmissionReview.request of type v1.AdmissionRequest",
+                go_type(other)
+            );
+            return Err(err);
+        }
+        _ => {
+            err.message = "bad content".into();
+            return Err(err);
+        }
     };
     err.uid = request.str_of("uid").to_string();
-    // `request.object` is unmarshalled into a Pod: null is an empty pod.
+    // `request.object` is a RawExtension unmarshalled into a Pod; `null`
+    // leaves it empty, which fails as a missing object does.
     let pod = match request.get("object") {
-        Some(p @ (Json::Obj(_) | Json::Null)) => p.clone(),
+        Some(p @ Json::Obj(_)) => p.clone(),
+        Some(Json::Null) | None => {
+            err.message = "unexpected end of JSON input".into();
+            return Err(err);
+        }
         Some(other) => {
             err.message = format!(
                 "json: cannot unmarshal {} into Go value of type v1.Pod",
                 go_type(other)
             );
-            return Err(err);
-        }
-        None => {
-            err.message = "unexpected end of JSON input".into();
             return Err(err);
         }
     };
@@ -260,9 +272,29 @@ mod tests {
             out,
             r#"{"response":{"uid":"918ef1dc","allowed":true,"patch":"W10=","patchType":"JSONPatch"}}"#
         );
-        // A null object is an empty pod, as Go unmarshals it.
-        let r = parse_review(br#"{"request":{"uid":"u","object":null}}"#).unwrap();
-        assert_eq!(r.service_account(), "");
+        // A null object is no object (RawExtension keeps no bytes for it).
+        let e = parse_review(br#"{"request":{"uid":"u","object":null}}"#).unwrap_err();
+        assert_eq!(
+            (e.uid.as_str(), e.message.as_str()),
+            ("u", "unexpected end of JSON input")
+        );
+        // A request that is not an object fails the review's own decoding.
+        for (request, t) in [
+            ("\"x\"", "string"),
+            ("5", "number"),
+            ("[]", "array"),
+            ("true", "bool"),
+        ] {
+            let body = format!(r#"{{"kind":"AdmissionReview","request":{request}}}"#);
+            let e = parse_review(body.as_bytes()).unwrap_err();
+            assert_eq!(
+                e.message,
+                format!(
+                    "json: cannot unmarshal {t} into Go struct field AdmissionReview.request of type v1.AdmissionRequest"
+                )
+            );
+            assert_eq!(e.kind, "AdmissionReview");
+        }
     }
 
     #[test]
