@@ -8,7 +8,6 @@
 //!
 //! Or a backend endpoint ([`Remote`]) that every replica shares.
 
-use crate::action::DdbArn;
 use crate::error::DdbError;
 use crate::remote::Remote;
 use dynoxide::Database;
@@ -46,7 +45,9 @@ impl TableInfo {
     /// The tags of `resource`: the table's, its index's (the table's), or
     /// its stream's.
     pub fn tags_of(&self, resource: &str) -> &[(String, String)] {
-        if DdbArn::parse(resource).is_some_and(|a| a.stream_label().is_some()) {
+        // Names of tables and indexes hold no `/`: only a stream's ARN has
+        // this part (and this runs for every check).
+        if resource.contains("/stream/") {
             &self.stream_tags
         } else {
             &self.tags
