@@ -607,6 +607,25 @@ pub fn carts_table_args(table: &str) -> Vec<String> {
     .collect()
 }
 
+/// A table keyed by `id` (S), on demand, with `extra` create-table
+/// arguments; the CLI's answer.
+pub fn create_id_table(s: &Server, table: &str, extra: &[&str]) -> Value {
+    let mut args = vec![
+        "dynamodb",
+        "create-table",
+        "--table-name",
+        table,
+        "--attribute-definitions",
+        "AttributeName=id,AttributeType=S",
+        "--key-schema",
+        "AttributeName=id,KeyType=HASH",
+        "--billing-mode",
+        "PAY_PER_REQUEST",
+    ];
+    args.extend_from_slice(extra);
+    json_out(&s.aws(&args))
+}
+
 /// Seed 002's carts table, named `table`: partition key `id` (S), and the
 /// GSI `idx_global_customerId` on `customerId` (S), projection ALL.
 pub fn create_carts_table(s: &Server, table: &str) {

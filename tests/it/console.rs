@@ -47,20 +47,7 @@ fn console_walkthrough_in_a_real_browser() {
         "--policy",
         &read("s3:GetObject", "arn:aws:s3:::data/*"),
     ]));
-    let table = ok(&s.aws(&[
-        "dynamodb",
-        "create-table",
-        "--table-name",
-        "carts",
-        "--attribute-definitions",
-        "AttributeName=id,AttributeType=S",
-        "--key-schema",
-        "AttributeName=id,KeyType=HASH",
-        "--billing-mode",
-        "PAY_PER_REQUEST",
-    ]));
-    let table_arn = serde_json::from_str::<serde_json::Value>(&table).unwrap()["TableDescription"]
-        ["TableArn"]
+    let table_arn = create_id_table(&s, "carts", &[])["TableDescription"]["TableArn"]
         .as_str()
         .unwrap()
         .to_string();

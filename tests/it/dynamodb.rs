@@ -352,20 +352,14 @@ fn streams_have_their_own_tags() {
     let s = Server::start();
     let role = s.setup_irsa("demo", "stream-reader", "default", "app");
     let token = s.token("demo", "default", "app", &[]);
-    let table = json_out(&s.aws(&[
-        "dynamodb",
-        "create-table",
-        "--table-name",
+    let table = create_id_table(
+        &s,
         "orders",
-        "--attribute-definitions",
-        "AttributeName=id,AttributeType=S",
-        "--key-schema",
-        "AttributeName=id,KeyType=HASH",
-        "--billing-mode",
-        "PAY_PER_REQUEST",
-        "--stream-specification",
-        "StreamEnabled=true,StreamViewType=NEW_IMAGE",
-    ]));
+        &[
+            "--stream-specification",
+            "StreamEnabled=true,StreamViewType=NEW_IMAGE",
+        ],
+    );
     let table_arn = table["TableDescription"]["TableArn"].as_str().unwrap();
     let stream_arn = table["TableDescription"]["LatestStreamArn"]
         .as_str()

@@ -318,13 +318,53 @@ pub(super) fn policy_too_large() -> S3Error {
 /// A configuration podiam has no way to set: the answer S3 gives for a
 /// bucket where it was never set.
 pub(super) fn bucket_config(b: &Bucket, config: BucketConfig) -> S3Result<Resp> {
-    let none =
-        |code: S3Code, message: &str| Err(S3Error::new(code, message).with("BucketName", &b.name));
+    let absent = match config {
+        BucketConfig::Tagging if b.tags.is_empty() => {
+            Some((S3Code::NoSuchTagSet, "The TagSet does not exist"))
+        }
+        BucketConfig::Cors => Some((
+            S3Code::NoSuchCORSConfiguration,
+            "The CORS configuration does not exist",
+        )),
+        BucketConfig::Encryption => Some((
+            S3Code::ServerSideEncryptionConfigurationNotFoundError,
+            "The server side encryption configuration was not found",
+        )),
+        BucketConfig::Lifecycle => Some((
+            S3Code::NoSuchLifecycleConfiguration,
+            "The lifecycle configuration does not exist",
+        )),
+        BucketConfig::Website => Some((
+            S3Code::NoSuchWebsiteConfiguration,
+            "The specified bucket does not have a website configuration",
+        )),
+        BucketConfig::ObjectLock => Some((
+            S3Code::ObjectLockConfigurationNotFoundError,
+            "Object Lock configuration does not exist for this bucket",
+        )),
+        BucketConfig::Replication => Some((
+            S3Code::ReplicationConfigurationNotFoundError,
+            "The replication configuration was not found",
+        )),
+        _ => None,
+    };
+    if let Some((code, message)) = absent {
+        return Err(S3Error::new(code, message).with("BucketName", &b.name));
+    }
     let mut w = XmlWriter::with_declaration();
+    // The configurations that read as an empty document.
+    let empty = |w: &mut XmlWriter, name: &str| {
+        w.start_ns(name, NS).end(name);
+    };
     match config {
-        BucketConfig::Versioning => {
-            w.start_ns("VersioningConfiguration", NS)
-                .end("VersioningConfiguration");
+        BucketConfig::Versioning => empty(&mut w, "VersioningConfiguration"),
+        BucketConfig::Logging => empty(&mut w, "BucketLoggingStatus"),
+        BucketConfig::Accelerate => empty(&mut w, "AccelerateConfiguration"),
+        BucketConfig::Notification => empty(&mut w, "NotificationConfiguration"),
+        BucketConfig::RequestPayment => {
+            w.start_ns("RequestPaymentConfiguration", NS)
+                .elem("Payer", "BucketOwner")
+                .end("RequestPaymentConfiguration");
         }
         BucketConfig::Acl => {
             let owner = canonical_user_id(&b.owner);
@@ -344,7 +384,7 @@ pub(super) fn bucket_config(b: &Bucket, config: BucketConfig) -> S3Result<Resp> 
             w.end("Grant").end("AccessControlList");
             w.end("AccessControlPolicy");
         }
-        BucketConfig::Tagging if !b.tags.is_empty() => {
+        BucketConfig::Tagging => {
             w.start_ns("Tagging", NS).start("TagSet");
             for t in &b.tags {
                 w.start("Tag")
@@ -354,60 +394,13 @@ pub(super) fn bucket_config(b: &Bucket, config: BucketConfig) -> S3Result<Resp> 
             }
             w.end("TagSet").end("Tagging");
         }
-        BucketConfig::Tagging => return none(S3Code::NoSuchTagSet, "The TagSet does not exist"),
-        BucketConfig::Cors => {
-            return none(
-                S3Code::NoSuchCORSConfiguration,
-                "The CORS configuration does not exist",
-            );
-        }
-        BucketConfig::Encryption => {
-            return none(
-                S3Code::ServerSideEncryptionConfigurationNotFoundError,
-                "The server side encryption configuration was not found",
-            );
-        }
-        BucketConfig::Lifecycle => {
-            return none(
-                S3Code::NoSuchLifecycleConfiguration,
-                "The lifecycle configuration does not exist",
-            );
-        }
-        BucketConfig::Website => {
-            return none(
-                S3Code::NoSuchWebsiteConfiguration,
-                "The specified bucket does not have a website configuration",
-            );
-        }
-        BucketConfig::ObjectLock => {
-            return none(
-                S3Code::ObjectLockConfigurationNotFoundError,
-                "Object Lock configuration does not exist for this bucket",
-            );
-        }
-        BucketConfig::Replication => {
-            return none(
-                S3Code::ReplicationConfigurationNotFoundError,
-                "The replication configuration was not found",
-            );
-        }
-        BucketConfig::Logging => {
-            w.start_ns("BucketLoggingStatus", NS)
-                .end("BucketLoggingStatus");
-        }
-        BucketConfig::Accelerate => {
-            w.start_ns("AccelerateConfiguration", NS)
-                .end("AccelerateConfiguration");
-        }
-        BucketConfig::RequestPayment => {
-            w.start_ns("RequestPaymentConfiguration", NS)
-                .elem("Payer", "BucketOwner")
-                .end("RequestPaymentConfiguration");
-        }
-        BucketConfig::Notification => {
-            w.start_ns("NotificationConfiguration", NS)
-                .end("NotificationConfiguration");
-        }
+        // Answered above.
+        BucketConfig::Cors
+        | BucketConfig::Encryption
+        | BucketConfig::Lifecycle
+        | BucketConfig::Website
+        | BucketConfig::ObjectLock
+        | BucketConfig::Replication => {}
     }
     Ok(xml_response(w.finish()))
 }
