@@ -126,7 +126,41 @@ fn associations_api_through_the_cli() {
         "--role-arn",
         "arn:aws:iam::000000000000:role/carts-pia",
     ]);
-    fails_with(&dup, "ResourceInUseException");
+    // AWS names the association that holds the service account.
+    let err = fails_with(&dup, "ResourceInUseException");
+    assert!(
+        err.contains(&format!("Association already exists: {id}")),
+        "{err}"
+    );
+    // The role must exist, in the cluster's account: another account's
+    // cannot even be passed.
+    let with_role = |role: &str| {
+        s.aws(&[
+            "eks",
+            "create-pod-identity-association",
+            "--cluster-name",
+            "demo",
+            "--namespace",
+            "x",
+            "--service-account",
+            "y",
+            "--role-arn",
+            role,
+        ])
+    };
+    let err = fails_with(
+        &with_role("arn:aws:iam::000000000000:role/no-such-role"),
+        "InvalidParameterException",
+    );
+    assert!(
+        err.contains("Role provided in the request does not exist"),
+        "{err}"
+    );
+    let err = fails_with(
+        &with_role("arn:aws:iam::111122223333:role/carts-pia"),
+        "AccessDeniedException",
+    );
+    assert!(err.contains("iam:PassRole"), "{err}");
     let bad = s.aws(&[
         "eks",
         "create-pod-identity-association",
@@ -1379,4 +1413,75 @@ fn namespaces_share_a_dynamodb_table_by_leading_keys() {
         ),
         "{stdout}"
     );
+}
+
+/// Passing a role to Pod Identity takes `iam:PassRole` on it (with
+/// `iam:PassedToService`); a target role is assumed with the external id
+/// "region/account/cluster/namespace/service account"; deleting a cluster
+/// deletes its associations.
+#[test]
+fn associations_pass_the_role_and_go_with_their_cluster() {
+    let s = Server::start();
+    setup(&s, "carts-pia", POD_TRUST, "carts", "carts");
+    // A pod of the cluster whose role may create associations, and pass
+    // roles only once the policy says so.
+    let operator = s.setup_irsa("ops", "operator", "kube-system", "operator");
+    let token = s.token("ops", "kube-system", "operator", &[]);
+    let allow = |statements: serde_json::Value| {
+        let policy = serde_json::json!({"Version": "2012-10-17", "Statement": statements});
+        ok(&s.aws(&[
+            "iam",
+            "put-role-policy",
+            "--role-name",
+            "operator",
+            "--policy-name",
+            "operator",
+            "--policy-document",
+            &s.json_file("operator.json", &policy),
+        ]));
+    };
+    let create = [
+        "eks",
+        "create-pod-identity-association",
+        "--cluster-name",
+        "demo",
+        "--namespace",
+        "orders",
+        "--service-account",
+        "orders",
+        "--role-arn",
+        "arn:aws:iam::000000000000:role/carts-pia",
+        "--target-role-arn",
+        "arn:aws:iam::000000000000:role/target",
+    ];
+    allow(
+        serde_json::json!([{"Effect": "Allow", "Action": "eks:CreatePodIdentityAssociation", "Resource": "*"}]),
+    );
+    let err = fails_with(
+        &s.aws_as_pod(&operator, &token, &create),
+        "AccessDeniedException",
+    );
+    assert!(
+        err.contains("iam:PassRole on resource: arn:aws:iam::000000000000:role/carts-pia"),
+        "{err}"
+    );
+    allow(serde_json::json!([
+        {"Effect": "Allow", "Action": "eks:CreatePodIdentityAssociation", "Resource": "*"},
+        {"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*",
+         "Condition": {"StringEquals": {"iam:PassedToService": "pods.eks.amazonaws.com"}}}]));
+    let a = json_out(&s.aws_as_pod(&operator, &token, &create))["association"].clone();
+    assert_eq!(
+        a["externalId"], "us-east-1/000000000000/demo/orders/orders",
+        "{a}"
+    );
+
+    ok(&s.aws(&["eks", "delete-cluster", "--name", "demo"]));
+    ok(&s.podiam(&["cluster", "create", "demo"]));
+    let listed = json_out(&s.aws(&[
+        "eks",
+        "list-pod-identity-associations",
+        "--cluster-name",
+        "demo",
+    ]));
+    assert_eq!(listed["associations"], serde_json::json!([]), "{listed}");
 }

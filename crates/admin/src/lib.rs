@@ -175,7 +175,7 @@ impl Service for Admin {
     fn checks(&self, cx: &Cx<'_>, action: &AdminAction) -> Result<Vec<Check>, AdminError> {
         let account = cx.caller.map(Caller::account).unwrap_or_default();
         Ok(match action {
-            AdminAction::Eks(req) => vec![req.check(&cx.svc.config.region, account)],
+            AdminAction::Eks(req) => req.checks(&cx.svc.config.region, account),
             AdminAction::AuditTail { .. } => {
                 vec![own_check("podiam:ReadAuditLog", "*", account)]
             }

@@ -12,7 +12,8 @@ impl EksRequest {
             format!("arn:aws:eks:{region}:{account}:podidentityassociation/{c}/{id}")
         };
         match self {
-            EksRequest::CreateCluster(s) => ("eks:CreateCluster", arn(&s.name)),
+            // No resource-level permissions (Service Authorization Reference).
+            EksRequest::CreateCluster(_) => ("eks:CreateCluster", "*".into()),
             EksRequest::DescribeCluster(n) => ("eks:DescribeCluster", arn(n)),
             EksRequest::ListClusters { .. } => ("eks:ListClusters", "*".into()),
             EksRequest::DeleteCluster(n) => ("eks:DeleteCluster", arn(n)),
@@ -56,10 +57,23 @@ impl EksRequest {
         }
     }
 
-    /// The one authorization this request needs.
-    pub fn check(&self, region: &str, account: &str) -> Check {
+    /// The authorizations this request needs: its action, and for an
+    /// association that names a role, `iam:PassRole` on that role ("EKS Pod
+    /// Identity uses PassRole to connect a role to a Kubernetes service
+    /// account", EKS User Guide), which also keeps it in the caller's account.
+    pub fn checks(&self, region: &str, account: &str) -> Vec<Check> {
         let (action, resource) = self.authz(region, account);
-        Check::new(action, resource)
+        let mut checks = vec![Check::new(action, resource)];
+        if let EksRequest::CreateAssociation { spec, .. }
+        | EksRequest::UpdateAssociation { spec, .. } = self
+            && let Some(role) = spec.role_arn.as_deref()
+        {
+            checks.push(
+                Check::new("iam:PassRole", role)
+                    .key("iam:PassedToService", "pods.eks.amazonaws.com"),
+            );
+        }
+        checks
     }
 }
 

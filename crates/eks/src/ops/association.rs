@@ -167,15 +167,15 @@ pub async fn create(
         {
             return Ok((*a.value).clone());
         }
-        return Err(in_use(&namespace, &service_account));
+        return Err(in_use(&existing.id));
     }
+    check_role_exists(svc, account, &role_arn)?;
     let now = svc.now();
     let id = association_id(svc.rng.as_ref());
-    let external_id = spec.target_role_arn.as_ref().map(|_| {
-        let mut b = [0u8; 16];
-        svc.rng.fill(&mut b);
-        podiam_core::ids::uuid_string(b)
-    });
+    let external_id = spec
+        .target_role_arn
+        .as_ref()
+        .map(|_| external_id(svc, account, cluster, &namespace, &service_account));
     let a = Association {
         arn: format!(
             "arn:aws:eks:{}:{account}:podidentityassociation/{cluster}/{id}",
@@ -203,16 +203,43 @@ pub async fn create(
         ])
         .await
         .map_err(|e| match e {
-            StoreError::AlreadyExists { .. } => in_use(&a.namespace, &a.service_account),
+            StoreError::AlreadyExists { .. } => {
+                match svc.store.get::<AssociationBinding>(account, &bkey) {
+                    Ok(Some(b)) => in_use(&b.id),
+                    _ => in_use(&a.id),
+                }
+            }
             e => e.into(),
         })?;
     Ok(a)
 }
 
-fn in_use(ns: &str, sa: &str) -> EksError {
-    EksError::ResourceInUse(format!(
-        "Association already exists for serviceAccount: {sa} in namespace: {ns}"
-    ))
+fn in_use(id: &str) -> EksError {
+    EksError::ResourceInUse(format!("Association already exists: {id}"))
+}
+
+/// The `sts:ExternalId` EKS passes when assuming a target role: "region/
+/// account/cluster/namespace/service account" (EKS User Guide, "Access AWS
+/// resources using EKS Pod Identity Target IAM Roles").
+fn external_id(svc: &Services, account: &str, cluster: &str, ns: &str, sa: &str) -> String {
+    format!("{}/{account}/{cluster}/{ns}/{sa}", svc.config.region)
+}
+
+/// The role must exist in the cluster's account: AWS answers
+/// "Role provided in the request does not exist" otherwise.
+fn check_role_exists(svc: &Services, account: &str, arn: &str) -> Result<(), EksError> {
+    let found = podiam_core::arn::parse_iam_path_arn(arn, "role")
+        .filter(|r| r.account == account)
+        .map(|r| svc.role_by_name(account, &r.name))
+        .transpose()?
+        .flatten()
+        .is_some_and(|r| r.arn == arn);
+    if !found {
+        return Err(EksError::InvalidParameter(
+            "Role provided in the request does not exist".into(),
+        ));
+    }
+    Ok(())
 }
 
 fn assoc_not_found(id: &str) -> EksError {
@@ -254,6 +281,36 @@ pub fn find(
         .store
         .get::<Association>(account, &key(cluster, &b.id))?
         .map(|a| (*a.value).clone()))
+}
+
+/// The deletions of every association of `cluster` and of their bindings,
+/// for the write that deletes the cluster: a cluster made again with the
+/// same name starts with none.
+pub(crate) fn cluster_deletions(
+    svc: &Services,
+    account: &str,
+    cluster: &str,
+) -> Result<Vec<Op>, EksError> {
+    let mut ops = Vec::new();
+    for a in svc.store.list::<Association>(account)? {
+        if a.cluster != cluster {
+            continue;
+        }
+        ops.push(Op::delete::<Association>(
+            account,
+            &key(cluster, &a.id),
+            a.version,
+        ));
+        let bkey = binding_key(cluster, &a.namespace, &a.service_account);
+        if let Some(b) = svc
+            .store
+            .get::<AssociationBinding>(account, &bkey)?
+            .filter(|b| b.id == a.id)
+        {
+            ops.push(Op::delete::<AssociationBinding>(account, &bkey, b.version));
+        }
+    }
+    Ok(ops)
 }
 
 /// Lists associations, filtered and paged (`nextToken` is the next id).
@@ -310,6 +367,7 @@ pub async fn update(
             let mut a = cur.ok_or_else(|| assoc_not_found(id))?.clone();
             if let Some(r) = &spec.role_arn {
                 check_role_arn("roleArn", r)?;
+                check_role_exists(svc, account, r)?;
                 a.role_arn = r.clone();
             }
             if let Some(d) = spec.disable_session_tags {
@@ -321,11 +379,13 @@ pub async fn update(
                     a.external_id = None;
                 } else {
                     check_role_arn("targetRoleArn", t)?;
-                    if a.external_id.is_none() {
-                        let mut b = [0u8; 16];
-                        svc.rng.fill(&mut b);
-                        a.external_id = Some(podiam_core::ids::uuid_string(b));
-                    }
+                    a.external_id = Some(external_id(
+                        svc,
+                        account,
+                        cluster,
+                        &a.namespace,
+                        &a.service_account,
+                    ));
                     a.target_role_arn = Some(t.clone());
                 }
             }

@@ -102,7 +102,8 @@ pub async fn create_cluster(
     Ok(cluster)
 }
 
-/// Deletes a cluster.
+/// Deletes a cluster, with its Pod Identity associations and its service
+/// accounts, in one write.
 pub async fn delete_cluster(
     svc: &Services,
     account: &str,
@@ -112,9 +113,12 @@ pub async fn delete_cluster(
         .store
         .get::<Cluster>(account, name)?
         .ok_or_else(|| not_found(name))?;
-    svc.store
-        .write(vec![Op::delete::<Cluster>(account, name, c.version)])
-        .await?;
+    let mut ops = vec![Op::delete::<Cluster>(account, name, c.version)];
+    ops.extend(super::association::cluster_deletions(svc, account, name)?);
+    ops.extend(super::serviceaccount::cluster_deletions(
+        svc, account, name,
+    )?);
+    svc.store.write(ops).await?;
     Ok((*c.value).clone())
 }
 

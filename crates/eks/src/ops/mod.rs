@@ -38,10 +38,12 @@ pub async fn handle(
     req: EksRequest,
     meta: &RequestMeta,
 ) -> Result<(u16, String), EksError> {
-    let check = req.check(&svc.config.region, caller.account());
-    svc.authorizer(Subject::Caller(caller), meta)
-        .decide(&check)
-        .map_err(|_| denied(caller, &check))?;
+    let authorizer = svc.authorizer(Subject::Caller(caller), meta);
+    for check in req.checks(&svc.config.region, caller.account()) {
+        authorizer
+            .decide(&check)
+            .map_err(|_| denied(caller, &check))?;
+    }
     execute(svc, caller.account(), req).await
 }
 

@@ -35,6 +35,28 @@ fn key(cluster: &str, ns: &str, name: &str) -> String {
     format!("{cluster}/{ns}/{name}")
 }
 
+/// The deletions of every service account of `cluster`, for the write that
+/// deletes the cluster.
+pub(crate) fn cluster_deletions(
+    svc: &Services,
+    account: &str,
+    cluster: &str,
+) -> Result<Vec<Op>, EksError> {
+    Ok(svc
+        .store
+        .list::<ServiceAccount>(account)?
+        .into_iter()
+        .filter(|sa| sa.cluster == cluster)
+        .map(|sa| {
+            Op::delete::<ServiceAccount>(
+                account,
+                &key(cluster, &sa.namespace, &sa.name),
+                sa.version,
+            )
+        })
+        .collect())
+}
+
 fn check_name(field: &str, v: &str) -> Result<(), EksError> {
     let ok = !v.is_empty()
         && v.len() <= 253
