@@ -181,6 +181,21 @@ fn associations_api_through_the_cli() {
         "nope",
     ]);
     fails_with(&missing, "ResourceNotFoundException");
+    let err = fails_with(
+        &s.aws(&[
+            "eks",
+            "describe-pod-identity-association",
+            "--cluster-name",
+            "demo",
+            "--association-id",
+            "a-short",
+        ]),
+        "InvalidParameterException",
+    );
+    assert!(
+        err.contains("The parameter associationId should be 19 characters long."),
+        "{err}"
+    );
     // A session policy needs disableSessionTags.
     let pol = s.aws(&[
         "eks", "update-pod-identity-association", "--cluster-name", "demo", "--association-id", &id,
@@ -1484,4 +1499,86 @@ fn associations_pass_the_role_and_go_with_their_cluster() {
         "demo",
     ]));
     assert_eq!(listed["associations"], serde_json::json!([]), "{listed}");
+}
+
+/// EKS's tagging API on clusters and associations, decided with the tag
+/// condition keys.
+#[test]
+fn eks_tagging_api() {
+    let s = Server::start();
+    let id = setup(&s, "carts-pia", POD_TRUST, "carts", "carts");
+    let assoc = format!("arn:aws:eks:us-east-1:{ACCOUNT}:podidentityassociation/demo/{id}");
+    let cluster = format!("arn:aws:eks:us-east-1:{ACCOUNT}:cluster/demo");
+    let tags_of = |arn: &str| {
+        json_out(&s.aws(&["eks", "list-tags-for-resource", "--resource-arn", arn]))["tags"].clone()
+    };
+    for arn in [&assoc, &cluster] {
+        ok(&s.aws(&[
+            "eks",
+            "tag-resource",
+            "--resource-arn",
+            arn,
+            "--tags",
+            "team=carts,env=dev",
+        ]));
+        assert_eq!(
+            tags_of(arn),
+            serde_json::json!({"env": "dev", "team": "carts"})
+        );
+        ok(&s.aws(&[
+            "eks",
+            "untag-resource",
+            "--resource-arn",
+            arn,
+            "--tag-keys",
+            "env",
+        ]));
+        assert_eq!(tags_of(arn), serde_json::json!({"team": "carts"}));
+    }
+    let d = json_out(&s.aws(&[
+        "eks",
+        "describe-pod-identity-association",
+        "--cluster-name",
+        "demo",
+        "--association-id",
+        &id,
+    ]));
+    assert_eq!(
+        d["association"]["tags"],
+        serde_json::json!({"team": "carts"})
+    );
+    fails_with(
+        &s.aws(&[
+            "eks",
+            "list-tags-for-resource",
+            "--resource-arn",
+            &format!("arn:aws:eks:us-east-1:{ACCOUNT}:cluster/nope"),
+        ]),
+        "NotFoundException",
+    );
+    // A role may tag only with team=carts.
+    let role = s.setup_irsa("ops", "tagger", "kube-system", "tagger");
+    let token = s.token("ops", "kube-system", "tagger", &[]);
+    let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "eks:TagResource", "Resource": "*",
+        "Condition": {"StringEquals": {"aws:RequestTag/team": "carts"}}}]});
+    ok(&s.aws(&[
+        "iam",
+        "put-role-policy",
+        "--role-name",
+        "tagger",
+        "--policy-name",
+        "tagger",
+        "--policy-document",
+        &s.json_file("tagger.json", &policy),
+    ]));
+    let tag = |t: &str| {
+        s.aws_as_pod(
+            &role,
+            &token,
+            &["eks", "tag-resource", "--resource-arn", &assoc, "--tags", t],
+        )
+    };
+    ok(&tag("team=carts"));
+    fails_with(&tag("team=orders"), "AccessDeniedException");
 }

@@ -137,6 +137,25 @@ pub enum EksRequest {
         /// Cluster.
         cluster: String,
     },
+    /// `POST /tags/{resourceArn}`.
+    TagResource {
+        /// A cluster's or an association's ARN.
+        arn: String,
+        /// Tags to set.
+        tags: BTreeMap<String, String>,
+    },
+    /// `DELETE /tags/{resourceArn}?tagKeys=…`.
+    UntagResource {
+        /// A cluster's or an association's ARN.
+        arn: String,
+        /// Keys to remove.
+        keys: Vec<String>,
+    },
+    /// `GET /tags/{resourceArn}`.
+    ListTagsForResource {
+        /// A cluster's or an association's ARN.
+        arn: String,
+    },
 }
 
 impl EksRequest {
@@ -212,23 +231,44 @@ impl EksRequest {
                 }
             }
             ("GET", ["clusters", name, "pod-identity-associations", id]) => {
-                Ok(EksRequest::DescribeAssociation {
+                association_id(id).map(|id| EksRequest::DescribeAssociation {
                     cluster: name.to_string(),
-                    id: id.to_string(),
+                    id,
                 })
             }
-            ("POST", ["clusters", name, "pod-identity-associations", id]) => parse_body(body)
-                .and_then(|b| association_spec(&b))
-                .map(|spec| EksRequest::UpdateAssociation {
+            ("POST", ["clusters", name, "pod-identity-associations", id]) => association_id(id)
+                .and_then(|id| Ok((id, association_spec(&parse_body(body)?)?)))
+                .map(|(id, spec)| EksRequest::UpdateAssociation {
                     cluster: name.to_string(),
-                    id: id.to_string(),
+                    id,
                     spec,
                 }),
-            ("DELETE", ["clusters", name, "pod-identity-associations", id]) => {
-                Ok(EksRequest::DeleteAssociation {
+            ("DELETE", ["clusters", name, "pod-identity-associations", id]) => association_id(id)
+                .map(|id| EksRequest::DeleteAssociation {
                     cluster: name.to_string(),
-                    id: id.to_string(),
+                    id,
+                }),
+            ("POST", ["tags", arn]) => parse_body(body).and_then(|b| {
+                Ok(EksRequest::TagResource {
+                    arn: tag_target(arn)?,
+                    tags: tags_of(&b)?,
                 })
+            }),
+            ("DELETE", ["tags", arn]) => tag_target(arn).and_then(|arn| {
+                let keys: Vec<String> = query
+                    .map(form_urlencoded_pairs)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|(k, _)| k == "tagKeys")
+                    .map(|(_, v)| v)
+                    .collect();
+                if keys.is_empty() {
+                    return Err(EksError::BadRequest("tagKeys is required".into()));
+                }
+                Ok(EksRequest::UntagResource { arn, keys })
+            }),
+            ("GET", ["tags", arn]) => {
+                tag_target(arn).map(|arn| EksRequest::ListTagsForResource { arn })
             }
             ("GET", ["clusters", name]) => Ok(EksRequest::DescribeCluster(name.to_string())),
             ("DELETE", ["clusters", name]) => Ok(EksRequest::DeleteCluster(name.to_string())),
@@ -385,6 +425,38 @@ impl EksRequest {
     }
 }
 
+/// The resource ARN of a tagging call, from its path segment.
+fn tag_target(segment: &str) -> Result<String, EksError> {
+    let arn = percent_encoding::percent_decode_str(segment)
+        .decode_utf8()
+        .map_err(|_| EksError::BadRequest("The resource ARN is not valid UTF-8.".into()))?
+        .into_owned();
+    if !arn.starts_with("arn:") {
+        return Err(EksError::BadRequest(format!("{arn} is not a valid ARN.")));
+    }
+    Ok(arn)
+}
+
+/// The `tags` of a tagging call: 1 to 50, keys of 1 to 128 characters,
+/// values up to 256 (the model's TagMap, TagKey and TagValue).
+fn tags_of(b: &Value) -> Result<BTreeMap<String, String>, EksError> {
+    let tags = string_map(b, "tags").map_err(|e| EksError::BadRequest(e.to_string()))?;
+    if tags.is_empty() || tags.len() > 50 {
+        return Err(EksError::BadRequest(
+            "tags must hold between 1 and 50 tags.".into(),
+        ));
+    }
+    if let Some((k, _)) = tags
+        .iter()
+        .find(|(k, v)| k.is_empty() || k.chars().count() > 128 || v.chars().count() > 256)
+    {
+        return Err(EksError::BadRequest(format!(
+            "The tag {k:?} is invalid: keys have 1 to 128 characters, values up to 256."
+        )));
+    }
+    Ok(tags)
+}
+
 fn form_urlencoded_pairs(q: &str) -> Vec<(String, String)> {
     form_urlencoded::parse(q.as_bytes()).into_owned().collect()
 }
@@ -448,6 +520,17 @@ fn association_spec(b: &Value) -> Result<AssociationSpec, EksError> {
         target_role_arn: str_field(b, "targetRoleArn")?,
         policy: str_field(b, "policy")?,
     })
+}
+
+/// An association id from the path: EKS refuses one of the wrong length
+/// before looking it up.
+fn association_id(id: &str) -> Result<String, EksError> {
+    if id.chars().count() != 19 {
+        return Err(EksError::InvalidParameter(
+            "The parameter associationId should be 19 characters long.".into(),
+        ));
+    }
+    Ok(id.to_string())
 }
 
 fn parse_body(body: &[u8]) -> Result<Value, EksError> {

@@ -54,6 +54,9 @@ impl EksRequest {
             EksRequest::DeleteAssociation { cluster, id } => {
                 ("eks:DeletePodIdentityAssociation", assoc(cluster, id))
             }
+            EksRequest::TagResource { arn, .. } => ("eks:TagResource", arn.clone()),
+            EksRequest::UntagResource { arn, .. } => ("eks:UntagResource", arn.clone()),
+            EksRequest::ListTagsForResource { arn } => ("eks:ListTagsForResource", arn.clone()),
         }
     }
 
@@ -63,7 +66,18 @@ impl EksRequest {
     /// account", EKS User Guide), which also keeps it in the caller's account.
     pub fn checks(&self, region: &str, account: &str) -> Vec<Check> {
         let (action, resource) = self.authz(region, account);
-        let mut checks = vec![Check::new(action, resource)];
+        let mut check = Check::new(action, resource);
+        match self {
+            EksRequest::TagResource { tags, .. } => {
+                let tags: Vec<(String, String)> = tags.clone().into_iter().collect();
+                check = check.with_request_tags(&tags, &[]);
+            }
+            EksRequest::UntagResource { keys, .. } => {
+                check.multi_keys.push(("aws:TagKeys".into(), keys.clone()));
+            }
+            _ => {}
+        }
+        let mut checks = vec![check];
         if let EksRequest::CreateAssociation { spec, .. }
         | EksRequest::UpdateAssociation { spec, .. } = self
             && let Some(role) = spec.role_arn.as_deref()

@@ -29,6 +29,12 @@ pub enum EksError {
     /// No operation at this method and path.
     #[error("{0}")]
     NoRoute(String),
+    /// A tagging call's request is invalid.
+    #[error("{0}")]
+    BadRequest(String),
+    /// A tagging call's resource does not exist.
+    #[error("{0}")]
+    NotFound(String),
     /// The request could not be authenticated.
     #[error("{0}")]
     Unauthenticated(#[from] podiam_auth::AuthError),
@@ -45,7 +51,8 @@ impl EksError {
             EksError::AccessDenied(_) => (403, "AccessDeniedException"),
             EksError::ServiceUnavailable(_) => (503, "ServiceUnavailableException"),
             EksError::Server(_) => (500, "ServerException"),
-            EksError::NoRoute(_) => (404, "NotFoundException"),
+            EksError::NoRoute(_) | EksError::NotFound(_) => (404, "NotFoundException"),
+            EksError::BadRequest(_) => (400, "BadRequestException"),
             EksError::Unauthenticated(e) => return unrecognized_client(e),
         };
         AwsError::new(status, code, self.to_string())

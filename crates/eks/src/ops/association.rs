@@ -313,6 +313,41 @@ pub(crate) fn cluster_deletions(
     Ok(ops)
 }
 
+/// The tags of association `id` of `cluster`, if there is one.
+pub(crate) fn tags_of(
+    svc: &Services,
+    account: &str,
+    cluster: &str,
+    id: &str,
+) -> Result<Option<BTreeMap<String, String>>, EksError> {
+    Ok(svc
+        .store
+        .get::<Association>(account, &key(cluster, id))?
+        .map(|a| a.tags.clone()))
+}
+
+/// Applies `f` to the tags of association `id` of `cluster`; `false` when
+/// there is no such association.
+pub(crate) async fn retag(
+    svc: &Services,
+    account: &str,
+    cluster: &str,
+    id: &str,
+    f: impl Fn(&mut BTreeMap<String, String>),
+) -> Result<bool, EksError> {
+    svc.store
+        .modify(account, &key(cluster, id), |cur: Option<&Association>| {
+            let Some(cur) = cur else {
+                return Ok::<_, EksError>((None, false));
+            };
+            let mut a = cur.clone();
+            f(&mut a.tags);
+            super::check_tag_count(&a.tags)?;
+            Ok((Some(a), true))
+        })
+        .await
+}
+
 /// Lists associations, filtered and paged (`nextToken` is the next id).
 pub fn list(
     svc: &Services,

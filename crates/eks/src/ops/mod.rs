@@ -13,6 +13,7 @@ use cluster::{create_cluster, delete_cluster, mint_token, not_found};
 use podiam_auth::{Caller, RequestMeta, Services, Subject};
 use podiam_store::Cluster;
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 
 /// A cluster as EKS describes it.
 pub fn cluster_json(svc: &Services, c: &Cluster) -> Value {
@@ -45,6 +46,81 @@ pub async fn handle(
             .map_err(|_| denied(caller, &check))?;
     }
     execute(svc, caller.account(), req).await
+}
+
+/// What a tagging call's ARN names, in this region and `account`.
+enum Tagged<'a> {
+    Cluster(&'a str),
+    Association { cluster: &'a str, id: &'a str },
+}
+
+fn tagged<'a>(svc: &Services, account: &str, arn: &'a str) -> Result<Tagged<'a>, EksError> {
+    let prefix = format!("arn:aws:eks:{}:{account}:", svc.config.region);
+    let parts: Vec<&str> = arn
+        .strip_prefix(&prefix)
+        .map(|r| r.split('/').collect())
+        .unwrap_or_default();
+    match parts.as_slice() {
+        ["cluster", name] => Ok(Tagged::Cluster(name)),
+        ["podidentityassociation", cluster, id] => Ok(Tagged::Association { cluster, id }),
+        _ => Err(tagged_not_found(arn)),
+    }
+}
+
+fn tagged_not_found(arn: &str) -> EksError {
+    EksError::NotFound(format!("Resource {arn} not found."))
+}
+
+pub(crate) fn check_tag_count(tags: &BTreeMap<String, String>) -> Result<(), EksError> {
+    if tags.len() > 50 {
+        return Err(EksError::BadRequest(
+            "A resource can have at most 50 tags.".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The tags of the cluster or association `arn` names.
+fn tags_of(svc: &Services, account: &str, arn: &str) -> Result<BTreeMap<String, String>, EksError> {
+    let tags = match tagged(svc, account, arn)? {
+        Tagged::Cluster(name) => svc
+            .store
+            .get::<Cluster>(account, name)?
+            .map(|c| c.tags.clone()),
+        Tagged::Association { cluster, id } => association::tags_of(svc, account, cluster, id)?,
+    };
+    tags.ok_or_else(|| tagged_not_found(arn))
+}
+
+/// Applies `f` to the tags of the cluster or association `arn` names.
+async fn retag(
+    svc: &Services,
+    account: &str,
+    arn: &str,
+    f: impl Fn(&mut BTreeMap<String, String>),
+) -> Result<(), EksError> {
+    let found = match tagged(svc, account, arn)? {
+        Tagged::Cluster(name) => {
+            svc.store
+                .modify(account, name, |cur: Option<&Cluster>| {
+                    let Some(cur) = cur else {
+                        return Ok::<_, EksError>((None, false));
+                    };
+                    let mut c = cur.clone();
+                    f(&mut c.tags);
+                    check_tag_count(&c.tags)?;
+                    Ok((Some(c), true))
+                })
+                .await?
+        }
+        Tagged::Association { cluster, id } => {
+            association::retag(svc, account, cluster, id, f).await?
+        }
+    };
+    if !found {
+        return Err(tagged_not_found(arn));
+    }
+    Ok(())
 }
 
 /// Handles an authorized EKS request in `account`; returns the status and
@@ -130,6 +206,17 @@ pub async fn execute(
         }
         EksRequest::DeleteAssociation { cluster, id } => {
             json!({ "association": association::to_json(&association::delete(svc, &account, &cluster, &id).await?) })
+        }
+        EksRequest::TagResource { arn, tags } => {
+            retag(svc, &account, &arn, |t| t.extend(tags.clone())).await?;
+            json!({})
+        }
+        EksRequest::UntagResource { arn, keys } => {
+            retag(svc, &account, &arn, |t| t.retain(|k, _| !keys.contains(k))).await?;
+            json!({})
+        }
+        EksRequest::ListTagsForResource { arn } => {
+            json!({ "tags": tags_of(svc, &account, &arn)? })
         }
         EksRequest::CreateServiceAccount {
             cluster,
