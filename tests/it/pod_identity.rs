@@ -1559,9 +1559,11 @@ fn eks_tagging_api() {
     // A role may tag only with team=carts.
     let role = s.setup_irsa("ops", "tagger", "kube-system", "tagger");
     let token = s.token("ops", "kube-system", "tagger", &[]);
-    let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Action": "eks:TagResource", "Resource": "*",
-        "Condition": {"StringEquals": {"aws:RequestTag/team": "carts"}}}]});
+    let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "eks:TagResource", "Resource": "*",
+         "Condition": {"StringEquals": {"aws:RequestTag/team": "carts"}}},
+        {"Effect": "Allow", "Action": "eks:DescribePodIdentityAssociation", "Resource": "*",
+         "Condition": {"StringEquals": {"aws:ResourceTag/team": "carts"}}}]});
     ok(&s.aws(&[
         "iam",
         "put-role-policy",
@@ -1581,4 +1583,31 @@ fn eks_tagging_api() {
     };
     ok(&tag("team=carts"));
     fails_with(&tag("team=orders"), "AccessDeniedException");
+    // The association's own tags decide what the role may describe.
+    let other = s.associate(
+        "demo",
+        "orders",
+        "orders",
+        &format!("arn:aws:iam::{ACCOUNT}:role/carts-pia"),
+        &[],
+    );
+    let describe = |id: &str| {
+        s.aws_as_pod(
+            &role,
+            &token,
+            &[
+                "eks",
+                "describe-pod-identity-association",
+                "--cluster-name",
+                "demo",
+                "--association-id",
+                id,
+            ],
+        )
+    };
+    ok(&describe(&id));
+    fails_with(
+        &describe(other["associationId"].as_str().unwrap()),
+        "AccessDeniedException",
+    );
 }

@@ -175,7 +175,9 @@ impl Service for Admin {
     fn checks(&self, cx: &Cx<'_>, action: &AdminAction) -> Result<Vec<Check>, AdminError> {
         let account = cx.caller.map(Caller::account).unwrap_or_default();
         Ok(match action {
-            AdminAction::Eks(req) => req.checks(&cx.svc.config.region, account),
+            AdminAction::Eks(req) => req
+                .checks_in(cx.svc, account)
+                .map_err(|e| AdminError(e.to_aws()))?,
             AdminAction::AuditTail { .. } => {
                 vec![own_check("podiam:ReadAuditLog", "*", account)]
             }

@@ -116,6 +116,17 @@ impl Check {
         self
     }
 
+    /// `aws:ResourceTag/<key>` for each of the resource's tags.
+    pub fn with_resource_tags<'a>(
+        mut self,
+        tags: impl IntoIterator<Item = (&'a String, &'a String)>,
+    ) -> Check {
+        for (k, v) in tags {
+            self.keys.push((format!("aws:ResourceTag/{k}"), v.clone()));
+        }
+        self
+    }
+
     /// `aws:RequestTag/*`, `aws:TagKeys` and `sts:TransitiveTagKeys` of
     /// session tags being passed.
     pub fn with_request_tags(mut self, tags: &[(String, String)], transitive: &[String]) -> Check {

@@ -62,14 +62,10 @@ impl Builder<'_> {
     /// A check on a table (or one of its indexes/streams), with its tags
     /// (an index's are its table's; a stream's are its own).
     fn on(&self, action: &str, table: &str, resource: String) -> Check {
-        let tags = (self.facts)(table)
-            .map(|f| f.tags_of(&resource).to_vec())
-            .unwrap_or_default();
-        let mut c = Check::new(format!("dynamodb:{action}"), resource);
-        for (k, v) in tags {
-            c.keys.push((format!("aws:ResourceTag/{k}"), v));
-        }
-        c
+        let facts = (self.facts)(table);
+        let tags = facts.as_ref().map_or(&[][..], |f| f.tags_of(&resource));
+        Check::new(format!("dynamodb:{action}"), resource.clone())
+            .with_resource_tags(tags.iter().map(|(k, v)| (k, v)))
     }
 
     fn rcc(&self, c: Check) -> Check {

@@ -133,11 +133,7 @@ impl DynamoDb {
         if let Some(arn) = DdbArn::parse(resource)
             && let Some(info) = info(&arn)?
         {
-            c.keys.extend(
-                info.tags_of(resource)
-                    .iter()
-                    .map(|(k, v)| (format!("aws:ResourceTag/{k}"), v.clone())),
-            );
+            c = c.with_resource_tags(info.tags_of(resource).iter().map(|(k, v)| (k, v)));
         }
         attach_resource_policy(store, &mut c)?;
         Ok(c)

@@ -2,7 +2,8 @@
 
 use crate::action::EksRequest;
 use crate::error::EksError;
-use podiam_auth::{Caller, Check};
+use podiam_auth::{Caller, Check, Services};
+use podiam_store::Cluster;
 
 impl EksRequest {
     /// The IAM action and resource this request is authorized as.
@@ -88,6 +89,59 @@ impl EksRequest {
             );
         }
         checks
+    }
+}
+
+impl EksRequest {
+    /// The cluster, and the association, the request acts on.
+    fn target(&self) -> Option<(&str, Option<&str>)> {
+        match self {
+            EksRequest::CreateCluster(_) | EksRequest::ListClusters { .. } => None,
+            EksRequest::TagResource { arn, .. }
+            | EksRequest::UntagResource { arn, .. }
+            | EksRequest::ListTagsForResource { arn } => {
+                let resource = arn.splitn(6, ':').nth(5)?;
+                match resource.split('/').collect::<Vec<_>>().as_slice() {
+                    ["cluster", name] => Some((name, None)),
+                    ["podidentityassociation", cluster, id] => Some((cluster, Some(id))),
+                    _ => None,
+                }
+            }
+            EksRequest::DescribeAssociation { cluster, id }
+            | EksRequest::UpdateAssociation { cluster, id, .. }
+            | EksRequest::DeleteAssociation { cluster, id } => Some((cluster, Some(id))),
+            EksRequest::DescribeCluster(c) | EksRequest::DeleteCluster(c) => Some((c, None)),
+            EksRequest::MintToken { cluster, .. }
+            | EksRequest::RotateKeys { cluster, .. }
+            | EksRequest::ListKeys { cluster }
+            | EksRequest::CreateAssociation { cluster, .. }
+            | EksRequest::CreateServiceAccount { cluster, .. }
+            | EksRequest::ListServiceAccounts { cluster, .. }
+            | EksRequest::GetServiceAccount { cluster, .. }
+            | EksRequest::AnnotateServiceAccount { cluster, .. }
+            | EksRequest::DeleteServiceAccount { cluster, .. }
+            | EksRequest::ListAssociations { cluster, .. } => Some((cluster, None)),
+        }
+    }
+
+    /// [`checks`](Self::checks), the first with the tags of the cluster or
+    /// association it acts on as `aws:ResourceTag/*`.
+    pub fn checks_in(&self, svc: &Services, account: &str) -> Result<Vec<Check>, EksError> {
+        let mut checks = self.checks(&svc.config.region, account);
+        let tags = match self.target() {
+            Some((cluster, Some(id))) => {
+                crate::ops::association::tags_of(svc, account, cluster, id)?
+            }
+            Some((cluster, None)) => svc
+                .store
+                .get::<Cluster>(account, cluster)?
+                .map(|c| c.tags.clone()),
+            None => None,
+        };
+        if let (Some(tags), Some(first)) = (tags, checks.first_mut()) {
+            *first = std::mem::take(first).with_resource_tags(&tags);
+        }
+        Ok(checks)
     }
 }
 

@@ -240,10 +240,10 @@ impl PodIdentityRequest {
     /// `eks-auth:AssumeRoleForPodIdentity` on the cluster.
     pub fn check(&self, svc: &Services, account: &str) -> Result<Check, EksAuthError> {
         let cluster = self.cluster(svc, account)?;
-        Ok(Check::new(
-            "eks-auth:AssumeRoleForPodIdentity",
-            cluster.arn.clone(),
-        ))
+        Ok(
+            Check::new("eks-auth:AssumeRoleForPodIdentity", cluster.arn.clone())
+                .with_resource_tags(&cluster.tags),
+        )
     }
 }
 

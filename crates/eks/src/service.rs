@@ -79,7 +79,7 @@ impl Service for Eks {
 
     fn checks(&self, cx: &Cx<'_>, req: &EksRequest) -> Result<Vec<Check>, EksError> {
         let account = caller(cx).map_err(EksError::Unauthenticated)?.account();
-        Ok(req.checks(&cx.svc.config.region, account))
+        req.checks_in(cx.svc, account)
     }
 
     fn denied(&self, cx: &Cx<'_>, check: &Check, _d: Denied) -> EksError {

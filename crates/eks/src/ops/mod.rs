@@ -40,7 +40,7 @@ pub async fn handle(
     meta: &RequestMeta,
 ) -> Result<(u16, String), EksError> {
     let authorizer = svc.authorizer(Subject::Caller(caller), meta);
-    for check in req.checks(&svc.config.region, caller.account()) {
+    for check in req.checks_in(svc, caller.account())? {
         authorizer
             .decide(&check)
             .map_err(|_| denied(caller, &check))?;
