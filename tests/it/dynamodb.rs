@@ -438,3 +438,41 @@ fn streams_have_their_own_tags() {
     allow_if("by-stream-tag", "team", "analytics");
     ok(&s.aws_as_pod(&role, &token, &describe));
 }
+
+/// DescribeContinuousBackups (what Terraform reads for every table):
+/// podiam keeps no backups; a missing table is TableNotFoundException.
+#[test]
+fn describe_continuous_backups() {
+    let s = Server::start();
+    create_id_table(&s, "ledger", &[]);
+    let v = json_out(&s.aws(&[
+        "dynamodb",
+        "describe-continuous-backups",
+        "--table-name",
+        "ledger",
+    ]));
+    assert_eq!(
+        v,
+        json!({"ContinuousBackupsDescription": {"ContinuousBackupsStatus": "DISABLED",
+               "PointInTimeRecoveryDescription": {"PointInTimeRecoveryStatus": "DISABLED"}}})
+    );
+    let err = fails_with(
+        &s.aws(&[
+            "dynamodb",
+            "describe-continuous-backups",
+            "--table-name",
+            "nope",
+        ]),
+        "TableNotFoundException",
+    );
+    assert!(err.contains("Table not found: nope"), "{err}");
+    fails_with(
+        &s.aws(&[
+            "dynamodb",
+            "describe-continuous-backups",
+            "--table-name",
+            "ab",
+        ]),
+        "ValidationException",
+    );
+}

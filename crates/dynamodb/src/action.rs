@@ -85,6 +85,7 @@ ops! {
     DeleteResourcePolicy: podiam ddb,
     DescribeEndpoints: podiam ddb,
     DescribeLimits: podiam ddb,
+    DescribeContinuousBackups: podiam ddb,
 }
 
 impl Op {
@@ -104,6 +105,7 @@ impl Op {
                 | Op::Scan
                 | Op::UpdateTimeToLive
                 | Op::DescribeTimeToLive
+                | Op::DescribeContinuousBackups
         )
     }
 

@@ -84,7 +84,8 @@ impl Builder<'_> {
             | Op::DescribeTable
             | Op::UpdateTable
             | Op::DescribeTimeToLive
-            | Op::UpdateTimeToLive => simple(call.op.name())?,
+            | Op::UpdateTimeToLive
+            | Op::DescribeContinuousBackups => simple(call.op.name())?,
             Op::CreateTable => self.create_table()?,
             Op::ListTables => vec![Check::new(
                 "dynamodb:ListTables",

@@ -38,6 +38,9 @@ pub enum DdbError {
     /// The table (or stream) does not exist.
     #[error("{0}")]
     ResourceNotFound(String),
+    /// The table does not exist, in the backup operations' words.
+    #[error("{0}")]
+    TableNotFound(String),
     /// The resource has no resource-based policy, or another revision.
     #[error("{0}")]
     PolicyNotFound(String),
@@ -125,6 +128,12 @@ impl DdbError {
             DdbError::ResourceNotFound(m) => (
                 400,
                 t(DYNAMODB, "ResourceNotFoundException"),
+                "message",
+                Some(m.clone()),
+            ),
+            DdbError::TableNotFound(m) => (
+                400,
+                t(DYNAMODB, "TableNotFoundException"),
                 "message",
                 Some(m.clone()),
             ),

@@ -86,6 +86,32 @@ impl DynamoDb {
             Op::TagResource | Op::UntagResource | Op::ListTagsOfResource => {
                 self.tags_op(cx, call).await?
             }
+            // podiam keeps no backups: a table's state is that of one where
+            // neither was ever enabled (the Terraform provider reads it for
+            // every table).
+            Op::DescribeContinuousBackups => {
+                let table = call.str("TableName").unwrap_or_default();
+                // DescribeTable's refusals word the TableName rules.
+                let probe = json!({ "TableName": call.input.get("TableName") }).to_string();
+                let refused = self.engine.refusal("DescribeTable", &probe);
+                if is_validation(&refused) {
+                    return Err(refused);
+                }
+                self.engine
+                    .warm(&call.account, &call.region, &[table.to_string()])
+                    .await?;
+                if self
+                    .engine
+                    .table_info(&call.account, &call.region, table)?
+                    .is_none()
+                {
+                    return Err(DdbError::TableNotFound(format!("Table not found: {table}")));
+                }
+                json!({"ContinuousBackupsDescription": {
+                    "ContinuousBackupsStatus": "DISABLED",
+                    "PointInTimeRecoveryDescription": {"PointInTimeRecoveryStatus": "DISABLED"}
+                }})
+            }
             _ => return Err(DdbError::UnknownOperation),
         })
     }
