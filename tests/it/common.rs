@@ -607,6 +607,18 @@ pub fn carts_table_args(table: &str) -> Vec<String> {
     .collect()
 }
 
+/// `aws eks describe-pod-identity-association` of `id` in cluster `demo`.
+pub fn describe_association(id: &str) -> [&str; 6] {
+    [
+        "eks",
+        "describe-pod-identity-association",
+        "--cluster-name",
+        "demo",
+        "--association-id",
+        id,
+    ]
+}
+
 /// A table keyed by `id` (S), on demand, with `extra` create-table
 /// arguments; the CLI's answer.
 pub fn create_id_table(s: &Server, table: &str, extra: &[&str]) -> Value {

@@ -57,20 +57,8 @@ fn setup(s: &Server, role: &str, trust: &str, ns: &str, sa: &str) -> String {
         "--assume-role-policy-document",
         &format!("file://{}", f.display()),
     ]));
-    let out = ok(&s.aws(&[
-        "eks",
-        "create-pod-identity-association",
-        "--cluster-name",
-        "demo",
-        "--namespace",
-        ns,
-        "--service-account",
-        sa,
-        "--role-arn",
-        &format!("arn:aws:iam::000000000000:role/{role}"),
-    ]));
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    v["association"]["associationId"]
+    let arn = format!("arn:aws:iam::000000000000:role/{role}");
+    s.associate("demo", ns, sa, &arn, &[])["associationId"]
         .as_str()
         .unwrap()
         .to_string()
@@ -81,14 +69,7 @@ fn associations_api_through_the_cli() {
     let s = Server::start();
     let id = setup(&s, "carts-pia", POD_TRUST, "carts", "carts");
     assert!(id.starts_with("a-") && id.len() == 19, "{id}");
-    let d = ok(&s.aws(&[
-        "eks",
-        "describe-pod-identity-association",
-        "--cluster-name",
-        "demo",
-        "--association-id",
-        &id,
-    ]));
+    let d = ok(&s.aws(&describe_association(&id)));
     let v: serde_json::Value = serde_json::from_str(&d).unwrap();
     assert_eq!(
         v["association"]["associationArn"],
@@ -113,41 +94,33 @@ fn associations_api_through_the_cli() {
         "other",
     ]));
     assert!(!none.contains(&id));
-    // One association per service account.
-    let dup = s.aws(&[
-        "eks",
-        "create-pod-identity-association",
-        "--cluster-name",
-        "demo",
-        "--namespace",
-        "carts",
-        "--service-account",
-        "carts",
-        "--role-arn",
-        "arn:aws:iam::000000000000:role/carts-pia",
-    ]);
-    // AWS names the association that holds the service account.
-    let err = fails_with(&dup, "ResourceInUseException");
-    assert!(
-        err.contains(&format!("Association already exists: {id}")),
-        "{err}"
-    );
-    // The role must exist, in the cluster's account: another account's
-    // cannot even be passed.
-    let with_role = |role: &str| {
+    let create = |ns: &str, sa: &str, role: &str| {
         s.aws(&[
             "eks",
             "create-pod-identity-association",
             "--cluster-name",
             "demo",
             "--namespace",
-            "x",
+            ns,
             "--service-account",
-            "y",
+            sa,
             "--role-arn",
             role,
         ])
     };
+    // One association per service account; AWS names the association that
+    // holds it.
+    let err = fails_with(
+        &create("carts", "carts", "arn:aws:iam::000000000000:role/carts-pia"),
+        "ResourceInUseException",
+    );
+    assert!(
+        err.contains(&format!("Association already exists: {id}")),
+        "{err}"
+    );
+    // The role must exist, in the cluster's account: another account's
+    // cannot even be passed.
+    let with_role = |role: &str| create("x", "y", role);
     let err = fails_with(
         &with_role("arn:aws:iam::000000000000:role/no-such-role"),
         "InvalidParameterException",
@@ -161,19 +134,7 @@ fn associations_api_through_the_cli() {
         "AccessDeniedException",
     );
     assert!(err.contains("iam:PassRole"), "{err}");
-    let bad = s.aws(&[
-        "eks",
-        "create-pod-identity-association",
-        "--cluster-name",
-        "demo",
-        "--namespace",
-        "x",
-        "--service-account",
-        "y",
-        "--role-arn",
-        "not-an-arn",
-    ]);
-    fails_with(&bad, "InvalidParameterException");
+    fails_with(&with_role("not-an-arn"), "InvalidParameterException");
     let missing = s.aws(&[
         "eks",
         "list-pod-identity-associations",
@@ -182,14 +143,7 @@ fn associations_api_through_the_cli() {
     ]);
     fails_with(&missing, "ResourceNotFoundException");
     let err = fails_with(
-        &s.aws(&[
-            "eks",
-            "describe-pod-identity-association",
-            "--cluster-name",
-            "demo",
-            "--association-id",
-            "a-short",
-        ]),
+        &s.aws(&describe_association("a-short")),
         "InvalidParameterException",
     );
     assert!(
@@ -220,14 +174,7 @@ fn associations_api_through_the_cli() {
         &id,
     ]));
     fails_with(
-        &s.aws(&[
-            "eks",
-            "describe-pod-identity-association",
-            "--cluster-name",
-            "demo",
-            "--association-id",
-            &id,
-        ]),
+        &s.aws(&describe_association(&id)),
         "ResourceNotFoundException",
     );
     // The cluster is visible through EKS with its issuer.
@@ -1535,14 +1482,7 @@ fn eks_tagging_api() {
         ]));
         assert_eq!(tags_of(arn), serde_json::json!({"team": "carts"}));
     }
-    let d = json_out(&s.aws(&[
-        "eks",
-        "describe-pod-identity-association",
-        "--cluster-name",
-        "demo",
-        "--association-id",
-        &id,
-    ]));
+    let d = json_out(&s.aws(&describe_association(&id)));
     assert_eq!(
         d["association"]["tags"],
         serde_json::json!({"team": "carts"})
@@ -1591,20 +1531,7 @@ fn eks_tagging_api() {
         &format!("arn:aws:iam::{ACCOUNT}:role/carts-pia"),
         &[],
     );
-    let describe = |id: &str| {
-        s.aws_as_pod(
-            &role,
-            &token,
-            &[
-                "eks",
-                "describe-pod-identity-association",
-                "--cluster-name",
-                "demo",
-                "--association-id",
-                id,
-            ],
-        )
-    };
+    let describe = |id: &str| s.aws_as_pod(&role, &token, &describe_association(id));
     ok(&describe(&id));
     fails_with(
         &describe(other["associationId"].as_str().unwrap()),

@@ -344,14 +344,7 @@ fn iamserviceaccount_create_is_idempotent_and_refuses_to_repoint() {
         "carts",
     ]));
     let id = json_field_str(&listed, "associationId");
-    let described = ok(&s.aws(&[
-        "eks",
-        "describe-pod-identity-association",
-        "--cluster-name",
-        "demo",
-        "--association-id",
-        &id,
-    ]));
+    let described = ok(&s.aws(&describe_association(&id)));
     assert!(described.contains(":role/carts-other"), "{described}");
     assert_eq!(listed.matches("associationId").count(), 1, "{listed}");
 }
