@@ -164,9 +164,9 @@ fn principal_scope(entries: &[PrincipalEntry], p: &Principal) -> Option<Principa
                 _ => None,
             },
             PrincipalEntry::Service(s) => match &p.kind {
-                PrincipalKind::Service(name) => s
-                    .eq_ignore_ascii_case(name)
-                    .then_some(PrincipalScope::Direct),
+                PrincipalKind::Service(name) => {
+                    (s == "*" || s.eq_ignore_ascii_case(name)).then_some(PrincipalScope::Direct)
+                }
                 _ => None,
             },
             PrincipalEntry::CanonicalUser(c) => {
@@ -228,7 +228,9 @@ fn not_principal_applies(entries: &[PrincipalEntry], p: &Principal, has_boundary
                 p.userid.as_deref().and_then(|id| id.split(':').next()) == Some(u.as_str())
             }
             (PrincipalEntry::Federated(f), ChainLink::Federated(x)) => f == "*" || f == x,
-            (PrincipalEntry::Service(s), ChainLink::Service(x)) => s.eq_ignore_ascii_case(x),
+            (PrincipalEntry::Service(s), ChainLink::Service(x)) => {
+                s == "*" || s.eq_ignore_ascii_case(x)
+            }
             _ => false,
         })
     };

@@ -109,9 +109,8 @@ pub(crate) fn principal(typ: &str, v: &str) -> Result<PrincipalEntry, PolicyErro
             }
             Ok(PrincipalEntry::Federated(v.to_string()))
         }
-        // "The service principal in an IAM policy can't be "Service": "*"".
         "Service" => {
-            if v.is_empty() || has_wildcard(v) {
+            if v.is_empty() || (has_wildcard(v) && v != "*") {
                 return invalid(typ, v);
             }
             Ok(PrincipalEntry::Service(v.to_ascii_lowercase()))
