@@ -439,8 +439,9 @@ fn streams_have_their_own_tags() {
     ok(&s.aws_as_pod(&role, &token, &describe));
 }
 
-/// DescribeContinuousBackups (what Terraform reads for every table):
-/// podiam keeps no backups; a missing table is TableNotFoundException.
+/// DescribeContinuousBackups (what Terraform reads for every table): as
+/// AWS answers for a table without point-in-time recovery; a missing table
+/// is TableNotFoundException.
 #[test]
 fn describe_continuous_backups() {
     let s = Server::start();
@@ -453,7 +454,7 @@ fn describe_continuous_backups() {
     ]));
     assert_eq!(
         v,
-        json!({"ContinuousBackupsDescription": {"ContinuousBackupsStatus": "DISABLED",
+        json!({"ContinuousBackupsDescription": {"ContinuousBackupsStatus": "ENABLED",
                "PointInTimeRecoveryDescription": {"PointInTimeRecoveryStatus": "DISABLED"}}})
     );
     let err = fails_with(

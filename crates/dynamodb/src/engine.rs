@@ -173,8 +173,9 @@ fn spawn_writer(
     Ok(tx)
 }
 
-/// Runs `w` on the engine; `None` when the engine panicked (that fails the
-/// write, not the writer).
+/// Runs `w` on the engine; `None` when the engine panicked. That fails the
+/// write, and the writer thread lives on, but the engine's storage lock is
+/// poisoned by then: its later calls fail until a restart.
 fn run(db: &Database, w: &Write) -> Option<(u16, String)> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         dynoxide::server::handle_parsed_json(db, w.operation, &w.body)
@@ -206,8 +207,9 @@ fn write_all(db: &Database, gate: &RwLock<()>, queued: Vec<Write>) {
 /// Runs `writes` in one transaction and answers them once it has
 /// committed. A write that fails rolls back to its savepoint and leaves
 /// the others. If the transaction itself ends (SQLite rolls back the
-/// whole transaction on some errors, or the engine panicked), nothing of
-/// it was kept: its writes so far fail, and the rest start another.
+/// whole transaction on some errors; the engine rolls it back when a
+/// savepoint cannot be), nothing of it was kept: its writes so far fail,
+/// and the rest start another.
 fn write_group(db: &Database, writes: Vec<Write>) {
     let mut done: Vec<(Write, (u16, String))> = Vec::with_capacity(writes.len());
     for w in writes {
@@ -584,8 +586,11 @@ impl Engine {
             .values()
             .cloned()
             .collect();
-        for Open { db, gate, .. } in dbs {
-            let _shared = gate.read().unwrap_or_else(|e| e.into_inner());
+        // Without the gate: holding it for a whole sweep would stall every
+        // read and write of the database. A page the sweep runs while a
+        // group of writes is open joins the group's transaction, and is
+        // rolled back with it if the group fails (the next sweep redoes it).
+        for Open { db, .. } in dbs {
             if let Err(e) = db.sweep_ttl() {
                 tracing::warn!(error = %e, "dynamodb TTL sweep failed");
             }

@@ -86,9 +86,10 @@ impl DynamoDb {
             Op::TagResource | Op::UntagResource | Op::ListTagsOfResource => {
                 self.tags_op(cx, call).await?
             }
-            // podiam keeps no backups: a table's state is that of one where
-            // neither was ever enabled (the Terraform provider reads it for
-            // every table).
+            // What AWS reports for a table where point-in-time recovery was
+            // never enabled (continuous backups are ENABLED for every table
+            // there; podiam's CreateBackup is not implemented). The Terraform
+            // provider reads it for every table.
             Op::DescribeContinuousBackups => {
                 let table = call.str("TableName").unwrap_or_default();
                 // DescribeTable's refusals word the TableName rules.
@@ -108,7 +109,7 @@ impl DynamoDb {
                     return Err(DdbError::TableNotFound(format!("Table not found: {table}")));
                 }
                 json!({"ContinuousBackupsDescription": {
-                    "ContinuousBackupsStatus": "DISABLED",
+                    "ContinuousBackupsStatus": "ENABLED",
                     "PointInTimeRecoveryDescription": {"PointInTimeRecoveryStatus": "DISABLED"}
                 }})
             }

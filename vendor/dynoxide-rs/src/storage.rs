@@ -1412,13 +1412,17 @@ impl Storage {
     }
 
     /// Rollback the current transaction (in a group: back to its savepoint;
-    /// nothing, when SQLite has already ended the group's transaction).
+    /// nothing, when SQLite has already ended the group's transaction; the
+    /// whole group, when the savepoint cannot be rolled back, so that no
+    /// part of a failed write is committed with the others).
     pub fn rollback(&self) -> Result<()> {
         if !self.group.get() {
             self.conn.execute_batch(sql_builders::ROLLBACK)?;
-        } else if !self.conn.is_autocommit() {
-            self.conn
-                .execute_batch("ROLLBACK TO write; RELEASE write")?;
+        } else if !self.conn.is_autocommit()
+            && let Err(e) = self.conn.execute_batch("ROLLBACK TO write; RELEASE write")
+        {
+            let _ = self.conn.execute_batch(sql_builders::ROLLBACK);
+            return Err(e.into());
         }
         Ok(())
     }
