@@ -640,12 +640,13 @@ acl = s3.get_bucket_acl(Bucket='bkt')
 assert acl['Grants'] == [{'Grantee': {'ID': acl['Owner']['ID'], 'Type': 'CanonicalUser'}, 'Permission': 'FULL_CONTROL'}], acl
 assert acl['Owner']['ID'] == s3.list_buckets()['Owner']['ID']
 assert s3.get_bucket_request_payment(Bucket='bkt')['Payer'] == 'BucketOwner'
+rules = s3.get_bucket_encryption(Bucket='bkt')['ServerSideEncryptionConfiguration']['Rules']
+assert rules == [{'ApplyServerSideEncryptionByDefault': {'SSEAlgorithm': 'AES256'}, 'BucketKeyEnabled': False}], rules
 assert 'LoggingEnabled' not in s3.get_bucket_logging(Bucket='bkt')
 assert 'Status' not in s3.get_bucket_accelerate_configuration(Bucket='bkt')
 n = s3.get_bucket_notification_configuration(Bucket='bkt')
 assert not any(k.endswith('Configurations') for k in n), n
 for call, err in [(s3.get_bucket_tagging, 'NoSuchTagSet'), (s3.get_bucket_cors, 'NoSuchCORSConfiguration'),
-                  (s3.get_bucket_encryption, 'ServerSideEncryptionConfigurationNotFoundError'),
                   (s3.get_bucket_lifecycle_configuration, 'NoSuchLifecycleConfiguration'),
                   (s3.get_bucket_website, 'NoSuchWebsiteConfiguration'),
                   (s3.get_object_lock_configuration, 'ObjectLockConfigurationNotFoundError'),

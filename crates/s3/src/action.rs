@@ -495,7 +495,7 @@ pub enum BucketConfig {
     Acl,
     /// `?cors`: none.
     Cors,
-    /// `?encryption`: no default encryption configuration.
+    /// `?encryption`: SSE-S3, every bucket's default.
     Encryption,
     /// `?lifecycle`: none.
     Lifecycle,

@@ -88,7 +88,6 @@ s3_codes! {
     PreconditionFailed => 412,
     ReplicationConfigurationNotFoundError => 404,
     RequestTimeTooSkewed => 403,
-    ServerSideEncryptionConfigurationNotFoundError => 404,
     ServiceUnavailable => 503,
     SignatureDoesNotMatch => 403,
     XAmzContentSHA256Mismatch => 400,

@@ -326,10 +326,6 @@ pub(super) fn bucket_config(b: &Bucket, config: BucketConfig) -> S3Result<Resp> 
             S3Code::NoSuchCORSConfiguration,
             "The CORS configuration does not exist",
         )),
-        BucketConfig::Encryption => Some((
-            S3Code::ServerSideEncryptionConfigurationNotFoundError,
-            "The server side encryption configuration was not found",
-        )),
         BucketConfig::Lifecycle => Some((
             S3Code::NoSuchLifecycleConfiguration,
             "The lifecycle configuration does not exist",
@@ -361,6 +357,18 @@ pub(super) fn bucket_config(b: &Bucket, config: BucketConfig) -> S3Result<Resp> 
         BucketConfig::Logging => empty(&mut w, "BucketLoggingStatus"),
         BucketConfig::Accelerate => empty(&mut w, "AccelerateConfiguration"),
         BucketConfig::Notification => empty(&mut w, "NotificationConfiguration"),
+        // Every bucket has had SSE-S3 as its default since January 2023
+        // (podiam answers objects' writes with the same AES256 header).
+        BucketConfig::Encryption => {
+            w.start_ns("ServerSideEncryptionConfiguration", NS)
+                .start("Rule")
+                .start("ApplyServerSideEncryptionByDefault")
+                .elem("SSEAlgorithm", "AES256")
+                .end("ApplyServerSideEncryptionByDefault")
+                .elem("BucketKeyEnabled", "false")
+                .end("Rule")
+                .end("ServerSideEncryptionConfiguration");
+        }
         BucketConfig::RequestPayment => {
             w.start_ns("RequestPaymentConfiguration", NS)
                 .elem("Payer", "BucketOwner")
@@ -396,7 +404,6 @@ pub(super) fn bucket_config(b: &Bucket, config: BucketConfig) -> S3Result<Resp> 
         }
         // Answered above.
         BucketConfig::Cors
-        | BucketConfig::Encryption
         | BucketConfig::Lifecycle
         | BucketConfig::Website
         | BucketConfig::ObjectLock
