@@ -1010,6 +1010,16 @@ assert (c, st) == ('AccessDenied', 403) and 's3:PutObjectTagging' in msg, msg
 c, st, msg = err(wide.put_object, Bucket='seed-bucket', Key='t', Body=b't', ACL='bucket-owner-full-control')
 assert (c, st) == ('AccessDenied', 403) and 's3:PutObjectAcl' in msg, msg
 wide.put_object(Bucket='seed-bucket', Key='t', Body=b't')
+# ACLs are disabled (Object Ownership "bucket owner enforced", every bucket's
+# default): a PUT may carry no ACL but bucket-owner-full-control.
+admin.put_object(Bucket='seed-bucket', Key='acl', Body=b'a', ACL='bucket-owner-full-control')
+for call, kw in [(admin.put_object, {'Body': b'a'}), (admin.create_multipart_upload, {}),
+                 (admin.copy_object, {'CopySource': 'seed-bucket/acl'})]:
+    c, st, msg = err(call, Bucket='seed-bucket', Key='acl2', ACL='public-read', **kw)
+    assert (c, st, msg) == ('AccessControlListNotSupported', 400, 'The bucket does not allow ACLs'), (c, st, msg)
+c, st, msg = err(admin.put_object, Bucket='seed-bucket', Key='acl2', Body=b'a', GrantRead='uri="http://acs.amazonaws.com/groups/global/AllUsers"')
+assert (c, st) == ('AccessControlListNotSupported', 400), (c, st, msg)
+admin.delete_object(Bucket='seed-bucket', Key='acl')
 # The User Guide's tagging example: PutObjectTagging only with Project=X.
 grant('tagging', ['s3:PutObjectTagging'], {'StringEquals': {'s3:RequestObjectTag/Project': 'X'}})
 wide.put_object(Bucket='seed-bucket', Key='t', Body=b't', Tagging='Project=X')

@@ -41,6 +41,7 @@ macro_rules! s3_codes {
 }
 
 s3_codes! {
+    AccessControlListNotSupported => 400,
     AccessDenied => 403,
     AuthorizationHeaderMalformed => 400,
     AuthorizationQueryParametersError => 400,

@@ -71,7 +71,38 @@ fn quoted(etag: &str) -> String {
     format!("\"{etag}\"")
 }
 
+/// ACLs are disabled on every bucket (S3 Object Ownership's "bucket owner
+/// enforced", the default since April 2023): "All S3 PUT requests must either
+/// specify the bucket-owner-full-control canned ACL or not specify an ACL".
+fn acls_disabled(s3: &S3, cx: &Cx<'_>, bucket: &str) -> S3Result<()> {
+    let canned = cx
+        .header("x-amz-acl")
+        .is_none_or(|v| v == "bucket-owner-full-control");
+    let grants = [
+        "x-amz-grant-full-control",
+        "x-amz-grant-read",
+        "x-amz-grant-read-acp",
+        "x-amz-grant-write-acp",
+    ]
+    .iter()
+    .any(|h| cx.header(h).is_some());
+    // A missing bucket is reported as such.
+    if (canned && !grants) || s3.bucket(cx.svc, bucket)?.is_none() {
+        return Ok(());
+    }
+    Err(S3Error::new(
+        S3Code::AccessControlListNotSupported,
+        "The bucket does not allow ACLs",
+    ))
+}
+
 pub(crate) async fn execute(s3: &S3, cx: &Cx<'_>, req: S3Request, body: Body) -> S3Result<Resp> {
+    if let S3Request::PutObject { bucket, .. }
+    | S3Request::CopyObject { bucket, .. }
+    | S3Request::CreateMultipartUpload { bucket, .. } = &req
+    {
+        acls_disabled(s3, cx, bucket)?;
+    }
     let read_bucket = match &req {
         S3Request::GetObject { bucket, .. } | S3Request::HeadObject { bucket, .. } => {
             Some(bucket.clone())
