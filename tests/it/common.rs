@@ -581,30 +581,39 @@ pub fn spawn_agent(s: &Server, cluster: &str, node_role: Option<&str>) -> AgentP
     }
 }
 
-/// `aws dynamodb create-table` of seed 002's carts table: partition key
-/// `id`, GSI `idx_global_customerId` on `customerId`, on demand.
-pub fn carts_table_args(table: &str) -> Vec<String> {
-    [
+/// `aws dynamodb create-table` of a table keyed by `id` (S), on demand,
+/// with `more_attributes` defined.
+fn id_table_args(table: &str, more_attributes: &[&str]) -> Vec<String> {
+    let mut args = vec![
         "dynamodb",
         "create-table",
         "--table-name",
         table,
         "--attribute-definitions",
         "AttributeName=id,AttributeType=S",
-        "AttributeName=customerId,AttributeType=S",
+    ];
+    args.extend_from_slice(more_attributes);
+    args.extend([
         "--key-schema",
         "AttributeName=id,KeyType=HASH",
         "--billing-mode",
         "PAY_PER_REQUEST",
-        "--global-secondary-indexes",
-    ]
-    .iter()
-    .map(|a| a.to_string())
-    .chain([json!([{"IndexName": "idx_global_customerId",
-                    "KeySchema": [{"AttributeName": "customerId", "KeyType": "HASH"}],
-                    "Projection": {"ProjectionType": "ALL"}}])
-    .to_string()])
-    .collect()
+    ]);
+    args.into_iter().map(String::from).collect()
+}
+
+/// `aws dynamodb create-table` of seed 002's carts table: partition key
+/// `id`, GSI `idx_global_customerId` on `customerId`, on demand.
+pub fn carts_table_args(table: &str) -> Vec<String> {
+    let mut args = id_table_args(table, &["AttributeName=customerId,AttributeType=S"]);
+    args.push("--global-secondary-indexes".into());
+    args.push(
+        json!([{"IndexName": "idx_global_customerId",
+                "KeySchema": [{"AttributeName": "customerId", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"}}])
+        .to_string(),
+    );
+    args
 }
 
 /// `aws eks describe-pod-identity-association` of `id` in cluster `demo`.
@@ -622,20 +631,9 @@ pub fn describe_association(id: &str) -> [&str; 6] {
 /// A table keyed by `id` (S), on demand, with `extra` create-table
 /// arguments; the CLI's answer.
 pub fn create_id_table(s: &Server, table: &str, extra: &[&str]) -> Value {
-    let mut args = vec![
-        "dynamodb",
-        "create-table",
-        "--table-name",
-        table,
-        "--attribute-definitions",
-        "AttributeName=id,AttributeType=S",
-        "--key-schema",
-        "AttributeName=id,KeyType=HASH",
-        "--billing-mode",
-        "PAY_PER_REQUEST",
-    ];
-    args.extend_from_slice(extra);
-    json_out(&s.aws(&args))
+    let mut args = id_table_args(table, &[]);
+    args.extend(extra.iter().map(|a| a.to_string()));
+    json_out(&s.aws(&args.iter().map(String::as_str).collect::<Vec<_>>()))
 }
 
 /// Seed 002's carts table, named `table`: partition key `id` (S), and the

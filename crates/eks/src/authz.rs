@@ -2,8 +2,8 @@
 
 use crate::action::EksRequest;
 use crate::error::EksError;
+use crate::ops::{Tagged, tagged, tags_of_target};
 use podiam_auth::{Caller, Check, Services};
-use podiam_store::Cluster;
 
 impl EksRequest {
     /// The IAM action and resource this request is authorized as.
@@ -93,24 +93,21 @@ impl EksRequest {
 }
 
 impl EksRequest {
-    /// The cluster, and the association, the request acts on.
-    fn target(&self) -> Option<(&str, Option<&str>)> {
+    /// The cluster, or association, the request acts on.
+    fn target(&self, region: &str, account: &str) -> Option<Tagged<'_>> {
         match self {
             EksRequest::CreateCluster(_) | EksRequest::ListClusters { .. } => None,
             EksRequest::TagResource { arn, .. }
             | EksRequest::UntagResource { arn, .. }
-            | EksRequest::ListTagsForResource { arn } => {
-                let resource = arn.splitn(6, ':').nth(5)?;
-                match resource.split('/').collect::<Vec<_>>().as_slice() {
-                    ["cluster", name] => Some((name, None)),
-                    ["podidentityassociation", cluster, id] => Some((cluster, Some(id))),
-                    _ => None,
-                }
-            }
+            | EksRequest::ListTagsForResource { arn } => tagged(region, account, arn),
             EksRequest::DescribeAssociation { cluster, id }
             | EksRequest::UpdateAssociation { cluster, id, .. }
-            | EksRequest::DeleteAssociation { cluster, id } => Some((cluster, Some(id))),
-            EksRequest::DescribeCluster(c) | EksRequest::DeleteCluster(c) => Some((c, None)),
+            | EksRequest::DeleteAssociation { cluster, id } => {
+                Some(Tagged::Association { cluster, id })
+            }
+            EksRequest::DescribeCluster(c) | EksRequest::DeleteCluster(c) => {
+                Some(Tagged::Cluster(c))
+            }
             EksRequest::MintToken { cluster, .. }
             | EksRequest::RotateKeys { cluster, .. }
             | EksRequest::ListKeys { cluster }
@@ -120,7 +117,7 @@ impl EksRequest {
             | EksRequest::GetServiceAccount { cluster, .. }
             | EksRequest::AnnotateServiceAccount { cluster, .. }
             | EksRequest::DeleteServiceAccount { cluster, .. }
-            | EksRequest::ListAssociations { cluster, .. } => Some((cluster, None)),
+            | EksRequest::ListAssociations { cluster, .. } => Some(Tagged::Cluster(cluster)),
         }
     }
 
@@ -128,14 +125,8 @@ impl EksRequest {
     /// association it acts on as `aws:ResourceTag/*`.
     pub fn checks_in(&self, svc: &Services, account: &str) -> Result<Vec<Check>, EksError> {
         let mut checks = self.checks(&svc.config.region, account);
-        let tags = match self.target() {
-            Some((cluster, Some(id))) => {
-                crate::ops::association::tags_of(svc, account, cluster, id)?
-            }
-            Some((cluster, None)) => svc
-                .store
-                .get::<Cluster>(account, cluster)?
-                .map(|c| c.tags.clone()),
+        let tags = match self.target(&svc.config.region, account) {
+            Some(target) => tags_of_target(svc, account, &target)?,
             None => None,
         };
         if let (Some(tags), Some(first)) = (tags, checks.first_mut()) {

@@ -48,27 +48,44 @@ pub async fn handle(
     execute(svc, caller.account(), req).await
 }
 
-/// What a tagging call's ARN names, in this region and `account`.
-enum Tagged<'a> {
+/// A cluster, or an association of one: what a request acts on.
+pub(crate) enum Tagged<'a> {
     Cluster(&'a str),
     Association { cluster: &'a str, id: &'a str },
 }
 
-fn tagged<'a>(svc: &Services, account: &str, arn: &'a str) -> Result<Tagged<'a>, EksError> {
-    let prefix = format!("arn:aws:eks:{}:{account}:", svc.config.region);
-    let parts: Vec<&str> = arn
-        .strip_prefix(&prefix)
-        .map(|r| r.split('/').collect())
-        .unwrap_or_default();
+/// What a tagging call's ARN names, in `region` and `account`.
+pub(crate) fn tagged<'a>(region: &str, account: &str, arn: &'a str) -> Option<Tagged<'a>> {
+    let prefix = format!("arn:aws:eks:{region}:{account}:");
+    let parts: Vec<&str> = arn.strip_prefix(&prefix)?.split('/').collect();
     match parts.as_slice() {
-        ["cluster", name] => Ok(Tagged::Cluster(name)),
-        ["podidentityassociation", cluster, id] => Ok(Tagged::Association { cluster, id }),
-        _ => Err(tagged_not_found(arn)),
+        ["cluster", name] => Some(Tagged::Cluster(name)),
+        ["podidentityassociation", cluster, id] => Some(Tagged::Association { cluster, id }),
+        _ => None,
     }
+}
+
+fn tagged_in<'a>(svc: &Services, account: &str, arn: &'a str) -> Result<Tagged<'a>, EksError> {
+    tagged(&svc.config.region, account, arn).ok_or_else(|| tagged_not_found(arn))
 }
 
 fn tagged_not_found(arn: &str) -> EksError {
     EksError::NotFound(format!("Resource {arn} not found."))
+}
+
+/// The tags of a cluster or association; `None` when it does not exist.
+pub(crate) fn tags_of_target(
+    svc: &Services,
+    account: &str,
+    target: &Tagged<'_>,
+) -> Result<Option<BTreeMap<String, String>>, EksError> {
+    match *target {
+        Tagged::Cluster(name) => Ok(svc
+            .store
+            .get::<Cluster>(account, name)?
+            .map(|c| c.tags.clone())),
+        Tagged::Association { cluster, id } => association::tags_of(svc, account, cluster, id),
+    }
 }
 
 pub(crate) fn check_tag_count(tags: &BTreeMap<String, String>) -> Result<(), EksError> {
@@ -82,14 +99,8 @@ pub(crate) fn check_tag_count(tags: &BTreeMap<String, String>) -> Result<(), Eks
 
 /// The tags of the cluster or association `arn` names.
 fn tags_of(svc: &Services, account: &str, arn: &str) -> Result<BTreeMap<String, String>, EksError> {
-    let tags = match tagged(svc, account, arn)? {
-        Tagged::Cluster(name) => svc
-            .store
-            .get::<Cluster>(account, name)?
-            .map(|c| c.tags.clone()),
-        Tagged::Association { cluster, id } => association::tags_of(svc, account, cluster, id)?,
-    };
-    tags.ok_or_else(|| tagged_not_found(arn))
+    tags_of_target(svc, account, &tagged_in(svc, account, arn)?)?
+        .ok_or_else(|| tagged_not_found(arn))
 }
 
 /// Applies `f` to the tags of the cluster or association `arn` names.
@@ -99,7 +110,7 @@ async fn retag(
     arn: &str,
     f: impl Fn(&mut BTreeMap<String, String>),
 ) -> Result<(), EksError> {
-    let found = match tagged(svc, account, arn)? {
+    let found = match tagged_in(svc, account, arn)? {
         Tagged::Cluster(name) => {
             svc.store
                 .modify(account, name, |cur: Option<&Cluster>| {
